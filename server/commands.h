@@ -1,0 +1,59 @@
+/* commands.h -- the command table and dispatch.
+ *
+ * One static const table in commands.c holds every command: name, handler,
+ * arity (negative = at least -arity arguments, counting the name), flags,
+ * key positions (first, last, step; for COMMAND INFO and cluster-aware
+ * clients), and the documentation that COMMAND DOCS and the README come from.
+ * Families live in cmd_<family>.c; their handlers are declared in
+ * cmd_handlers.h and listed in the table.
+ *
+ * Dispatch order (commands.c): unknown command, arity, authentication,
+ * permission, memory limit (DENYOOM under maxmemory), then the handler.
+ * Handlers never re-check arity. */
+#ifndef SIMCACHE_COMMANDS_H
+#define SIMCACHE_COMMANDS_H
+
+#include <stdint.h>
+#include "client.h"
+
+typedef void cmd_proc(client *c);
+
+enum {
+    CMD_WRITE    = 1u << 0,  /* modifies data */
+    CMD_READONLY = 1u << 1,  /* reads data only */
+    CMD_DENYOOM  = 1u << 2,  /* refused with -OOM over maxmemory */
+    CMD_ADMIN    = 1u << 3,  /* admin role only */
+    CMD_FAST     = 1u << 4,  /* O(1) or O(log N) */
+    CMD_NOAUTH   = 1u << 5,  /* allowed before authentication */
+    CMD_LOADING  = 1u << 6,  /* allowed while loading */
+    CMD_STALE    = 1u << 7,
+    CMD_NOSCRIPT = 1u << 8,
+    CMD_BLOCKING = 1u << 9,  /* may park the client */
+};
+
+typedef struct command_arg_doc {
+    const char *name;         /* "key", "seconds", ... */
+    const char *type;         /* "key", "string", "integer", "pure-token", "oneof", ... */
+    const char *token;        /* "EX" for a token argument, or NULL */
+    int optional;
+    int multiple;
+} command_arg_doc;
+
+typedef struct command {
+    const char *name;         /* lowercase */
+    cmd_proc *proc;
+    int arity;
+    uint32_t flags;
+    int first_key, last_key, key_step;  /* 0,0,0 for keyless */
+    const char *group;        /* "string", "generic", "connection", "server", ... */
+    const char *since;        /* version the command appeared in simcache */
+    const char *summary;      /* one line */
+    const char *complexity;
+    const command_arg_doc *args;        /* NULL-terminated by name == NULL */
+    const struct command *subcommands;  /* for CONFIG, CLIENT, ... NULL-terminated */
+} command;
+
+/* Looks a command up by name, case-insensitively. NULL if unknown. */
+const command *command_lookup(const char *name, size_t len);
+
+#endif
