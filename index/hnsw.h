@@ -1,0 +1,95 @@
+/* hnsw.h -- approximate nearest-neighbour index (HNSW) for cosine
+ * similarity, with true deletion, and an exact search of the same shape.
+ *
+ * A library with no server includes: it returns error codes, never aborts
+ * on input and never prints. Vectors are float32 on input; the index
+ * L2-normalises them on insert, so cosine is a dot product. Distances are
+ * dist = 1 - cos(a, b) in [0, 2] (Redis VSIM reports (1 + cos) / 2, i.e.
+ * 1 - dist / 2). A zero vector is rejected (HNSW_EINVAL): cosine is
+ * undefined for it. NaN/Inf and wrong dimensions are rejected, never stored.
+ *
+ * Ids are dense uint32 slots chosen by the index; a deleted id is reused by
+ * a later insert, but never while a search that could still return it is
+ * running. The caller maps its own keys to ids.
+ *
+ * Threading: see the opening essay of hnsw.c for the scheme. The contract:
+ * any number of threads may call hnsw_search/hnsw_search_exact/hnsw_get*
+ * concurrently with each other and with writers; hnsw_insert/hnsw_delete
+ * may be called from several threads at once; hnsw_free/hnsw_save need no
+ * concurrent callers. */
+#ifndef SIMCACHE_HNSW_H
+#define SIMCACHE_HNSW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define HNSW_OK 0
+#define HNSW_EINVAL (-1)   /* bad vector (NaN/Inf/zero), bad parameter */
+#define HNSW_EDIM (-2)     /* wrong dimension */
+#define HNSW_ENOMEM (-3)
+#define HNSW_ENOENT (-4)   /* no such id */
+#define HNSW_EFORMAT (-5)  /* load: bad magic/version/checksum/truncation */
+#define HNSW_EIO (-6)
+
+typedef enum hnsw_storage {
+    HNSW_STORE_F32 = 0,    /* float32 vectors */
+    HNSW_STORE_I8 = 1,     /* int8, per-vector scale (quantised) */
+} hnsw_storage;
+
+typedef struct hnsw_params {
+    uint32_t dim;              /* 1..65536 */
+    uint32_t M;                /* links per node on layers >= 1 (2M on layer 0); 4..4096, default 16 */
+    uint32_t ef_construction;  /* default 200 */
+    uint32_t ef_search;        /* default 100; a search uses max(ef, k) */
+    hnsw_storage storage;      /* default F32 */
+    int rerank;                /* I8 only: keep float32 copies and re-rank the
+                                * final candidates with them (default 1) */
+    uint64_t seed;             /* level generator seed: same seed + same
+                                * insert order = same graph */
+} hnsw_params;
+
+typedef struct hnsw_result {
+    uint32_t id;
+    float dist;                /* 1 - cosine, ascending in results */
+} hnsw_result;
+
+typedef struct hnsw hnsw;
+
+void hnsw_params_default(hnsw_params *p, uint32_t dim);
+int hnsw_create(const hnsw_params *p, hnsw **out);
+void hnsw_free(hnsw *h);
+
+/* Inserts vec[dim]; *id_out gets the new id. */
+int hnsw_insert(hnsw *h, const float *vec, uint32_t dim, uint32_t *id_out);
+/* Deletes id, repairing its neighbours' links; the id becomes reusable. */
+int hnsw_delete(hnsw *h, uint32_t id);
+
+/* Approximate k nearest neighbours of q (normalised internally). ef = 0
+ * means the index's ef_search. Writes up to k results to out, sorted by
+ * ascending dist, and returns how many (k if k <= live count), or a
+ * negative error. */
+int hnsw_search(hnsw *h, const float *q, uint32_t dim, uint32_t k, uint32_t ef,
+                hnsw_result *out);
+/* Exact (brute-force, OpenBLAS) k nearest: same contract as hnsw_search. */
+int hnsw_search_exact(hnsw *h, const float *q, uint32_t dim, uint32_t k,
+                      hnsw_result *out);
+
+size_t hnsw_count(const hnsw *h);           /* live vectors */
+uint32_t hnsw_dim(const hnsw *h);
+int hnsw_contains(const hnsw *h, uint32_t id);
+/* The stored (normalised, de-quantised) vector of id into out[dim]. */
+int hnsw_get_vector(const hnsw *h, uint32_t id, float *out);
+size_t hnsw_memory_bytes(const hnsw *h);    /* everything the index owns */
+
+/* Checks the graph: every live node reachable from the entry point, links
+ * only to live nodes at levels they have, no self links, no duplicates,
+ * link counts within bounds. Returns 0, or -1 with a message in err. */
+int hnsw_validate(hnsw *h, char *err, size_t errlen);
+
+/* Versioned, checksummed file format; a truncated or corrupted file is
+ * rejected with HNSW_EFORMAT and nothing is half-loaded. */
+int hnsw_save(hnsw *h, FILE *f);
+int hnsw_load(FILE *f, hnsw **out);
+
+#endif
