@@ -50,6 +50,9 @@ static int drain(run *r, char *buf, size_t have, const reqparser_limits *lim) {
     for (;;) {
         size_t used = 1;
         char *req = buf + r->start;
+        /* the kind of request, read before parsing: inline decoding
+         * rewrites the line in place, first byte included */
+        int mb = have > r->start && req[0] == '*';
         int rc = reqparser_parse(&r->p, req, have - r->start, lim, &used);
         if (rc != REQ_OK) {
             CHECK(used == 0);
@@ -58,7 +61,6 @@ static int drain(run *r, char *buf, size_t have, const reqparser_limits *lim) {
         }
         CHECK(used > 0 && used <= have - r->start);
         CHECK(r->p.argc >= 0 && r->p.argc <= r->p.argv_cap);
-        int mb = req[0] == '*';
         if (mb) CHECK(r->p.argc <= lim->max_args);
         sbuf_printf(&r->out, "%d", r->p.argc);
         for (int i = 0; i < r->p.argc; i++) {
