@@ -252,3 +252,23 @@ def test_output_buffer_limit_disconnects_a_client_that_never_reads(server_factor
     finally:
         greedy.close()
     still_serving(srv)
+
+
+@pytest.mark.simcache_only
+def test_preauth_deadline_closes_unauthenticated_idle_clients(server_factory):
+    # Redis has no pre-auth deadline (a slowloris holds a slot forever);
+    # simcache closes unauthenticated connections after preauth-timeout ms.
+    s = server_factory("--requirepass", "pw", "--preauth-timeout", "500")
+    lurker = s.conn()
+    slow = s.conn()
+    authed = s.conn()
+    try:
+        assert authed.cmd("AUTH", "pw") == "OK"
+        slow.send(b"*2\r\n$4\r\nAUTH\r\n")          # half a request, then nothing
+        assert lurker.read_until_closed(5) == b""
+        assert slow.read_until_closed(5) == b""
+        assert authed.cmd("PING") == "PONG"       # authenticated: no deadline
+    finally:
+        lurker.close()
+        slow.close()
+        authed.close()
