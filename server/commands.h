@@ -53,6 +53,20 @@ typedef struct command {
     const struct command *subcommands;  /* for CONFIG, CLIENT, ... NULL-terminated */
 } command;
 
+/* Builds the lookup index over the table. Call once before dispatching. */
+int commands_init(void);
+
+/* Runs the request in c->argc/c->argv: the checks listed above, then the
+ * handler; updates command stats and the slow log. Loop thread only. */
+void commands_execute(client *c);
+
+/* INFO commandstats: "cmdstat_<name>:calls=..,usec=..,usec_per_call=..,
+ * rejected_calls=..,failed_calls=.." lines for commands called at least
+ * once; CONFIG RESETSTAT zeroes them. */
+struct sbuf;
+void commands_info_stats(struct sbuf *out);
+void commands_reset_stats(void);
+
 /* Looks a command up by name, case-insensitively. NULL if unknown. */
 const command *command_lookup(const char *name, size_t len);
 
