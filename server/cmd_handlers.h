@@ -54,6 +54,7 @@ void cmd_setex(client *c);
 void cmd_psetex(client *c);
 void cmd_getex(client *c);
 void cmd_getdel(client *c);
+void cmd_getset(client *c);
 void cmd_mget(client *c);
 void cmd_mset(client *c);
 void cmd_msetnx(client *c);
@@ -61,6 +62,7 @@ void cmd_incr(client *c);
 void cmd_decr(client *c);
 void cmd_incrby(client *c);
 void cmd_decrby(client *c);
+void cmd_incrbyfloat(client *c);
 void cmd_append(client *c);
 void cmd_strlen(client *c);
 

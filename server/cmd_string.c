@@ -1,6 +1,6 @@
 /* cmd_string.c -- string commands: GET, SET (NX|XX, GET, EX|PX|EXAT|PXAT|
  * KEEPTTL), SETNX, SETEX, PSETEX, GETEX, GETDEL, MGET, MSET, MSETNX,
- * INCR/DECR/INCRBY/DECRBY, APPEND, STRLEN.
+ * GETSET, INCR/DECR/INCRBY/DECRBY, INCRBYFLOAT, APPEND, STRLEN.
  *
  * Semantics and error wordings follow Redis 7.0 (t_string.c):
  *  1. Option parsing is Redis's parseExtendedStringArgumentsOrReply: options
@@ -13,13 +13,17 @@
  *     then deletes the key, replying OK, as Redis 7.0 does.
  *  3. Values are bytes; integers are parsed strictly (strconv_ll, Redis's
  *     string2ll) and INCR stores the decimal text keeping the TTL.
+ *     INCRBYFLOAT computes in long double and prints with Redis's
+ *     ld2string(LD_STR_HUMAN): "%.17Lf" with trailing zeros removed.
  *  4. Handlers stay short; parsing lives in parse_*_or_reply() helpers that
  *     reply with the error themselves and return -1.
  *
  * Threading: loop thread only (keyspace rule). */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -231,6 +235,32 @@ void cmd_getex(client *c) {
     else if (flags & SET_PERSIST) ks_persist(e);
 }
 
+void cmd_getset(client *c) {
+    int err;
+    ks_entry *e = lookup_string_or_reply(c, &c->argv[1], 0, &err);
+    if (err) return;
+    /* Keep the old bytes until the new value is in: on ENOMEM the client
+     * gets an error and the key is unchanged, never a half-done GETSET. */
+    size_t n = 0;
+    char *old = NULL;
+    if (e) {
+        const char *s = ks_str(e, &n);
+        old = malloc(n ? n : 1);
+        if (old == NULL) goto oom;
+        memcpy(old, s, n);
+    }
+    if (ks_set_string(c->argv[1].ptr, c->argv[1].len, c->argv[2].ptr, c->argv[2].len, 0)) {
+        free(old);
+        goto oom;
+    }
+    if (old) reply_bulk(c, old, n);
+    else reply_null(c);
+    free(old);
+    return;
+oom:
+    reply_error(c, ERR_OOM_ALLOC);
+}
+
 void cmd_getdel(client *c) {
     int err;
     ks_entry *e = lookup_string_or_reply(c, &c->argv[1], 0, &err);
@@ -338,6 +368,50 @@ void cmd_decrby(client *c) {
         return;
     }
     incr_generic(c, -v);
+}
+
+/* Redis ld2string(LD_STR_HUMAN). Returns the length. */
+static size_t ld_to_human(long double v, char *buf, size_t cap) {
+    int l = snprintf(buf, cap, "%.17Lf", v);
+    if (l < 0 || (size_t)l >= cap) return 0;
+    if (strchr(buf, '.') != NULL) {
+        char *p = buf + l - 1;
+        while (*p == '0') { p--; l--; }
+        if (*p == '.') l--;
+    }
+    if (l == 2 && buf[0] == '-' && buf[1] == '0') { buf[0] = '0'; l = 1; }
+    return (size_t)l;
+}
+
+void cmd_incrbyfloat(client *c) {
+    const req_arg *k = &c->argv[1], *a = &c->argv[2];
+    ks_entry *e = ks_lookup(k->ptr, k->len, KS_LOOKUP_WRITE);
+    long double value = 0, incr;
+    if (e) {
+        size_t n;
+        const char *s = ks_str(e, &n);
+        if (s == NULL) {
+            reply_error_wrongtype(c);
+            return;
+        }
+        if (strconv_ld(s, n, &value) != 0) goto not_float;
+    }
+    if (strconv_ld(a->ptr, a->len, &incr) != 0) goto not_float;
+    value += incr;
+    if (isnan(value) || isinf(value)) {
+        reply_error(c, "ERR increment would produce NaN or Infinity");
+        return;
+    }
+    char buf[STRCONV_LD_MAX_CHARS];
+    size_t n = ld_to_human(value, buf, sizeof(buf));
+    if (n == 0 || ks_set_string(k->ptr, k->len, buf, n, 1) != 0) {
+        reply_error(c, ERR_OOM_ALLOC);
+        return;
+    }
+    reply_bulk(c, buf, n);
+    return;
+not_float:
+    reply_error(c, "ERR value is not a valid float");
 }
 
 void cmd_append(client *c) {
