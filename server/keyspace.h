@@ -118,6 +118,11 @@ int ks_persist(ks_entry *e);
 typedef void ks_scan_cb(void *ud, const ks_entry *e);
 uint64_t ks_scan(uint64_t cursor, size_t count, ks_scan_cb *cb, void *ud);
 
+/* KEYS: visits every live key exactly once (no resize can run during the
+ * walk); expired keys are skipped and deleted after it. The callback must
+ * not modify the keyspace. */
+void ks_foreach(ks_scan_cb *cb, void *ud);
+
 /* A uniformly-ish random live key (Redis RANDOMKEY), or NULL if empty. */
 ks_entry *ks_random_entry(void);
 
