@@ -46,4 +46,44 @@ void cmd_command_info(client *c);
 void cmd_command_list(client *c);
 void cmd_help(client *c);
 
+/* cmd_string.c: strings (sc/keyspace) */
+void cmd_get(client *c);
+void cmd_set(client *c);
+void cmd_setnx(client *c);
+void cmd_setex(client *c);
+void cmd_psetex(client *c);
+void cmd_getex(client *c);
+void cmd_getdel(client *c);
+void cmd_getset(client *c);
+void cmd_mget(client *c);
+void cmd_mset(client *c);
+void cmd_msetnx(client *c);
+void cmd_incr(client *c);
+void cmd_decr(client *c);
+void cmd_incrby(client *c);
+void cmd_decrby(client *c);
+void cmd_incrbyfloat(client *c);
+void cmd_append(client *c);
+void cmd_strlen(client *c);
+
+/* cmd_keys.c: generic key commands (sc/keyspace) */
+void cmd_del(client *c);
+void cmd_unlink(client *c);
+void cmd_exists(client *c);
+void cmd_touch(client *c);
+void cmd_type(client *c);
+void cmd_expire(client *c);
+void cmd_pexpire(client *c);
+void cmd_expireat(client *c);
+void cmd_pexpireat(client *c);
+void cmd_ttl(client *c);
+void cmd_pttl(client *c);
+void cmd_expiretime(client *c);
+void cmd_pexpiretime(client *c);
+void cmd_persist(client *c);
+void cmd_scan(client *c);
+void cmd_keys(client *c);
+void cmd_randomkey(client *c);
+void cmd_memory_usage(client *c);
+
 #endif
