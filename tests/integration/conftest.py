@@ -37,8 +37,10 @@ import pytest
 import redis
 
 REDIS_SERVER = "/usr/bin/redis-server"
-SERVER = os.environ.get("SIMCACHE_SERVER", "")
-BUILD = os.environ.get("SIMCACHE_BUILD", "")
+# Absolute: servers run with their own temporary directory as cwd, and
+# scripts/test.sh passes paths relative to the repository root.
+SERVER = os.path.abspath(os.environ["SIMCACHE_SERVER"]) if os.environ.get("SIMCACHE_SERVER") else ""
+BUILD = os.path.abspath(os.environ["SIMCACHE_BUILD"]) if os.environ.get("SIMCACHE_BUILD") else ""
 IS_REDIS = os.path.basename(SERVER).startswith("redis-server")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
