@@ -590,19 +590,24 @@ static void reply_flags(client *c, uint32_t flags) {
         if (flags & (1u << i)) reply_simple(c, flag_names[i]);
 }
 
+/* Categories in Redis's ACL order (keyspace, read, write, string, admin,
+ * fast/slow, dangerous, connection), which COMMAND INFO lists in. */
 static void reply_acl_categories(client *c, const command *cmd) {
-    const char *cats[6];
+    const char *cats[8];
     int n = 0;
-    if (cmd->flags & CMD_WRITE) cats[n++] = "@write";
-    if (cmd->flags & CMD_READONLY) cats[n++] = "@read";
-    if (cmd->flags & CMD_ADMIN) {
-        cats[n++] = "@admin";
-        cats[n++] = "@dangerous";
+    if (cmd->proc == NULL) {          /* a container: Redis lists only @slow */
+        reply_set(c, 1);
+        reply_simple(c, "@slow");
+        return;
     }
+    if (!strcmp(cmd->group, "generic")) cats[n++] = "@keyspace";
+    if (cmd->flags & CMD_READONLY) cats[n++] = "@read";
+    if (cmd->flags & CMD_WRITE) cats[n++] = "@write";
+    if (!strcmp(cmd->group, "string")) cats[n++] = "@string";
+    if (cmd->flags & CMD_ADMIN) cats[n++] = "@admin";
     cats[n++] = (cmd->flags & CMD_FAST) ? "@fast" : "@slow";
+    if (cmd->flags & CMD_ADMIN) cats[n++] = "@dangerous";
     if (!strcmp(cmd->group, "connection")) cats[n++] = "@connection";
-    else if (!strcmp(cmd->group, "string")) cats[n++] = "@string";
-    else if (!strcmp(cmd->group, "generic")) cats[n++] = "@keyspace";
     reply_set(c, n);
     for (int i = 0; i < n; i++) reply_simple(c, cats[i]);
 }
@@ -618,7 +623,7 @@ static void reply_key_specs(client *c, const command *cmd) {
     reply_bulk_cstr(c, "flags");
     reply_set(c, 2);
     reply_simple(c, (cmd->flags & CMD_WRITE) ? "RW" : "RO");
-    reply_simple(c, (cmd->flags & CMD_WRITE) ? "UPDATE" : "ACCESS");
+    reply_simple(c, (cmd->flags & CMD_WRITE) ? "update" : "access");
     reply_bulk_cstr(c, "begin_search");
     reply_map(c, 2);
     reply_bulk_cstr(c, "type");
@@ -683,7 +688,7 @@ void cmd_command_info(client *c) {
     for (int i = 2; i < c->argc; i++) {
         const command *cmd = command_lookup(c->argv[i].ptr, c->argv[i].len);
         if (cmd) reply_command_info(c, cmd, cmd->name);
-        else reply_null_array(c);
+        else reply_null(c);       /* Redis 7 answers $-1 (_ in RESP3) */
     }
 }
 
