@@ -60,6 +60,17 @@ int commands_init(void);
  * handler; updates command stats and the slow log. Loop thread only. */
 void commands_execute(client *c);
 
+/* The command clock (see commands.c): net.c brackets each batch of
+ * requests with commands_batch_begin/end; within a batch commands_now_ms()
+ * is the unix time in ms as of the end of the previous command, without a
+ * clock read; outside a batch it reads CLOCK_REALTIME. main.c installs it
+ * as the keyspace clock (ks_set_clock) and calls commands_clock_sync() from
+ * the hz timer so wall-clock steps are followed. Loop thread only. */
+void commands_batch_begin(void);
+void commands_batch_end(void);
+void commands_clock_sync(void);
+int64_t commands_now_ms(void);
+
 /* INFO commandstats: "cmdstat_<name>:calls=..,usec=..,usec_per_call=..,
  * rejected_calls=..,failed_calls=.." lines for commands called at least
  * once; CONFIG RESETSTAT zeroes them. */

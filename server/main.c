@@ -42,6 +42,7 @@ static int current_hz;
 static void hz_cb(uv_timer_t *t) {
     uint64_t now = net_now_ms();
     int hz = g_cfg.hz > 0 ? g_cfg.hz : 10;
+    commands_clock_sync();
     ks_active_expire_cycle((uint64_t)1000000 / (uint64_t)hz / 4);
     net_cron(now);
     stats_sample(now);
@@ -88,6 +89,7 @@ int main(int argc, char **argv) {
         log_msg(LL_WARNING, "Out of memory during initialisation");
         return 1;
     }
+    ks_set_clock(commands_now_ms);
     loop = uv_default_loop();
     if (net_start(loop) != 0) {
         uv_walk(loop, (uv_walk_cb)uv_close, NULL);   /* listeners opened so far */
