@@ -82,10 +82,12 @@ static const command_arg_doc args_filterby[] = {
 static const command_arg_doc args_key[] = {ARG("key", "key"), END};
 static const command_arg_doc args_keys_multi[] = {MULTI("key", "key"), END};
 static const command_arg_doc args_set[] = {
-    ARG("key", "key"), ARG("value", "string"),
-    {"condition", "oneof", "NX|XX", 1, 0}, TOK("get", "GET"),
-    {"expiration", "oneof", "EX seconds|PX milliseconds|EXAT unix-time-seconds|"
-     "PXAT unix-time-milliseconds|KEEPTTL", 1, 0}, END};
+    /* Flat (no "oneof" blocks without sub-arguments: redis-cli 7.0 crashes
+     * on those while building its hints). */
+    ARG("key", "key"), ARG("value", "string"), TOK("nx", "NX"), TOK("xx", "XX"),
+    TOK("get", "GET"), {"seconds", "integer", "EX", 1, 0},
+    {"milliseconds", "integer", "PX", 1, 0}, {"unix-time-seconds", "unix-time", "EXAT", 1, 0},
+    {"unix-time-milliseconds", "unix-time", "PXAT", 1, 0}, TOK("keepttl", "KEEPTTL"), END};
 static const command_arg_doc args_key_value[] = {ARG("key", "key"), ARG("value", "string"), END};
 static const command_arg_doc args_setex[] = {ARG("key", "key"), ARG("seconds", "integer"),
                                              ARG("value", "string"), END};
@@ -93,10 +95,10 @@ static const command_arg_doc args_psetex[] = {ARG("key", "key"),
                                               ARG("milliseconds", "integer"),
                                               ARG("value", "string"), END};
 static const command_arg_doc args_getex[] = {
-    ARG("key", "key"),
-    {"expiration", "oneof", "EX seconds|PX milliseconds|EXAT unix-time-seconds|"
-     "PXAT unix-time-milliseconds|PERSIST", 1, 0}, END};
-static const command_arg_doc args_pairs[] = {MULTI("key value", "block"), END};
+    ARG("key", "key"), {"seconds", "integer", "EX", 1, 0},
+    {"milliseconds", "integer", "PX", 1, 0}, {"unix-time-seconds", "unix-time", "EXAT", 1, 0},
+    {"unix-time-milliseconds", "unix-time", "PXAT", 1, 0}, TOK("persist", "PERSIST"), END};
+static const command_arg_doc args_pairs[] = {MULTI("key value", "string"), END};
 static const command_arg_doc args_getrange[] = {ARG("key", "key"), ARG("start", "integer"),
                                                ARG("end", "integer"), END};
 static const command_arg_doc args_setrange[] = {ARG("key", "key"), ARG("offset", "integer"),
@@ -104,8 +106,8 @@ static const command_arg_doc args_setrange[] = {ARG("key", "key"), ARG("offset",
 static const command_arg_doc args_incrby[] = {ARG("key", "key"), ARG("increment", "integer"), END};
 static const command_arg_doc args_decrby[] = {ARG("key", "key"), ARG("decrement", "integer"), END};
 static const command_arg_doc args_expire[] = {
-    ARG("key", "key"), ARG("time", "integer"), {"condition", "oneof", "NX|XX|GT|LT", 1, 0},
-    END};
+    ARG("key", "key"), ARG("time", "integer"), TOK("nx", "NX"), TOK("xx", "XX"),
+    TOK("gt", "GT"), TOK("lt", "LT"), END};
 static const command_arg_doc args_scan[] = {
     ARG("cursor", "integer"), {"pattern", "pattern", "MATCH", 1, 0},
     {"count", "integer", "COUNT", 1, 0}, {"type", "string", "TYPE", 1, 0}, END};
