@@ -251,6 +251,70 @@ Test(keyspace, scan_returns_every_stable_key_while_the_table_shrinks) {
     scan_with_churn(300, 30000, 1);
 }
 
+Test(keyspace, scan_returns_every_stable_key_when_the_table_shrinks_mid_scan) {
+    /* A cursor half-way through a 32768-bucket table, then the table
+     * shrinks to 512: a linear cursor would skip the unvisited keys that
+     * fold into buckets below it; the reverse-binary cursor must not. */
+    char k[48];
+    int stable = 300;
+    for (int i = 0; i < stable; i++) {
+        int kl = sprintf(k, "stable:%d", i);
+        ks_set_string(k, (size_t)kl, "v", 1, 0);
+    }
+    for (int i = 0; i < 30000; i++) {
+        int kl = sprintf(k, "churn:%d", i);
+        ks_set_string(k, (size_t)kl, "x", 1, 0);
+    }
+    while (ks_debug_rehashing()) ks_rehash_step(100);
+    seen_set s = {calloc((size_t)stable, 1), stable};
+    uint64_t cursor = 0;
+    for (int i = 0; i < 300; i++) cursor = ks_scan(cursor, 7, scan_cb, &s);
+    cr_assert_neq(cursor, 0);
+    for (int i = 0; i < 30000; i++) {
+        int kl = sprintf(k, "churn:%d", i);
+        ks_delete(k, (size_t)kl);
+    }
+    for (int i = 0; i < 10; i++) ks_active_expire_cycle(1000000); /* the cron */
+    cr_assert(!ks_debug_rehashing());
+    cr_assert_leq(ks_debug_buckets(), 1024, "the table did not shrink");
+    while (cursor != 0) cursor = ks_scan(cursor, 7, scan_cb, &s);
+    for (int i = 0; i < stable; i++)
+        cr_assert(s.seen[i], "stable key %d was never returned by SCAN", i);
+    free(s.seen);
+}
+
+typedef struct count_set {
+    int *count;
+    int n;
+} count_set;
+
+static void count_cb(void *ud, const ks_entry *e) {
+    count_set *s = ud;
+    size_t kl;
+    const char *k = ks_key(e, &kl);
+    int i = atoi(k + 2);
+    cr_assert(i >= 0 && i < s->n);
+    s->count[i]++;
+}
+
+Test(keyspace, scan_and_foreach_of_a_quiet_table_return_each_key_once) {
+    char k[32];
+    int n = 5000;
+    for (int i = 0; i < n; i++) {
+        int kl = sprintf(k, "q:%d", i);
+        ks_set_string(k, (size_t)kl, "v", 1, 0);
+    }
+    while (ks_debug_rehashing()) ks_rehash_step(100);
+    count_set s = {calloc((size_t)n, sizeof(int)), n};
+    uint64_t c = 0;
+    do c = ks_scan(c, 10, count_cb, &s); while (c);
+    for (int i = 0; i < n; i++) cr_assert_eq(s.count[i], 1, "SCAN returned q:%d %d times", i, s.count[i]);
+    memset(s.count, 0, (size_t)n * sizeof(int));
+    ks_foreach(count_cb, &s);
+    for (int i = 0; i < n; i++) cr_assert_eq(s.count[i], 1, "KEYS walk returned q:%d %d times", i, s.count[i]);
+    free(s.count);
+}
+
 Test(keyspace, scan_skips_and_reclaims_expired_keys) {
     char k[32];
     for (int i = 0; i < 100; i++) {
