@@ -887,8 +887,11 @@ size_t ks_memory_usage(const ks_entry *e) {
 void ks_active_expire_cycle(uint64_t budget_us) {
     uint64_t start = monotonic_us();
     mem_refresh();
-    /* Cron share of incremental rehashing: up to a quarter of the budget
-     * (Redis: 1 ms per databasesCron). */
+    /* Cron share of resizing: start a shrink that deletes alone did not
+     * trigger (the last delete may have happened mid-rehash), then rehash
+     * for up to a quarter of the budget (Redis: tryResizeHashTables and
+     * 1 ms of incrementallyRehash per databasesCron). */
+    maybe_shrink();
     while (is_rehashing() && monotonic_us() - start < budget_us / 4)
         ks_rehash_step(100);
     int effort = g_cfg.active_expire_effort;
