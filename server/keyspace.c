@@ -355,12 +355,15 @@ static void exp_remove(ks_entry *e) {
     e->exp_idx = KS_NOEXP;
     /* Give memory back when the array is mostly empty (failure harmless). */
     if (ks.exp_cap > 1024 && ks.exp_n < ks.exp_cap / 4) {
+        /* Both arrays must keep at least exp_cap slots: if the second
+         * realloc fails, the first's old (bigger) block is still valid. */
         size_t cap = ks.exp_cap / 2;
+        int64_t *nw = realloc(ks.exp_when, cap * sizeof(*nw));
+        if (nw == NULL) return;
+        ks.exp_when = nw;
         ks_entry **ne = realloc(ks.exp, cap * sizeof(*ne));
         if (ne) ks.exp = ne;
-        int64_t *nw = realloc(ks.exp_when, cap * sizeof(*nw));
-        if (nw) ks.exp_when = nw;
-        if (ne && nw) ks.exp_cap = cap;
+        ks.exp_cap = cap;
     }
 }
 
