@@ -488,17 +488,17 @@ static ks_entry *table_find(const void *key, size_t klen, uint64_t h,
     return NULL;
 }
 
-static void table_insert(ks_entry *e, uint64_t h) {
-    if (ks.ht[0].size == 0 && table_resize(KS_INITIAL_SIZE) != 0) {
-        /* Cannot happen after ks_init; keep the invariant anyway. */
-        return;
-    }
+/* Links a new entry. -ENOMEM only if the table has no buckets at all (a
+ * FLUSHALL whose 4-bucket allocation failed) and they cannot be made. */
+static int table_insert(ks_entry *e, uint64_t h) {
+    if (ks.ht[0].size == 0 && table_resize(KS_INITIAL_SIZE) != 0) return -ENOMEM;
     ks_table *t = is_rehashing() ? &ks.ht[1] : &ks.ht[0];
     size_t i = h & (t->size - 1);
     e->next = t->b[i];
     t->b[i] = e;
     t->used++;
     maybe_grow();
+    return 0;
 }
 
 /* Unlinks the entry behind link (in table t), frees it, maybe shrinks. */
@@ -550,7 +550,7 @@ static void entry_replace(ks_entry **link, ks_entry *old, ks_entry *ne,
     entry_free(old);
 }
 
-static void store(ks_entry *ne, int keepttl) {
+static int store(ks_entry *ne, int keepttl) {
     uint64_t h = hash_key(ne->data, ne->keylen);
     ks_rehash_step(1);
     ks_entry **link;
@@ -559,15 +559,22 @@ static void store(ks_entry *ne, int keepttl) {
         ks.expired++;
         keepttl = 0; /* the old TTL died with the old key */
     }
-    if (old) entry_replace(link, old, ne, keepttl);
-    else table_insert(ne, h);
+    if (old) {
+        entry_replace(link, old, ne, keepttl);
+        return 0;
+    }
+    return table_insert(ne, h);
 }
 
 int ks_set_string(const void *key, size_t klen, const void *val, size_t vlen,
                   int keepttl) {
     ks_entry *ne = entry_new_string(key, klen, val, vlen);
     if (ne == NULL) return -ENOMEM;
-    store(ne, keepttl);
+    if (store(ne, keepttl) != 0) {
+        if (ne->enc == ENC_RAW) free(entry_raw(ne));
+        free(ne);
+        return -ENOMEM;
+    }
     return 0;
 }
 
@@ -575,7 +582,10 @@ int ks_set_object(const void *key, size_t klen, const ks_type *t, void *obj,
                   int keepttl) {
     ks_entry *ne = entry_new_object(key, klen, t, obj);
     if (ne == NULL) return -ENOMEM;
-    store(ne, keepttl);
+    if (store(ne, keepttl) != 0) {
+        free(ne); /* obj stays the caller's */
+        return -ENOMEM;
+    }
     return 0;
 }
 
