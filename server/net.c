@@ -662,10 +662,33 @@ int net_start(uv_loop_t *loop) {
 
 /* ---- cron and shutdown ---- */
 
+/* Gives back buffers that grew for one big request or reply and are now
+ * empty (Redis's clientsCronResizeQueryBuffer/OutputBuffer), so that 10k
+ * idle clients do not each pin the peak they once needed. */
+#define BUF_KEEP (64 * 1024)
+static void client_shrink_buffers(client *c) {
+    struct client_private *p = c->priv;
+    if (p->qlen == 0 && p->qcap > BUF_KEEP && !(p->flags & CLIENT_PROCESSING)) {
+        free(p->qbuf);
+        p->qbuf = NULL;
+        p->qcap = 0;
+    }
+    if (p->out.len == 0 && p->out.cap > BUF_KEEP) {
+        free(p->out.buf);
+        p->out = (obuf){NULL, 0, 0};
+    }
+    if (!p->writing && p->wout.cap > BUF_KEEP) {
+        free(p->wout.buf);
+        p->wout = (obuf){NULL, 0, 0};
+        p->wout_sent = 0;
+    }
+}
+
 void net_cron(uint64_t now_ms) {
     for (client *c = clients_head, *next; c; c = next) {
         struct client_private *p = c->priv;
         next = p->next;
+        client_shrink_buffers(c);
         if (!c->authenticated && g_cfg.preauth_timeout_ms > 0 &&
             now_ms - p->ctime_ms > (uint64_t)g_cfg.preauth_timeout_ms) {
             log_msg(LL_VERBOSE, "Closing unauthenticated client after preauth-timeout: id=%llu",

@@ -9,7 +9,7 @@
  * writes into the buffer): whole; in two parts at the data-derived split
  * point, with the buffer moved to a fresh allocation in between (as a
  * realloc would), so a pointer kept across calls is caught by ASan; and,
- * for streams up to 2 KiB, one byte per call, with the not-yet-fed tail
+ * for streams up to 512 bytes, one byte per call, with the not-yet-fed tail
  * poisoned so any read past `len` is caught. All three must produce the
  * same requests and the same final state (error text or pending bytes).
  * Invariants checked on every request: used within the buffer, each
@@ -138,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     same(&w, &s);
 
     /* 3. one byte per call, unfed bytes poisoned */
-    if (n <= 2048) {
+    if (n <= 512) {
         run o;
         run_init(&o);
         char *bo = malloc(n ? n : 1);
