@@ -627,10 +627,10 @@ static void reply_acl_categories(client *c, const command *cmd) {
 /* Redis 7 key specs derived from first/last/step. */
 static void reply_key_specs(client *c, const command *cmd) {
     if (cmd->first_key <= 0) {
-        reply_array(c, 0);
+        reply_set(c, 0);
         return;
     }
-    reply_array(c, 1);
+    reply_set(c, 1);   /* a set in RESP3, as Redis sends it */
     reply_map(c, 3);
     reply_bulk_cstr(c, "flags");
     reply_set(c, 2);
@@ -672,14 +672,14 @@ static void reply_command_info(client *c, const command *cmd, const char *fullna
     if (cmd->subcommands) {
         long n = 0;
         while (cmd->subcommands[n].name) n++;
-        reply_array(c, n);
+        reply_set(c, n);
         for (long j = 0; j < n; j++) {
             char full[64];
             snprintf(full, sizeof full, "%s|%s", cmd->name, cmd->subcommands[j].name);
             reply_command_info(c, &cmd->subcommands[j], full);
         }
     } else {
-        reply_array(c, 0);
+        reply_set(c, 0);
     }
 }
 
