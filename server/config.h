@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define SIMCACHE_VERSION "0.1.0"
+#define SIMCACHE_REDIS_COMPAT_VERSION "7.0.0" /* redis_version in INFO/HELLO */
+
 enum maxmemory_policy {
     MAXMEMORY_NOEVICTION = 0,
     MAXMEMORY_ALLKEYS_LRU,
@@ -35,7 +38,12 @@ typedef struct sc_config {
     /* protocol limits */
     long long proto_max_bulk_len;   /* 512mb */
     long long client_query_buffer_limit; /* 1gb */
-    long long client_output_buffer_limit; /* hard limit, bytes; 64mb */
+    long long client_output_buffer_limit; /* hard limit, bytes; 64mb; 0 = none */
+    long long client_output_buffer_soft_limit; /* bytes, 16mb; 0 = none. Input
+                                    * reading pauses above it; a client over it
+                                    * for soft_seconds is closed */
+    long long client_output_buffer_soft_seconds; /* 60 */
+    long long tcp_keepalive;        /* seconds, 300; 0 = off */
     long long preauth_timeout_ms;   /* unauthenticated clients closed after this, 10000 */
     /* memory */
     long long maxmemory;            /* bytes, 0 = unlimited */
@@ -49,8 +57,62 @@ typedef struct sc_config {
     char requirepass[256];          /* "" = none: password of the default user */
     char logfile[256];              /* "" = stderr */
     char loglevel[16];              /* "notice" */
+    char save[64];                  /* compatibility: "" (simcache writes no RDB) */
+    int appendonly;                 /* compatibility: 0 (no AOF) */
+    int databases;                  /* 1: only db 0 exists */
+    char config_file[512];          /* absolute path of the file loaded, or "" */
 } sc_config;
 
 extern sc_config g_cfg;
+
+/* Resets g_cfg to the defaults and forgets configured users. */
+void config_init(void);
+
+/* Loads a redis.conf-style file (`include` honoured, depth <= 16). Returns
+ * 0, or -1 with a Redis-style multi-line message in err ("Reading the
+ * configuration file, at line N\n>>> 'line'\nreason"). Start-up only. */
+int config_load_file(const char *path, char *err, size_t errlen);
+
+/* Parses configuration text (the same syntax as a file); `origin` names it
+ * in error messages. Start-up only. */
+int config_load_string(const char *text, const char *origin, char *err, size_t errlen);
+
+/* Parses `simcache-server [file] [--name value ...] [-]` as redis-server
+ * does: the file first, then the options in order (last wins), `-` reads
+ * stdin. Returns 0, 1 if --help/--version printed something and the
+ * program should exit 0, or -1 with err set. */
+int config_from_argv(int argc, char **argv, char *err, size_t errlen);
+
+/* CONFIG SET of one option at run time: validates value and applies it.
+ * Returns 0, or -1 with err holding the reason only ("argument must be
+ * 'yes' or 'no'"); unknown names return -2, immutable ones -3. */
+int config_set_runtime(const char *name, const char *value, char *err, size_t errlen);
+
+/* Calls fn(name, value, arg) for every option whose name matches pattern
+ * (glob, case-insensitive), in table order. Returns the number of calls. */
+int config_get_matching(const char *pattern, size_t plen,
+                        void (*fn)(const char *name, const char *value, void *arg),
+                        void *arg);
+
+/* Snapshot/restore of the whole configuration, for CONFIG SET of several
+ * pairs (all or nothing). */
+void config_backup(sc_config *out);
+void config_restore(const sc_config *in);
+
+/* Authentication: 1 if (user, pass) is a configured pair ("default" with
+ * requirepass, or a `user name password` line). The password comparison
+ * takes time independent of where the strings differ. */
+int config_check_user(const char *user, const char *pass, size_t passlen);
+/* 1 if any password is configured for the default user. */
+int config_default_user_has_password(void);
+/* 1 if clients must authenticate (requirepass or any user line). */
+int config_auth_required(void);
+
+/* Constant-time equality of two byte strings (length leaks, content not). */
+int config_secure_equal(const char *a, size_t alen, const char *b, size_t blen);
+
+/* "1kb" -> 1024, "1k" -> 1000, "5mb", "2gb", plain integers. -1 on error
+ * (sets *ok = 0). */
+long long config_parse_memory(const char *s, int *ok);
 
 #endif

@@ -1,0 +1,127 @@
+/* main.c -- simcache-server: configuration, start-up, the hz timer,
+ * signals and graceful shutdown.
+ *
+ * Design decisions:
+ * 1. Everything runs on one libuv loop (the default loop). The hz timer
+ *    (config `hz`, default 10) drives active expiry with a budget of 25% of
+ *    its period (Redis's ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC), client
+ *    timeouts and the ops/sec sampler; CONFIG SET hz takes effect at the
+ *    next tick.
+ * 2. SIGTERM/SIGINT (uv_signal) and the SHUTDOWN command take the same
+ *    path (net_request_shutdown -> begin_shutdown): close the timer and
+ *    signal handles, net_stop() with a bounded grace period for flushing
+ *    replies, run the loop until no handle is left, free the keyspace, and
+ *    require uv_loop_close() == 0 before exiting 0. The signal handles are
+ *    closed at once, so a second signal during the grace period takes the
+ *    default action and ends the process (an operator's way out).
+ * 3. SIGPIPE is ignored process-wide: a peer that vanished surfaces as
+ *    EPIPE on the write and closes that client only. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "commands.h"
+#include "config.h"
+#include "keyspace.h"
+#include "log.h"
+#include "net.h"
+#include "slowlog.h"
+#include "stats.h"
+
+#define SHUTDOWN_GRACE_MS 3000
+
+static uv_loop_t *loop;
+static uv_timer_t hz_timer;
+static uv_signal_t sig_term, sig_int;
+static int shutting_down;
+static int current_hz;
+
+static void hz_cb(uv_timer_t *t) {
+    uint64_t now = net_now_ms();
+    int hz = g_cfg.hz > 0 ? g_cfg.hz : 10;
+    commands_clock_sync();
+    ks_active_expire_cycle((uint64_t)1000000 / (uint64_t)hz / 4);
+    net_cron(now);
+    stats_sample(now);
+    if (hz != current_hz) {
+        current_hz = hz;
+        uv_timer_set_repeat(t, (uint64_t)(1000 / hz));
+    }
+}
+
+static void begin_shutdown(void) {
+    if (shutting_down) return;
+    shutting_down = 1;
+    log_msg(LL_NOTICE, "Preparing to shut down: closing listeners and flushing replies.");
+    uv_timer_stop(&hz_timer);
+    uv_close((uv_handle_t *)&hz_timer, NULL);
+    uv_signal_stop(&sig_term);
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_signal_stop(&sig_int);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+    net_stop(SHUTDOWN_GRACE_MS);
+}
+
+static void signal_cb(uv_signal_t *s, int signum) {
+    (void)s;
+    log_msg(LL_WARNING, "Received %s scheduling shutdown...",
+            signum == SIGINT ? "SIGINT" : "SIGTERM");
+    net_request_shutdown();
+}
+
+int main(int argc, char **argv) {
+    config_init();
+    char err[1024];
+    int rc = config_from_argv(argc, argv, err, sizeof err);
+    if (rc == 1) return 0;
+    if (rc != 0) {
+        fprintf(stderr, "\n*** FATAL CONFIG FILE ERROR (simcache %s) ***\n%s\n", SIMCACHE_VERSION,
+                err);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    g_stats.start_ms = net_now_ms();
+    log_msg(LL_NOTICE, "simcache %s starting, pid=%d", SIMCACHE_VERSION, (int)getpid());
+    if (ks_init() != 0 || commands_init() != 0) {
+        log_msg(LL_WARNING, "Out of memory during initialisation");
+        return 1;
+    }
+    ks_set_clock(commands_now_ms);
+    loop = uv_default_loop();
+    if (net_start(loop) != 0) {
+        uv_walk(loop, (uv_walk_cb)uv_close, NULL);   /* listeners opened so far */
+        uv_run(loop, UV_RUN_DEFAULT);
+        uv_loop_close(loop);
+        ks_shutdown();
+        return 1;
+    }
+    net_set_shutdown_hook(begin_shutdown);
+    current_hz = g_cfg.hz > 0 ? g_cfg.hz : 10;
+    uv_timer_init(loop, &hz_timer);
+    uv_timer_start(&hz_timer, hz_cb, (uint64_t)(1000 / current_hz), (uint64_t)(1000 / current_hz));
+    uv_signal_init(loop, &sig_term);
+    uv_signal_start(&sig_term, signal_cb, SIGTERM);
+    uv_signal_init(loop, &sig_int);
+    uv_signal_start(&sig_int, signal_cb, SIGINT);
+    log_msg(LL_NOTICE, "Server initialized");
+    if (g_cfg.port > 0)
+        log_msg(LL_NOTICE, "Ready to accept connections tcp on %s port %d", g_cfg.bind,
+                net_tcp_port());
+    if (g_cfg.unixsocket[0])
+        log_msg(LL_NOTICE, "Ready to accept connections unix on %s", g_cfg.unixsocket);
+
+    uv_run(loop, UV_RUN_DEFAULT);
+
+    ks_shutdown();
+    slowlog_free();
+    rc = uv_loop_close(loop);
+    if (rc != 0) {
+        log_msg(LL_WARNING, "uv_loop_close: %s (a handle was left open)", uv_strerror(rc));
+        return 1;
+    }
+    log_msg(LL_WARNING, "simcache is now ready to exit, bye bye...");
+    return 0;
+}
