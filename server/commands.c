@@ -602,19 +602,24 @@ static void reply_flags(client *c, uint32_t flags) {
         if (flags & (1u << i)) reply_simple(c, flag_names[i]);
 }
 
+/* Categories in Redis's ACL order (keyspace, read, write, string, admin,
+ * fast/slow, dangerous, connection), which COMMAND INFO lists in. */
 static void reply_acl_categories(client *c, const command *cmd) {
-    const char *cats[6];
+    const char *cats[8];
     int n = 0;
-    if (cmd->flags & CMD_WRITE) cats[n++] = "@write";
-    if (cmd->flags & CMD_READONLY) cats[n++] = "@read";
-    if (cmd->flags & CMD_ADMIN) {
-        cats[n++] = "@admin";
-        cats[n++] = "@dangerous";
+    if (cmd->proc == NULL) {          /* a container: Redis lists only @slow */
+        reply_set(c, 1);
+        reply_simple(c, "@slow");
+        return;
     }
+    if (!strcmp(cmd->group, "generic")) cats[n++] = "@keyspace";
+    if (cmd->flags & CMD_READONLY) cats[n++] = "@read";
+    if (cmd->flags & CMD_WRITE) cats[n++] = "@write";
+    if (!strcmp(cmd->group, "string")) cats[n++] = "@string";
+    if (cmd->flags & CMD_ADMIN) cats[n++] = "@admin";
     cats[n++] = (cmd->flags & CMD_FAST) ? "@fast" : "@slow";
+    if (cmd->flags & CMD_ADMIN) cats[n++] = "@dangerous";
     if (!strcmp(cmd->group, "connection")) cats[n++] = "@connection";
-    else if (!strcmp(cmd->group, "string")) cats[n++] = "@string";
-    else if (!strcmp(cmd->group, "generic")) cats[n++] = "@keyspace";
     reply_set(c, n);
     for (int i = 0; i < n; i++) reply_simple(c, cats[i]);
 }
@@ -630,7 +635,7 @@ static void reply_key_specs(client *c, const command *cmd) {
     reply_bulk_cstr(c, "flags");
     reply_set(c, 2);
     reply_simple(c, (cmd->flags & CMD_WRITE) ? "RW" : "RO");
-    reply_simple(c, (cmd->flags & CMD_WRITE) ? "UPDATE" : "ACCESS");
+    reply_simple(c, (cmd->flags & CMD_WRITE) ? "update" : "access");
     reply_bulk_cstr(c, "begin_search");
     reply_map(c, 2);
     reply_bulk_cstr(c, "type");
@@ -695,7 +700,7 @@ void cmd_command_info(client *c) {
     for (int i = 2; i < c->argc; i++) {
         const command *cmd = command_lookup(c->argv[i].ptr, c->argv[i].len);
         if (cmd) reply_command_info(c, cmd, cmd->name);
-        else reply_null_array(c);
+        else reply_null(c);       /* Redis 7 answers $-1 (_ in RESP3) */
     }
 }
 
@@ -723,27 +728,84 @@ void cmd_command_list(client *c) {
     for (size_t i = 0; i < NCOMMANDS; i++) reply_bulk_cstr(c, command_table[i].name);
 }
 
+/* Copies [p, p+n) lowercased into buf. */
+static const char *lower_copy(char *buf, size_t cap, const char *p, size_t n) {
+    if (n >= cap) n = cap - 1;
+    for (size_t i = 0; i < n; i++) buf[i] = (char)tolower((unsigned char)p[i]);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* One alternative of a "oneof" written in the table as "EX seconds" (token
+ * and value) or "KEEPTTL" (a pure token), as Redis 7 nests them. */
+static void reply_oneof_alternative(client *c, const char *alt, size_t n) {
+    const char *sp = memchr(alt, ' ', n);
+    char tok[64], name[64];
+    snprintf(tok, sizeof tok, "%.*s", (int)(sp ? (size_t)(sp - alt) : n), alt);
+    reply_map(c, 3);
+    reply_bulk_cstr(c, "name");
+    if (sp) reply_bulk_cstr(c, lower_copy(name, sizeof name, sp + 1, n - (size_t)(sp - alt) - 1));
+    else reply_bulk_cstr(c, lower_copy(name, sizeof name, alt, n));
+    reply_bulk_cstr(c, "type");
+    reply_bulk_cstr(c, sp ? "string" : "pure-token");
+    reply_bulk_cstr(c, "token");
+    reply_bulk_cstr(c, tok);
+}
+
+/* The nested "arguments" of a oneof (alternatives in `token`, separated by
+ * '|') or a block (parts in `name`, separated by spaces). redis-cli 7.0
+ * reads these recursively and crashes on a oneof/block without them. */
+static void reply_nested_args(client *c, const command_arg_doc *a) {
+    const char *src = a->token ? a->token : a->name;
+    char sep = !strcmp(a->type, "oneof") ? '|' : ' ';
+    long n = 1;
+    for (const char *q = src; *q; q++) n += *q == sep;
+    reply_array(c, n);
+    const char *p = src;
+    for (long i = 0; i < n; i++) {
+        const char *e = strchr(p, sep);
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (sep == '|') {
+            reply_oneof_alternative(c, p, len);
+        } else {
+            char name[64];
+            reply_map(c, 2);
+            reply_bulk_cstr(c, "name");
+            reply_bulk_cstr(c, lower_copy(name, sizeof name, p, len));
+            reply_bulk_cstr(c, "type");
+            reply_bulk_cstr(c, "string");
+        }
+        p = e ? e + 1 : p + len;
+    }
+}
+
 static void reply_arg_docs(client *c, const command_arg_doc *args) {
     long n = 0;
     while (args[n].name) n++;
     reply_array(c, n);
     for (long i = 0; i < n; i++) {
         const command_arg_doc *a = &args[i];
-        int fields = 2 + (a->token != NULL) + ((a->optional || a->multiple) ? 1 : 0);
+        int nested = !strcmp(a->type, "oneof") || !strcmp(a->type, "block");
+        const char *token = nested ? NULL : a->token;
+        int fields = 2 + (token != NULL) + ((a->optional || a->multiple) ? 1 : 0) + nested;
         reply_map(c, fields);
         reply_bulk_cstr(c, "name");
         reply_bulk_cstr(c, a->name);
         reply_bulk_cstr(c, "type");
         reply_bulk_cstr(c, a->type);
-        if (a->token) {
+        if (token) {
             reply_bulk_cstr(c, "token");
-            reply_bulk_cstr(c, a->token);
+            reply_bulk_cstr(c, token);
         }
         if (a->optional || a->multiple) {
             reply_bulk_cstr(c, "flags");
             reply_set(c, (a->optional != 0) + (a->multiple != 0));
             if (a->optional) reply_simple(c, "optional");
             if (a->multiple) reply_simple(c, "multiple");
+        }
+        if (nested) {
+            reply_bulk_cstr(c, "arguments");
+            reply_nested_args(c, a);
         }
     }
 }

@@ -32,9 +32,14 @@ enum {
 };
 
 typedef struct command_arg_doc {
-    const char *name;         /* "key", "seconds", ... */
-    const char *type;         /* "key", "string", "integer", "pure-token", "oneof", ... */
-    const char *token;        /* "EX" for a token argument, or NULL */
+    const char *name;         /* "key", "seconds", ...; for a "block", its parts
+                               * separated by spaces ("key value") */
+    const char *type;         /* "key", "string", "integer", "pure-token", "oneof",
+                               * "block" */
+    const char *token;        /* "EX" for a token argument, or NULL; for a "oneof",
+                               * its alternatives separated by '|', each a
+                               * token optionally followed by a value name
+                               * ("NX|XX", "EX seconds|PX milliseconds|KEEPTTL") */
     int optional;
     int multiple;
 } command_arg_doc;
