@@ -1032,7 +1032,7 @@ static ks_entry *pick_victim(int policy) {
 }
 
 /* Re-reads the allocator's global counter at most once per millisecond:
- * it costs about 13 us (jemalloc "epoch" merges every arena's stats;
+ * it costs 8-60 us (jemalloc "epoch" merges every arena's stats;
  * measured on this 2-core machine), while the per-thread estimate costs
  * 1 ns. Used only to confirm an over-limit verdict before refusing. */
 static size_t mem_confirm(void) {

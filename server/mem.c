@@ -6,7 +6,7 @@
  *     cJSON allocations count too, as they do in Redis's used_memory).
  *  2. Cost. mallctl("epoch") + mallctl("stats.allocated") merges every
  *     arena's statistics; measured here (jemalloc 5.3.0, 2 cores, loaded
- *     machine) at about 13 us per refresh (8 arenas), so it is not done before every
+ *     machine, load 3-12) at 8-60 us per refresh, so it is not done before every
  *     write. mem_used() is base + (thread allocated - thread deallocated
  *     since the base was taken), read through the pointers jemalloc returns
  *     for thread.allocatedp/deallocatedp: two loads, no call. The loop
