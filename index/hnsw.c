@@ -769,7 +769,7 @@ static void relink(hnsw *h, hnsw_ctx *c, uint32_t base, int l, hnsw_result *cand
         }
         for (uint32_t j = kept; j-- > 0;) {
             uint32_t y = keep[j];
-            if (!needy(h, cand[y].id, l, linked[y]) && cand[y].dist > cand[i].dist) {
+            if (!needy(h, cand[y].id, l, linked[y])) {
                 chosen[y] = 0;
                 chosen[i] = 1;
                 keep[j] = i;

@@ -119,6 +119,23 @@ static void save_rows(writer *w, const hnsw *h, const void *base, size_t rowbyte
     }
 }
 
+/* One link list in canonical form: count, (level >= 1: in-degree as 0,
+ * recomputed on load), the links, zeros for the unused capacity (whatever
+ * stale words memory holds there never reach the file). */
+static void save_list(writer *w, const hnsw *h, uint32_t id, int l)
+{
+    uint32_t buf[2 + 4096 * 2], mmax = l ? h->M : h->M0, words = l ? h->ustride : h->stride0;
+    aword *blk = hnsw_links(h, id, l), *ids = hnsw_link_ids(h, blk, l);
+    uint32_t n = atomic_load(&blk[0]), o = 0;
+    memset(buf, 0, words * 4);
+    buf[o++] = n;
+    if (l)
+        buf[o++] = 0;
+    for (uint32_t i = 0; i < n && i < mmax; i++)
+        buf[o + i] = atomic_load(&ids[i]);
+    w_bytes(w, buf, (size_t)words * 4);
+}
+
 static void save_header(writer *w, const hnsw *h)
 {
     uint8_t b[HDR_SIZE + 8];
@@ -185,13 +202,18 @@ static int save_locked(hnsw *h, FILE *f)
         sec_end(&w);
     }
     sec_begin(&w, SEC_LINKS0, (uint64_t)h->nslots * h->stride0 * 4);
-    save_rows(&w, h, (const void *)h->links0, (size_t)h->stride0 * 4);
+    for (uint32_t id = 0; id < h->nslots; id++) {
+        if (is_live(h, id))
+            save_list(&w, h, id, 0);
+        else
+            w_zeros(&w, (size_t)h->stride0 * 4);
+    }
     sec_end(&w);
     sec_begin(&w, SEC_UPPER, upper_len(h));
     for (uint32_t id = 0; id < h->nslots; id++) {
         uint8_t s = atomic_load(&h->state[id]);
-        if (s != ST_FREE && s > 0)
-            w_bytes(&w, (const void *)h->upper[id], (size_t)s * h->ustride * 4);
+        for (int l = 1; s != ST_FREE && l <= s; l++)
+            save_list(&w, h, id, l);
     }
     sec_end(&w);
     sec_begin(&w, SEC_FREE, (uint64_t)h->nfree * 4);
