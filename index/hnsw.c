@@ -747,10 +747,11 @@ static int needy(const hnsw *h, uint32_t x, int l, int was_linked)
 /* Rewrites base's level-l list from cand[0..n) (sorted ascending by
  * distance to base; linked[i] says base links to cand[i] now): heuristic
  * selection of up to mmax, then each needy candidate left out replaces the
- * farthest kept one that is not needy. Updates in-degrees. Caller holds
+ * farthest kept one that is not needy; `force` (an id or HNSW_NO_ENTRY)
+ * counts as needy whatever its in-degree. Updates in-degrees. Caller holds
  * base's link lock (or the write lock). */
 static void relink(hnsw *h, hnsw_ctx *c, uint32_t base, int l, hnsw_result *cand, uint32_t n,
-                   const uint8_t *linked, uint32_t mmax)
+                   const uint8_t *linked, uint32_t mmax, uint32_t force)
 {
     uint32_t *keep = c->tmp;
     uint8_t *chosen = c->f2;
@@ -760,7 +761,7 @@ static void relink(hnsw *h, hnsw_ctx *c, uint32_t base, int l, hnsw_result *cand
     for (uint32_t i = 0; i < kept; i++)
         chosen[keep[i]] = 1;
     for (uint32_t i = 0; i < n; i++) {
-        if (chosen[i] || !needy(h, cand[i].id, l, linked[i]))
+        if (chosen[i] || (cand[i].id != force && !needy(h, cand[i].id, l, linked[i])))
             continue;
         if (kept < mmax) {
             chosen[i] = 1;
@@ -769,7 +770,7 @@ static void relink(hnsw *h, hnsw_ctx *c, uint32_t base, int l, hnsw_result *cand
         }
         for (uint32_t j = kept; j-- > 0;) {
             uint32_t y = keep[j];
-            if (!needy(h, cand[y].id, l, linked[y])) {
+            if (cand[y].id != force && !needy(h, cand[y].id, l, linked[y])) {
                 chosen[y] = 0;
                 chosen[i] = 1;
                 keep[j] = i;
@@ -790,8 +791,9 @@ static void relink(hnsw *h, hnsw_ctx *c, uint32_t base, int l, hnsw_result *cand
     atomic_store_explicit(&blk[0], kept, memory_order_release);
 }
 
-/* Adds the link base -> q at level l, pruning base's list if full. */
-static void connect(hnsw *h, hnsw_ctx *c, uint32_t base, uint32_t q, int l)
+/* Adds the link base -> q at level l, pruning base's list if full; with
+ * force the link survives the pruning. */
+static void connect(hnsw *h, hnsw_ctx *c, uint32_t base, uint32_t q, int l, int force)
 {
     uint32_t mmax = l ? h->M : h->M0;
     pthread_mutex_t *mu = node_lock(h, base);
@@ -820,7 +822,7 @@ static void connect(hnsw *h, hnsw_ctx *c, uint32_t base, uint32_t q, int l)
         sort_results(cand, n + 1);
         for (uint32_t i = 0; i <= n; i++)
             linked[i] = cand[i].id != q;
-        relink(h, c, base, l, cand, n + 1, linked, mmax);
+        relink(h, c, base, l, cand, n + 1, linked, mmax, force ? q : HNSW_NO_ENTRY);
     }
 out:
     pthread_mutex_unlock(mu);
@@ -914,7 +916,7 @@ static int insert_link(hnsw *h, hnsw_ctx *c, uint32_t id, uint32_t level)
         atomic_store_explicit(&blk[0], kept, memory_order_release);
         pthread_mutex_unlock(node_lock(h, id));
         for (uint32_t i = 0; i < kept; i++)
-            connect(h, c, c->sel[i].id, id, l);
+            connect(h, c, c->sel[i].id, id, l, 0);
     }
     if (hold_ep && (int)level > top) {
         atomic_store_explicit(&h->entry, id, memory_order_release);
@@ -1127,7 +1129,86 @@ static void adopt_orphan(hnsw *h, hnsw_ctx *c, uint32_t x, int l, const uint32_t
         }
     }
     if (best != HNSW_NO_ENTRY)
-        connect(h, c, best, x, l);
+        connect(h, c, best, x, l, 0);
+}
+
+/* BFS over level l from queue[head..tail), marking seen[]. */
+static void bfs_mark(hnsw *h, uint8_t *seen, uint32_t *queue, uint32_t head, uint32_t tail, int l)
+{
+    while (head < tail) {
+        uint32_t id = queue[head++];
+        aword *blk = hnsw_links(h, id, l), *ids = hnsw_link_ids(h, blk, l);
+        uint32_t n = atomic_load_explicit(&blk[0], memory_order_relaxed);
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t x = atomic_load_explicit(&ids[i], memory_order_relaxed);
+            if (!seen[x]) {
+                seen[x] = 1;
+                queue[tail++] = x;
+            }
+        }
+    }
+}
+
+/* Makes every node of level l reachable from the entry point again: BFS,
+ * then each unreachable node u gets a forced link from the nearest
+ * reachable node (a beam search for u's vector from the entry point),
+ * and what u reaches is marked. Run after deleting a node of level >= l
+ * (levels >= 1: the deleted node has level >= 1 with probability 1/M, and
+ * the level holds N/M^l nodes, so this costs ~N/M link reads per delete
+ * on average) and, at every level, after the entry point changes (1/N of
+ * deletes). Level 0 after an ordinary delete is not re-checked (O(N M)
+ * each time): the sole-in-link rule and the repair keep it connected in
+ * every test, and hnsw_validate reports it if not. Caller holds the
+ * write lock. */
+static void reconnect_level(hnsw *h, hnsw_ctx *c, int l)
+{
+    uint32_t ep = atomic_load(&h->entry), *queue, *lost, nlost = 0;
+    uint8_t *seen;
+    if (ep == HNSW_NO_ENTRY)
+        return;
+    queue = malloc((size_t)h->nslots * 2 * sizeof(uint32_t) + h->nslots);
+    if (!queue)
+        return; /* best effort: the graph stays valid, only less reachable */
+    lost = queue + h->nslots;
+    seen = (uint8_t *)(lost + h->nslots);
+    memset(seen, 0, h->nslots);
+    seen[ep] = 1;
+    queue[0] = ep;
+    bfs_mark(h, seen, queue, 0, 1, l);
+    for (uint32_t id = 0; id < h->nslots; id++) {
+        uint8_t s = atomic_load_explicit(&h->state[id], memory_order_relaxed);
+        if (s != ST_FREE && !(s & ST_PENDING) && (int)s >= l && !seen[id])
+            lost[nlost++] = id;
+    }
+    for (uint32_t i = 0; i < nlost; i++) {
+        uint32_t u = lost[i], best, nres;
+        float bd;
+        int top;
+        if (seen[u])
+            continue; /* reached through an earlier one */
+        if (h->vf)
+            memcpy(c->qf, h->vf + (size_t)u * h->dim, h->dim * sizeof(float));
+        if (h->vi) {
+            memcpy(c->qi, h->vi + (size_t)u * h->dim, h->dim);
+            c->qscale = h->vscale[u];
+        }
+        best = load_ep(h, &top);
+        bd = dist_q(h, c, best);
+        best = greedy_descent(h, c, best, &bd, top, l);
+        search_layer(h, c, best, bd, 16, l);
+        nres = res_sorted(c);
+        best = HNSW_NO_ENTRY;
+        for (uint32_t j = 0; j < nres && best == HNSW_NO_ENTRY; j++)
+            if (c->sel[j].id != u && seen[c->sel[j].id])
+                best = c->sel[j].id;
+        if (best == HNSW_NO_ENTRY)
+            continue;
+        connect(h, c, best, u, l, 1);
+        seen[u] = 1;
+        queue[0] = u;
+        bfs_mark(h, seen, queue, 0, 1, l);
+    }
+    free(queue);
 }
 
 /* Picks the new entry point: the lowest id with the highest level. */
@@ -1206,8 +1287,15 @@ static int delete_locked(hnsw *h, hnsw_ctx *c, uint32_t id)
     }
     h->freeids[h->nfree++] = id;
     atomic_fetch_sub(&h->count, 1);
-    if (atomic_load(&h->entry) == id)
+    if (atomic_load(&h->entry) == id) {
         reselect_entry(h);
+        L = atomic_load(&h->maxlevel);
+        for (int l = 0; l <= L; l++)
+            reconnect_level(h, c, l);
+    } else {
+        for (int l = 1; l <= L && l <= atomic_load(&h->maxlevel); l++)
+            reconnect_level(h, c, l);
+    }
     return HNSW_OK;
 }
 
