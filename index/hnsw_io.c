@@ -99,9 +99,21 @@ static void sec_end(writer *w)
         w->err = 1;
 }
 
+/* Which vector sections exist follows from the parameters (an index
+ * that never held a vector has no arrays yet). */
+static int has_f32(const hnsw *h)
+{
+    return h->p.storage == HNSW_STORE_F32 || h->p.rerank;
+}
+
+static int has_i8(const hnsw *h)
+{
+    return h->p.storage == HNSW_STORE_I8;
+}
+
 static uint32_t nsections(const hnsw *h)
 {
-    return 4 + (h->vf != NULL) + (h->vi ? 2 : 0);
+    return 4 + (uint32_t)has_f32(h) + (has_i8(h) ? 2 : 0);
 }
 
 static int is_live(const hnsw *h, uint32_t id)
@@ -188,12 +200,12 @@ static int save_locked(hnsw *h, FILE *f)
     sec_begin(&w, SEC_STATE, h->nslots);
     w_bytes(&w, (const void *)h->state, h->nslots);
     sec_end(&w);
-    if (h->vf) {
+    if (has_f32(h)) {
         sec_begin(&w, SEC_VECF32, (uint64_t)h->nslots * d * 4);
         save_rows(&w, h, h->vf, d * 4);
         sec_end(&w);
     }
-    if (h->vi) {
+    if (has_i8(h)) {
         sec_begin(&w, SEC_VECI8, (uint64_t)h->nslots * d);
         save_rows(&w, h, h->vi, d);
         sec_end(&w);
@@ -355,10 +367,10 @@ static int load_sections(reader *r, hnsw *h)
     for (uint32_t id = 0; id < h->nslots; id++)
         if (atomic_load(&h->state[id]) != ST_FREE && atomic_load(&h->state[id]) > HNSW_MAX_LEVEL)
             return -1;
-    if (h->vf && (sec_open(r, SEC_VECF32, (uint64_t)h->nslots * d * 4) ||
+    if (has_f32(h) && (sec_open(r, SEC_VECF32, (uint64_t)h->nslots * d * 4) ||
                   r_bytes(r, h->vf, (size_t)h->nslots * d * 4) || sec_close(r)))
         return -1;
-    if (h->vi && (sec_open(r, SEC_VECI8, (uint64_t)h->nslots * d) ||
+    if (has_i8(h) && (sec_open(r, SEC_VECI8, (uint64_t)h->nslots * d) ||
                   r_bytes(r, h->vi, (size_t)h->nslots * d) || sec_close(r) ||
                   sec_open(r, SEC_SCALE, (uint64_t)h->nslots * 4) ||
                   r_bytes(r, h->vscale, (size_t)h->nslots * 4) || sec_close(r)))
