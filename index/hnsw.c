@@ -251,8 +251,20 @@ int hnsw_init_struct(hnsw *h, const hnsw_params *p)
     atomic_init(&h->upper_bytes, 0);
     atomic_init(&h->ctx_bytes, 0);
     atomic_init(&h->stat_inlink_scans, 0);
-    if (pthread_rwlock_init(&h->rw, NULL))
-        return HNSW_ENOMEM;
+    {
+        /* Writer-preferring: glibc's default lets a steady stream of
+         * searches starve deletes and inserts (measured: a 2-searcher
+         * test took 8 s for 3,500 writes). No path takes the read side
+         * recursively, so the non-recursive kind is safe. */
+        pthread_rwlockattr_t a;
+        pthread_rwlockattr_init(&a);
+        pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        if (pthread_rwlock_init(&h->rw, &a)) {
+            pthread_rwlockattr_destroy(&a);
+            return HNSW_ENOMEM;
+        }
+        pthread_rwlockattr_destroy(&a);
+    }
     pthread_mutex_init(&h->ep_lock, NULL);
     pthread_mutex_init(&h->pool_lock, NULL);
     for (uint32_t i = 0; i < HNSW_NLOCKS; i++)
