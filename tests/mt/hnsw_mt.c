@@ -1,5 +1,6 @@
-/* test_hnsw_mt.c -- searches running while other threads insert and
- * delete (the TSan stage runs this file with -fsanitize=thread).
+/* hnsw_mt.c -- searches running while other threads insert and
+ * delete (a plain C program, as every tests/mt file:
+ * the TSan stage runs it built with -fsanitize=thread).
  *
  * The "doomed" vectors sit in their own region (first component large),
  * everything else has a first component of 0, and the searchers query
@@ -10,15 +11,9 @@
  * what identifies a doomed vector). Every search must return k results
  * (the live count never drops below k), sorted.
  *
- * Why no Criterion runner here: Criterion 2.4's start-up maps an
- * "inheritable arena" at a random address in 0x2000_0000_0000..
- * 0x7f00_0000_0000, all of which ThreadSanitizer reserves for its shadow
- * memory, so every Criterion executable built with -fsanitize=thread
- * aborts before running a test ("Could not initialize inheritable arena",
- * seen on this machine). This file therefore has its own main(): each test
- * is a plain function, failures are printed and make the exit status 1
- * (ctest's pass/fail), and it accepts and ignores Criterion's arguments
- * (ctest passes --jobs 2). */
+ * Not Criterion (tests/CMakeLists.txt: its runner cannot start under TSan
+ * here): each test is a plain function, failures are printed and make
+ * the exit status 1. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
