@@ -1337,6 +1337,162 @@ int hnsw_delete(hnsw *h, uint32_t id)
     return rc;
 }
 
+/* Batch deletion: one pass over every list per level finds the links to
+ * any of the dying nodes (the single delete's in-link search costs up to
+ * a full scan per delete; here it is one scan per batch), each node that
+ * linked to dying ones gets one replacement per lost link, chosen among
+ * the dying nodes' surviving out-links (the same rule as repair_node),
+ * and finally every level is re-checked for reachability (a BFS, the same
+ * order of cost as the scan), so a batch delete also guarantees level 0
+ * stays connected. */
+static void batch_repair_node(hnsw *h, hnsw_ctx *c, uint32_t n, int l, const uint8_t *dying)
+{
+    aword *blk = hnsw_links(h, n, l), *ids = hnsw_link_ids(h, blk, l);
+    uint32_t cnt = atomic_load_explicit(&blk[0], memory_order_relaxed), w = 0, m = 0, lost = 0;
+    uint32_t gone[2 * 4096];
+    hnsw_result *cand = c->sel;
+    uint8_t *used = c->f1;
+    for (uint32_t i = 0; i < cnt; i++) {
+        uint32_t x = atomic_load_explicit(&ids[i], memory_order_relaxed);
+        if (dying[x])
+            gone[lost++] = x;
+        else
+            atomic_store_explicit(&ids[w++], x, memory_order_relaxed);
+    }
+    if (!lost)
+        return;
+    cnt = w;
+    for (uint32_t g = 0; g < lost; g++) {
+        aword *db = hnsw_links(h, gone[g], l), *di = hnsw_link_ids(h, db, l);
+        uint32_t dn = atomic_load_explicit(&db[0], memory_order_relaxed);
+        for (uint32_t i = 0; i < dn && m + 1 < c->selcap; i++) {
+            uint32_t x = atomic_load_explicit(&di[i], memory_order_relaxed), dup = 0;
+            if (x == n || dying[x] || links_contain_n(ids, cnt, x))
+                continue;
+            for (uint32_t j = 0; j < m && !dup; j++)
+                dup = cand[j].id == x;
+            if (dup)
+                continue;
+            cand[m].id = x;
+            cand[m].dist = dist_nn(h, n, x);
+            m++;
+        }
+    }
+    sort_results(cand, m);
+    memset(used, 0, m);
+    for (uint32_t g = 0; g < lost; g++) {
+        uint32_t pick = UINT32_MAX;
+        for (uint32_t i = 0; i < m && pick == UINT32_MAX; i++) {
+            int good = 1;
+            if (used[i])
+                continue;
+            for (uint32_t j = 0; j < cnt && good; j++)
+                if (dist_nn(h, cand[i].id, atomic_load_explicit(&ids[j], memory_order_relaxed)) <
+                    cand[i].dist)
+                    good = 0;
+            if (good)
+                pick = i;
+        }
+        for (uint32_t i = 0; i < m && pick == UINT32_MAX; i++)
+            if (!used[i])
+                pick = i;
+        if (pick == UINT32_MAX)
+            break;
+        used[pick] = 1;
+        atomic_store_explicit(&ids[cnt++], cand[pick].id, memory_order_relaxed);
+        atomic_fetch_add_explicit(hnsw_indeg(h, cand[pick].id, l), 1, memory_order_relaxed);
+    }
+    atomic_store_explicit(&blk[0], cnt, memory_order_release);
+}
+
+static int delete_batch_locked(hnsw *h, hnsw_ctx *c, const uint32_t *ids, size_t n)
+{
+    uint8_t *dying;
+    int top = -1, ndel = 0, ep_dies;
+    if (hnsw_ctx_reserve(h, c, h->p.ef_construction))
+        return HNSW_ENOMEM;
+    dying = calloc(h->nslots ? h->nslots : 1, 1);
+    if (!dying)
+        return HNSW_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = ids[i];
+        uint8_t s;
+        if (id >= h->nslots || dying[id])
+            continue;
+        s = atomic_load(&h->state[id]);
+        if (s == ST_FREE || (s & ST_PENDING))
+            continue;
+        dying[id] = 1;
+        ndel++;
+        if ((int)s > top)
+            top = s;
+    }
+    if (ndel == 0) {
+        free(dying);
+        return 0;
+    }
+    for (int l = 0; l <= top; l++) {
+        /* the dying nodes' own out-links stop counting as in-links */
+        for (uint32_t id = 0; id < h->nslots; id++) {
+            aword *blk, *li;
+            uint32_t cnt;
+            if (!dying[id] || node_level(h, id) < l)
+                continue;
+            blk = hnsw_links(h, id, l);
+            li = hnsw_link_ids(h, blk, l);
+            cnt = atomic_load(&blk[0]);
+            for (uint32_t i = 0; i < cnt; i++)
+                atomic_fetch_sub(hnsw_indeg(h, atomic_load(&li[i]), l), 1);
+        }
+        for (uint32_t id = 0; id < h->nslots; id++)
+            if (!dying[id] && node_level(h, id) >= l &&
+                !(atomic_load(&h->state[id]) & ST_PENDING))
+                batch_repair_node(h, c, id, l, dying);
+    }
+    ep_dies = dying[atomic_load(&h->entry)];
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = ids[i];
+        int L;
+        if (id >= h->nslots || !dying[id])
+            continue;
+        dying[id] = 0; /* frees each id once even if listed twice */
+        L = node_level(h, id);
+        atomic_store(&h->state[id], ST_FREE);
+        if (h->upper[id]) {
+            atomic_fetch_sub(&h->upper_bytes, (size_t)L * h->ustride * sizeof(aword));
+            free(h->upper[id]);
+            h->upper[id] = NULL;
+        }
+        h->freeids[h->nfree++] = id;
+        atomic_fetch_sub(&h->count, 1);
+    }
+    free(dying);
+    if (ep_dies)
+        reselect_entry(h);
+    top = atomic_load(&h->maxlevel);
+    for (int l = 0; l <= top; l++)
+        reconnect_level(h, c, l);
+    return ndel;
+}
+
+int hnsw_delete_batch(hnsw *h, const uint32_t *ids, size_t n)
+{
+    hnsw_ctx *c;
+    int rc;
+    if (!h || (!ids && n))
+        return HNSW_EINVAL;
+    if (n == 0)
+        return 0;
+    c = hnsw_ctx_get(h);
+    if (!c)
+        return HNSW_ENOMEM;
+    pthread_rwlock_wrlock(&h->rw);
+    rc = delete_batch_locked(h, c, ids, n);
+    pthread_rwlock_unlock(&h->rw);
+    hnsw_ctx_put(h, c);
+    return rc;
+}
+
 /* ------------------------------------------------------------ accessors */
 
 size_t hnsw_count(const hnsw *h)

@@ -93,6 +93,12 @@ size_t hnsw_memory_bytes(const hnsw *h);    /* everything the index owns */
  * hnsw_stat_inlink_scans: deletes whose in-link search had to fall back
  *   to a scan of the level (see hnsw.c design note 3). */
 int hnsw_reserve(hnsw *h, uint32_t n);
+/* Deletes every live id among ids[0..n) (others, and repeats, are
+ * skipped) with one scan of the graph for the whole batch instead of up to
+ * one per id, and re-checks reachability on every level: the path for
+ * expiry cycles. Returns how many were deleted, or HNSW_ENOMEM (nothing
+ * deleted) / HNSW_EINVAL. Same threading as hnsw_delete. */
+int hnsw_delete_batch(hnsw *h, const uint32_t *ids, size_t n);
 void hnsw_set_exact_threshold(hnsw *h, uint32_t n);
 uint64_t hnsw_stat_inlink_scans(const hnsw *h);
 
