@@ -124,8 +124,8 @@ Test(hnsw_churn, random_inserts_and_deletes_match_the_model_and_keep_the_graph_v
  * of the same live set inserted in the same id order. */
 static void churn_case(hnsw_storage st, int batched)
 {
-    size_t n = TU_SLOW ? 2500 : 8000;
-    uint32_t d = 32, nq = 200, ef = 16;
+    size_t n = TU_SLOW ? 1500 : 8000;
+    uint32_t d = 32, nq = 200, ef = TU_SLOW ? 10 : 16; /* where damage shows */
     float *x = tu_clustered(31, n + nq, d, 40, 0.5), *q = x + n * d;
     hnsw_params p;
     hnsw *h, *fresh;
