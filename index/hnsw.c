@@ -610,36 +610,40 @@ static void search_layer(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uin
     while (c->cand.n) {
         hnsw_result cur = c->cand.a[0];
         aword *blk, *ids;
-        uint32_t n;
+        uint32_t n, m, *todo = c->tmp;
         if (cur.dist > c->res.a[0].dist && c->res.n >= ef)
             break;
         heap_pop_min(&c->cand);
         blk = hnsw_links(h, cur.id, l);
         n = atomic_load_explicit(&blk[0], memory_order_acquire);
         ids = hnsw_link_ids(h, blk, l);
-        if (n)
-            prefetch_vec(h, atomic_load_explicit(&ids[0], memory_order_relaxed));
+        /* Two passes: first the unvisited neighbours, prefetching all of
+         * their vectors (up to 2M misses in flight instead of one), then
+         * the distances. */
+        m = 0;
         for (uint32_t i = 0; i < n; i++) {
             uint32_t nb = atomic_load_explicit(&ids[i], memory_order_acquire);
-            float d;
-            if (i + 1 < n) {
-                uint32_t nx = atomic_load_explicit(&ids[i + 1], memory_order_relaxed);
-                __builtin_prefetch(&vis[nx]);
-                prefetch_vec(h, nx);
-            }
             if (vis[nb] == epoch)
                 continue;
             vis[nb] = epoch;
-            d = dist_q(h, c, nb);
-            if (c->res.n < ef || d < c->res.a[0].dist) {
-                if (c->cand.n == c->cand.cap && cand_grow(c))
-                    continue; /* out of memory: a narrower search */
-                heap_push_min(&c->cand, nb, d);
-                __builtin_prefetch(hnsw_links(h, nb, l));
+            todo[m++] = nb;
+            prefetch_vec(h, nb);
+        }
+        for (uint32_t i = 0; i < m; i++) {
+            uint32_t nb = todo[i];
+            float d = dist_q(h, c, nb);
+            if (c->res.n < ef) {
                 heap_push_max(&c->res, nb, d);
-                if (c->res.n > ef)
-                    heap_pop_max(&c->res);
+            } else if (d < c->res.a[0].dist) {
+                heap_pop_max(&c->res);
+                heap_push_max(&c->res, nb, d);
+            } else {
+                continue;
             }
+            if (c->cand.n == c->cand.cap && cand_grow(c))
+                continue; /* out of memory: a narrower search */
+            heap_push_min(&c->cand, nb, d);
+            __builtin_prefetch(hnsw_links(h, nb, l));
         }
     }
 }
