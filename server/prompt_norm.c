@@ -90,8 +90,13 @@ size_t prompt_norm(const char *src, size_t len, char *dst) {
         case C_SEP: keep = 0; break;
         case C_DOTCOLON: keep = prev == C_DIGIT && next == C_DIGIT; break;
         case C_APOS:
+            /* Only between ASCII word bytes: deleting it between bytes >=
+             * 0x80 could join them into a mapped sequence ("\xE2\x80'\x99"
+             * would become U+2019), breaking idempotence (found by the
+             * fuzz target). */
             keep = 0;
-            drop = is_wordish(prev) && is_wordish(next);
+            drop = is_wordish(prev) && is_wordish(next) && i > 0 && in[i - 1] < 0x80 &&
+                   i + step < len && in[i + step] < 0x80;
             break;
         case C_DASH: keep = !is_wordish(prev) && next == C_DIGIT; break;
         default: break;

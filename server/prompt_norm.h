@@ -10,8 +10,9 @@
  *   - ASCII whitespace, control bytes and sentence punctuation
  *     (. , ! ? ; : " ( ) [ ] { }) become a separator, except that '.' and
  *     ':' between two digits are kept ("3.5", "2:30", "v2.10.0").
- *   - An apostrophe (' or `, or U+2018/U+2019) between two word characters
- *     is deleted ("don't" -> "dont"); elsewhere it is a separator.
+ *   - An apostrophe (' or `, or U+2018/U+2019) between two ASCII word
+ *     characters is deleted ("don't" -> "dont"); elsewhere it is a
+ *     separator.
  *     U+201C/U+201D (curly double quotes) and U+00A0 (no-break space) are
  *     separators.
  *   - '-' is kept before a digit when not preceded by a word character
