@@ -20,7 +20,7 @@
  * 50-word prompt and of lexscore_pick over 10 candidates.
  *
  * Usage: embed-quality [--data PATH] [--dim D] [--k K] [--bits B]
- *                      [--lexw W,B,C] [--threshold T] [--margin M]
+ *                      [--lexw W,B,C] [--threshold T] [--margin M] [--swap-df N]
  *                      [--no-gate] [--latency-only] [--quality-only]
  *                      [--show-gated N] [--show-false N] [--grid-false PCT]
  *                      [--show-gated N] [--show-false N] [--grid-false PCT]
@@ -261,9 +261,9 @@ static void quality(pair *p, int n, const opts *o) {
     int ok, bad;
     printf("## Built-in embedder hit quality (gptcache_mock_pairs, %d pairs)\n\n", n);
     printf("Settings: dim=%u, HNSW top-k=%u, IDF table 2^%u counters, lex weights "
-           "word/bigram/char=%.2f/%.2f/%.2f, gate=%s, threshold=%.3f, margin=%.3f\n\n",
+           "word/bigram/char=%.2f/%.2f/%.2f, gate=%s, swap df=%u, threshold=%.3f, margin=%.3f\n\n",
            o->dim, o->k, o->bits, o->lp.kind_weight[0], o->lp.kind_weight[1],
-           o->lp.kind_weight[2], o->lp.gate ? "on" : "off", o->lp.threshold, o->lp.margin);
+           o->lp.kind_weight[2], o->lp.gate ? "on" : "off", o->lp.swap_df, o->lp.threshold, o->lp.margin);
     printf("### At these settings\n\n| split | correct hits | correct %% | false hits | false %% |\n|---|---|---|---|---|\n");
     for (int h = 0; h < 3; h++) {
         half *x = &hv[h];
@@ -440,7 +440,7 @@ static void latency(const opts *o) {
 
 static void usage(void) {
     fprintf(stderr, "usage: embed-quality [--data PATH] [--dim D] [--k K] [--bits B] "
-                    "[--lexw W,B,C] [--threshold T] [--margin M] [--no-gate] "
+                    "[--lexw W,B,C] [--threshold T] [--margin M] [--swap-df N] [--no-gate] "
                     "[--latency-only] [--quality-only] [--show-gated N] [--show-false N] [--grid-false PCT]\n");
     exit(1);
 }
@@ -458,6 +458,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--bits") && v) o.bits = (uint32_t)atoi(argv[++i]);
         else if (!strcmp(a, "--threshold") && v) o.lp.threshold = (float)atof(argv[++i]);
         else if (!strcmp(a, "--margin") && v) o.lp.margin = (float)atof(argv[++i]);
+        else if (!strcmp(a, "--swap-df") && v) o.lp.swap_df = (uint32_t)atoi(argv[++i]);
         else if (!strcmp(a, "--lexw") && v) {
             if (sscanf(argv[++i], "%f,%f,%f", &o.lp.kind_weight[0], &o.lp.kind_weight[1],
                        &o.lp.kind_weight[2]) != 3)

@@ -101,7 +101,7 @@ static const char *const polar[][2] = {
     {"better", "wors"}, {"first", "last"}, {"larger", "smaller"},
     {"encod", "decod"}, {"serializ", "deserializ"}, {"compress", "decompress"},
     {"mount", "unmount"}, {"subscrib", "unsubscrib"}, {"left", "right"},
-    {"input", "output"}, {"re", "writ"}, {"sync", "async"},
+    {"input", "output"}, {"read", "writ"}, {"sync", "async"},
     {"synchronous", "asynchronous"}, {"public", "privat"}, {"client", "server"},
     {"ascend", "descend"}, {"upper", "lower"}};
 #define NPOLAR (sizeof polar / sizeof polar[0])
@@ -416,6 +416,13 @@ int embed_builtin_fingerprint(uint32_t dim, char *buf, size_t buflen) {
     XXH3_state_t st;
     XXH3_64bits_reset(&st);
     XXH3_64bits_update(&st, params, (size_t)n);
+    /* the word tables, entry by entry (NUL included as a separator) */
+    for (size_t i = 0; i < sizeof negations / sizeof negations[0]; i++)
+        XXH3_64bits_update(&st, negations[i], strlen(negations[i]) + 1);
+    for (size_t i = 0; i < sizeof number_words / sizeof number_words[0]; i++)
+        XXH3_64bits_update(&st, number_words[i], strlen(number_words[i]) + 1);
+    for (size_t i = 0; i < NPOLAR; i++)
+        for (int k = 0; k < 2; k++) XXH3_64bits_update(&st, polar[i][k], strlen(polar[i][k]) + 1);
     /* 2. The output itself on a probe prompt: any change to normalisation,
      * stemming, tables or hashing that the parameters miss still changes
      * the fingerprint, and a platform that computed different vectors

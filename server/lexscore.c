@@ -51,6 +51,7 @@ void lex_params_default(lex_params *p) {
     p->kind_weight[0] = 1.0f;
     p->kind_weight[1] = 1.0f;
     p->kind_weight[2] = 1.0f;
+    p->swap_df = 1;
     p->gate = 1;
 }
 
@@ -193,6 +194,27 @@ float lexscore_similarity(const lex_idf *t, const lex_params *p, const uint32_t 
                          qn, c);
 }
 
+int lexscore_swapped(const lex_idf *t, uint32_t swap_df, const uint32_t *qids, uint32_t qn,
+                     const uint32_t *cids, uint32_t cn) {
+    if (swap_df == 0) return 0;
+    int q_rare = 0, c_rare = 0;
+    uint32_t i = 0, j = 0;
+    /* word ids (kind 0) come first in both ascending lists */
+    while (i < qn && EMBED_FEAT_KIND(qids[i]) == EMBED_KIND_WORD) {
+        while (j < cn && cids[j] < qids[i]) {
+            if (EMBED_FEAT_KIND(cids[j]) == EMBED_KIND_WORD && t->df[bucket(t, cids[j])] <= swap_df)
+                c_rare = 1;
+            j++;
+        }
+        if (j < cn && cids[j] == qids[i]) j++;
+        else if (t->df[bucket(t, qids[i])] < swap_df) q_rare = 1;
+        i++;
+    }
+    for (; j < cn && EMBED_FEAT_KIND(cids[j]) == EMBED_KIND_WORD; j++)
+        if (t->df[bucket(t, cids[j])] <= swap_df) c_rare = 1;
+    return q_rare && c_rare;
+}
+
 /* Gate features are the ids >= 3 << 30, at the end of the ascending list:
  * returns the index of the first one. */
 static uint32_t gate_start(const uint32_t *ids, uint32_t n) {
@@ -244,7 +266,12 @@ int lexscore_pick(const lex_idf *t, const lex_params *p, const uint32_t *qids,
     out->best = out->runner_up = 0.0f;
     float lnN = log_docs(t);
     double qnorm = query_norm(t, p, lnN, qids, qtfs, qn);
-    int seen = 0, passed = 0;
+    int seen = 0, passed = 0, unswapped = 0;
+    /* best: highest score among candidates passing gate and swap test;
+     * top2: the two highest scores among all gate-passing candidates, so
+     * the runner-up may be a swapped one (design note 6). */
+    float top[2] = {-1.0f, -1.0f};
+    int topi[2] = {-1, -1};
     for (uint32_t k = 0; k < ncand; k++) {
         const lex_doc *c = cands[k];
         if (!c) continue;
@@ -252,16 +279,27 @@ int lexscore_pick(const lex_idf *t, const lex_params *p, const uint32_t *qids,
         if (p->gate && !lexscore_gate(qids, qn, c->ids, c->n)) continue;
         passed++;
         float s = similarity_qn(t, p, lnN, qnorm, qids, qtfs, qn, c);
-        if (out->index < 0 || s > out->best) {
-            if (out->index >= 0) out->runner_up = out->best;
+        int ok = !lexscore_swapped(t, p->swap_df, qids, qn, c->ids, c->n);
+        if (s > top[0]) {
+            top[1] = top[0]; topi[1] = topi[0];
+            top[0] = s; topi[0] = (int)k;
+        } else if (s > top[1]) {
+            top[1] = s; topi[1] = (int)k;
+        }
+        if (ok && (out->index < 0 || s > out->best)) {
             out->best = s;
             out->index = (int)k;
-        } else if (s > out->runner_up) {
-            out->runner_up = s;
         }
+        unswapped += ok;
+    }
+    if (out->index >= 0) {
+        /* the runner-up is the best other gate-passing candidate */
+        float ru = topi[0] == out->index ? top[1] : top[0];
+        out->runner_up = ru < 0 ? 0.0f : ru;
     }
     if (!seen) out->verdict = LEX_MISS_NONE;
     else if (!passed) out->verdict = LEX_MISS_GATE;
+    else if (!unswapped) out->verdict = LEX_MISS_SWAP;
     else if (out->best < p->threshold) out->verdict = LEX_MISS_THRESHOLD;
     else if (out->best - out->runner_up < p->margin) out->verdict = LEX_MISS_MARGIN;
     else out->verdict = LEX_HIT;

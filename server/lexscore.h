@@ -50,6 +50,7 @@ typedef struct lex_params {
     float threshold;        /* minimum IDF-cosine of the best candidate, [0,1] */
     float margin;           /* minimum best - runner-up, [0,1] */
     float kind_weight[3];   /* word, bigram, char feature weights */
+    uint32_t swap_df;       /* swap test: rare = df below/at this; 0 = off */
     int gate;               /* 1: apply the lexical gate (default) */
 } lex_params;
 
@@ -57,6 +58,7 @@ typedef enum lex_verdict {
     LEX_HIT = 0,
     LEX_MISS_NONE,        /* no candidates */
     LEX_MISS_GATE,        /* every candidate failed the gate */
+    LEX_MISS_SWAP,        /* every gate-passing candidate swaps a rare word */
     LEX_MISS_THRESHOLD,   /* best below threshold */
     LEX_MISS_MARGIN,      /* best too close to the runner-up */
 } lex_verdict;
@@ -112,6 +114,16 @@ float lexscore_similarity(const lex_idf *t, const lex_params *p, const uint32_t 
  * polar pair appears with one side only in one and the other side only in
  * the other; 0 otherwise. */
 int lexscore_gate(const uint32_t *qids, uint32_t qn, const uint32_t *cids, uint32_t cn);
+
+/* The swap test (an entity-swap guard): 1 if the query has a word the
+ * candidate lacks that is rare in the namespace (df < swap_df: stored in
+ * fewer than swap_df entries) AND the candidate has a word the query lacks
+ * that is rare (df <= swap_df, counting the candidate itself): "read a
+ * JSON file with Go" vs "read a CSV file with pandas". Insertions and
+ * deletions alone never trigger it, nor do swaps of common words. 0 if
+ * swap_df is 0. */
+int lexscore_swapped(const lex_idf *t, uint32_t swap_df, const uint32_t *qids, uint32_t qn,
+                     const uint32_t *cids, uint32_t cn);
 
 /* Re-scores ncand candidates (NULL entries are skipped) for the query and
  * applies gate, threshold and margin. Fills *out; returns LEX_OK (also for
