@@ -282,7 +282,7 @@ static void quality(pair *p, int n, const opts *o) {
         printf("\n%s: own origin in HNSW top-%u for %d/%d queries; gate rejected the own origin for %d",
                x->name, o->k, intop, x->nq, gated);
     }
-    printf("\n\n### Threshold sweep (margin %.2f)\n\n| threshold | tune correct | tune false | held-out correct | held-out false | all correct | all false |\n|---|---|---|---|---|---|---|\n",
+    printf("\n\n### Threshold sweep (margin %.3f)\n\n| threshold | tune correct | tune false | held-out correct | held-out false | all correct | all false |\n|---|---|---|---|---|---|---|\n",
            o->lp.margin);
     for (float th = 0.30f; th < 0.801f; th += 0.05f) {
         int ok2, bad2, ok3, bad3;
@@ -293,7 +293,7 @@ static void quality(pair *p, int n, const opts *o) {
                100.0 * bad / hv[0].nq, 100.0 * ok2 / hv[1].nq, 100.0 * bad2 / hv[1].nq, 100.0 * ok3 / hv[2].nq,
                100.0 * bad3 / hv[2].nq);
     }
-    printf("\n### Margin sweep (threshold %.2f)\n\n| margin | tune correct | tune false | held-out correct | held-out false | all correct | all false |\n|---|---|---|---|---|---|---|\n",
+    printf("\n### Margin sweep (threshold %.3f)\n\n| margin | tune correct | tune false | held-out correct | held-out false | all correct | all false |\n|---|---|---|---|---|---|---|\n",
            o->lp.threshold);
     for (float mg = 0.0f; mg < 0.251f; mg += 0.025f) {
         int ok2, bad2, ok3, bad3;

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LEXIDF_BITS_DEFAULT 18   /* 2^18 counters = 1 MiB per namespace */
+#define LEXIDF_BITS_DEFAULT 17   /* 2 x 2^17 counters = 1 MiB per namespace */
 #define LEXIDF_BITS_MIN 8
 #define LEXIDF_BITS_MAX 26
 
@@ -32,10 +32,10 @@
 #define LEX_ENOMEM (-2)
 #define LEX_ESTATE (-3)   /* remove of a document that was never added */
 
-/* Document frequencies of features, hashed into 2^bits counters (bounded
- * memory: two features sharing a counter share a df, which only lowers
- * their IDF; it never breaks add/remove symmetry). Gate features (kind 3)
- * are not counted. */
+/* Document frequencies of features, hashed into 2^bits counters for word
+ * unigrams and 2^bits for the other features (bounded memory: two features
+ * sharing a counter share a df, which only lowers their IDF; it never
+ * breaks add/remove symmetry). Gate features (kind 3) are not counted. */
 typedef struct lex_idf lex_idf;
 
 /* One stored entry's features: ids strictly ascending, term counts, packed
@@ -73,7 +73,7 @@ typedef struct lex_pick {
 /* Defaults measured with bench/embed_quality.c (see lexscore.c). */
 void lex_params_default(lex_params *p);
 
-/* Creates an empty table of 2^bits counters. LEX_OK, LEX_EINVAL (bits
+/* Creates an empty table of 2 x 2^bits counters (8 << bits bytes). LEX_OK, LEX_EINVAL (bits
  * outside [LEXIDF_BITS_MIN, LEXIDF_BITS_MAX]) or LEX_ENOMEM. */
 int lexidf_create(uint32_t bits, lex_idf **out);
 void lexidf_free(lex_idf *t);
