@@ -23,6 +23,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "cache.h"
+#include "cmd_handlers.h"
 #include "commands.h"
 #include "config.h"
 #include "keyspace.h"
@@ -30,6 +32,7 @@
 #include "net.h"
 #include "slowlog.h"
 #include "stats.h"
+#include "tenant.h"
 
 #define SHUTDOWN_GRACE_MS 3000
 
@@ -44,6 +47,7 @@ static void hz_cb(uv_timer_t *t) {
     int hz = g_cfg.hz > 0 ? g_cfg.hz : 10;
     commands_clock_sync();
     ks_active_expire_cycle((uint64_t)1000000 / (uint64_t)hz / 4);
+    cache_cron_tick();   /* cache entries: expiry, eviction (sc/cache) */
     net_cron(now);
     stats_sample(now);
     if (hz != current_hz) {
@@ -58,6 +62,7 @@ static void begin_shutdown(void) {
     log_msg(LL_NOTICE, "Preparing to shut down: closing listeners and flushing replies.");
     uv_timer_stop(&hz_timer);
     uv_close((uv_handle_t *)&hz_timer, NULL);
+    cache_wait_shutdown();   /* answer parked CACHE.GET WAIT, close their timers */
     uv_signal_stop(&sig_term);
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_signal_stop(&sig_int);
@@ -116,6 +121,8 @@ int main(int argc, char **argv) {
     uv_run(loop, UV_RUN_DEFAULT);
 
     ks_shutdown();
+    cache_shutdown();
+    tenant_shutdown();
     slowlog_free();
     rc = uv_loop_close(loop);
     if (rc != 0) {
