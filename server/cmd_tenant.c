@@ -51,7 +51,8 @@ void cmd_tenant_usage(client *c) {
         len = c->argv[1].len;
     }
     tenant *t = tenant_find(name, len);
-    if (!t && c->argc == 2) {
+    int is_own = len == strlen(own) && memcmp(name, own, len) == 0;
+    if (!t && !is_own) {
         reply_errorf(c, "ERR no such tenant '%.128s'", name);
         return;
     }
