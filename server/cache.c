@@ -542,26 +542,37 @@ static unsigned __int128 entry_value(const cache_entry *e) {
     return (unsigned __int128)(uint64_t)(e->cost_nusd > 0 ? e->cost_nusd : 0) * (e->hits + 1);
 }
 
+/* Evicts the least valuable of `samples` sampled entries. 1, or 0 if the
+ * cache is empty. */
+static int evict_one(int samples) {
+    cache_entry *best = NULL;
+    cache_ns *best_ns = NULL;
+    for (int s = 0; s < samples; s++) {
+        cache_ns *ns;
+        cache_entry *e = sample_entry(&ns);
+        if (!e) continue;
+        if (!best || entry_value(e) < entry_value(best) ||
+            (entry_value(e) == entry_value(best) && e->last_hit_ms < best->last_hit_ms)) {
+            best = e;
+            best_ns = ns;
+        }
+    }
+    if (!best) return 0;
+    cache_entry_delete(best_ns, best);
+    best_ns->st.evicted++;
+    return 1;
+}
+
 size_t cache_evict(size_t limit, int samples) {
     size_t n = 0;
     if (samples < 1) samples = 5;
-    while (mem_used() > limit) {
-        cache_entry *best = NULL;
-        cache_ns *best_ns = NULL;
-        for (int s = 0; s < samples; s++) {
-            cache_ns *ns;
-            cache_entry *e = sample_entry(&ns);
-            if (!e) continue;
-            if (!best || entry_value(e) < entry_value(best) ||
-                (entry_value(e) == entry_value(best) && e->last_hit_ms < best->last_hit_ms)) {
-                best = e;
-                best_ns = ns;
-            }
-        }
-        if (!best) break;
-        cache_entry_delete(best_ns, best);
-        best_ns->st.evicted++;
-        n++;
-    }
+    while (mem_used() > limit && evict_one(samples)) n++;
+    return n;
+}
+
+size_t cache_evict_count(size_t count, int samples) {
+    size_t n = 0;
+    if (samples < 1) samples = 5;
+    while (n < count && evict_one(samples)) n++;
     return n;
 }

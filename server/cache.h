@@ -195,6 +195,9 @@ size_t cache_cron(int64_t now_ms, uint32_t max_visits);
  * `limit`, deletes the sampled entry whose loss saves the least. Returns
  * how many were evicted. */
 size_t cache_evict(size_t limit, int samples);
+/* The same choice, for exactly `count` entries (tests, and callers that
+ * know how much to free). Returns how many were evicted. */
+size_t cache_evict_count(size_t count, int samples);
 
 /* Frees every namespace (shutdown, tests). */
 void cache_shutdown(void);
