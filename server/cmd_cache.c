@@ -21,11 +21,15 @@
  *    (a DROP in between makes waiters time out with a miss). Pending fills
  *    are a linked list: they live for at most one WAIT, and the list is
  *    expected to stay short (concurrent distinct in-flight misses).
- * 4. Eviction: CACHE.PUT is not flagged DENYOOM (the keyspace's own
- *    eviction would refuse it under noeviction before the cache could free
- *    anything). Instead PUT calls cache_evict first (cost x hits sampled
- *    eviction of cache entries), then ks_evict_if_needed for plain keys,
- *    and replies -OOM only if memory is still over maxmemory. */
+ * 4. Eviction: CACHE.PUT is not flagged DENYOOM (the keyspace's check
+ *    would refuse it before the cache could free anything). Instead PUT,
+ *    when used memory is over maxmemory and maxmemory-policy is not
+ *    noeviction (Redis's meaning: never evict), calls cache_evict first
+ *    (sampled, cost x hits; cache.c note 6), then ks_evict_if_needed for
+ *    plain keys, and replies -OOM only if memory is still over the limit.
+ *    The hz cron runs the same cache eviction, so memory freed by other
+ *    means is not needed before a PUT arrives. Under noeviction a PUT over
+ *    the limit gets -OOM, as SET does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,13 +74,6 @@ static tenant *tenant_or_reply(client *c, const req_arg *targ) {
     tenant *t = tenant_get_or_create(name, len);
     if (!t) reply_error(c, "OOM out of memory creating the tenant");
     return t;
-}
-
-/* Finds the TENANT option anywhere after position `from`. */
-static const req_arg *find_tenant_arg(client *c, int from) {
-    for (int j = from; j + 1 < c->argc; j++)
-        if (arg_is(&c->argv[j], "tenant")) return &c->argv[j + 1];
-    return NULL;
 }
 
 /* For commands whose only option is TENANT t after `from` fixed
@@ -135,7 +132,7 @@ static int label_or_reply(client *c, const req_arg *a, char *dst) {
 
 /* ---- CACHE.CREATE ---- */
 
-static int parse_create_or_reply(client *c, cache_ns_config *cfg) {
+static int parse_create_or_reply(client *c, cache_ns_config *cfg, const req_arg **targ) {
     long long v;
     for (int j = 2; j < c->argc; j++) {
         const req_arg *a = &c->argv[j];
@@ -146,6 +143,7 @@ static int parse_create_or_reply(client *c, cache_ns_config *cfg) {
         } else if (!more) {
             goto syntax;
         } else if (arg_is(a, "tenant")) {
+            *targ = n;
             j++;
         } else if (arg_is(a, "embedder")) {
             if (!arg_is(n, "builtin")) {
@@ -214,11 +212,12 @@ range:
 }
 
 void cmd_cache_create(client *c) {
-    tenant *t = tenant_or_reply(c, find_tenant_arg(c, 2));
-    if (!t) return;
     cache_ns_config cfg;
+    const req_arg *targ = NULL;
     cache_ns_config_default(&cfg);
-    if (parse_create_or_reply(c, &cfg)) return;
+    if (parse_create_or_reply(c, &cfg, &targ)) return;
+    tenant *t = tenant_or_reply(c, targ);
+    if (!t) return;
     const req_arg *name = &c->argv[1];
     if (name->len == 0 || name->len >= CACHE_NS_NAME_MAX) {
         reply_error(c, "ERR namespace name must be 1..127 bytes");
@@ -418,6 +417,7 @@ static void reply_cache_error(client *c, int rc) {
 
 typedef struct put_opts {
     cache_put_args a;
+    const req_arg *targ;        /* TENANT t, or NULL */
     int priced;                 /* TOKENS ... MODEL given */
 } put_opts;
 
@@ -429,6 +429,7 @@ static int parse_put_or_reply(client *c, put_opts *o) {
         if (j + 1 >= c->argc) goto syntax;
         const req_arg *n = &c->argv[j + 1];
         if (arg_is(a, "tenant")) {
+            o->targ = n;
             j++;
         } else if (arg_is(a, "ttl")) {
             if (nonneg_or_reply(c, n, &v)) return -1;
@@ -494,7 +495,8 @@ syntax:
 /* The memory check that DENYOOM would do, with cache eviction first. */
 static int memory_or_reply(client *c) {
     if (g_cfg.maxmemory <= 0) return 0;
-    if (mem_used() > (size_t)g_cfg.maxmemory)
+    if (mem_used() > (size_t)g_cfg.maxmemory &&
+        g_cfg.maxmemory_policy != MAXMEMORY_NOEVICTION)
         cache_evict((size_t)g_cfg.maxmemory, g_cfg.maxmemory_samples);
     if (mem_used() > (size_t)g_cfg.maxmemory && ks_evict_if_needed() != 0) {
         reply_error(c, ERR_OOM);
@@ -504,10 +506,6 @@ static int memory_or_reply(client *c) {
 }
 
 void cmd_cache_put(client *c) {
-    tenant *t = tenant_or_reply(c, find_tenant_arg(c, 4));
-    if (!t) return;
-    cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
-    if (!ns) return;
     put_opts o;
     memset(&o, 0, sizeof o);
     o.a.ttl_ms = -1;
@@ -515,7 +513,11 @@ void cmd_cache_put(client *c) {
     o.a.prompt_len = c->argv[2].len;
     o.a.response = c->argv[3].ptr;
     o.a.response_len = c->argv[3].len;
-    if (parse_put_or_reply(c, &o) || memory_or_reply(c)) return;
+    if (parse_put_or_reply(c, &o)) return;
+    tenant *t = tenant_or_reply(c, o.targ);
+    if (!t) return;
+    cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
+    if (!ns || memory_or_reply(c)) return;
     int64_t now = now_ms();
     cache_entry *e;
     int rc = cache_put(ns, &o.a, now, &e);
@@ -534,6 +536,7 @@ typedef struct get_opts {
     float threshold;
     int have_threshold, stale, withmeta;
     long long wait_ms;          /* -1 = no WAIT */
+    const req_arg *targ;        /* TENANT t, or NULL */
 } get_opts;
 
 static int parse_get_or_reply(client *c, get_opts *o) {
@@ -546,6 +549,7 @@ static int parse_get_or_reply(client *c, get_opts *o) {
         } else if (j + 1 >= c->argc) {
             goto syntax;
         } else if (arg_is(a, "tenant")) {
+            o->targ = &c->argv[j + 1];
             j++;
         } else if (arg_is(a, "threshold")) {
             if (unit_or_reply(c, &c->argv[j + 1], &o->threshold)) return -1;
@@ -578,12 +582,12 @@ static void ledger_note(tenant *t, const cache_hit *h) {
 }
 
 void cmd_cache_get(client *c) {
-    tenant *t = tenant_or_reply(c, find_tenant_arg(c, 3));
+    get_opts o = {0, 0, 0, 0, -1, NULL};
+    if (parse_get_or_reply(c, &o)) return;
+    tenant *t = tenant_or_reply(c, o.targ);
     if (!t) return;
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns) return;
-    get_opts o = {0, 0, 0, 0, -1};
-    if (parse_get_or_reply(c, &o)) return;
     float thr = ns->cfg.threshold;
     if (o.have_threshold) {
         if (o.threshold < thr && !ns->cfg.allow_lower) {
@@ -685,11 +689,8 @@ void cmd_cache_list(client *c) {
 }
 
 void cmd_cache_search(client *c) {
-    tenant *t = tenant_or_reply(c, find_tenant_arg(c, 3));
-    if (!t) return;
-    cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
-    if (!ns) return;
     long long k = 10;
+    const req_arg *targ = NULL;
     for (int j = 3; j < c->argc; j += 2) {
         if (j + 1 >= c->argc) {
             reply_error(c, ERR_SYNTAX);
@@ -698,11 +699,17 @@ void cmd_cache_search(client *c) {
         if (arg_is(&c->argv[j], "count")) {
             if (nonneg_or_reply(c, &c->argv[j + 1], &k)) return;
             if (k > 1000) k = 1000;
-        } else if (!arg_is(&c->argv[j], "tenant")) {
+        } else if (arg_is(&c->argv[j], "tenant")) {
+            targ = &c->argv[j + 1];
+        } else {
             reply_error(c, ERR_SYNTAX);
             return;
         }
     }
+    tenant *t = tenant_or_reply(c, targ);
+    if (!t) return;
+    cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
+    if (!ns) return;
     cache_entry **es = malloc(((size_t)k + 1) * sizeof *es);
     float *sc = malloc(((size_t)k + 1) * sizeof *sc), *cs = malloc(((size_t)k + 1) * sizeof *cs);
     int64_t now = now_ms();
@@ -799,6 +806,7 @@ void cache_cron_tick(void) {
             free(p);
         }
     }
-    if (g_cfg.maxmemory > 0 && mem_used() > (size_t)g_cfg.maxmemory)
+    if (g_cfg.maxmemory > 0 && g_cfg.maxmemory_policy != MAXMEMORY_NOEVICTION &&
+        mem_used() > (size_t)g_cfg.maxmemory)
         cache_evict((size_t)g_cfg.maxmemory, g_cfg.maxmemory_samples);
 }

@@ -275,3 +275,49 @@ def test_empty_prompt_refused(r):
         r.execute_command("CACHE.PUT", ns, " ?! ", "x")
     with pytest.raises(redis.ResponseError, match="prompt is empty"):
         r.execute_command("CACHE.GET", ns, "...")
+
+
+def used_memory(c):
+    return int(c.info("memory")["used_memory"])
+
+
+def test_eviction_under_maxmemory_keeps_valuable_answers(server_factory):
+    s = server_factory("--maxmemory-policy", "allkeys-lru", "--maxmemory-samples", "10")
+    c = s.redis()
+    ns = ns_name()
+    c.execute_command("CACHE.CREATE", ns)
+    big = "x" * 100000
+    expensive = ["expensive question number %d about pricing" % i for i in range(5)]
+    for p in expensive:
+        c.execute_command("CACHE.PUT", ns, p, big, "COST", "5")
+    c.config_set("maxmemory", str(used_memory(c) + 3 * 1000 * 1000))
+    for i in range(150):         # 15 MB of cheap answers into 3 MB of room
+        c.execute_command("CACHE.PUT", ns, "cheap filler %d words %d" % (i, i * 31), big,
+                          "COST", "0.000001")
+    info = as_dict(c.execute_command("CACHE.INFO", ns))
+    assert info["evicted"] > 100
+    assert used_memory(c) <= int(c.config_get("maxmemory")["maxmemory"]) + 200000
+    for p in expensive:
+        assert get(c, ns, p)["tier"] == b"exact", p
+
+
+def test_put_over_maxmemory_with_noeviction_is_refused(server_factory):
+    s = server_factory()
+    c = s.redis()
+    ns = ns_name()
+    c.execute_command("CACHE.CREATE", ns)
+    c.config_set("maxmemory", str(used_memory(c) + 500000))
+    with pytest.raises(redis.exceptions.ResponseError, match="OOM"):
+        for i in range(100):
+            c.execute_command("CACHE.PUT", ns, "filler %d number %d" % (i, i * 7), "x" * 100000)
+    c.config_set("maxmemory", "0")
+
+
+def test_option_values_are_never_taken_for_a_tenant(r):
+    ns = ns_name()
+    r.execute_command("CACHE.CREATE", ns)
+    # a META/MODEL value spelled "tenant" is a value, not the TENANT option
+    r.execute_command("CACHE.PUT", ns, "q one", "a", "MODEL", "tenant", "TTL", "100")
+    r.execute_command("CACHE.PUT", ns, "q two", "a", "META", "tenant")
+    assert as_dict(r.execute_command("CACHE.INFO", ns))["entries"] == 2
+    assert r.execute_command("CACHE.LIST", "TENANT", "TTL") == []
