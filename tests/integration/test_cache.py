@@ -321,3 +321,27 @@ def test_option_values_are_never_taken_for_a_tenant(r):
     r.execute_command("CACHE.PUT", ns, "q two", "a", "META", "tenant")
     assert as_dict(r.execute_command("CACHE.INFO", ns))["entries"] == 2
     assert r.execute_command("CACHE.LIST", "TENANT", "TTL") == []
+
+
+def test_shutdown_answers_parked_waiters_and_exits_cleanly(server_factory):
+    s = server_factory()
+    c = s.redis()
+    ns = ns_name()
+    c.execute_command("CACHE.CREATE", ns)
+    assert get(c, ns, "a slow question", "WAIT", "60000")["fill"] == 1
+    out = []
+
+    def waiter():
+        try:
+            out.append(get(s.redis(), ns, "a slow question", "WAIT", "60000"))
+        except Exception as e:      # noqa: BLE001 - reported by the assert
+            out.append(repr(e))
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    assert s.stop() == 0                   # SIGTERM: exit status 0, loop closed
+    assert time.monotonic() - t0 < 5       # not held for the 60 s WAIT
+    t.join(5)
+    assert out and out[0]["tier"] == b"miss", out
