@@ -133,7 +133,7 @@ def part_semantic(server, args):
     ours, port = start([server])
     try:
         c = redis.Redis(port=port)
-        c.execute_command("CACHE.CREATE", "sem")
+        c.execute_command("CACHE.CREATE", "sem", *args.create.split())
         rnd = random.Random(7)
         t0 = time.monotonic()
         pipe = c.pipeline(transaction=False)
@@ -151,6 +151,7 @@ def part_semantic(server, args):
         query = "Please, " + target.replace("how do I", "How do I") + "?"
         d = as_dict(c.execute_command("CACHE.GET", "sem", query))
         info = as_dict(c.execute_command("CACHE.INFO", "sem"))
+        print("semantic: CACHE.CREATE options [%s]" % args.create)
         print("semantic: %d entries loaded in %.1f s (%.0f puts/s), memory %.1f MB" %
               (args.entries, load_s, args.entries / load_s, info["memory_bytes"] / 1e6),
               flush=True)
@@ -213,6 +214,8 @@ def main():
     ap.add_argument("--entries", type=int, default=100000)
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--create", default="",
+                    help="extra CACHE.CREATE options of the semantic namespace, e.g. 'EF 32'")
     args = ap.parse_args()
     server = os.path.abspath(args.server)
     for part in args.parts.split(","):
