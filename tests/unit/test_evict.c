@@ -16,13 +16,12 @@
 #include "server/keyspace.h"
 #include "server/mem.h"
 
-sc_config g_cfg; /* config.c is not linked into this test */
 
 static int64_t fake_now = 1700000000000LL;
 static int64_t fake_clock(void) { return fake_now; }
 
 static void setup(void) {
-    memset(&g_cfg, 0, sizeof(g_cfg));
+    config_init(); /* Redis defaults: noeviction, maxmemory 0, samples 5, hz 10 */
     g_cfg.maxmemory_samples = 5;
     g_cfg.active_expire_effort = 1;
     ks_set_clock(fake_clock);
