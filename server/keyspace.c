@@ -897,6 +897,8 @@ size_t ks_memory_usage(const ks_entry *e) {
 
 /* ---- active expiry ---- */
 
+static int evict_for(uint64_t budget_us);
+
 void ks_active_expire_cycle(uint64_t budget_us) {
     uint64_t start = monotonic_us();
     mem_refresh();
@@ -907,6 +909,10 @@ void ks_active_expire_cycle(uint64_t budget_us) {
     maybe_shrink();
     while (is_rehashing() && monotonic_us() - start < budget_us / 4)
         ks_rehash_step(100);
+    /* Eviction backlog left by commands that hit their time limit. */
+    if (g_cfg.maxmemory > 0 && g_cfg.maxmemory_policy != MAXMEMORY_NOEVICTION &&
+        mem_used() > (size_t)g_cfg.maxmemory)
+        evict_for(budget_us / 4);
     int effort = g_cfg.active_expire_effort;
     if (effort < 1) effort = 1;
     if (effort > 10) effort = 10;
@@ -1043,19 +1049,38 @@ static size_t mem_confirm(void) {
     return mem_refresh();
 }
 
-int ks_evict_if_needed(void) {
-    if (g_cfg.maxmemory <= 0) return 0;
+/* Evicts until used memory is under the limit or budget_us has passed
+ * (checked every 16 evictions). 0 = under the limit, 1 = budget spent while
+ * still over it (progress was made), -1 = nothing left to evict. */
+static int evict_for(uint64_t budget_us) {
     size_t limit = (size_t)g_cfg.maxmemory;
-    if (mem_used() <= limit) return 0;
     int policy = g_cfg.maxmemory_policy;
-    if (policy == MAXMEMORY_NOEVICTION) return mem_confirm() <= limit ? 0 : -1;
-    while (mem_used() > limit) {
+    uint64_t start = monotonic_us();
+    for (unsigned n = 1; mem_used() > limit; n++) {
         ks_entry *e = pick_victim(policy);
         if (e == NULL) return mem_confirm() <= limit ? 0 : -1;
         ks_delete_entry(e);
         ks.evicted++;
+        if ((n & 15) == 0 && monotonic_us() - start > budget_us) return 1;
     }
     return 0;
+}
+
+/* Redis performEvictions: a command evicts for at most KS_EVICT_BUDGET_US
+ * (Redis's default tenacity gives 500 us); if the limit is still exceeded
+ * then (maxmemory was just lowered a lot), the command runs anyway and the
+ * cron keeps evicting (ks_active_expire_cycle), so one command never
+ * stalls the loop for the whole backlog. Under continuous writes each
+ * command evicts about one value's worth, far inside the budget. */
+#define KS_EVICT_BUDGET_US 500
+
+int ks_evict_if_needed(void) {
+    if (g_cfg.maxmemory <= 0) return 0;
+    size_t limit = (size_t)g_cfg.maxmemory;
+    if (mem_used() <= limit) return 0;
+    if (g_cfg.maxmemory_policy == MAXMEMORY_NOEVICTION)
+        return mem_confirm() <= limit ? 0 : -1;
+    return evict_for(KS_EVICT_BUDGET_US) < 0 ? -1 : 0;
 }
 
 /* ---- INFO ---- */

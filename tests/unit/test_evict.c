@@ -172,3 +172,18 @@ Test(evict, pool_entries_survive_deletes_and_overwrites) {
     cr_assert_eq(ks_evict_if_needed(), 0);
     cr_assert_lt(mem_used(), (size_t)g_cfg.maxmemory + 1);
 }
+
+Test(evict, a_large_backlog_is_evicted_in_bounded_steps) {
+    /* maxmemory lowered far below the data: one command must not evict the
+     * whole backlog (it would stall the loop); the cron finishes it. */
+    g_cfg.maxmemory_policy = MAXMEMORY_ALLKEYS_RANDOM;
+    for (int i = 0; i < 200000; i++) put("k", i, 0);
+    g_cfg.maxmemory = limit_above_now(0) - (long long)(200000 * 200);
+    cr_assert_eq(ks_evict_if_needed(), 0);
+    cr_assert_gt(ks_dbsize(), 100000, "one call evicted %llu keys",
+                 (unsigned long long)ks_stat_evicted());
+    cr_assert_gt(ks_stat_evicted(), 0);
+    for (int i = 0; i < 10000 && mem_used() > (size_t)g_cfg.maxmemory; i++)
+        ks_active_expire_cycle(25000);
+    cr_assert_leq(mem_used(), (size_t)g_cfg.maxmemory);
+}
