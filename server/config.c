@@ -492,7 +492,7 @@ static int load_one_include(const char *path, int depth, char *err, size_t errle
     if (buf == NULL) return snprintf(err, errlen, "out of memory"), -1;
     int ret = load_text(buf, path, depth + 1, err, errlen);
     free(buf);
-    return ret;
+    return ret == 0 ? 0 : -2;
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -571,8 +571,16 @@ static int load_text(const char *text, const char *origin, int depth, char *err,
                 if (argc != 2) {
                     snprintf(reason, sizeof reason, "include needs one argument");
                     bad = 1;
-                } else if (load_include(argv[1], depth, reason, sizeof reason) != 0) {
-                    bad = 1;
+                } else {
+                    int rc = load_include(argv[1], depth, err, errlen);
+                    if (rc == -2) {          /* nested file error: already formatted */
+                        free(line);
+                        return -1;
+                    }
+                    if (rc != 0) {
+                        snprintf(reason, sizeof reason, "%s", err);
+                        bad = 1;
+                    }
                 }
             } else {
                 const opt *o = opt_find(argv[0]);
