@@ -99,9 +99,21 @@ static void sec_end(writer *w)
         w->err = 1;
 }
 
+/* Which vector sections exist follows from the parameters (an index
+ * that never held a vector has no arrays yet). */
+static int has_f32(const hnsw *h)
+{
+    return h->p.storage == HNSW_STORE_F32 || h->p.rerank;
+}
+
+static int has_i8(const hnsw *h)
+{
+    return h->p.storage == HNSW_STORE_I8;
+}
+
 static uint32_t nsections(const hnsw *h)
 {
-    return 4 + (h->vf != NULL) + (h->vi ? 2 : 0);
+    return 4 + (uint32_t)has_f32(h) + (has_i8(h) ? 2 : 0);
 }
 
 static int is_live(const hnsw *h, uint32_t id)
@@ -117,6 +129,23 @@ static void save_rows(writer *w, const hnsw *h, const void *base, size_t rowbyte
         else
             w_zeros(w, rowbytes);
     }
+}
+
+/* One link list in canonical form: count, (level >= 1: in-degree as 0,
+ * recomputed on load), the links, zeros for the unused capacity (whatever
+ * stale words memory holds there never reach the file). */
+static void save_list(writer *w, const hnsw *h, uint32_t id, int l)
+{
+    uint32_t buf[2 + 4096 * 2], mmax = l ? h->M : h->M0, words = l ? h->ustride : h->stride0;
+    aword *blk = hnsw_links(h, id, l), *ids = hnsw_link_ids(h, blk, l);
+    uint32_t n = atomic_load(&blk[0]), o = 0;
+    memset(buf, 0, words * 4);
+    buf[o++] = n;
+    if (l)
+        buf[o++] = 0;
+    for (uint32_t i = 0; i < n && i < mmax; i++)
+        buf[o + i] = atomic_load(&ids[i]);
+    w_bytes(w, buf, (size_t)words * 4);
 }
 
 static void save_header(writer *w, const hnsw *h)
@@ -171,12 +200,12 @@ static int save_locked(hnsw *h, FILE *f)
     sec_begin(&w, SEC_STATE, h->nslots);
     w_bytes(&w, (const void *)h->state, h->nslots);
     sec_end(&w);
-    if (h->vf) {
+    if (has_f32(h)) {
         sec_begin(&w, SEC_VECF32, (uint64_t)h->nslots * d * 4);
         save_rows(&w, h, h->vf, d * 4);
         sec_end(&w);
     }
-    if (h->vi) {
+    if (has_i8(h)) {
         sec_begin(&w, SEC_VECI8, (uint64_t)h->nslots * d);
         save_rows(&w, h, h->vi, d);
         sec_end(&w);
@@ -185,13 +214,18 @@ static int save_locked(hnsw *h, FILE *f)
         sec_end(&w);
     }
     sec_begin(&w, SEC_LINKS0, (uint64_t)h->nslots * h->stride0 * 4);
-    save_rows(&w, h, (const void *)h->links0, (size_t)h->stride0 * 4);
+    for (uint32_t id = 0; id < h->nslots; id++) {
+        if (is_live(h, id))
+            save_list(&w, h, id, 0);
+        else
+            w_zeros(&w, (size_t)h->stride0 * 4);
+    }
     sec_end(&w);
     sec_begin(&w, SEC_UPPER, upper_len(h));
     for (uint32_t id = 0; id < h->nslots; id++) {
         uint8_t s = atomic_load(&h->state[id]);
-        if (s != ST_FREE && s > 0)
-            w_bytes(&w, (const void *)h->upper[id], (size_t)s * h->ustride * 4);
+        for (int l = 1; s != ST_FREE && l <= s; l++)
+            save_list(&w, h, id, l);
     }
     sec_end(&w);
     sec_begin(&w, SEC_FREE, (uint64_t)h->nfree * 4);
@@ -333,10 +367,10 @@ static int load_sections(reader *r, hnsw *h)
     for (uint32_t id = 0; id < h->nslots; id++)
         if (atomic_load(&h->state[id]) != ST_FREE && atomic_load(&h->state[id]) > HNSW_MAX_LEVEL)
             return -1;
-    if (h->vf && (sec_open(r, SEC_VECF32, (uint64_t)h->nslots * d * 4) ||
+    if (has_f32(h) && (sec_open(r, SEC_VECF32, (uint64_t)h->nslots * d * 4) ||
                   r_bytes(r, h->vf, (size_t)h->nslots * d * 4) || sec_close(r)))
         return -1;
-    if (h->vi && (sec_open(r, SEC_VECI8, (uint64_t)h->nslots * d) ||
+    if (has_i8(h) && (sec_open(r, SEC_VECI8, (uint64_t)h->nslots * d) ||
                   r_bytes(r, h->vi, (size_t)h->nslots * d) || sec_close(r) ||
                   sec_open(r, SEC_SCALE, (uint64_t)h->nslots * 4) ||
                   r_bytes(r, h->vscale, (size_t)h->nslots * 4) || sec_close(r)))

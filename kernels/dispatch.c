@@ -2,11 +2,12 @@
  *
  * Design decisions:
  * 1. A tier is usable when it is compiled in (CMake compiles avx2.c only
- *    for x86-64 and neon.c only for AArch64), the CPU runs it (x86:
- *    __builtin_cpu_supports for avx2, fma and f16c, which also checks that
- *    the OS saves YMM state; AArch64: Advanced SIMD is baseline), and the
- *    caller's mask and the SIMCACHE_KERNEL_TIER cap allow it. The best
- *    usable tier wins: neon/avx2 > scalar > ref.
+ *    for x86-64 and neon.c only for AArch64), the CPU runs it (x86: CPUID
+ *    for avx2, fma and f16c, XGETBV for the OS saving YMM state; AArch64:
+ *    Advanced SIMD is baseline), and the caller's mask and the
+ *    SIMCACHE_KERNEL_TIER cap allow it. The best usable tier wins:
+ *    neon/avx2 > scalar > ref. The cap is by rank (ref < scalar < avx2 <
+ *    neon; avx2 and neon never coexist), so "neon" on x86 means no cap.
  * 2. The choice is recorded once, by compare-and-swap of one pointer to a
  *    static const table; later kernels_init calls return the first choice.
  *    There are no mutable function pointers: the tables are const and the
@@ -27,6 +28,10 @@
 
 #include "kernels/kernels_impl.h"
 
+#ifdef SIMCACHE_KERNELS_HAVE_AVX2
+#include <cpuid.h>
+#endif
+
 static const char *const tier_names[KTIER_COUNT] = {"ref", "scalar", "avx2", "neon"};
 
 static _Atomic(const kernels *) chosen;
@@ -45,11 +50,25 @@ int kernels_tier_from_name(const char *name, ktier *out)
 }
 
 #ifdef SIMCACHE_KERNELS_HAVE_AVX2
+/* AVX2 + FMA + F16C, and the OS saves YMM state. Read from CPUID directly:
+ * gcc's __builtin_cpu_supports knows "f16c" but clang 14's (the fuzz
+ * build's compiler) rejects it, so one code path serves both. XGETBV is
+ * emitted as inline asm so this file needs no -mxsave. */
 static int cpu_has_avx2_tier(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 0;
+    if (!(c & bit_AVX) || !(c & bit_FMA) || !(c & bit_F16C) || !(c & bit_OSXSAVE))
+        return 0;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & 6u) != 6u) /* XMM and YMM state enabled by the OS */
+        return 0;
+    if (__get_cpuid_max(0, NULL) < 7)
+        return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    return (b & bit_AVX2) != 0;
 }
 #endif
 

@@ -12,7 +12,13 @@
  *    tier is deterministic and the bound above holds.
  * 3. int8 accumulates in uint32_t: wrapping is defined there (a signed
  *    int32 overflow would be undefined behaviour), and the result equals
- *    the exact sum modulo 2^32, as every tier promises. */
+ *    the exact sum modulo 2^32, as every tier promises.
+ * 4. float16 decodes blocks of 128 with the branch-free decoder, a loop gcc
+ *    vectorises (this file is built with -fvect-cost-model=dynamic: -O2's
+ *    default "very cheap" model refuses loops needing an epilogue), then
+ *    reuses the float32 kernel. kernel-bench, d=3072: 2389 ns per f16 dot,
+ *    against 4330 ns decoding element by element inside the loop (the
+ *    same flag also vectorises the int8 loops: 888 -> 311 ns). */
 #include "kernels/kernels_impl.h"
 
 static float dot_f32_scalar(const float *a, const float *b, size_t n)
@@ -90,38 +96,40 @@ static int32_t l2sq_i8_scalar(const int8_t *a, const int8_t *b, size_t n)
     return as_i32(s0 + s1 + s2 + s3);
 }
 
-/* binary16 products are exact in float (11+11 significand bits <= 24), so
- * the f16 kernels have the f32 kernels' error bound. */
+/* float16: decode a block of each vector into float buffers, then run the
+ * float32 kernel on the block (decision 4). binary16 products are exact in
+ * float (11 + 11 significand bits <= 24) and the blocks' partial sums are
+ * one more summation level, so the f32 error bound still holds. */
+#define F16_BLOCK 128
+
+static void decode_block(float *dst, const uint16_t *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = kern_f16_to_f32(src[i]);
+}
+
 static float dot_f16_scalar(const uint16_t *a, const uint16_t *b, size_t n)
 {
-    float s0 = 0.f, s1 = 0.f, s2 = 0.f, s3 = 0.f;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += kern_f16_to_f32(a[i]) * kern_f16_to_f32(b[i]);
-        s1 += kern_f16_to_f32(a[i + 1]) * kern_f16_to_f32(b[i + 1]);
-        s2 += kern_f16_to_f32(a[i + 2]) * kern_f16_to_f32(b[i + 2]);
-        s3 += kern_f16_to_f32(a[i + 3]) * kern_f16_to_f32(b[i + 3]);
+    float ta[F16_BLOCK], tb[F16_BLOCK], s = 0.f;
+    for (size_t i = 0; i < n; i += F16_BLOCK) {
+        size_t m = n - i < F16_BLOCK ? n - i : F16_BLOCK;
+        decode_block(ta, a + i, m);
+        decode_block(tb, b + i, m);
+        s += dot_f32_scalar(ta, tb, m);
     }
-    for (; i < n; i++)
-        s0 += kern_f16_to_f32(a[i]) * kern_f16_to_f32(b[i]);
-    return (s0 + s1) + (s2 + s3);
+    return s;
 }
 
 static float l2sq_f16_scalar(const uint16_t *a, const uint16_t *b, size_t n)
 {
-    float s0 = 0.f, s1 = 0.f;
-    size_t i = 0;
-    for (; i + 2 <= n; i += 2) {
-        float d0 = kern_f16_to_f32(a[i]) - kern_f16_to_f32(b[i]);
-        float d1 = kern_f16_to_f32(a[i + 1]) - kern_f16_to_f32(b[i + 1]);
-        s0 += d0 * d0;
-        s1 += d1 * d1;
+    float ta[F16_BLOCK], tb[F16_BLOCK], s = 0.f;
+    for (size_t i = 0; i < n; i += F16_BLOCK) {
+        size_t m = n - i < F16_BLOCK ? n - i : F16_BLOCK;
+        decode_block(ta, a + i, m);
+        decode_block(tb, b + i, m);
+        s += l2sq_f32_scalar(ta, tb, m);
     }
-    if (i < n) {
-        float d = kern_f16_to_f32(a[i]) - kern_f16_to_f32(b[i]);
-        s0 += d * d;
-    }
-    return s0 + s1;
+    return s;
 }
 
 const kernels kernels_table_scalar = {

@@ -52,7 +52,7 @@
 static const command_arg_doc args_message[] = {OPT("message", "string"), END};
 static const command_arg_doc args_echo[] = {ARG("message", "string"), END};
 static const command_arg_doc args_hello[] = {
-    OPT("protover", "integer"), {"username password", "block", "AUTH", 1, 0},
+    OPT("protover", "integer"), {"username", "string", "AUTH", 1, 0}, OPT("password", "string"),
     {"clientname", "string", "SETNAME", 1, 0}, END};
 static const command_arg_doc args_auth[] = {OPT("username", "string"),
                                             ARG("password", "string"), END};
@@ -68,7 +68,8 @@ static const command_arg_doc args_client_kill[] = {
 static const command_arg_doc args_names[] = {OPTMULTI("command-name", "string"), END};
 static const command_arg_doc args_section[] = {OPTMULTI("section", "string"), END};
 static const command_arg_doc args_config_get[] = {MULTI("parameter", "pattern"), END};
-static const command_arg_doc args_config_set[] = {MULTI("parameter value", "block"), END};
+static const command_arg_doc args_config_set[] = {MULTI("parameter", "string"),
+                                                  MULTI("value", "string"), END};
 static const command_arg_doc args_flush[] = {
     {"async", "pure-token", "ASYNC", 1, 0}, {"sync", "pure-token", "SYNC", 1, 0}, END};
 static const command_arg_doc args_count[] = {OPT("count", "integer"), END};

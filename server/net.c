@@ -75,7 +75,8 @@ static uv_timer_t stop_timer;
 static uint64_t stop_deadline_ms;
 static void (*shutdown_hook)(void);
 
-static void client_process_input(client *c);
+static int client_process_input(client *c);
+static void client_pump(client *c);
 static void client_flush(client *c);
 
 uint64_t net_now_ms(void) {
@@ -224,6 +225,7 @@ static void write_cb(uv_write_t *req, int status) {
     client *c = req->data;
     struct client_private *p = c->priv;
     p->writing = 0;
+    p->stall_since_ms = 0;
     if (status == 0) g_stats.total_net_output_bytes += p->wout.len - p->wout_sent;
     p->wout.len = 0;
     p->wout_sent = 0;
@@ -235,6 +237,7 @@ static void write_cb(uv_write_t *req, int status) {
     client_flush(c);
     if (!(p->flags & CLIENT_CLOSING) && !p->writing) resume_reading(c);
 }
+
 
 /* Sends what `out` holds: uv_try_write first, uv_write for the rest. */
 static void client_flush(client *c) {
@@ -315,17 +318,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     p->qlen += (size_t)nread;
     p->last_ms = net_now_ms();
     g_stats.total_net_input_bytes += (uint64_t)nread;
-    client_ref(c);                      /* the handlers may close c */
-    client_process_input(c);
-    if (!(p->flags & CLIENT_CLOSING) && query_limit_exceeded(c)) {
-        log_msg(LL_WARNING, "Closing client that reached max query buffer length: "
-                "id=%llu addr=%s qbuf=%zu", (unsigned long long)c->id, p->addr,
-                p->qlen - p->qpos);
-        g_stats.client_query_limit_disconnections++;
-        client_close(c);
-    }
-    client_flush(c);
-    client_unref(c);
+    client_pump(c);
 }
 
 static void pause_reading(client *c) {
@@ -333,8 +326,11 @@ static void pause_reading(client *c) {
     if (p->flags & (CLIENT_READ_STOPPED | CLIENT_FAKE | CLIENT_CLOSING)) return;
     uv_read_stop(&p->h.stream);
     p->flags |= CLIENT_READ_STOPPED;
+    p->stall_since_ms = net_now_ms();
 }
 
+/* Called when a write completed: reading resumes once the backlog is
+ * under the mark, and the requests buffered meanwhile run. */
 static void resume_reading(client *c) {
     struct client_private *p = c->priv;
     if (!(p->flags & CLIENT_READ_STOPPED) || client_output_pending(c) > output_pause_mark())
@@ -344,9 +340,32 @@ static void resume_reading(client *c) {
         client_close(c);
         return;
     }
-    client_ref(c);
-    client_process_input(c);            /* requests buffered while paused */
-    client_flush(c);
+    client_pump(c);
+}
+
+/* Runs buffered requests and writes their replies, until the input is
+ * exhausted or the output backs up (then reading pauses until write_cb
+ * drains it). The loop matters when the kernel absorbs each batch at once:
+ * then no write callback would come to resume processing. */
+static void client_pump(client *c) {
+    struct client_private *p = c->priv;
+    client_ref(c);                      /* the handlers may close c */
+    for (;;) {
+        int backlog = client_process_input(c);
+        if (!(p->flags & CLIENT_CLOSING) && query_limit_exceeded(c)) {
+            log_msg(LL_WARNING, "Closing client that reached max query buffer length: "
+                    "id=%llu addr=%s qbuf=%zu", (unsigned long long)c->id, p->addr,
+                    p->qlen - p->qpos);
+            g_stats.client_query_limit_disconnections++;
+            client_close(c);
+        }
+        client_flush(c);
+        if (!backlog || (p->flags & CLIENT_CLOSING)) break;
+        if (p->writing) {               /* the socket is full: wait for write_cb */
+            pause_reading(c);
+            break;
+        }
+    }
     client_unref(c);
 }
 
@@ -362,18 +381,20 @@ static void parser_limits(const client *c, reqparser_limits *lim) {
 }
 
 /* Parses and runs every complete request in the query buffer, stopping at
- * a parked client, a pending close, or an output backlog over the mark. */
-static void client_process_input(client *c) {
+ * a parked client, a pending close, or an output backlog over the mark.
+ * Returns 1 if it stopped for the output backlog, else 0. */
+static int client_process_input(client *c) {
     struct client_private *p = c->priv;
     const uint32_t stop = CLIENT_BLOCKED | CLIENT_CLOSING | CLIENT_CLOSE_AFTER_REPLY |
                           CLIENT_CLOSE_ASAP | CLIENT_PROCESSING;
-    if (p->flags & stop) return;
+    if (p->flags & stop) return 0;
     p->flags |= CLIENT_PROCESSING;
     size_t mark = output_pause_mark();
+    int backlog = 0;
     reqparser_limits lim;
     while (p->qpos < p->qlen && !(p->flags & (stop & ~CLIENT_PROCESSING))) {
         if (client_output_pending(c) > mark) {
-            pause_reading(c);
+            backlog = 1;
             break;
         }
         parser_limits(c, &lim);
@@ -405,6 +426,7 @@ static void client_process_input(client *c) {
         p->qlen -= p->qpos;
         p->qpos = 0;
     }
+    return backlog;
 }
 
 int client_feed(client *c, const char *data, size_t n) {
@@ -439,10 +461,7 @@ void client_unblock(client *c) {
     blocked_count--;
     if (p->flags & (CLIENT_CLOSING | CLIENT_PROCESSING)) return;
     p->last_ms = net_now_ms();
-    client_ref(c);
-    client_process_input(c);
-    client_flush(c);
-    client_unref(c);
+    client_pump(c);
 }
 
 /* ---- accept ---- */
@@ -627,12 +646,23 @@ void net_cron(uint64_t now_ms) {
             client_close(c);
             continue;
         }
+        /* Soft limit: over it for soft-seconds, or stalled that long (reading
+         * paused because the peer does not read its replies: the backlog
+         * then stays near the pause mark instead of growing past it). */
         long long soft = g_cfg.client_output_buffer_soft_limit;
+        uint64_t soft_ms = (uint64_t)g_cfg.client_output_buffer_soft_seconds * 1000;
+        if (soft > 0 && p->stall_since_ms && now_ms - p->stall_since_ms >= soft_ms) {
+            log_msg(LL_WARNING, "Client id=%llu addr=%s closed: it does not read its replies "
+                    "(output stalled for %llu s).", (unsigned long long)c->id, p->addr,
+                    (unsigned long long)g_cfg.client_output_buffer_soft_seconds);
+            g_stats.client_output_limit_disconnections++;
+            client_close(c);
+            continue;
+        }
         if (soft > 0 && client_output_pending(c) > (size_t)soft) {
             if (p->soft_since_ms == 0) {
                 p->soft_since_ms = now_ms;
-            } else if (now_ms - p->soft_since_ms >=
-                       (uint64_t)g_cfg.client_output_buffer_soft_seconds * 1000) {
+            } else if (now_ms - p->soft_since_ms >= soft_ms) {
                 log_msg(LL_WARNING, "Client id=%llu addr=%s scheduled to be closed ASAP for "
                         "overcoming of output buffer limits.", (unsigned long long)c->id, p->addr);
                 g_stats.client_output_limit_disconnections++;

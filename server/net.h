@@ -69,6 +69,7 @@ struct client_private {
     uint64_t last_ms;          /* last interaction (read or command) */
     uint64_t cmds;             /* commands executed */
     uint64_t soft_since_ms;    /* output above the soft limit since, or 0 */
+    uint64_t stall_since_ms;   /* reading paused for output backlog since, or 0 */
     struct client *prev, *next;/* the server's client list */
 };
 

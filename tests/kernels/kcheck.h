@@ -56,6 +56,18 @@ static inline void kc_result(kcheck *c, int ok, const char *fmt, ...)
     fprintf(stderr, "FAIL: %s\n", msg);
 }
 
+/* Exactly `size` bytes (at least 1), so ASan flags a read one past the end
+ * of a vector. Test data is small; allocation failure ends the test. */
+static inline void *kc_alloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
 /* splitmix64: a seeded, portable generator so x86 and qemu see the same data. */
 static inline uint64_t kc_next(uint64_t *s)
 {
@@ -118,8 +130,8 @@ static inline void kc_check_f32(kcheck *c, const kernels *k, uint64_t seed)
         size_t n = kc_dims[di];
         for (size_t oa = 0; oa < 4; oa++) {
             for (size_t ob = 0; ob < 4; ob++) {
-                float *ba = malloc((oa + n) * sizeof(float) + 1);
-                float *bb = malloc((ob + n) * sizeof(float) + 1);
+                float *ba = kc_alloc((oa + n) * sizeof(float));
+                float *bb = kc_alloc((ob + n) * sizeof(float));
                 float *a = ba + oa, *b = bb + ob;
                 for (size_t i = 0; i < n; i++) {
                     a[i] = kc_float(&seed);
@@ -148,10 +160,10 @@ static inline void kc_check_f16(kcheck *c, const kernels *k, uint64_t seed)
         size_t n = kc_dims[di];
         for (size_t oa = 0; oa < 4; oa++) {
             for (size_t ob = 0; ob < 4; ob += 3) {
-                uint16_t *ba = malloc((oa + n) * sizeof(uint16_t) + 1);
-                uint16_t *bb = malloc((ob + n) * sizeof(uint16_t) + 1);
+                uint16_t *ba = kc_alloc((oa + n) * sizeof(uint16_t));
+                uint16_t *bb = kc_alloc((ob + n) * sizeof(uint16_t));
                 uint16_t *a = ba + oa, *b = bb + ob;
-                float *fa = malloc(n * sizeof(float) + 1), *fb = malloc(n * sizeof(float) + 1);
+                float *fa = kc_alloc(n * sizeof(float)), *fb = kc_alloc(n * sizeof(float));
                 for (size_t i = 0; i < n; i++) {
                     a[i] = kc_half(&seed);
                     b[i] = kc_half(&seed);
@@ -201,7 +213,7 @@ static inline void kc_check_i8(kcheck *c, const kernels *k, uint64_t seed)
         for (int mode = 0; mode < 4; mode++) {
             for (size_t oa = 0; oa < 4; oa++) {
                 for (size_t ob = 0; ob < 4; ob++) {
-                    int8_t *ba = malloc(oa + n + 1), *bb = malloc(ob + n + 1);
+                    int8_t *ba = kc_alloc(oa + n), *bb = kc_alloc(ob + n);
                     int8_t *a = ba + oa, *b = bb + ob;
                     kc_fill_i8(a, n, mode, &seed);
                     /* a: full range in modes 0, 2, 3 (so -128 meets b > 0,
@@ -229,7 +241,7 @@ static inline void kc_check_i8(kcheck *c, const kernels *k, uint64_t seed)
 static inline void kc_check_i8_extremes(kcheck *c, const kernels *k)
 {
     size_t n = 40001; /* 40001 * 65025 > 2^31: l2 wraps */
-    int8_t *a = malloc(n), *b = malloc(n);
+    int8_t *a = kc_alloc(n), *b = kc_alloc(n);
     memset(a, 0x80, n); /* -128 */
     memset(b, 0x7F, n); /* 127 */
     int64_t l2 = (int64_t)n * 65025, dot = -(int64_t)n * 128 * 127;

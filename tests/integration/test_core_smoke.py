@@ -1,0 +1,435 @@
+"""Smoke tests of the server core as a user meets it: the real binary on an
+ephemeral loopback port, driven by redis-py, redis-cli and raw sockets.
+
+Covers the handshake (HELLO 2/3), AUTH flows, pipelining, protocol errors
+closing the connection after the reply, maxclients, output-buffer limits
+for a client that never reads, idle and pre-auth timeouts, the unix socket
+and its permissions, SHUTDOWN, and graceful SIGTERM (every server started
+here must exit 0 when stopped).
+
+Self-contained on purpose (its own fixture below), so it does not depend on
+the shared conftest.py. Env: SIMCACHE_SERVER = path to simcache-server.
+"""
+import os
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+import redis
+
+SERVER = os.environ.get("SIMCACHE_SERVER", "build/release/server/simcache-server")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    """One simcache-server process; stop() asserts a clean exit."""
+
+    def __init__(self, *args, unix=None):
+        self.args = list(args)
+        self.unix = unix
+        for _ in range(5):
+            self.port = free_port()
+            self.log = tempfile.TemporaryFile()
+            cmd = [SERVER, "--port", str(self.port), "--hz", "20"] + self.args
+            self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+            if self._wait_ready():
+                return
+            self.proc.wait(timeout=5)   # bind failure: someone took the port
+        raise RuntimeError("server did not start: " + self.output())
+
+    def _wait_ready(self):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    data = s.recv(100)
+                    if data.startswith(b"+PONG") or data.startswith(b"-NOAUTH"):
+                        return True
+            except OSError:
+                time.sleep(0.05)
+        return False
+
+    def output(self):
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def client(self, **kw):
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10, **kw)
+
+    def raw(self, rcvbuf=None):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(10)
+        s.connect(("127.0.0.1", self.port))
+        return s
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=15)
+        assert rc == 0, "server exit code %r\n%s" % (rc, self.output())
+        assert "ready to exit" in self.output()
+
+
+@pytest.fixture
+def server_factory():
+    started = []
+
+    def make(*args, **kw):
+        srv = Server(*args, **kw)
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        if srv.proc.poll() is None:
+            srv.stop()
+
+
+@pytest.fixture
+def server(server_factory):
+    return server_factory()
+
+
+def recv_until_closed(sock, timeout=10):
+    """Reads until EOF; returns the bytes. Fails if the server keeps it open.
+    A reset (the server closed with our unread input pending) counts as
+    closed."""
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def read_exact_lines(sock, n):
+    buf = b""
+    while buf.count(b"\r\n") < n:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed early"
+        buf += chunk
+    return buf
+
+
+# ---- handshake and basic commands ----
+
+def test_hello_3_then_hello_2_shapes(server):
+    s = server.raw()
+    s.sendall(b"HELLO 3\r\n")
+    data = s.recv(4096)
+    assert data.startswith(b"%7\r\n$6\r\nserver\r\n$8\r\nsimcache\r\n")
+    assert b"$5\r\nproto\r\n:3\r\n" in data
+    assert data.endswith(b"$7\r\nmodules\r\n*0\r\n")
+    s.sendall(b"HELLO 4\r\n")
+    assert s.recv(4096) == b"-NOPROTO unsupported protocol version\r\n"
+    s.sendall(b"HELLO 2\r\n")
+    data = s.recv(4096)
+    assert data.startswith(b"*14\r\n") and b":2\r\n" in data
+    s.close()
+
+
+def test_redis_py_basics_and_error_wording(server):
+    r = server.client()
+    assert r.ping() is True
+    assert r.echo("hé") == "hé".encode()
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("NOSUCHCMD", "a", "b")
+    assert str(e.value) == "unknown command 'NOSUCHCMD', with args beginning with: 'a' 'b' "
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("ECHO")
+    assert str(e.value) == "wrong number of arguments for 'echo' command"
+    assert r.config_get("save") == {"save": ""}
+    assert r.config_get("appendonly") == {"appendonly": "no"}
+    assert r.config_set("timeout", 100) is True
+    assert r.config_get("timeout") == {"timeout": "100"}
+    info = r.info()
+    assert info["redis_version"] == "7.0.0" and info["tcp_port"] == server.port
+    assert info["connected_clients"] >= 1
+    t = r.time()
+    assert abs(t[0] - time.time()) < 5
+    assert r.client_setname("smoke") is True
+    assert r.client_getname() == "smoke"
+    assert r.dbsize() == 0
+    r.execute_command("SLOWLOG", "RESET")
+    r.close()
+
+
+def test_redis_cli_with_piped_stdin_reads_command_docs(server):
+    # redis-cli without a TTY first sends COMMAND DOCS to build its help;
+    # a malformed reply crashes it (seen during development).
+    out = subprocess.run(["redis-cli", "-p", str(server.port)], input=b"ping\necho hi\n",
+                         capture_output=True, timeout=20)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == b"PONG\nhi\n"
+
+
+# ---- authentication ----
+
+def test_auth_flows(server_factory):
+    srv = server_factory("--requirepass", "pw", "--user", "alice", "apw")
+    r = srv.client()
+    with pytest.raises(redis.AuthenticationError):
+        r.ping()
+    r.close()
+    bad = srv.client(password="nope")
+    with pytest.raises(redis.ResponseError) as e:
+        bad.ping()
+    assert "WRONGPASS" in str(e.value)
+    assert srv.client(password="pw").ping() is True
+    assert srv.client(username="alice", password="apw").ping() is True
+    s = srv.raw()
+    s.sendall(b"HELLO 3 AUTH default pw\r\n")
+    assert s.recv(4096).startswith(b"%7\r\n")
+    s.close()
+
+
+def test_auth_without_password_configured(server):
+    s = server.raw()
+    s.sendall(b"AUTH pw\r\n")
+    assert s.recv(4096) == (b"-ERR AUTH <password> called without any password configured "
+                            b"for the default user. Are you sure your configuration is "
+                            b"correct?\r\n")
+    s.close()
+
+
+def test_preauth_timeout_closes_silent_unauthenticated_client(server_factory):
+    srv = server_factory("--requirepass", "pw", "--preauth-timeout", "300")
+    s = srv.raw()
+    t0 = time.time()
+    assert recv_until_closed(s, timeout=5) == b""
+    assert time.time() - t0 < 4
+    s.close()
+
+
+def test_unauthenticated_big_multibulk_is_refused(server_factory):
+    srv = server_factory("--requirepass", "pw")
+    s = srv.raw()
+    s.sendall(b"*11\r\n")
+    data = recv_until_closed(s)
+    assert data.startswith(b"-ERR Protocol error")
+    s.close()
+
+
+# ---- pipelining and protocol errors ----
+
+def test_pipelined_requests_split_at_random_bytes(server):
+    import random
+    rnd = random.Random(7)
+    req = b""
+    expected = b""
+    for i in range(2000):
+        msg = b"m%d" % i
+        if i % 3 == 0:
+            req += b"ECHO " + msg + b"\r\n"
+        else:
+            req += b"*2\r\n$4\r\nECHO\r\n$%d\r\n%s\r\n" % (len(msg), msg)
+        expected += b"$%d\r\n%s\r\n" % (len(msg), msg)
+    s = server.raw()
+    pos = 0
+    while pos < len(req):
+        n = rnd.randint(1, 300)
+        s.sendall(req[pos:pos + n])
+        pos += n
+    got = b""
+    while len(got) < len(expected):
+        chunk = s.recv(65536)
+        assert chunk
+        got += chunk
+    assert got == expected
+    s.close()
+
+
+def test_protocol_error_replies_then_closes(server):
+    s = server.raw()
+    s.sendall(b"PING\r\n*1\r\n$abc\r\nPING\r\n")
+    data = recv_until_closed(s)
+    assert data == b"+PONG\r\n-ERR Protocol error: invalid bulk length\r\n"
+    s.close()
+    assert server.client().ping()
+
+
+def test_quit_replies_ok_then_closes(server):
+    s = server.raw()
+    s.sendall(b"QUIT\r\nPING\r\n")
+    assert recv_until_closed(s) == b"+OK\r\n"
+    s.close()
+
+
+# ---- limits ----
+
+def test_maxclients_rejects_with_redis_error(server_factory):
+    srv = server_factory("--maxclients", "2")
+    a, b = srv.raw(), srv.raw()
+    for s in (a, b):
+        s.sendall(b"PING\r\n")
+        assert s.recv(100) == b"+PONG\r\n"
+    c = srv.raw()
+    assert recv_until_closed(c) == b"-ERR max number of clients reached\r\n"
+    a.close()
+    time.sleep(0.2)
+    d = srv.raw()
+    d.sendall(b"PING\r\n")
+    assert d.recv(100) == b"+PONG\r\n"
+    for s in (b, c, d):
+        s.close()
+    info = srv.client().info("stats")
+    assert info["rejected_connections"] == 1
+
+
+def flood_without_reading(srv, sock, stop):
+    # COMMAND replies ~20 KB per 9-byte request: lots of output, little input.
+    req = b"COMMAND\r\n" * 200
+    sock.setblocking(False)
+    while not stop.is_set():
+        try:
+            sock.send(req)
+        except BlockingIOError:
+            time.sleep(0.01)
+        except OSError:
+            return
+
+
+def wait_for(pred, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_output_hard_limit_disconnects_non_reading_client(server_factory):
+    srv = server_factory("--client-output-buffer-limit", "normal 1mb 0 0")
+    r = srv.client()
+    s = srv.raw(rcvbuf=4096)
+    stop = threading.Event()
+    t = threading.Thread(target=flood_without_reading, args=(srv, s, stop))
+    t.start()
+    try:
+        assert wait_for(lambda: r.info("stats")["client_output_buffer_limit_disconnections"] >= 1,
+                        20)
+        assert r.info("clients")["connected_clients"] == 1
+    finally:
+        stop.set()
+        t.join()
+        s.close()
+    assert r.ping()
+
+
+def test_output_soft_limit_disconnects_stalled_client(server_factory):
+    srv = server_factory("--client-output-buffer-limit", "normal 64mb 256kb 1")
+    r = srv.client()
+    s = srv.raw(rcvbuf=4096)
+    stop = threading.Event()
+    t = threading.Thread(target=flood_without_reading, args=(srv, s, stop))
+    t.start()
+    try:
+        assert wait_for(lambda: r.info("stats")["client_output_buffer_limit_disconnections"] >= 1,
+                        20)
+        # memory stayed bounded: reading paused near the soft mark, far below 64mb
+        assert r.info("memory")["used_memory"] < 32 * 1024 * 1024
+    finally:
+        stop.set()
+        t.join()
+        s.close()
+
+
+def test_idle_timeout_closes_connection(server_factory):
+    srv = server_factory("--timeout", "1")
+    s = srv.raw()
+    s.sendall(b"PING\r\n")
+    assert s.recv(100) == b"+PONG\r\n"
+    t0 = time.time()
+    assert recv_until_closed(s, timeout=6) == b""
+    assert 0.9 < time.time() - t0 < 5
+    s.close()
+
+
+def test_query_buffer_limit_closes_client(server_factory):
+    srv = server_factory("--client-query-buffer-limit", "1mb")
+    s = srv.raw()
+    # a bulk announced as 4 MB (allowed by proto-max-bulk-len) overflows 1 MB
+    s.sendall(b"*2\r\n$4\r\nECHO\r\n$4000000\r\n")
+    try:
+        for _ in range(40):
+            s.sendall(b"x" * 65536)
+    except OSError:
+        pass
+    assert recv_until_closed(s) == b""
+    s.close()
+    assert srv.client().info("stats")["client_query_buffer_limit_disconnections"] == 1
+
+
+# ---- clients ----
+
+def test_client_list_and_kill_by_id(server):
+    r1 = server.client()
+    r1.client_setname("one")
+    s2 = server.raw()
+    s2.sendall(b"CLIENT ID\r\n")
+    victim = int(s2.recv(100)[1:].strip())
+    clients = r1.client_list()
+    assert {c["name"] for c in clients} == {"one", ""} and len(clients) == 2
+    assert r1.execute_command("CLIENT", "KILL", "ID", victim) == 1
+    assert recv_until_closed(s2) == b""
+    s2.close()
+    assert len(r1.client_list()) == 1
+    with pytest.raises(redis.ResponseError) as e:
+        r1.execute_command("CLIENT", "KILL", "127.0.0.1:1")
+    assert str(e.value) == "No such client"
+
+
+# ---- unix socket and lifecycle ----
+
+def test_unix_socket_with_permissions(server_factory, tmp_path):
+    path = str(tmp_path / "sc.sock")
+    srv = server_factory("--unixsocket", path, "--unixsocketperm", "700")
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    assert mode == 0o700
+    r = redis.Redis(unix_socket_path=path)
+    assert r.ping()
+    assert "U" in r.client_list()[0]["flags"]
+    r.close()
+    srv.stop()
+    assert not os.path.exists(path), "socket file removed at shutdown"
+
+
+def test_sigterm_flushes_and_exits_zero(server):
+    s = server.raw()
+    s.sendall(b"PING\r\n")
+    assert s.recv(100) == b"+PONG\r\n"
+    server.proc.send_signal(signal.SIGTERM)
+    assert recv_until_closed(s) == b""
+    assert server.proc.wait(timeout=10) == 0
+    s.close()
+    server.stop()
+
+
+def test_shutdown_command_exits_zero(server):
+    s = server.raw()
+    s.sendall(b"SHUTDOWN NOSAVE\r\n")
+    assert recv_until_closed(s) == b""
+    assert server.proc.wait(timeout=10) == 0
+    s.close()
+    server.stop()
