@@ -32,9 +32,14 @@ enum {
 };
 
 typedef struct command_arg_doc {
-    const char *name;         /* "key", "seconds", ... */
-    const char *type;         /* "key", "string", "integer", "pure-token", "oneof", ... */
-    const char *token;        /* "EX" for a token argument, or NULL */
+    const char *name;         /* "key", "seconds", ...; for a "block", its parts
+                               * separated by spaces ("key value") */
+    const char *type;         /* "key", "string", "integer", "pure-token", "oneof",
+                               * "block" */
+    const char *token;        /* "EX" for a token argument, or NULL; for a "oneof",
+                               * its alternatives separated by '|', each a
+                               * token optionally followed by a value name
+                               * ("NX|XX", "EX seconds|PX milliseconds|KEEPTTL") */
     int optional;
     int multiple;
 } command_arg_doc;
@@ -59,6 +64,17 @@ int commands_init(void);
 /* Runs the request in c->argc/c->argv: the checks listed above, then the
  * handler; updates command stats and the slow log. Loop thread only. */
 void commands_execute(client *c);
+
+/* The command clock (see commands.c): net.c brackets each batch of
+ * requests with commands_batch_begin/end; within a batch commands_now_ms()
+ * is the unix time in ms as of the end of the previous command, without a
+ * clock read; outside a batch it reads CLOCK_REALTIME. main.c installs it
+ * as the keyspace clock (ks_set_clock) and calls commands_clock_sync() from
+ * the hz timer so wall-clock steps are followed. Loop thread only. */
+void commands_batch_begin(void);
+void commands_batch_end(void);
+void commands_clock_sync(void);
+int64_t commands_now_ms(void);
 
 /* INFO commandstats: "cmdstat_<name>:calls=..,usec=..,usec_per_call=..,
  * rejected_calls=..,failed_calls=.." lines for commands called at least

@@ -63,6 +63,7 @@ static int start_search_pool(uv_loop_t *l) {
 static void hz_cb(uv_timer_t *t) {
     uint64_t now = net_now_ms();
     int hz = g_cfg.hz > 0 ? g_cfg.hz : 10;
+    commands_clock_sync();
     ks_active_expire_cycle((uint64_t)1000000 / (uint64_t)hz / 4);
     net_cron(now);
     stats_sample(now);
@@ -114,6 +115,7 @@ int main(int argc, char **argv) {
         log_msg(LL_WARNING, "Out of memory during initialisation");
         return 1;
     }
+    ks_set_clock(commands_now_ms);
     /* Kernel tier: chosen once, before any thread starts (INFO reports it). */
     const kernels *kt = kernels_init(KTIER_MASK_ALL);
     log_msg(LL_NOTICE, "Similarity kernels: %s", kt->name);

@@ -81,7 +81,8 @@ static void client_flush(client *c);
 
 uint64_t net_now_ms(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);   /* ~4 ms resolution is plenty for
+                                                  * timeouts and ages; 7x cheaper */
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
@@ -392,6 +393,7 @@ static int client_process_input(client *c) {
     size_t mark = output_pause_mark();
     int backlog = 0;
     reqparser_limits lim;
+    commands_batch_begin();
     while (p->qpos < p->qlen && !(p->flags & (stop & ~CLIENT_PROCESSING))) {
         if (client_output_pending(c) > mark) {
             backlog = 1;
@@ -420,6 +422,7 @@ static int client_process_input(client *c) {
         p->qpos += used;
         reqparser_reset(&p->parser);
     }
+    commands_batch_end();
     p->flags &= ~CLIENT_PROCESSING;
     if (p->qpos) {                      /* drop the consumed prefix */
         memmove(p->qbuf, p->qbuf + p->qpos, p->qlen - p->qpos);

@@ -433,3 +433,48 @@ def test_shutdown_command_exits_zero(server):
     assert server.proc.wait(timeout=10) == 0
     s.close()
     server.stop()
+
+
+# ---- protected mode and tools ----
+
+def non_loopback_ipv4():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(("10.255.255.255", 1))   # no packet is sent; picks a route
+        ip = s.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        s.close()
+    return None if ip.startswith("127.") else ip
+
+
+def test_protected_mode_denies_non_loopback_without_password(server_factory):
+    ip = non_loopback_ipv4()
+    if ip is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    srv = server_factory("--bind", "127.0.0.1", ip)
+    s = socket.create_connection((ip, srv.port), timeout=10)
+    data = recv_until_closed(s)
+    assert data.startswith(b"-DENIED ") and data.endswith(b"\r\n")
+    s.close()
+    assert srv.client().ping()           # loopback is still served
+    assert srv.client().config_set("protected-mode", "no")
+    s = socket.create_connection((ip, srv.port), timeout=10)
+    s.sendall(b"PING\r\n")
+    assert s.recv(100) == b"+PONG\r\n"
+    s.close()
+    srv.client().config_set("protected-mode", "yes")
+    srv.client().config_set("requirepass", "pw")
+    s = socket.create_connection((ip, srv.port), timeout=10)
+    s.sendall(b"PING\r\n")
+    assert s.recv(100) == b"-NOAUTH Authentication required.\r\n"
+    s.close()
+
+
+def test_redis_benchmark_runs_without_config_warning(server):
+    out = subprocess.run(["redis-benchmark", "-p", str(server.port), "-t", "ping,set,get",
+                          "-n", "2000", "-c", "4", "-q"], capture_output=True, timeout=120)
+    text = (out.stdout + out.stderr).decode(errors="replace")
+    assert out.returncode == 0, text
+    assert "WARNING" not in text and "requests per second" in text, text

@@ -663,3 +663,45 @@ def test_many_connections_pool(srv):
     c = redis.Redis(connection_pool=pool)
     assert int(c.get("shared")) == 1000
     pool.disconnect()
+
+
+def _check_doc_args(cmd, args, problems):
+    for a in args:
+        d = dict(zip(a[0::2], a[1::2]))
+        if b"name" not in d or b"type" not in d:
+            problems.append("%s: argument without name/type: %r" % (cmd, d))
+            continue
+        if d[b"type"] in (b"oneof", b"block"):
+            # redis-cli 7.0 (cliAddArgument) dereferences the nested
+            # "arguments" of oneof/block unconditionally: SIGSEGV without it
+            if not isinstance(d.get(b"arguments"), list) or not d[b"arguments"]:
+                problems.append("%s: %s argument %r has no nested arguments"
+                                % (cmd, d[b"type"].decode(), d[b"name"]))
+                continue
+        if b"arguments" in d:
+            _check_doc_args(cmd, d[b"arguments"], problems)
+
+
+def test_command_docs_shape_that_redis_cli_parses(srv):
+    """redis-cli (interactive and piped stdin) builds its help from the full
+    COMMAND DOCS reply; every entry must have the shape it walks."""
+    with srv.conn() as c:
+        docs = c.cmd("COMMAND", "DOCS")
+    problems = []
+
+    def walk(entries):
+        for name, spec in zip(entries[0::2], entries[1::2]):
+            d = dict(zip(spec[0::2], spec[1::2]))
+            for k in (b"summary", b"since", b"group"):
+                if not isinstance(d.get(k), bytes):
+                    problems.append("%s: %s missing or not a string" % (name, k))
+            if b"arguments" in d:
+                _check_doc_args(name.decode(), d[b"arguments"], problems)
+            if b"subcommands" in d:
+                for sub in d[b"subcommands"][0::2]:
+                    if b"|" not in sub:
+                        problems.append("%s: subcommand %r not named 'cmd|sub'" % (name, sub))
+                walk(d[b"subcommands"])
+
+    walk(docs)
+    assert not problems, "\n".join(problems)

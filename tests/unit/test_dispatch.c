@@ -14,6 +14,7 @@
 #include "server/config.h"
 #include "server/keyspace.h"
 #include "server/net.h"
+#include "server/reply.h"
 
 static client *c;
 
@@ -267,4 +268,38 @@ Test(dispatch, slowlog_cuts_long_arguments) {
     char *out = take_output();
     cr_assert_not_null(strstr(out, "... (72 more bytes)"), "%s", out);
     free(out);
+}
+
+/* Parked clients: while blocked, buffered requests are not executed; the
+ * completion's reply comes first, then the buffered requests in order. */
+Test(dispatch, blocked_client_defers_pipelined_input) {
+    client_block(c);
+    cr_assert_eq(net_blocked_count(), 1);
+    cr_assert_eq(client_feed(c, "ECHO a\r\nECHO b\r\n", 16), 0);
+    char *out = take_output();
+    cr_assert_str_eq(out, "", "nothing may run while the client is parked");
+    free(out);
+    reply_simple(c, "DONE");          /* what a completion would send */
+    client_unblock(c);
+    cr_assert_eq(net_blocked_count(), 0);
+    out = take_output();
+    cr_assert_str_eq(out, "+DONE\r\n$1\r\na\r\n$1\r\nb\r\n");
+    free(out);
+}
+
+/* A completion that arrives after the client closed must not touch freed
+ * memory: the job's reference keeps the client alive, unblock is a no-op,
+ * and the last unref frees (ASan checks the rest). */
+Test(dispatch, completion_after_close_is_safe) {
+    client_block(c);
+    client_ref(c);                    /* the in-flight job's reference */
+    client_feed(c, "PING\r\n", 6);
+    client_close(c);
+    cr_assert_not(client_is_open(c));
+    cr_assert_eq(net_blocked_count(), 0, "closing a parked client unparks it");
+    client_unblock(c);                /* completion: no reply, no processing */
+    size_t len;
+    client_output(c, &len);
+    cr_assert_eq(len, 0);
+    client_unref(c);                  /* job done; the fixture drops the last one */
 }
