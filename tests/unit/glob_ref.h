@@ -26,8 +26,9 @@ static void ref_add(ref_tok *t, unsigned x) { t->set[x >> 3] |= (unsigned char)(
 static int ref_has(const ref_tok *t, unsigned x) { return (t->set[x >> 3] >> (x & 7)) & 1; }
 
 static void ref_add_literal(ref_tok *t, unsigned char c, int nocase) {
-    for (unsigned x = 0; x < 256; x++)
-        if (nocase ? ref_fold((unsigned char)x) == ref_fold(c) : x == c) ref_add(t, x);
+    ref_add(t, c);
+    if (nocase && c >= 'A' && c <= 'Z') ref_add(t, c + 32u);
+    if (nocase && c >= 'a' && c <= 'z') ref_add(t, c - 32u);
 }
 
 /* Compiles one class starting after '['; returns the index after it. */
