@@ -1,5 +1,6 @@
-/* test_hnsw_mt.c -- searches running while other threads insert and
- * delete (the TSan stage runs this file with -fsanitize=thread).
+/* hnsw_mt.c -- searches running while other threads insert and
+ * delete (a plain C program, as every tests/mt file:
+ * the TSan stage runs it built with -fsanitize=thread).
  *
  * The "doomed" vectors sit in their own region (first component large),
  * everything else has a first component of 0, and the searchers query
@@ -8,14 +9,31 @@
  * their distance to the query is < 0.2, everyone else's is >= 0.5 (the ids
  * themselves are reused by the inserter, so the distance, not the id, is
  * what identifies a doomed vector). Every search must return k results
- * (the live count never drops below k), sorted. */
-#include <criterion/criterion.h>
+ * (the live count never drops below k), sorted.
+ *
+ * Not Criterion (tests/CMakeLists.txt: its runner cannot start under TSan
+ * here): each test is a plain function, failures are printed and make
+ * the exit status 1. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 
 #include "tests/unit/hnsw_testutil.h"
+
+static int g_failed;
+
+#define CHECK(cond, ...)                                                    \
+    do {                                                                    \
+        if (!(cond)) {                                                      \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, \
+                    #cond);                                                 \
+            fprintf(stderr, __VA_ARGS__);                                   \
+            fprintf(stderr, "\n");                                          \
+            g_failed = 1;                                                   \
+            return;                                                         \
+        }                                                                   \
+    } while (0)
 
 #define D 16
 #define K 10
@@ -145,14 +163,14 @@ static void run(int nsearchers, int ninserters)
     hnsw_params_default(&p, D);
     p.M = 8;
     p.ef_construction = 64;
-    cr_assert_eq(hnsw_create(&p, &s.h), HNSW_OK);
+    CHECK(hnsw_create(&p, &s.h) == HNSW_OK, "create");
     hnsw_set_exact_threshold(s.h, 0); /* the graph path, not the scan */
     for (size_t i = 0; i < s.preload; i++) {
         uint32_t id;
-        cr_assert_eq(hnsw_insert(s.h, s.stable + i * D, D, &id), HNSW_OK);
+        CHECK(hnsw_insert(s.h, s.stable + i * D, D, &id) == HNSW_OK, "preload %zu", i);
     }
     for (size_t i = 0; i < s.ndoomed; i++)
-        cr_assert_eq(hnsw_insert(s.h, s.doomed + i * D, D, &s.doomed_ids[i]), HNSW_OK);
+        CHECK(hnsw_insert(s.h, s.doomed + i * D, D, &s.doomed_ids[i]) == HNSW_OK, "doomed %zu", i);
     for (int i = 0; i < nsearchers; i++)
         pthread_create(&th[nth++], NULL, searcher, &s);
     pthread_create(&th[nth++], NULL, deleter, &s);
@@ -169,10 +187,10 @@ static void run(int nsearchers, int ninserters)
     atomic_store(&s.stop, 1);
     for (int i = 0; i < nsearchers; i++)
         pthread_join(th[i], NULL);
-    cr_assert_eq(atomic_load(&s.failures), 0, "%d failures, first: %s", atomic_load(&s.failures),
-                 s.failmsg);
-    cr_assert_eq(hnsw_validate(s.h, err, sizeof(err)), 0, "validator: %s", err);
-    cr_log_info("%ld searches during the writes", atomic_load(&s.searches));
+    printf("  %ld searches during the writes\n", atomic_load(&s.searches));
+    CHECK(atomic_load(&s.failures) == 0, "%d failures, first: %s", atomic_load(&s.failures),
+          s.failmsg);
+    CHECK(hnsw_validate(s.h, err, sizeof(err)) == 0, "validator: %s", err);
     hnsw_free(s.h);
     free(s.stable);
     free(s.doomed);
@@ -183,12 +201,38 @@ static void run(int nsearchers, int ninserters)
 /* The inserter inserts the second half of the stable vectors; two
  * inserters would insert it twice, which is fine for the index (duplicate
  * vectors are distinct entries). */
-Test(hnsw_mt, searches_during_inserts_and_deletes_never_see_deleted_vectors, .timeout = 300)
+static void searches_during_inserts_and_deletes_never_see_deleted_vectors(void)
 {
     run(2, 1);
 }
 
-Test(hnsw_mt, two_inserters_a_deleter_and_searchers_leave_a_valid_graph, .timeout = 300)
+static void two_inserters_a_deleter_and_searchers_leave_a_valid_graph(void)
 {
     run(2, 2);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        void (*fn)(void);
+    } tests[] = {
+        {"searches_during_inserts_and_deletes_never_see_deleted_vectors",
+         searches_during_inserts_and_deletes_never_see_deleted_vectors},
+        {"two_inserters_a_deleter_and_searchers_leave_a_valid_graph",
+         two_inserters_a_deleter_and_searchers_leave_a_valid_graph},
+    };
+    int failed = 0, n = (int)(sizeof(tests) / sizeof(tests[0]));
+    (void)argc;
+    (void)argv;
+    for (int i = 0; i < n; i++) {
+        g_failed = 0;
+        printf("[RUN ] hnsw_mt::%s\n", tests[i].name);
+        fflush(stdout);
+        tests[i].fn();
+        printf("[%s] hnsw_mt::%s\n", g_failed ? "FAIL" : "PASS", tests[i].name);
+        failed += g_failed;
+    }
+    printf("hnsw_mt: %d tests, %d passed, %d failed\n", n, n - failed, failed);
+    return failed ? 1 : 0;
 }
