@@ -65,6 +65,8 @@ void cmd_decrby(client *c);
 void cmd_incrbyfloat(client *c);
 void cmd_append(client *c);
 void cmd_strlen(client *c);
+void cmd_getrange(client *c);
+void cmd_setrange(client *c);
 
 /* cmd_keys.c: generic key commands (sc/keyspace) */
 void cmd_del(client *c);

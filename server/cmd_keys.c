@@ -162,7 +162,7 @@ static void ttl_generic(client *c, int ms, int absolute) {
         return;
     }
     if (absolute) {
-        reply_integer(c, ms ? when : when / 1000);
+        reply_integer(c, ms ? when : (when + 500) / 1000); /* Redis rounds */
         return;
     }
     int64_t ttl = when - ks_now_ms();
@@ -189,16 +189,21 @@ typedef struct scan_opts {
     long long count;
 } scan_opts;
 
-/* Redis parseScanCursorOrReply: an unsigned decimal (leading zeros ok). */
+/* Redis 7.0 parseScanCursorOrReply is strtoul(): an optional sign, then
+ * decimal digits (leading zeros fine); "-1" wraps to 2^64-1 as strtoul
+ * does, out of range or anything else is "invalid cursor". */
 static int parse_cursor_or_reply(client *c, const req_arg *a, uint64_t *cur) {
+    const char *p = a->ptr, *end = a->ptr + a->len;
+    int neg = 0;
+    if (p < end && (*p == '-' || *p == '+')) neg = *p++ == '-';
+    if (p == end) goto invalid;
     uint64_t v = 0;
-    if (a->len == 0 || a->len > 20) goto invalid;
-    for (size_t i = 0; i < a->len; i++) {
-        unsigned d = (unsigned char)a->ptr[i] - '0';
+    for (; p < end; p++) {
+        unsigned d = (unsigned)((unsigned char)*p - '0');
         if (d > 9 || v > (UINT64_MAX - d) / 10) goto invalid;
         v = v * 10 + d;
     }
-    *cur = v;
+    *cur = neg ? (uint64_t)0 - v : v;
     return 0;
 invalid:
     reply_error(c, "ERR invalid cursor");

@@ -1,6 +1,7 @@
 /* cmd_string.c -- string commands: GET, SET (NX|XX, GET, EX|PX|EXAT|PXAT|
  * KEEPTTL), SETNX, SETEX, PSETEX, GETEX, GETDEL, MGET, MSET, MSETNX,
- * GETSET, INCR/DECR/INCRBY/DECRBY, INCRBYFLOAT, APPEND, STRLEN.
+ * GETSET, INCR/DECR/INCRBY/DECRBY, INCRBYFLOAT, APPEND, STRLEN, GETRANGE,
+ * SETRANGE.
  *
  * Semantics and error wordings follow Redis 7.0 (t_string.c):
  *  1. Option parsing is Redis's parseExtendedStringArgumentsOrReply: options
@@ -414,6 +415,10 @@ not_float:
     reply_error(c, "ERR value is not a valid float");
 }
 
+static long long max_string_len(void) {
+    return g_cfg.proto_max_bulk_len > 0 ? g_cfg.proto_max_bulk_len : 512LL * 1024 * 1024;
+}
+
 void cmd_append(client *c) {
     const req_arg *k = &c->argv[1], *v = &c->argv[2];
     ks_entry *e = ks_lookup(k->ptr, k->len, KS_LOOKUP_WRITE);
@@ -426,15 +431,77 @@ void cmd_append(client *c) {
         reply_error_wrongtype(c);
         return;
     }
-    long long max = g_cfg.proto_max_bulk_len > 0 ? g_cfg.proto_max_bulk_len
-                                                  : 512LL * 1024 * 1024;
-    if ((long long)(cur + v->len) > max) {
+    if ((long long)(cur + v->len) > max_string_len()) {
         reply_error(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
         return;
     }
     long long n = ks_append(e, v->ptr, v->len);
     if (n < 0) reply_error(c, ERR_OOM_ALLOC);
     else reply_integer(c, n);
+}
+
+/* Redis getrangeCommand: negative offsets count from the end; out of range
+ * or inverted ranges give "". */
+void cmd_getrange(client *c) {
+    long long start, end;
+    if (parse_ll_or_reply(c, &c->argv[2], &start) != 0) return;
+    if (parse_ll_or_reply(c, &c->argv[3], &end) != 0) return;
+    int err;
+    ks_entry *e = lookup_string_or_reply(c, &c->argv[1], 0, &err);
+    if (err) return;
+    size_t n = 0;
+    const char *s = e ? ks_str(e, &n) : "";
+    long long len = (long long)n;
+    if (start < 0 && end < 0 && start > end) goto empty;
+    if (start < 0) start += len;
+    if (end < 0) end += len;
+    if (start < 0) start = 0;
+    if (end < 0) end = 0;
+    if (end >= len) end = len - 1;
+    if (start > end || len == 0) goto empty;
+    reply_bulk(c, s + start, (size_t)(end - start + 1));
+    return;
+empty:
+    reply_bulk(c, "", 0);
+}
+
+/* Redis setrangeCommand: zero-pads up to offset; the new value is built
+ * and stored whole (O(length)), keeping the TTL. */
+void cmd_setrange(client *c) {
+    long long off;
+    const req_arg *k = &c->argv[1], *v = &c->argv[3];
+    if (parse_ll_or_reply(c, &c->argv[2], &off) != 0) return;
+    if (off < 0) {
+        reply_error(c, "ERR offset is out of range");
+        return;
+    }
+    ks_entry *e = ks_lookup(k->ptr, k->len, KS_LOOKUP_WRITE);
+    size_t olen = 0;
+    const char *old = e ? ks_str(e, &olen) : "";
+    if (old == NULL) {
+        reply_error_wrongtype(c);
+        return;
+    }
+    if (v->len == 0) {
+        reply_integer(c, (long long)olen);
+        return;
+    }
+    if (off > max_string_len() - (long long)v->len) {
+        reply_error(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        return;
+    }
+    size_t nlen = (size_t)off + v->len > olen ? (size_t)off + v->len : olen;
+    char *buf = calloc(nlen, 1);
+    if (buf == NULL) {
+        reply_error(c, ERR_OOM_ALLOC);
+        return;
+    }
+    memcpy(buf, old, olen);
+    memcpy(buf + off, v->ptr, v->len);
+    int rc = ks_set_string(k->ptr, k->len, buf, nlen, 1);
+    free(buf);
+    if (rc != 0) reply_error(c, ERR_OOM_ALLOC);
+    else reply_integer(c, (long long)nlen);
 }
 
 void cmd_strlen(client *c) {

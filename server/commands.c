@@ -97,6 +97,10 @@ static const command_arg_doc args_getex[] = {
     {"expiration", "oneof", "EX seconds|PX milliseconds|EXAT unix-time-seconds|"
      "PXAT unix-time-milliseconds|PERSIST", 1, 0}, END};
 static const command_arg_doc args_pairs[] = {MULTI("key value", "block"), END};
+static const command_arg_doc args_getrange[] = {ARG("key", "key"), ARG("start", "integer"),
+                                               ARG("end", "integer"), END};
+static const command_arg_doc args_setrange[] = {ARG("key", "key"), ARG("offset", "integer"),
+                                               ARG("value", "string"), END};
 static const command_arg_doc args_incrby[] = {ARG("key", "key"), ARG("increment", "integer"), END};
 static const command_arg_doc args_decrby[] = {ARG("key", "key"), ARG("decrement", "integer"), END};
 static const command_arg_doc args_expire[] = {
@@ -319,6 +323,12 @@ static const command command_table[] = {
     {"strlen", cmd_strlen, 2, CMD_READONLY | FAST, 1, 1, 1, "string", "0.1.0",
      "Returns the length of a string value.",
      "O(1)", args_key, NULL},
+    {"getrange", cmd_getrange, 4, CMD_READONLY, 1, 1, 1, "string", "0.1.0",
+     "Returns a substring of the string stored at a key.",
+     "O(N) where N is the length of the returned string", args_getrange, NULL},
+    {"setrange", cmd_setrange, 4, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, "string", "0.1.0",
+     "Overwrites part of a string value from an offset; creates the key if needed.",
+     "O(N) where N is the length of the resulting string", args_setrange, NULL},
     {"del", cmd_del, -2, CMD_WRITE, 1, -1, 1, "generic", "0.1.0",
      "Deletes one or more keys.",
      "O(N) where N is the number of keys", args_keys_multi, NULL},
