@@ -3,8 +3,8 @@
  * file can also be built as a plain C program for the TSan stage: Criterion
  * cannot start under ThreadSanitizer (its BoxFort arena lands in TSan's
  * reserved ranges: "Could not initialize inheritable arena", Snaipe/
- * Criterion#274). tests/CMakeLists.txt builds a file that mentions
- * SIMCACHE_PLAIN_TEST this way when SIMCACHE_TSAN is on.
+ * Criterion#274). A plain program in tests/mt/ defines SIMCACHE_PLAIN_TEST
+ * and includes the Criterion test file (tests/mt/workers_mt.c).
  *
  * Each Test() registers itself through a constructor; main runs them in
  * order and exits 1 at the first failed assertion (printing file:line). */

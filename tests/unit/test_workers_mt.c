@@ -3,8 +3,8 @@
  * thread exactly once; a full queue pushes back with -EAGAIN instead of
  * growing; shutdown with jobs still queued runs them all and leaves no
  * handle open (uv_loop_close == 0); an idle pool never keeps the loop
- * alive. Run under TSan by the tsan stage (label from the _mt suffix), built
- * there as a plain C program (SIMCACHE_PLAIN_TEST, tests/unit/plain_test.h). */
+ * alive. The tsan stage runs the same cases as a plain C program
+ * (tests/mt/workers_mt.c with tests/unit/plain_test.h). */
 #ifdef SIMCACHE_PLAIN_TEST      /* TSan build: see plain_test.h */
 #include "tests/unit/plain_test.h"
 #else
