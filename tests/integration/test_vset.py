@@ -10,10 +10,11 @@ threads search it (run this file under the ASan stage); refcount leaks
 (INFO vset_keys must come back to the number of live keys); recall of the
 HNSW search against TRUTH; vector-set keys escaping the keyspace's rules
 (TYPE, SCAN TYPE, expiry, eviction, MEMORY USAGE)."""
-import math
+import os
 import random
 import socket
 import struct
+import subprocess
 import threading
 import time
 
@@ -479,3 +480,21 @@ def test_recall_at_10_against_truth(r):
         total += 10
     recall = hits / total
     assert recall >= 0.9, recall
+
+
+# ------------------------------------------------------------------ hiredis
+
+def test_hiredis_pipelined_binary_vadd_vsim(srv):
+    """hiredis (through bench/vset-bench): 4 connections pipelining binary
+    FP32 VADD and VSIM, then recall against TRUTH and MEMORY USAGE."""
+    build = os.environ.get("SIMCACHE_BUILD", "")
+    prog = os.path.join(build, "bench", "vset-bench")
+    if not build or not os.access(prog, os.X_OK):
+        pytest.skip("vset-bench not built (needs libhiredis-dev and SIMCACHE_BUILD)")
+    out = subprocess.run([prog, "--port", str(srv.port), "-n", "3000", "-d", "32", "-c", "4",
+                          "-P", "8", "-q", "500", "--lat-queries", "200", "--clusters", "30"],
+                         check=True, capture_output=True, text=True, timeout=120).stdout
+    res = dict(kv.split("=") for kv in out.split())
+    assert int(res["card"]) == 3000
+    assert float(res["recall10"]) >= 0.9, res
+    assert 32 * 4 < float(res["bytes_per_vector"]) < 20000, res
