@@ -384,7 +384,7 @@ static const command command_table[] = {
      "Adds an element with its vector to a vector set, or replaces its vector.",
      "O(log(N)) for each element added, where N is the number of elements in the vector set.",
      args_vadd, NULL},
-    {"vsim", cmd_vsim, -4, CMD_READONLY | CMD_BLOCKING, 1, 1, 1, "vectorset", "0.1.0",
+    {"vsim", cmd_vsim, -4, CMD_READONLY, 1, 1, 1, "vectorset", "0.1.0",
      "Returns the elements most similar to a vector or an element (HNSW, on the search pool).",
      "O(log(N)) where N is the number of elements in the vector set.", args_vsim, NULL},
     {"vrem", cmd_vrem, 3, CMD_WRITE, 1, 1, 1, "vectorset", "0.1.0",
