@@ -498,3 +498,20 @@ def test_hiredis_pipelined_binary_vadd_vsim(srv):
     assert int(res["card"]) == 3000
     assert float(res["recall10"]) >= 0.9, res
     assert 32 * 4 < float(res["bytes_per_vector"]) < 20000, res
+
+
+def test_vrandmember_huge_negative_count_does_not_stall_the_server(server_factory):
+    """The reply outgrows the output limit and the client is closed; the
+    handler must stop producing it rather than loop 10^12 times."""
+    s = server_factory("--client-output-buffer-limit", "normal 8mb 4mb 60")
+    r = s.redis()
+    r.execute_command("VADD", "k", *vals([1, 0]), "a")
+    raw = socket.create_connection(("127.0.0.1", s.port))
+    raw.sendall(RespConn.encode("VRANDMEMBER", "k", "-1000000000000"))
+    time.sleep(0.5)
+    raw.close()
+    r2 = s.redis(socket_timeout=5)
+    assert r2.ping() is True
+    assert r2.execute_command("VCARD", "k") == 1
+    r.close()
+    r2.close()
