@@ -119,7 +119,7 @@ void cmd_hello(client *c) {
     if (user && auth_or_reply(c, user->ptr, pass) != 0) return;
     if (!c->authenticated) {
         reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, "
-                       "otherwise the HELLO <proto> AUTH <user> <pass> option can be used "
+                       "otherwise the HELLO AUTH <user> <pass> option can be used "
                        "to authenticate the client and select the RESP protocol version "
                        "at the same time");
         return;

@@ -186,6 +186,7 @@ void cmd_info(client *c) {
 
 typedef struct get_ctx {
     client *c;
+    const char *asked;       /* the name as the client wrote it, if not a pattern */
     const char *seen[64];
     int nseen;
     long n;
@@ -196,7 +197,7 @@ static void config_get_cb(const char *name, const char *value, void *arg) {
     for (int i = 0; i < g->nseen; i++)
         if (g->seen[i] == name) return;          /* matched by an earlier pattern */
     if (g->nseen < 64) g->seen[g->nseen++] = name;
-    reply_bulk_cstr(g->c, name);
+    reply_bulk_cstr(g->c, g->asked ? g->asked : name);   /* Redis echoes exact names */
     reply_bulk_cstr(g->c, value);
     g->n++;
 }
@@ -204,8 +205,10 @@ static void config_get_cb(const char *name, const char *value, void *arg) {
 void cmd_config_get(client *c) {
     get_ctx g = {.c = c};
     reply_deferred *d = reply_deferred_begin(c);
-    for (int i = 2; i < c->argc; i++)
+    for (int i = 2; i < c->argc; i++) {
+        g.asked = strpbrk(c->argv[i].ptr, "*?[") ? NULL : c->argv[i].ptr;
         config_get_matching(c->argv[i].ptr, c->argv[i].len, config_get_cb, &g);
+    }
     reply_deferred_map(c, d, g.n);
 }
 

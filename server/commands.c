@@ -82,10 +82,12 @@ static const command_arg_doc args_filterby[] = {
 static const command_arg_doc args_key[] = {ARG("key", "key"), END};
 static const command_arg_doc args_keys_multi[] = {MULTI("key", "key"), END};
 static const command_arg_doc args_set[] = {
-    ARG("key", "key"), ARG("value", "string"),
-    {"condition", "oneof", "NX|XX", 1, 0}, TOK("get", "GET"),
-    {"expiration", "oneof", "EX seconds|PX milliseconds|EXAT unix-time-seconds|"
-     "PXAT unix-time-milliseconds|KEEPTTL", 1, 0}, END};
+    /* Flat (no "oneof" blocks without sub-arguments: redis-cli 7.0 crashes
+     * on those while building its hints). */
+    ARG("key", "key"), ARG("value", "string"), TOK("nx", "NX"), TOK("xx", "XX"),
+    TOK("get", "GET"), {"seconds", "integer", "EX", 1, 0},
+    {"milliseconds", "integer", "PX", 1, 0}, {"unix-time-seconds", "unix-time", "EXAT", 1, 0},
+    {"unix-time-milliseconds", "unix-time", "PXAT", 1, 0}, TOK("keepttl", "KEEPTTL"), END};
 static const command_arg_doc args_key_value[] = {ARG("key", "key"), ARG("value", "string"), END};
 static const command_arg_doc args_setex[] = {ARG("key", "key"), ARG("seconds", "integer"),
                                              ARG("value", "string"), END};
@@ -93,10 +95,10 @@ static const command_arg_doc args_psetex[] = {ARG("key", "key"),
                                               ARG("milliseconds", "integer"),
                                               ARG("value", "string"), END};
 static const command_arg_doc args_getex[] = {
-    ARG("key", "key"),
-    {"expiration", "oneof", "EX seconds|PX milliseconds|EXAT unix-time-seconds|"
-     "PXAT unix-time-milliseconds|PERSIST", 1, 0}, END};
-static const command_arg_doc args_pairs[] = {MULTI("key value", "block"), END};
+    ARG("key", "key"), {"seconds", "integer", "EX", 1, 0},
+    {"milliseconds", "integer", "PX", 1, 0}, {"unix-time-seconds", "unix-time", "EXAT", 1, 0},
+    {"unix-time-milliseconds", "unix-time", "PXAT", 1, 0}, TOK("persist", "PERSIST"), END};
+static const command_arg_doc args_pairs[] = {MULTI("key value", "string"), END};
 static const command_arg_doc args_getrange[] = {ARG("key", "key"), ARG("start", "integer"),
                                                ARG("end", "integer"), END};
 static const command_arg_doc args_setrange[] = {ARG("key", "key"), ARG("offset", "integer"),
@@ -104,8 +106,8 @@ static const command_arg_doc args_setrange[] = {ARG("key", "key"), ARG("offset",
 static const command_arg_doc args_incrby[] = {ARG("key", "key"), ARG("increment", "integer"), END};
 static const command_arg_doc args_decrby[] = {ARG("key", "key"), ARG("decrement", "integer"), END};
 static const command_arg_doc args_expire[] = {
-    ARG("key", "key"), ARG("time", "integer"), {"condition", "oneof", "NX|XX|GT|LT", 1, 0},
-    END};
+    ARG("key", "key"), ARG("time", "integer"), TOK("nx", "NX"), TOK("xx", "XX"),
+    TOK("gt", "GT"), TOK("lt", "LT"), END};
 static const command_arg_doc args_scan[] = {
     ARG("cursor", "integer"), {"pattern", "pattern", "MATCH", 1, 0},
     {"count", "integer", "COUNT", 1, 0}, {"type", "string", "TYPE", 1, 0}, END};
@@ -654,19 +656,24 @@ static void reply_flags(client *c, uint32_t flags) {
         if (flags & (1u << i)) reply_simple(c, flag_names[i]);
 }
 
+/* Categories in Redis's ACL order (keyspace, read, write, string, admin,
+ * fast/slow, dangerous, connection), which COMMAND INFO lists in. */
 static void reply_acl_categories(client *c, const command *cmd) {
-    const char *cats[6];
+    const char *cats[8];
     int n = 0;
-    if (cmd->flags & CMD_WRITE) cats[n++] = "@write";
-    if (cmd->flags & CMD_READONLY) cats[n++] = "@read";
-    if (cmd->flags & CMD_ADMIN) {
-        cats[n++] = "@admin";
-        cats[n++] = "@dangerous";
+    if (cmd->proc == NULL) {          /* a container: Redis lists only @slow */
+        reply_set(c, 1);
+        reply_simple(c, "@slow");
+        return;
     }
+    if (!strcmp(cmd->group, "generic")) cats[n++] = "@keyspace";
+    if (cmd->flags & CMD_READONLY) cats[n++] = "@read";
+    if (cmd->flags & CMD_WRITE) cats[n++] = "@write";
+    if (!strcmp(cmd->group, "string")) cats[n++] = "@string";
+    if (cmd->flags & CMD_ADMIN) cats[n++] = "@admin";
     cats[n++] = (cmd->flags & CMD_FAST) ? "@fast" : "@slow";
+    if (cmd->flags & CMD_ADMIN) cats[n++] = "@dangerous";
     if (!strcmp(cmd->group, "connection")) cats[n++] = "@connection";
-    else if (!strcmp(cmd->group, "string")) cats[n++] = "@string";
-    else if (!strcmp(cmd->group, "generic")) cats[n++] = "@keyspace";
     reply_set(c, n);
     for (int i = 0; i < n; i++) reply_simple(c, cats[i]);
 }
@@ -682,7 +689,7 @@ static void reply_key_specs(client *c, const command *cmd) {
     reply_bulk_cstr(c, "flags");
     reply_set(c, 2);
     reply_simple(c, (cmd->flags & CMD_WRITE) ? "RW" : "RO");
-    reply_simple(c, (cmd->flags & CMD_WRITE) ? "UPDATE" : "ACCESS");
+    reply_simple(c, (cmd->flags & CMD_WRITE) ? "update" : "access");
     reply_bulk_cstr(c, "begin_search");
     reply_map(c, 2);
     reply_bulk_cstr(c, "type");
@@ -747,7 +754,7 @@ void cmd_command_info(client *c) {
     for (int i = 2; i < c->argc; i++) {
         const command *cmd = command_lookup(c->argv[i].ptr, c->argv[i].len);
         if (cmd) reply_command_info(c, cmd, cmd->name);
-        else reply_null_array(c);
+        else reply_null(c);       /* Redis 7 answers $-1 (_ in RESP3) */
     }
 }
 

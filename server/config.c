@@ -115,6 +115,10 @@ typedef struct opt {
 static const char *const policy_names[] = {
     "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru",
     "volatile-lfu", "volatile-random", "volatile-ttl", NULL};
+/* The order Redis lists them in its CONFIG SET error. */
+static const char *const policy_names_redis_order[] = {
+    "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru",
+    "allkeys-lfu", "allkeys-random", "noeviction", NULL};
 
 static int set_loglevel(int argc, char **argv, char *err, size_t errlen) {
     if (argc != 1) return snprintf(err, errlen, "wrong number of arguments"), -1;
@@ -320,9 +324,11 @@ static int opt_apply(const opt *o, int argc, char **argv, char *err, size_t errl
             }
         {
             size_t off = (size_t)snprintf(err, errlen, "argument(s) must be one of the following: ");
-            for (int i = 0; o->enum_names[i] && off < errlen; i++)
+            const char *const *names =
+                o->enum_names == policy_names ? policy_names_redis_order : o->enum_names;
+            for (int i = 0; names[i] && off < errlen; i++)
                 off += (size_t)snprintf(err + off, errlen - off, "%s%s", i ? ", " : "",
-                                        o->enum_names[i]);
+                                        names[i]);
         }
         return -1;
     case T_MEM:

@@ -23,9 +23,10 @@
  *   no match) on patterns with more than 1000 stars that need deep
  *   recursion; we have no recursion, so we always return the true answer.
  *
- * Cost: O(plen * slen) worst case, O(plen + slen) for patterns whose stars
- * separate single tokens (the CVE-2022-36021 family "*a*a*a...*b"); memory
- * O(1); no recursion. Pure: any thread. */
+ * Cost: O(plen + slen) when the segments between stars are plain literal
+ * bytes (the CVE-2022-36021 family "*a*a*a...*b", "*foo*", "foo*", "*foo");
+ * O(plen * slen) worst case otherwise; memory O(1); no recursion, no
+ * allocation. Pure: any thread. */
 #ifndef SIMCACHE_GLOB_H
 #define SIMCACHE_GLOB_H
 
@@ -35,9 +36,12 @@
  * NUL terminator; both may contain NUL bytes. nocase != 0 folds ASCII case. */
 int glob_match(const char *pat, size_t plen, const char *str, size_t slen, int nocase);
 
-/* glob_match that also adds the work done to *steps (main-loop iterations
- * plus bytes of character classes scanned). For tests and benchmarks that
- * check the complexity bound without timing anything. */
+/* glob_match that also adds the work done to *steps (tokens tried, bytes
+ * of character classes scanned, bytes memmem passed over). For tests and
+ * benchmarks that check the complexity bound without timing anything:
+ * one call adds at most GLOB_STEPS_BOUND(plen, slen). */
+#define GLOB_STEPS_BOUND(plen, slen) \
+    (2ULL * ((plen) + 1) * ((slen) + 1) + 7ULL * (plen) + (slen) + 8)
 int glob_match_steps(const char *pat, size_t plen, const char *str, size_t slen,
                      int nocase, unsigned long long *steps);
 

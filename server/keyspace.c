@@ -355,12 +355,15 @@ static void exp_remove(ks_entry *e) {
     e->exp_idx = KS_NOEXP;
     /* Give memory back when the array is mostly empty (failure harmless). */
     if (ks.exp_cap > 1024 && ks.exp_n < ks.exp_cap / 4) {
+        /* Both arrays must keep at least exp_cap slots: if the second
+         * realloc fails, the first's old (bigger) block is still valid. */
         size_t cap = ks.exp_cap / 2;
+        int64_t *nw = realloc(ks.exp_when, cap * sizeof(*nw));
+        if (nw == NULL) return;
+        ks.exp_when = nw;
         ks_entry **ne = realloc(ks.exp, cap * sizeof(*ne));
         if (ne) ks.exp = ne;
-        int64_t *nw = realloc(ks.exp_when, cap * sizeof(*nw));
-        if (nw) ks.exp_when = nw;
-        if (ne && nw) ks.exp_cap = cap;
+        ks.exp_cap = cap;
     }
 }
 
@@ -485,17 +488,17 @@ static ks_entry *table_find(const void *key, size_t klen, uint64_t h,
     return NULL;
 }
 
-static void table_insert(ks_entry *e, uint64_t h) {
-    if (ks.ht[0].size == 0 && table_resize(KS_INITIAL_SIZE) != 0) {
-        /* Cannot happen after ks_init; keep the invariant anyway. */
-        return;
-    }
+/* Links a new entry. -ENOMEM only if the table has no buckets at all (a
+ * FLUSHALL whose 4-bucket allocation failed) and they cannot be made. */
+static int table_insert(ks_entry *e, uint64_t h) {
+    if (ks.ht[0].size == 0 && table_resize(KS_INITIAL_SIZE) != 0) return -ENOMEM;
     ks_table *t = is_rehashing() ? &ks.ht[1] : &ks.ht[0];
     size_t i = h & (t->size - 1);
     e->next = t->b[i];
     t->b[i] = e;
     t->used++;
     maybe_grow();
+    return 0;
 }
 
 /* Unlinks the entry behind link (in table t), frees it, maybe shrinks. */
@@ -547,7 +550,7 @@ static void entry_replace(ks_entry **link, ks_entry *old, ks_entry *ne,
     entry_free(old);
 }
 
-static void store(ks_entry *ne, int keepttl) {
+static int store(ks_entry *ne, int keepttl) {
     uint64_t h = hash_key(ne->data, ne->keylen);
     ks_rehash_step(1);
     ks_entry **link;
@@ -556,15 +559,22 @@ static void store(ks_entry *ne, int keepttl) {
         ks.expired++;
         keepttl = 0; /* the old TTL died with the old key */
     }
-    if (old) entry_replace(link, old, ne, keepttl);
-    else table_insert(ne, h);
+    if (old) {
+        entry_replace(link, old, ne, keepttl);
+        return 0;
+    }
+    return table_insert(ne, h);
 }
 
 int ks_set_string(const void *key, size_t klen, const void *val, size_t vlen,
                   int keepttl) {
     ks_entry *ne = entry_new_string(key, klen, val, vlen);
     if (ne == NULL) return -ENOMEM;
-    store(ne, keepttl);
+    if (store(ne, keepttl) != 0) {
+        if (ne->enc == ENC_RAW) free(entry_raw(ne));
+        free(ne);
+        return -ENOMEM;
+    }
     return 0;
 }
 
@@ -572,7 +582,10 @@ int ks_set_object(const void *key, size_t klen, const ks_type *t, void *obj,
                   int keepttl) {
     ks_entry *ne = entry_new_object(key, klen, t, obj);
     if (ne == NULL) return -ENOMEM;
-    store(ne, keepttl);
+    if (store(ne, keepttl) != 0) {
+        free(ne); /* obj stays the caller's */
+        return -ENOMEM;
+    }
     return 0;
 }
 
@@ -887,8 +900,11 @@ size_t ks_memory_usage(const ks_entry *e) {
 void ks_active_expire_cycle(uint64_t budget_us) {
     uint64_t start = monotonic_us();
     mem_refresh();
-    /* Cron share of incremental rehashing: up to a quarter of the budget
-     * (Redis: 1 ms per databasesCron). */
+    /* Cron share of resizing: start a shrink that deletes alone did not
+     * trigger (the last delete may have happened mid-rehash), then rehash
+     * for up to a quarter of the budget (Redis: tryResizeHashTables and
+     * 1 ms of incrementallyRehash per databasesCron). */
+    maybe_shrink();
     while (is_rehashing() && monotonic_us() - start < budget_us / 4)
         ks_rehash_step(100);
     int effort = g_cfg.active_expire_effort;

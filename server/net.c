@@ -42,6 +42,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,7 @@
 #include "log.h"
 #include "reply.h"
 #include "stats.h"
+#include "strconv.h"
 
 #define QBUF_MIN_FREE (16 * 1024)
 #define UNAUTH_QUERY_LIMIT (1024 * 1024)  /* reliability matrix P2 */
@@ -381,6 +383,34 @@ static void parser_limits(const client *c, reqparser_limits *lim) {
     lim->max_inline = REQ_DEFAULT_MAX_INLINE;
 }
 
+/* Redis words the pre-auth limits apart from malformed lengths
+ * ("unauthenticated multibulk length", "unauthenticated bulk length"); the
+ * parser reports both as invalid lengths. For an unauthenticated client
+ * whose request failed, this walks the request's header lines (skipping
+ * bulks by length, so the NULs the parser wrote after complete bulks do
+ * not matter) and returns Redis's wording if a count was valid but over
+ * the pre-auth limit, else NULL (keep the parser's message). */
+static const char *unauth_limit_error(const char *buf, size_t len) {
+    long long n;
+    const char *cr = len ? memchr(buf, '\r', len) : NULL;
+    if (cr == NULL || buf[0] != '*' || strconv_ll(buf + 1, (size_t)(cr - buf) - 1, &n) != 0)
+        return NULL;
+    if (n > INT_MAX) return NULL;
+    if (n > REQ_UNAUTH_MAX_ARGS) return "ERR Protocol error: unauthenticated multibulk length";
+    size_t pos = (size_t)(cr - buf) + 2;
+    for (long long i = 0; i < n && pos < len; i++) {
+        long long b;
+        if (buf[pos] != '$') return NULL;
+        cr = memchr(buf + pos, '\r', len - pos);
+        if (cr == NULL || strconv_ll(buf + pos + 1, (size_t)(cr - buf) - pos - 1, &b) != 0 ||
+            b < 0 || b > g_cfg.proto_max_bulk_len)
+            return NULL;
+        if (b > REQ_UNAUTH_MAX_BULK) return "ERR Protocol error: unauthenticated bulk length";
+        pos = (size_t)(cr - buf) + 2 + (size_t)b + 2;
+    }
+    return NULL;
+}
+
 /* Parses and runs every complete request in the query buffer, stopping at
  * a parked client, a pending close, or an output backlog over the mark.
  * Returns 1 if it stopped for the output backlog, else 0. */
@@ -404,7 +434,9 @@ static int client_process_input(client *c) {
         int rc = reqparser_parse(&p->parser, p->qbuf + p->qpos, p->qlen - p->qpos, &lim, &used);
         if (rc == REQ_INCOMPLETE) break;
         if (rc == REQ_ERR) {
-            reply_error(c, p->parser.err);
+            const char *msg = c->authenticated ? NULL
+                              : unauth_limit_error(p->qbuf + p->qpos, p->qlen - p->qpos);
+            reply_error(c, msg ? msg : p->parser.err);
             g_stats.protocol_errors++;
             log_msg(LL_VERBOSE, "Protocol error (%s) from client: id=%llu addr=%s",
                     p->parser.err, (unsigned long long)c->id, p->addr);
@@ -630,10 +662,33 @@ int net_start(uv_loop_t *loop) {
 
 /* ---- cron and shutdown ---- */
 
+/* Gives back buffers that grew for one big request or reply and are now
+ * empty (Redis's clientsCronResizeQueryBuffer/OutputBuffer), so that 10k
+ * idle clients do not each pin the peak they once needed. */
+#define BUF_KEEP (64 * 1024)
+static void client_shrink_buffers(client *c) {
+    struct client_private *p = c->priv;
+    if (p->qlen == 0 && p->qcap > BUF_KEEP && !(p->flags & CLIENT_PROCESSING)) {
+        free(p->qbuf);
+        p->qbuf = NULL;
+        p->qcap = 0;
+    }
+    if (p->out.len == 0 && p->out.cap > BUF_KEEP) {
+        free(p->out.buf);
+        p->out = (obuf){NULL, 0, 0};
+    }
+    if (!p->writing && p->wout.cap > BUF_KEEP) {
+        free(p->wout.buf);
+        p->wout = (obuf){NULL, 0, 0};
+        p->wout_sent = 0;
+    }
+}
+
 void net_cron(uint64_t now_ms) {
     for (client *c = clients_head, *next; c; c = next) {
         struct client_private *p = c->priv;
         next = p->next;
+        client_shrink_buffers(c);
         if (!c->authenticated && g_cfg.preauth_timeout_ms > 0 &&
             now_ms - p->ctime_ms > (uint64_t)g_cfg.preauth_timeout_ms) {
             log_msg(LL_VERBOSE, "Closing unauthenticated client after preauth-timeout: id=%llu",

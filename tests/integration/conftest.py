@@ -27,6 +27,7 @@ Design decisions:
     tests can assert on wire format (`_\\r\\n` vs `$-1\\r\\n`).
 """
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,8 +38,10 @@ import pytest
 import redis
 
 REDIS_SERVER = "/usr/bin/redis-server"
-SERVER = os.environ.get("SIMCACHE_SERVER", "")
-BUILD = os.environ.get("SIMCACHE_BUILD", "")
+# Absolute: servers run with their own temporary directory as cwd, and
+# scripts/test.sh passes paths relative to the repository root.
+SERVER = os.path.abspath(os.environ["SIMCACHE_SERVER"]) if os.environ.get("SIMCACHE_SERVER") else ""
+BUILD = os.path.abspath(os.environ["SIMCACHE_BUILD"]) if os.environ.get("SIMCACHE_BUILD") else ""
 IS_REDIS = os.path.basename(SERVER).startswith("redis-server")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -142,8 +145,10 @@ class Server:
                     raise AssertionError("server did not exit within %.0fs of SIGTERM\n%s"
                                          % (timeout, self.log_tail()))
         rc = self.proc.returncode
-        if check:
-            assert rc == 0, "server exit status %r (want 0 on SIGTERM)\n%s" % (rc, self.log_tail())
+        if check and rc != 0:
+            raise AssertionError("server exit status %r (want 0 on SIGTERM)\n%s"
+                                 % (rc, self.log_tail()))
+        shutil.rmtree(self.dir, ignore_errors=True)   # kept only when something failed
         return rc
 
     def log_tail(self, n=40):
@@ -401,12 +406,19 @@ def ref_redis():
     s.stop(check=True)
 
 
+_TOOL_HOME = tempfile.mkdtemp(prefix="simcache-it-home-")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_TOOL_HOME, ignore_errors=True)
+
+
 @pytest.fixture
 def tool_env():
     """Environment for redis-cli/redis-benchmark: no user rc files, no
     REDISCLI_AUTH leaking in from the caller."""
     env = dict(os.environ)
     env.pop("REDISCLI_AUTH", None)
-    env["HOME"] = tempfile.mkdtemp(prefix="simcache-it-home-")
+    env["HOME"] = _TOOL_HOME
     env["REDISCLI_HISTFILE"] = "/dev/null"
     return env

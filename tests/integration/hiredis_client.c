@@ -72,6 +72,7 @@ int main(int argc, char **argv)
     redisContext *c = redisConnectWithTimeout(argv[1], atoi(argv[2]), tv);
     if (c == NULL || c->err) {
         fprintf(stderr, "connect: %s\n", c ? c->errstr : "out of memory");
+        redisFree(c);   /* NULL-safe; a failed context still owns memory */
         return 2;
     }
     redisSetTimeout(c, tv);

@@ -478,3 +478,15 @@ def test_redis_benchmark_runs_without_config_warning(server):
     text = (out.stdout + out.stderr).decode(errors="replace")
     assert out.returncode == 0, text
     assert "WARNING" not in text and "requests per second" in text, text
+
+
+def test_buffers_of_one_big_request_are_given_back(server):
+    r = server.client()
+    big = b"x" * (4 * 1024 * 1024)
+    assert r.echo(big) == big
+
+    def info():
+        line = r.execute_command("CLIENT", "INFO").decode()
+        return dict(kv.split("=", 1) for kv in line.split())
+    assert wait_for(lambda: int(info()["rbs"]) <= 65536 and int(info()["omem"]) <= 65536, 5), \
+        info()

@@ -8,6 +8,11 @@ redis-cli syntax (words split on spaces; "double quotes" with \\n \\r \\t
 starting with `#` are ignored. Each script starts on an empty database
 (FLUSHALL, not compared).
 
+Each script runs three ways: one command per round trip (RESP2), all
+commands between two @sleep lines in one write (RESP2, pipelined), and one
+command per round trip after HELLO 3 (RESP3; the HELLO reply itself names
+the server and is not compared).
+
 Normalisation is opt-in per line and kept to what must differ between two
 correct servers:
   @tol N CMD...   both replies are integers and differ by at most N
@@ -115,42 +120,68 @@ def canonical(v):
     """Order-insensitive form of a decoded reply (for @sorted)."""
     if isinstance(v, list):
         return ("array", tuple(sorted((canonical(x) for x in v), key=repr)))
+    if isinstance(v, dict):
+        return ("map", tuple(sorted(((canonical(k), canonical(x)) for k, x in v.items()),
+                                    key=repr)))
     if isinstance(v, RespError):
         return ("error", str(v))
     return (type(v).__name__, v)
 
 
-def run_script(server, steps):
-    """[(lineno, decoded, raw)] for every command step."""
+def run_script(server, steps, variant):
+    """[(lineno, decoded, raw)] for every command step.
+
+    variant: "resp2" one command, one reply; "pipelined" every command
+    between two @sleep lines in one write, replies read afterwards;
+    "resp3" like resp2 after HELLO 3 (whose reply names the server and is
+    not compared)."""
     out = []
     with server.conn() as c:
         assert c.cmd("FLUSHALL") == "OK"
+        if variant == "resp3":
+            assert isinstance(c.cmd("HELLO", "3"), dict)
+        batch = []
+
+        def flush():
+            c.send(b"".join(c.encode(*args) for _, args in batch))
+            for lineno, _ in batch:
+                v, raw = c.read()
+                out.append((lineno, v, raw))
+            batch.clear()
+
         for lineno, mode, arg, args in steps:
             if mode == "sleep":
+                flush()
                 time.sleep(arg / 1000.0)
                 continue
-            c.send(c.encode(*args))
-            v, raw = c.read()
-            out.append((lineno, v, raw))
+            batch.append((lineno, args))
+            if variant != "pipelined":
+                flush()
+        flush()
     return out
 
 
+VARIANTS = ["resp2", "pipelined", "resp3"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("script", SCRIPTS, ids=[os.path.basename(s) for s in SCRIPTS])
-def test_differential(script, srv, ref_redis):
+def test_differential(script, variant, srv, ref_redis):
     steps = parse_script(script)
     assert steps, "empty script"
-    ref = run_script(ref_redis, steps)
-    ours = run_script(srv, steps)
+    ref = run_script(ref_redis, steps, variant)
+    ours = run_script(srv, steps, variant)
+    assert len(ref) == len(ours)
     cmds = {lineno: (mode, arg, args) for lineno, mode, arg, args in steps}
     diffs = []
     for (lineno, rv, rraw), (_, ov, oraw) in zip(ref, ours):
         mode, arg, args = cmds[lineno]
         if mode == "tol":
-            ok = (isinstance(rv, int) and isinstance(ov, int) and abs(rv - ov) <= arg)
-            if not (isinstance(rv, int)):
+            if not isinstance(rv, int):
                 diffs.append("%d: reference reply to a @tol line is not an integer: %r"
                              % (lineno, rraw))
                 continue
+            ok = isinstance(ov, int) and abs(rv - ov) <= arg
         elif mode == "sorted":
             ok = canonical(rv) == canonical(ov)
         else:
@@ -159,7 +190,8 @@ def test_differential(script, srv, ref_redis):
             diffs.append("%s:%d: %s\n    redis: %r\n    ours:  %r" % (
                 os.path.basename(script), lineno, b" ".join(args).decode(errors="replace"),
                 rraw, oraw))
-    assert not diffs, "%d of %d replies differ:\n%s" % (len(diffs), len(ref), "\n".join(diffs))
+    assert not diffs, "%s: %d of %d replies differ:\n%s" % (
+        variant, len(diffs), len(ref), "\n".join(diffs))
 
 
 def test_split_args():

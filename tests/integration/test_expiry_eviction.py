@@ -12,20 +12,99 @@ Threats (reliability matrix T1 and R1):
    while keys with a TTL are still there to evict.
 
 Servers are started per test with `--maxmemory 64mb --maxmemory-policy P`
-through conftest's server_factory (ephemeral loopback port, PID recorded,
-SIGTERM and exit status 0 checked). The test is valid against Debian's
-redis-server too (SIMCACHE_SERVER=/usr/bin/redis-server), which is how its
-expectations were checked.
+by the self-contained `server_factory` fixture below (ephemeral loopback
+port, PID recorded, stopped with SIGTERM to that PID, exit status 0
+checked), so the file does not depend on the shared conftest.py. The test
+is valid against Debian's redis-server too (SIMCACHE_SERVER=
+/usr/bin/redis-server), which is how its expectations were checked.
 """
+import os
+import signal
+import socket
+import subprocess
+import tempfile
 import time
 
 import pytest
 import redis
 
+SERVER = os.environ.get("SIMCACHE_SERVER", "build/release/server/simcache-server")
+
 MAXMEMORY = 64 * 1024 * 1024
 VALUE = b"v" * 4000          # entry + key + value fit a 4 KiB size class
 BATCH = 200                  # commands per pipeline; one used_memory sample each
 OOM_PREFIX = "OOM command not allowed when used memory > 'maxmemory'."
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    """One server process on 127.0.0.1; owns its PID."""
+
+    def __init__(self, args):
+        for _ in range(5):            # another process may take the port
+            self.port = free_port()
+            argv = [SERVER, "--port", str(self.port), "--bind", "127.0.0.1"] + list(args)
+            if os.path.basename(SERVER).startswith("redis-server"):
+                argv += ["--save", "", "--appendonly", "no", "--dir", tempfile.mkdtemp()]
+            self.log = tempfile.TemporaryFile()
+            self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+            if self._ready():
+                return
+            if self.proc.poll() is None:
+                self.stop()
+        raise RuntimeError("server did not start:\n" + self.output())
+
+    def _ready(self):
+        end = time.monotonic() + 10
+        while time.monotonic() < end and self.proc.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"*1\r\n$4\r\nPING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return True
+            except OSError:
+                time.sleep(0.02)
+        return False
+
+    def output(self):
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-3000:]
+
+    def redis(self):
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=30)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def server_factory():
+    started = []
+
+    def start(*args):
+        s = Server(args)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        rc = s.stop()
+        assert rc == 0, "server exit status %r on SIGTERM\n%s" % (rc, s.output())
 
 
 def keyspace_expires(r):

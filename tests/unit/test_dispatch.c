@@ -128,7 +128,7 @@ Test(dispatch, auth_flows) {
     exchange("PING\r\n", 0, "-NOAUTH Authentication required.\r\n");
     exchange("HELLO 3\r\n", 0,
              "-NOAUTH HELLO must be called with the client already authenticated, otherwise "
-             "the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the "
+             "the HELLO AUTH <user> <pass> option can be used to authenticate the "
              "client and select the RESP protocol version at the same time\r\n");
     exchange("AUTH wrong\r\n", 0,
              "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
