@@ -87,10 +87,18 @@ size_t hnsw_memory_bytes(const hnsw *h);    /* everything the index owns */
  *   otherwise by 1.5x; memory_bytes counts allocated capacity). Any thread;
  *   takes the write lock. 0 or HNSW_ENOMEM.
  * hnsw_set_exact_threshold: hnsw_search scans exactly while the live count
- *   is <= n (default 2048, measured; 0 = always use the graph).
+ *   is <= n (0 = always use the graph). Default: 2^19 / dim vectors
+ *   (half that for int8 without re-rank), at least 64: the measured
+ *   crossover where the graph starts to win (hnsw.c). Saved in files.
  * hnsw_stat_inlink_scans: deletes whose in-link search had to fall back
  *   to a scan of the level (see hnsw.c design note 3). */
 int hnsw_reserve(hnsw *h, uint32_t n);
+/* Deletes every live id among ids[0..n) (others, and repeats, are
+ * skipped) with one scan of the graph for the whole batch instead of up to
+ * one per id, and re-checks reachability on every level: the path for
+ * expiry cycles. Returns how many were deleted, or HNSW_ENOMEM (nothing
+ * deleted) / HNSW_EINVAL. Same threading as hnsw_delete. */
+int hnsw_delete_batch(hnsw *h, const uint32_t *ids, size_t n);
 void hnsw_set_exact_threshold(hnsw *h, uint32_t n);
 uint64_t hnsw_stat_inlink_scans(const hnsw *h);
 

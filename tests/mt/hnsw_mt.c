@@ -46,6 +46,7 @@ typedef struct shared {
     size_t nstable, ndoomed, preload;
     atomic_int all_doomed_gone;
     atomic_int stop;
+    int batched;            /* deleter uses hnsw_delete_batch */
     atomic_int failures;
     atomic_long searches;
     char failmsg[256];
@@ -101,9 +102,17 @@ static void *searcher(void *arg)
 static void *deleter(void *arg)
 {
     shared *s = arg;
-    for (size_t i = 0; i < s->ndoomed; i++) {
-        if (hnsw_delete(s->h, s->doomed_ids[i]) != HNSW_OK)
-            note_failure(s, "delete of a doomed id failed");
+    for (size_t i = 0; i < s->ndoomed;) {
+        if (s->batched) {
+            size_t nb = s->ndoomed - i < 16 ? s->ndoomed - i : 16;
+            if (hnsw_delete_batch(s->h, s->doomed_ids + i, nb) != (int)nb)
+                note_failure(s, "batch delete of doomed ids failed");
+            i += nb;
+        } else {
+            if (hnsw_delete(s->h, s->doomed_ids[i]) != HNSW_OK)
+                note_failure(s, "delete of a doomed id failed");
+            i++;
+        }
     }
     atomic_store_explicit(&s->all_doomed_gone, 1, memory_order_release);
     return NULL;
@@ -147,7 +156,7 @@ static void make_data(shared *s, uint64_t seed)
     s->doomed_ids = malloc(s->ndoomed * sizeof(uint32_t));
 }
 
-static void run(int nsearchers, int ninserters)
+static void run(int nsearchers, int ninserters, int batched)
 {
     shared s;
     hnsw_params p;
@@ -155,6 +164,7 @@ static void run(int nsearchers, int ninserters)
     int nth = 0;
     char err[256];
     memset(&s, 0, sizeof(s));
+    s.batched = batched;
     pthread_mutex_init(&s.msg_lock, NULL);
     s.nstable = TU_SLOW ? 2500 : 6000;
     s.preload = s.nstable / 2;
@@ -203,12 +213,17 @@ static void run(int nsearchers, int ninserters)
  * vectors are distinct entries). */
 static void searches_during_inserts_and_deletes_never_see_deleted_vectors(void)
 {
-    run(2, 1);
+    run(2, 1, 0);
 }
 
 static void two_inserters_a_deleter_and_searchers_leave_a_valid_graph(void)
 {
-    run(2, 2);
+    run(2, 2, 0);
+}
+
+static void batch_deletes_during_searches_never_show_deleted_vectors(void)
+{
+    run(2, 1, 1);
 }
 
 int main(int argc, char **argv)
@@ -221,6 +236,8 @@ int main(int argc, char **argv)
          searches_during_inserts_and_deletes_never_see_deleted_vectors},
         {"two_inserters_a_deleter_and_searchers_leave_a_valid_graph",
          two_inserters_a_deleter_and_searchers_leave_a_valid_graph},
+        {"batch_deletes_during_searches_never_show_deleted_vectors",
+         batch_deletes_during_searches_never_show_deleted_vectors},
     };
     int failed = 0, n = (int)(sizeof(tests) / sizeof(tests[0]));
     (void)argc;

@@ -122,10 +122,10 @@ Test(hnsw_churn, random_inserts_and_deletes_match_the_model_and_keep_the_graph_v
 /* Deletes and re-inserts 3x the index size in batches of 10%, then
  * compares recall@10 (at a low ef, where damage shows) with a fresh build
  * of the same live set inserted in the same id order. */
-static void churn_case(hnsw_storage st)
+static void churn_case(hnsw_storage st, int batched)
 {
-    size_t n = TU_SLOW ? 2500 : 8000;
-    uint32_t d = 32, nq = 200, ef = 16;
+    size_t n = TU_SLOW ? 1500 : 8000;
+    uint32_t d = 32, nq = 200, ef = TU_SLOW ? 10 : 16; /* where damage shows */
     float *x = tu_clustered(31, n + nq, d, 40, 0.5), *q = x + n * d;
     hnsw_params p;
     hnsw *h, *fresh;
@@ -151,8 +151,23 @@ static void churn_case(hnsw_storage st)
             perm[i] = perm[j];
             perm[j] = t;
         }
-        for (size_t i = 0; i < batch; i++)
-            do_delete(h, &m, perm[i]);
+        if (batched) {
+            /* the batch API, with a repeat and a bogus id mixed in */
+            uint32_t *del = malloc((batch + 2) * sizeof(uint32_t));
+            for (size_t i = 0; i < batch; i++)
+                del[i] = m.id_of[perm[i]];
+            del[batch] = del[0];
+            del[batch + 1] = (uint32_t)m.nids + 7;
+            cr_assert_eq(hnsw_delete_batch(h, del, batch + 2), (int)batch);
+            for (size_t i = 0; i < batch; i++) {
+                m.key_of[del[i]] = UINT32_MAX;
+                m.id_of[perm[i]] = UINT32_MAX;
+            }
+            free(del);
+        } else {
+            for (size_t i = 0; i < batch; i++)
+                do_delete(h, &m, perm[i]);
+        }
         check_valid(h, "after deletes");
         for (int i = 0; i < 10; i++)
             check_search(h, &m, q + (size_t)i * d, d, 10, n - batch);
@@ -172,7 +187,8 @@ static void churn_case(hnsw_storage st)
     }
     rc = tu_recall(h, q, nq, d, 10, ef);
     rf = tu_recall(fresh, q, nq, d, 10, ef);
-    cr_log_info("recall@10 ef %u: churned %.4f fresh %.4f (in-link scans %llu)", ef, rc, rf,
+    cr_log_info("recall@10 ef %u (%s%s): churned %.4f fresh %.4f (in-link scans %llu)", ef,
+                st == HNSW_STORE_I8 ? "int8" : "f32", batched ? ", batched" : "", rc, rf,
                 (unsigned long long)hnsw_stat_inlink_scans(h));
     cr_assert_geq(rc, rf - 0.01, "churned recall %.4f vs fresh %.4f", rc, rf);
     hnsw_free(fresh);
@@ -185,13 +201,19 @@ static void churn_case(hnsw_storage st)
 Test(hnsw_churn, float32_churn_of_3x_the_size_keeps_recall_within_1_point_of_a_fresh_build,
      .timeout = 300)
 {
-    churn_case(HNSW_STORE_F32);
+    churn_case(HNSW_STORE_F32, 0);
+}
+
+Test(hnsw_churn, batch_deletes_of_3x_the_size_keep_recall_within_1_point_of_a_fresh_build,
+     .timeout = 300)
+{
+    churn_case(HNSW_STORE_F32, 1);
 }
 
 Test(hnsw_churn, int8_churn_of_3x_the_size_keeps_recall_within_1_point_of_a_fresh_build,
      .timeout = 300)
 {
-    churn_case(HNSW_STORE_I8);
+    churn_case(HNSW_STORE_I8, 0);
 }
 
 Test(hnsw_churn, deleting_the_entry_point_repeatedly_keeps_search_working)
