@@ -45,7 +45,7 @@ stage_unit() {
 
 stage_integration() {
     [ -x build/release/server/simcache-server ] || stage_unit || return 1
-    integration build/release
+    integration "$ROOT/build/release"   # absolute: the fixtures start servers with cwd = a temp dir
 }
 
 stage_asan() {
@@ -54,7 +54,7 @@ stage_asan() {
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     (cd build/asan && ctest --output-on-failure -j "$JOBS") || return 1
-    integration build/asan
+    integration "$ROOT/build/asan"
 }
 
 stage_tsan() {
