@@ -260,7 +260,7 @@ static void quality(pair *p, int n, const opts *o) {
     }
     int ok, bad;
     printf("## Built-in embedder hit quality (gptcache_mock_pairs, %d pairs)\n\n", n);
-    printf("Settings: dim=%u, HNSW top-k=%u, IDF table 2^%u counters, lex weights "
+    printf("Settings: dim=%u, HNSW top-k=%u, IDF table 2 x 2^%u counters, lex weights "
            "word/bigram/char=%.2f/%.2f/%.2f, gate=%s, swap df=%u, threshold=%.3f, margin=%.3f\n\n",
            o->dim, o->k, o->bits, o->lp.kind_weight[0], o->lp.kind_weight[1],
            o->lp.kind_weight[2], o->lp.gate ? "on" : "off", o->lp.swap_df, o->lp.threshold, o->lp.margin);

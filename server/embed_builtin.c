@@ -109,7 +109,7 @@ static const char *const polar[][2] = {
 void embed_feats_init(embed_feats *f) { memset(f, 0, sizeof *f); }
 
 void embed_feats_free(embed_feats *f) {
-    free(f->ids);
+    /* ids points into raw */
     free(f->tfs);
     free(f->raw);
     free(f->tmp);
@@ -118,10 +118,13 @@ void embed_feats_free(embed_feats *f) {
 }
 
 /* Grows the scratch for a prompt of len bytes; keeps old buffers on
- * failure. */
+ * failure. Raw features per byte of normalised text: at most 4 per word
+ * (word, bigram, number or identifier, polar) and 2 char n-grams per code
+ * point of the joined text, which is at most 2 bytes per input byte plus
+ * 1: 4m + 2(2m + 1) + 1 (negation) <= 10m + 64. Scratch is 3 + 10 * 9 =
+ * 93 bytes per prompt byte. */
 static int feats_reserve(embed_feats *f, size_t len) {
     size_t need_buf = 3 * len + 8;
-    if (len > (UINT32_MAX - 64) / 10) return EMBED_ENOMEM;
     uint32_t need_cap = (uint32_t)(10 * len + 64);
     if (f->bufcap < need_buf) {
         char *b = malloc(need_buf);
@@ -131,15 +134,15 @@ static int feats_reserve(embed_feats *f, size_t len) {
         f->bufcap = need_buf;
     }
     if (f->cap < need_cap) {
-        uint32_t *ids = malloc((size_t)need_cap * 4), *raw = malloc((size_t)need_cap * 4);
-        uint32_t *tmp = malloc((size_t)need_cap * 4);
+        uint32_t *raw = malloc((size_t)need_cap * 4), *tmp = malloc((size_t)need_cap * 4);
         uint8_t *tfs = malloc(need_cap);
-        if (!ids || !raw || !tmp || !tfs) {
-            free(ids); free(raw); free(tmp); free(tfs);
+        if (!raw || !tmp || !tfs) {
+            free(raw); free(tmp); free(tfs);
             return EMBED_ENOMEM;
         }
-        free(f->ids); free(f->raw); free(f->tmp); free(f->tfs);
-        f->ids = ids; f->raw = raw; f->tmp = tmp; f->tfs = tfs;
+        free(f->raw); free(f->tmp); free(f->tfs);
+        f->raw = raw; f->tmp = tmp; f->tfs = tfs;
+        f->ids = raw; /* unique ids are compacted in place (u <= i) */
         f->cap = need_cap;
     }
     return EMBED_OK;
@@ -316,6 +319,7 @@ static void radix_sort(uint32_t *a, uint32_t *tmp, uint32_t n) {
 int embed_builtin_features(const char *prompt, size_t len, embed_feats *f) {
     f->n = 0;
     if (len == 0) return EMBED_EEMPTY;
+    if (len > EMBED_BUILTIN_MAX_BYTES) return EMBED_EINVAL;
     int rc = feats_reserve(f, len);
     if (rc) return rc;
     size_t m = prompt_norm(prompt, len, f->buf);
@@ -323,7 +327,7 @@ int embed_builtin_features(const char *prompt, size_t len, embed_feats *f) {
     char *joined = f->buf + m;
     walk st = {.raw = f->raw};
     size_t jl = walk_words(&st, f->buf, m, joined);
-    walk_chars(&st, joined, jl, f->ids);
+    walk_chars(&st, joined, jl, f->tmp); /* tmp is free until the sort */
     radix_sort(st.raw, f->tmp, st.n);
     uint32_t u = 0;
     for (uint32_t i = 0; i < st.n;) {
