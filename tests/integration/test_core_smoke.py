@@ -490,3 +490,20 @@ def test_buffers_of_one_big_request_are_given_back(server):
         return dict(kv.split("=", 1) for kv in line.split())
     assert wait_for(lambda: int(info()["rbs"]) <= 65536 and int(info()["omem"]) <= 65536, 5), \
         info()
+
+
+def test_requirepass_changes_at_runtime_follow_redis(server):
+    a = server.raw()
+    a.sendall(b"CONFIG SET requirepass pw\r\n")
+    assert a.recv(100) == b"+OK\r\n"
+    a.sendall(b"PING\r\n")                       # connected before: still in
+    assert a.recv(100) == b"+PONG\r\n"
+    c = server.raw()
+    c.sendall(b"PING\r\n")
+    assert c.recv(100) == b"-NOAUTH Authentication required.\r\n"
+    a.sendall(b"CONFIG SET requirepass \"\"\r\n")
+    assert a.recv(100) == b"+OK\r\n"
+    c.sendall(b"PING\r\n")                       # no password any more
+    assert c.recv(100) == b"+PONG\r\n"
+    a.close()
+    c.close()
