@@ -2,10 +2,11 @@
  *
  * Quality: on ../shared/data/gptcache_mock_pairs.json (999 {origin,
  * similar} paraphrase pairs), store each distinct origin (with "its own
- * answer", i.e. the origin itself: 63 rows repeat an origin and a real
- * cache would hold those once, under one exact key), then ask with each
- * `similar` and run the full lookup pipeline: embed_builtin -> HNSW top-k
- * (index/hnsw.h) -> lexscore gate + IDF re-score + threshold + margin.
+ * answer", i.e. the origin itself: 63 rows share their origin with another
+ * row and a real cache would hold it once, under one exact key: 964
+ * distinct), then ask with each `similar` and run the full lookup
+ * pipeline: embed_builtin -> HNSW top-k (index/hnsw.h) -> lexscore gate,
+ * swap test, IDF re-score, threshold and margin.
  * A hit is CORRECT when the served entry is the query's own origin, FALSE
  * when it is another pair's (the false-hit rate is over all queries).
  *
@@ -14,15 +15,18 @@
  * held out. Each half is its own namespace (own index, own IDF table); the
  * "all" row stores every origin. Markdown tables go to stdout: the default
  * settings per half, a threshold sweep and a margin sweep, and the
- * plain-cosine baseline (HNSW similarity alone, no IDF, gate or margin).
+ * plain-cosine baseline (HNSW similarity alone, no IDF, gate or margin),
+ * then the tune-half grid pick (most correct hits with at most
+ * --grid-false % false hits on the tune half, default 0) and how it fares
+ * on the held-out half. --show-gated/--show-false print examples.
  *
  * Latency: median ns of embed_builtin (features + 512-d vector) on a
- * 50-word prompt and of lexscore_pick over 10 candidates.
+ * 50-word prompt and of lexscore_pick over 10 candidates, on the thread's
+ * CPU clock and on the wall clock (see the comment above latency()).
  *
  * Usage: embed-quality [--data PATH] [--dim D] [--k K] [--bits B]
  *                      [--lexw W,B,C] [--threshold T] [--margin M] [--swap-df N]
  *                      [--no-gate] [--latency-only] [--quality-only]
- *                      [--show-gated N] [--show-false N] [--grid-false PCT]
  *                      [--show-gated N] [--show-false N] [--grid-false PCT]
  * Exit status 0; 2 when the data file is missing (message says so). */
 #include <cjson/cJSON.h>
@@ -260,7 +264,7 @@ static void quality(pair *p, int n, const opts *o) {
     }
     int ok, bad;
     printf("## Built-in embedder hit quality (gptcache_mock_pairs, %d pairs)\n\n", n);
-    printf("Settings: dim=%u, HNSW top-k=%u, IDF table 2^%u counters, lex weights "
+    printf("Settings: dim=%u, HNSW top-k=%u, IDF table 2 x 2^%u counters, lex weights "
            "word/bigram/char=%.2f/%.2f/%.2f, gate=%s, swap df=%u, threshold=%.3f, margin=%.3f\n\n",
            o->dim, o->k, o->bits, o->lp.kind_weight[0], o->lp.kind_weight[1],
            o->lp.kind_weight[2], o->lp.gate ? "on" : "off", o->lp.swap_df, o->lp.threshold, o->lp.margin);

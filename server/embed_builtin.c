@@ -6,9 +6,10 @@
  *    bites dog" differ a little, not a lot), and character 3- and 4-grams
  *    over " w1 w2 ... wn " (stems joined by single spaces), which carry
  *    spelling variants, compounds and the boundary between words. 5-grams
- *    were measured too (bench/embed_quality.c, tune half): no better
- *    (66.4% vs 67.6% correct at zero tune false hits), 45% more stored
- *    features and 20% slower, so they are out.
+ *    were measured too (bench/embed_quality.c, tune half, before the swap
+ *    test existed): 3..5-grams 66.4% correct, 3..4-grams 67.6%, both at
+ *    zero tune false hits, with 45% more stored features and 20% more time
+ *    for 3..5, so 5-grams are out.
  *    N-grams are cut at code-point starts: a UTF-8 sequence is never split,
  *    so an n-gram is n characters, not n bytes; invalid UTF-8 (stray
  *    continuation bytes) is grouped with the byte before it, consistently.
@@ -16,7 +17,7 @@
  *    fixed per-kind seed. Collisions at 30 bits (about 1e-9 per pair) are
  *    irrelevant next to the hashing into `dim` slots.
  * 3. Term counts come from sorting the raw feature ids (LSD radix, 4 passes
- *    of 8 bits: a 50-word prompt has ~1000 raw features, where a radix sort
+ *    of 8 bits: a 50-word prompt has ~700 raw features, where a radix sort
  *    costs a few microseconds and needs no hash table) and merging runs.
  *    The sorted unique list is also what lexscore stores per entry and
  *    merge-joins at query time.
@@ -26,11 +27,13 @@
  *    one multiply per slot. No platform-dependent libm call and no place
  *    for FMA contraction, hence bit-identical vectors on x86-64 and AArch64.
  *    Kind weights (word 100, bigram 60, char 40) only shape the vector used
- *    to find candidates; HNSW top-10 held the own origin for 499/500 tune
- *    queries with them, so they were not tuned further.
+ *    to find candidates; HNSW top-10 holds the own origin for 500/500 tune
+ *    and 497/499 held-out queries with them, so they were not tuned.
  * 5. Gate features (kind 3) describe what must match exactly for a hit:
  *    number tokens in order (so "2 hours" != "3 hours" and "convert 2 to 3"
- *    != "convert 3 to 2"), whether a negation word is present, and polar words
+ *    != "convert 3 to 2"; leading letters are dropped, so "v2.10.0" ==
+ *    "2.10.0"; "two".."twelve" count as digits), whether a negation word is
+ *    present, and polar words
  *    from a fixed table of opposite pairs (enable/disable, allow/deny...),
  *    and identifiers (words containing '_': "load_hub" vs "upload_dataset"
  *    is an entity swap that shares most character n-grams).
@@ -41,7 +44,13 @@
  *    in bench/embed_quality.c --show-gated), and a double negative is
  *    rare in a prompt.
  * 6. Empty prompts are an error (EMBED_EEMPTY), not a fixed vector: a
- *    fixed vector would make every empty prompt a hit for every other. */
+ *    fixed vector would make every empty prompt a hit for every other.
+ * 7. The fingerprint hashes the parameters, the word tables and the output
+ *    (features and vector) for a probe prompt that exercises every rule, so
+ *    a change anywhere in the pipeline changes it even if nobody bumps
+ *    EMBED_VERSION; the unit tests pin it. Checked on AArch64 (gcc 12
+ *    cross build under qemu, also with -ffp-contract=fast -O3): same
+ *    fingerprint and same pinned vector checksum as x86-64. */
 #include "embed_builtin.h"
 
 #include <math.h>
@@ -109,7 +118,7 @@ static const char *const polar[][2] = {
 void embed_feats_init(embed_feats *f) { memset(f, 0, sizeof *f); }
 
 void embed_feats_free(embed_feats *f) {
-    free(f->ids);
+    /* ids points into raw */
     free(f->tfs);
     free(f->raw);
     free(f->tmp);
@@ -118,10 +127,13 @@ void embed_feats_free(embed_feats *f) {
 }
 
 /* Grows the scratch for a prompt of len bytes; keeps old buffers on
- * failure. */
+ * failure. Raw features per byte of normalised text: at most 4 per word
+ * (word, bigram, number or identifier, polar) and 2 char n-grams per code
+ * point of the joined text, which is at most 2 bytes per input byte plus
+ * 1: 4m + 2(2m + 1) + 1 (negation) <= 10m + 64. Scratch is 3 + 10 * 9 =
+ * 93 bytes per prompt byte. */
 static int feats_reserve(embed_feats *f, size_t len) {
     size_t need_buf = 3 * len + 8;
-    if (len > (UINT32_MAX - 64) / 10) return EMBED_ENOMEM;
     uint32_t need_cap = (uint32_t)(10 * len + 64);
     if (f->bufcap < need_buf) {
         char *b = malloc(need_buf);
@@ -131,15 +143,15 @@ static int feats_reserve(embed_feats *f, size_t len) {
         f->bufcap = need_buf;
     }
     if (f->cap < need_cap) {
-        uint32_t *ids = malloc((size_t)need_cap * 4), *raw = malloc((size_t)need_cap * 4);
-        uint32_t *tmp = malloc((size_t)need_cap * 4);
+        uint32_t *raw = malloc((size_t)need_cap * 4), *tmp = malloc((size_t)need_cap * 4);
         uint8_t *tfs = malloc(need_cap);
-        if (!ids || !raw || !tmp || !tfs) {
-            free(ids); free(raw); free(tmp); free(tfs);
+        if (!raw || !tmp || !tfs) {
+            free(raw); free(tmp); free(tfs);
             return EMBED_ENOMEM;
         }
-        free(f->ids); free(f->raw); free(f->tmp); free(f->tfs);
-        f->ids = ids; f->raw = raw; f->tmp = tmp; f->tfs = tfs;
+        free(f->raw); free(f->tmp); free(f->tfs);
+        f->raw = raw; f->tmp = tmp; f->tfs = tfs;
+        f->ids = raw; /* unique ids are compacted in place (u <= i) */
         f->cap = need_cap;
     }
     return EMBED_OK;
@@ -316,6 +328,7 @@ static void radix_sort(uint32_t *a, uint32_t *tmp, uint32_t n) {
 int embed_builtin_features(const char *prompt, size_t len, embed_feats *f) {
     f->n = 0;
     if (len == 0) return EMBED_EEMPTY;
+    if (len > EMBED_BUILTIN_MAX_BYTES) return EMBED_EINVAL;
     int rc = feats_reserve(f, len);
     if (rc) return rc;
     size_t m = prompt_norm(prompt, len, f->buf);
@@ -323,7 +336,7 @@ int embed_builtin_features(const char *prompt, size_t len, embed_feats *f) {
     char *joined = f->buf + m;
     walk st = {.raw = f->raw};
     size_t jl = walk_words(&st, f->buf, m, joined);
-    walk_chars(&st, joined, jl, f->ids);
+    walk_chars(&st, joined, jl, f->tmp); /* tmp is free until the sort */
     radix_sort(st.raw, f->tmp, st.n);
     uint32_t u = 0;
     for (uint32_t i = 0; i < st.n;) {

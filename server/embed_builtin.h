@@ -37,10 +37,11 @@
 #define EMBED_BUILTIN_DIM_MIN 16
 #define EMBED_BUILTIN_DIM_MAX 65536
 #define EMBED_BUILTIN_FP_MAX 64   /* fingerprint buffer size, NUL included */
+#define EMBED_BUILTIN_MAX_BYTES (256u << 10)  /* longest prompt accepted */
 
 #define EMBED_OK 0
 #define EMBED_EEMPTY (-1)   /* prompt normalises to nothing */
-#define EMBED_EINVAL (-2)   /* dim out of range, or buffer too small */
+#define EMBED_EINVAL (-2)   /* dim out of range, buffer too small, prompt too long */
 #define EMBED_ENOMEM (-3)
 
 /* Feature id layout: bits 31-30 kind, bits 29-0 hash (gate features: bits
@@ -59,10 +60,12 @@
 
 /* Sparse features of one prompt, and the scratch that produced them.
  * After a successful embed_builtin_features: ids[0..n) strictly ascending,
- * tfs[i] = occurrences of ids[i] clamped to 1..255. Owned by the caller;
- * reused across calls to avoid allocation (buffers only grow). */
+ * tfs[i] = occurrences of ids[i] clamped to 1..255; both point into the
+ * scratch and are valid until the next call or embed_feats_free. Owned by
+ * the caller; reused across calls to avoid allocation (buffers only
+ * grow). */
 typedef struct embed_feats {
-    uint32_t *ids;
+    uint32_t *ids;     /* points into raw */
     uint8_t *tfs;
     uint32_t n;
     /* scratch, private */
@@ -79,9 +82,12 @@ void embed_feats_free(embed_feats *f);
 
 /* Extracts the features of prompt[0..len) into f. Returns EMBED_OK,
  * EMBED_EEMPTY (the prompt is empty or only separators: defined, the cache
- * refuses such prompts; f->n is then 0) or EMBED_ENOMEM (f keeps its old
- * buffers and f->n is 0). Any thread, one f per thread. Median cost on the
- * development machine: see bench/embed_quality.c (latency mode). */
+ * refuses such prompts; f->n is then 0), EMBED_EINVAL (len >
+ * EMBED_BUILTIN_MAX_BYTES) or EMBED_ENOMEM (f keeps its old buffers and
+ * f->n is 0). Any thread, one f per thread. Scratch grows to at most 93
+ * bytes per prompt byte (24 MiB at the 256 KiB limit) and is kept for
+ * reuse; a thread that embedded a huge prompt may embed_feats_free it. Cost: ~11 us CPU for a 50-word prompt
+ * (bench/embed_quality.c, latency table). */
 int embed_builtin_features(const char *prompt, size_t len, embed_feats *f);
 
 /* Writes the L2-normalised vector of the features in f into out[dim].

@@ -42,13 +42,15 @@ size_t prompt_norm(const char *in, size_t len, char *out);
 int prompt_norm_key(const char *in, size_t len, uint64_t *key);
 
 /* Light deterministic English suffix stemmer, in place. Only words made of
- * [a-z] and at least 4 bytes long are touched; others are returned as is.
- * Strips, in this order, one of -ies/-ied (-> y), -sses (-> ss),
- * -es after ch/sh/x/z, -s (not after s, u, i), -ing/-ed (when a vowel stays
- * and 3 bytes remain; a doubled final consonant is then undoubled), -ly;
- * then a final -e. So "libraries"/"library", "creating"/"created"/
- * "creates"/"create", "running"/"runs"/"run" meet. Returns the new length
- * (>= 1 and <= len). */
+ * [a-z] are touched; suffix rules need at least 4 bytes. Strips the first
+ * matching of: -ies/-ied (-> y), -sses/-ches/-shes/-xes/-zes (-> drop
+ * "es"), -s (not after s, u, i: "status", "this", "class"), -ing/-ed (when
+ * at least 2 bytes with a vowel remain; a doubled final consonant other
+ * than l, s, z is then undoubled in stems of 4+ bytes), -ly (when 4 bytes
+ * remain); then a final -e (not -ee) of any word of 3+ bytes. So
+ * "libraries"/"library", "creating"/"created"/"creates"/"create",
+ * "running"/"runs"/"run", "uses"/"used"/"using"/"use" meet. Returns the
+ * new length (>= 1 and <= len). */
 size_t prompt_stem(char *w, size_t len);
 
 #endif

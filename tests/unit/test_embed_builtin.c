@@ -233,6 +233,8 @@ Test(embed_builtin, empty_and_separator_only_prompts_are_refused) {
     cr_assert_eq(embed_builtin("?!...", 5, 64, v, NULL), EMBED_EEMPTY);
     cr_assert_eq(f.n, 0u);
     cr_assert_eq(embed_builtin("ok", 2, 8, v, &f), EMBED_EINVAL, "dim below minimum");
+    cr_assert_eq(embed_builtin_features("ok", (size_t)EMBED_BUILTIN_MAX_BYTES + 1, &f), EMBED_EINVAL,
+                 "over-long prompt refused before anything is read or allocated");
     cr_assert_eq(embed_builtin("ok", 2, 64, v, &f), EMBED_OK, "scratch reusable after errors");
     embed_feats_free(&f);
 }

@@ -325,3 +325,111 @@ Test(pick, similarity_is_symmetric_bounded_and_ignores_gate_features) {
     free(b);
     fx_free(&fx);
 }
+
+/* ---- the headline figure, as a regression guard ----------------------- */
+
+#include <cjson/cJSON.h>
+
+#include "index/hnsw.h"
+
+/* ../shared/data/gptcache_mock_pairs.json next to the repository root,
+ * located from this file's path (cmake compiles it by absolute path). */
+static char *pairs_path(void) {
+    const char *me = __FILE__;
+    const char *cut = strstr(me, "tests/unit/test_lexscore.c");
+    if (!cut) return NULL;
+    size_t n = (size_t)(cut - me);
+    const char *rel = "../shared/data/gptcache_mock_pairs.json";
+    char *p = malloc(n + strlen(rel) + 1);
+    memcpy(p, me, n);
+    strcpy(p + n, rel);
+    return p;
+}
+
+static cJSON *load_pairs(void) {
+    char *path = pairs_path();
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    free(path);
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    buf[got] = 0;
+    cJSON *root = cJSON_Parse(buf);
+    free(buf);
+    return root;
+}
+
+/* Stores every distinct origin, asks with every `similar` through the full
+ * pipeline at default settings (embed -> HNSW top-10 -> lexscore_pick) and
+ * checks the issue's target: >= 50% correct hits, <= 1% false hits. The
+ * bench (embed-quality) prints the full tables; this pins the claim. */
+Test(quality, gptcache_pairs_meet_the_target_at_defaults, .timeout = 300) {
+    cJSON *root = load_pairs();
+    if (!root)
+        cr_skip_test("../shared/data/gptcache_mock_pairs.json not found next to the checkout: "
+                     "quality regression test skipped");
+    int n = cJSON_GetArraySize(root);
+    cr_assert_gt(n, 900);
+    hnsw_params hp;
+    hnsw_params_default(&hp, EMBED_BUILTIN_DIM_DEFAULT);
+    hnsw *h;
+    cr_assert_eq(hnsw_create(&hp, &h), HNSW_OK);
+    lex_idf *t;
+    cr_assert_eq(lexidf_create(LEXIDF_BITS_DEFAULT, &t), LEX_OK);
+    const char **origin = calloc((size_t)n, sizeof *origin);  /* by hnsw id */
+    lex_doc **docs = calloc((size_t)n, sizeof *docs);         /* by hnsw id */
+    int norig = 0;
+    float v[EMBED_BUILTIN_DIM_DEFAULT];
+    embed_feats f;
+    embed_feats_init(&f);
+    cJSON *it;
+    cJSON_ArrayForEach(it, root) {
+        const char *o = cJSON_GetObjectItem(it, "origin")->valuestring;
+        int dup = 0;
+        for (int i = 0; i < norig && !dup; i++) dup = strcmp(origin[i], o) == 0;
+        if (dup) continue; /* one exact key per distinct prompt */
+        cr_assert_eq(embed_builtin(o, strlen(o), EMBED_BUILTIN_DIM_DEFAULT, v, &f), EMBED_OK);
+        uint32_t id;
+        cr_assert_eq(hnsw_insert(h, v, EMBED_BUILTIN_DIM_DEFAULT, &id), HNSW_OK);
+        cr_assert_eq(id, (uint32_t)norig, "ids are dense from 0 without deletes");
+        origin[id] = o;
+        docs[id] = lex_doc_create(f.ids, f.tfs, f.n);
+        lexidf_add(t, f.ids, f.n);
+        norig++;
+    }
+    lex_params p;
+    lex_params_default(&p);
+    int correct = 0, wrong = 0, queries = 0;
+    cJSON_ArrayForEach(it, root) {
+        const char *o = cJSON_GetObjectItem(it, "origin")->valuestring;
+        const char *s = cJSON_GetObjectItem(it, "similar")->valuestring;
+        queries++;
+        cr_assert_eq(embed_builtin(s, strlen(s), EMBED_BUILTIN_DIM_DEFAULT, v, &f), EMBED_OK);
+        hnsw_result res[10];
+        int k = hnsw_search(h, v, EMBED_BUILTIN_DIM_DEFAULT, 10, 0, res);
+        cr_assert_geq(k, 1);
+        const lex_doc *cands[10];
+        for (int j = 0; j < k; j++) cands[j] = docs[res[j].id];
+        lex_pick pk;
+        cr_assert_eq(lexscore_pick(t, &p, f.ids, f.tfs, f.n, cands, (uint32_t)k, &pk), LEX_OK);
+        if (pk.verdict != LEX_HIT) continue;
+        if (strcmp(origin[res[pk.index].id], o) == 0) correct++;
+        else wrong++;
+    }
+    double c = 100.0 * correct / queries, w = 100.0 * wrong / queries;
+    cr_log_info("gptcache pairs at defaults: %.1f%% correct, %.2f%% false (%d queries)", c, w,
+                queries);
+    cr_assert_geq(c, 50.0, "correct hits %.1f%% < 50%%", c);
+    cr_assert_leq(w, 1.0, "false hits %.2f%% > 1%%", w);
+    for (int i = 0; i < norig; i++) free(docs[i]);
+    free(docs);
+    free(origin);
+    embed_feats_free(&f);
+    lexidf_free(t);
+    hnsw_free(h);
+    cJSON_Delete(root);
+}
