@@ -45,6 +45,7 @@
 #include "mem.h"
 #include "net.h"
 #include "reply.h"
+#include "sbuf.h"
 #include "strconv.h"
 #include "tenant.h"
 
@@ -264,6 +265,12 @@ static void pending_unlink(pending *p) {
             *pp = p->next;
             return;
         }
+}
+
+static size_t pending_count(void) {
+    size_t n = 0;
+    for (pending *p = pendings; p; p = p->next) n++;
+    return n;
 }
 
 static void waiter_close_cb(uv_handle_t *h) { free(h->data); }
@@ -809,4 +816,37 @@ void cache_cron_tick(void) {
     if (g_cfg.maxmemory > 0 && g_cfg.maxmemory_policy != MAXMEMORY_NOEVICTION &&
         mem_used() > (size_t)g_cfg.maxmemory)
         cache_evict((size_t)g_cfg.maxmemory, g_cfg.maxmemory_samples);
+}
+
+/* INFO cache: totals over every namespace and tenant (registered by main.c
+ * with info_register_section). */
+void cache_info(sbuf *o) {
+    uint64_t ns_n = 0, entries = 0, mem = 0, he = 0, hs = 0, hst = 0, miss = 0, exp = 0, ev = 0;
+    for (cache_ns *ns = cache_ns_first(); ns; ns = ns->next) {
+        ns_n++;
+        entries += cache_ns_count(ns);
+        mem += cache_ns_memory(ns);
+        he += ns->st.hits_exact;
+        hs += ns->st.hits_semantic;
+        hst += ns->st.hits_stale;
+        miss += ns->st.misses;
+        exp += ns->st.expired;
+        ev += ns->st.evicted;
+    }
+    uint64_t tenants = 0, exhausted = 0;
+    int64_t now = now_ms();
+    for (tenant *t = tenant_first(); t; t = t->next) {
+        tenants++;
+        exhausted += (uint64_t)tenant_budget_exhausted(t, now);
+    }
+    sbuf_printf(o, "# Cache\r\ncache_namespaces:%llu\r\ncache_entries:%llu\r\n"
+                "cache_memory_bytes:%llu\r\ncache_hits_exact:%llu\r\n"
+                "cache_hits_semantic:%llu\r\ncache_hits_stale:%llu\r\ncache_misses:%llu\r\n"
+                "cache_expired:%llu\r\ncache_evicted:%llu\r\ncache_pending_fills:%llu\r\n"
+                "cache_tenants:%llu\r\ncache_tenants_budget_exhausted:%llu\r\n",
+                (unsigned long long)ns_n, (unsigned long long)entries,
+                (unsigned long long)mem, (unsigned long long)he, (unsigned long long)hs,
+                (unsigned long long)hst, (unsigned long long)miss, (unsigned long long)exp,
+                (unsigned long long)ev, (unsigned long long)pending_count(),
+                (unsigned long long)tenants, (unsigned long long)exhausted);
 }

@@ -103,6 +103,9 @@ void cmd_cache_flush(client *c);
  * with a miss and close its timer. */
 void cache_cron_tick(void);
 void cache_wait_shutdown(void);
+/* INFO section "cache" (info_register_section in main.c). */
+struct sbuf;
+void cache_info(struct sbuf *o);
 
 /* cmd_tenant.c: tenants' ledger and budgets (sc/cache) */
 void cmd_tenant_usage(client *c);

@@ -126,6 +126,7 @@ int main(int argc, char **argv) {
     log_msg(LL_NOTICE, "Similarity kernels: %s", kt->name);
     loop = uv_default_loop();
     info_register_section("vectorsets", vset_info, 1);
+    info_register_section("cache", cache_info, 1);   /* sc/cache */
     if (start_search_pool(loop) != 0) return 1;
     if (net_start(loop) != 0) {
         vset_set_pool(NULL);

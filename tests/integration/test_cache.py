@@ -345,3 +345,20 @@ def test_shutdown_answers_parked_waiters_and_exits_cleanly(server_factory):
     assert time.monotonic() - t0 < 5       # not held for the 60 s WAIT
     t.join(5)
     assert out and out[0]["tier"] == b"miss", out
+
+
+def test_info_cache_section_counts_tiers(server_factory):
+    s = server_factory()
+    c = s.redis()
+    ns = ns_name()
+    c.execute_command("CACHE.CREATE", ns)
+    c.execute_command("CACHE.PUT", ns, "How do I reset my password?", "a")
+    get(c, ns, "How do I reset my password?")
+    get(c, ns, "how do I reset my password please")
+    get(c, ns, "unrelated question about the weather")
+    info = c.info("cache")
+    assert (info["cache_namespaces"], info["cache_entries"]) == (1, 1)
+    assert (info["cache_hits_exact"], info["cache_hits_semantic"], info["cache_misses"]) == \
+        (1, 1, 1)
+    assert info["cache_tenants_budget_exhausted"] == 0
+    assert "cache_hits_exact" in c.info()       # part of the default INFO
