@@ -480,6 +480,13 @@ cache_entry *cache_entry_by_id(cache_ns *ns, uint64_t id) { return map_get(&ns->
 
 /* ---- expiry and eviction ---- */
 
+/* One graph pass for the batch; if the batch path cannot allocate its
+ * scratch, fall back to one delete per id so no orphan stays in HNSW. */
+static void delete_slots(cache_ns *ns, const uint32_t *slots, size_t n) {
+    if (hnsw_delete_batch(ns->idx, slots, n) >= 0) return;
+    for (size_t i = 0; i < n; i++) hnsw_delete(ns->idx, slots[i]);
+}
+
 size_t cache_cron(int64_t now, uint32_t max_visits) {
     size_t deleted = 0;
     uint32_t batch[256];
@@ -496,12 +503,12 @@ size_t cache_cron(int64_t now, uint32_t max_visits) {
             entry_free(e);
             ns->st.expired++;
             if (nb == sizeof batch / sizeof batch[0]) {
-                hnsw_delete_batch(ns->idx, batch, nb);
+                delete_slots(ns, batch, nb);
                 deleted += nb;
                 nb = 0;
             }
         }
-        if (nb) hnsw_delete_batch(ns->idx, batch, nb);
+        if (nb) delete_slots(ns, batch, nb);
         deleted += nb;
         ns->cron_cursor %= ns->nslots;
     }
