@@ -588,6 +588,32 @@ static void ledger_note(tenant *t, const cache_hit *h) {
     t->led.tokens_saved += h->e->tokens_in + h->e->tokens_out;
 }
 
+/* A GET ... WAIT that missed: parks c on a pending fill of the same exact
+ * key (returns 1: no reply now), or registers c as the filler (returns 0:
+ * the caller replies the miss with fill 1). Note 3 above. */
+static int coalesce_parked(client *c, cache_ns *ns, const req_arg *p, long long wait_ms,
+                           int64_t now) {
+    uint64_t key;
+    if (cache_key(p->ptr, p->len, &key) != CACHE_OK) return 0;
+    pending *pd = pending_find(ns->generation, key);
+    if (pd && pd->deadline_ms > now) {
+        /* someone is filling it: wait for the PUT instead of paying */
+        if (wait_ms > 0 && wait_park(c, pd, wait_ms) == 0) {
+            ns->st.misses--;            /* not a miss (yet): counted when it ends */
+            return 1;
+        }
+        return 0;
+    }
+    if (!pd && (pd = calloc(1, sizeof *pd)) != NULL) {
+        pd->gen = ns->generation;
+        pd->key = key;
+        pd->next = pendings;
+        pendings = pd;
+    }
+    if (pd) pd->deadline_ms = now + wait_ms;   /* this caller fills */
+    return 0;
+}
+
 void cmd_cache_get(client *c) {
     get_opts o = {0, 0, 0, 0, -1, NULL};
     if (parse_get_or_reply(c, &o)) return;
@@ -622,28 +648,7 @@ void cmd_cache_get(client *c) {
         reply_hit(c, &h, o.withmeta, now);
         return;
     }
-    if (o.wait_ms >= 0) {
-        uint64_t key;
-        if (cache_key(p->ptr, p->len, &key) == CACHE_OK) {
-            pending *pd = pending_find(ns->generation, key);
-            if (pd && pd->deadline_ms > now) {
-                /* someone is filling it: wait for the PUT instead of paying */
-                if (o.wait_ms > 0) {
-                    ns->st.misses--;
-                    if (wait_park(c, pd, o.wait_ms) == 0) return;
-                    ns->st.misses++;
-                }
-            } else {
-                if (!pd && (pd = calloc(1, sizeof *pd)) != NULL) {
-                    pd->gen = ns->generation;
-                    pd->key = key;
-                    pd->next = pendings;
-                    pendings = pd;
-                }
-                if (pd) pd->deadline_ms = now + o.wait_ms;   /* this caller fills */
-            }
-        }
-    }
+    if (o.wait_ms >= 0 && coalesce_parked(c, ns, p, o.wait_ms, now)) return;
     ledger_note(t, &h);
     reply_miss(c, t, 1);
 }
