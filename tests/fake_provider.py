@@ -26,7 +26,7 @@ GET /stats returns the counters as JSON: requests (embedding requests
 received, any outcome), billable_calls and billable_inputs (200 answers
 with valid embeddings and their inputs), tokens, connections (TCP
 connections accepted: keep-alive shows as fewer connections than
-requests), batch_sizes (inputs per request, in arrival order), followed
+requests), last_auth (the Authorization header of the last request), batch_sizes (inputs per request, in arrival order), followed
 (hits on /followed), by_mode. POST /reset zeroes them and the mode.
 """
 import base64
@@ -49,7 +49,7 @@ def reset():
     with LOCK:
         STATE.clear()
         STATE.update(requests=0, billable_calls=0, billable_inputs=0, tokens=0,
-                     connections=0, batch_sizes=[], followed=0, by_mode={},
+                     connections=0, last_auth=None, batch_sizes=[], followed=0, by_mode={},
                      mode=None, mode_count=0, mode_arg=None)
 
 
@@ -161,6 +161,7 @@ class Handler(BaseHTTPRequestHandler):
                                                   "type": "invalid_request_error"}})
         mode, arg = take_mode(inputs)
         with LOCK:
+            STATE["last_auth"] = self.headers.get("Authorization")
             STATE["requests"] += 1
             STATE["batch_sizes"].append(len(inputs))
             if mode:
@@ -266,9 +267,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_raw(200, body)
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 256   # the default listen backlog of 5 resets bursts of connections
+    daemon_threads = True
+
+
 def main():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
+    srv = Server(("127.0.0.1", 0), Handler)
     print(srv.server_address[1], flush=True)
     try:
         srv.serve_forever(poll_interval=0.1)

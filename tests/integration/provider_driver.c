@@ -6,7 +6,9 @@
  * The provider arguments are those of a `provider` config line (name first)
  * and go through config_load_string, so the config hook is exercised too.
  * Texts come from stdin, one per line. Each call embeds K consecutive texts;
- * C calls are outstanding at any time. Output: JSON lines on stdout, one
+ * C calls are outstanding at any time. --pause-after K --pause-ms M: once
+ * the first K texts have completed, wait M ms before starting the rest
+ * (breaker cool-down tests). Output: JSON lines on stdout, one
  * per text ({"i","ok","dim","tokens","ms","v"} or {"i","ok":false,"code",
  * "err"}; "v" is the whole vector when dim <= 16, else its first 4 values),
  * then one summary line with "stall_ms_max" (the largest delay of a 1 ms
@@ -40,6 +42,9 @@ static size_t ntexts, next_text, per_call = 1, outstanding, concurrency = 16;
 static size_t cancel_every, ncalls, nok, nfail, ncancelled;
 static int quiet, bug;
 static call *cancelled_calls;
+static size_t pause_after, pause_ms;   /* --pause-after K --pause-ms M */
+static int paused;                     /* 1 while waiting, 2 after */
+static uv_timer_t pause_timer;
 static uv_timer_t stall_timer, stop_idle;
 static uint64_t last_tick, stall_max_ns;
 static struct rusage ru0;
@@ -85,8 +90,22 @@ static void done_cb(void *ud, int status, const float *vecs, size_t n, int dim, 
 
 static void finish(void);
 
+static void pause_cb(uv_timer_t *t) {
+    uv_close((uv_handle_t *)t, NULL);
+    paused = 2;
+    start_calls();
+}
+
 static void start_calls(void) {
+    if (paused == 1) return;
     while (outstanding < concurrency && next_text < ntexts) {
+        if (pause_after && next_text == pause_after && paused == 0) {
+            if (outstanding) return;   /* the pause starts once the first part is done */
+            paused = 1;
+            uv_timer_init(loop, &pause_timer);
+            uv_timer_start(&pause_timer, pause_cb, pause_ms, 0);
+            return;
+        }
         call *c = calloc(1, sizeof *c);
         c->first = next_text;
         c->n = ntexts - next_text < per_call ? ntexts - next_text : per_call;
@@ -195,6 +214,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--per-call") && i + 1 < argc) per_call = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--cancel-every") && i + 1 < argc) cancel_every = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--quiet")) quiet = 1;
+        else if (!strcmp(argv[i], "--pause-after") && i + 1 < argc) pause_after = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--pause-ms") && i + 1 < argc) pause_ms = strtoul(argv[++i], NULL, 10);
         else return fprintf(stderr, "unknown option %s\n", argv[i]), 2;
     }
     if (i + 2 >= argc || concurrency == 0 || per_call == 0)
