@@ -92,14 +92,23 @@ void pj_build_request(sbuf *out, enum pj_kind kind, const char *model, int dims,
 
 /* ---- base64 ---- */
 
-static signed char b64val(unsigned char c) {
-    if (c >= 'A' && c <= 'Z') return (signed char)(c - 'A');
-    if (c >= 'a' && c <= 'z') return (signed char)(c - 'a' + 26);
-    if (c >= '0' && c <= '9') return (signed char)(c - '0' + 52);
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
+/* 256-entry table, -1 = not base64: a chain of range tests per character
+ * cost more than the rest of a 1,536-float response (bench/provider_bench.sh) */
+static const signed char b64tab[256] = {
+#define X4 -1, -1, -1, -1
+#define X16 X4, X4, X4, X4
+    X16, X16,                                   /* 0x00-0x1f */
+    X4, X4, -1, -1, -1, 62, -1, -1, -1, 63,     /* 0x20-0x2f: '+' 0x2b, '/' 0x2f */
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,   /* '0'-'9' */
+    -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,            /* '@', 'A'-'O' */
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,  /* 'P'-'Z' */
+    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,  /* '`', 'a'-'o' */
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,  /* 'p'-'z' */
+    X16, X16, X16, X16, X16, X16, X16, X16,     /* 0x80-0xff */
+#undef X16
+#undef X4
+};
+#define b64val(c) b64tab[(unsigned char)(c)]
 
 long pj_base64_decode(const char *in, size_t len, unsigned char *out, size_t cap) {
     while (len > 0 && in[len - 1] == '=') len--;

@@ -8,7 +8,8 @@
  * Texts come from stdin, one per line. Each call embeds K consecutive texts;
  * C calls are outstanding at any time. --pause-after K --pause-ms M: once
  * the first K texts have completed, wait M ms before starting the rest
- * (breaker cool-down tests). Output: JSON lines on stdout, one
+ * (breaker cool-down tests). --no-stall-timer: no 1 ms timer (benchmarks:
+ * its wake-ups would be charged to the provider's CPU time). Output: JSON lines on stdout, one
  * per text ({"i","ok","dim","tokens","ms","v"} or {"i","ok":false,"code",
  * "err"}; "v" is the whole vector when dim <= 16, else its first 4 values),
  * then one summary line with "stall_ms_max" (the largest delay of a 1 ms
@@ -40,7 +41,7 @@ static char **texts;
 static size_t *lens;
 static size_t ntexts, next_text, per_call = 1, outstanding, concurrency = 16;
 static size_t cancel_every, ncalls, nok, nfail, ncancelled;
-static int quiet, bug;
+static int quiet, bug, no_stall;
 static call *cancelled_calls;
 static size_t pause_after, pause_ms;   /* --pause-after K --pause-ms M */
 static int paused;                     /* 1 while waiting, 2 after */
@@ -214,6 +215,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--per-call") && i + 1 < argc) per_call = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--cancel-every") && i + 1 < argc) cancel_every = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--quiet")) quiet = 1;
+        else if (!strcmp(argv[i], "--no-stall-timer")) no_stall = 1;
         else if (!strcmp(argv[i], "--pause-after") && i + 1 < argc) pause_after = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--pause-ms") && i + 1 < argc) pause_ms = strtoul(argv[++i], NULL, 10);
         else return fprintf(stderr, "unknown option %s\n", argv[i]), 2;
@@ -233,7 +235,7 @@ int main(int argc, char **argv) {
     prov = provider_find(argv[i + 1]);
     read_texts();
     uv_timer_init(loop, &stall_timer);
-    uv_timer_start(&stall_timer, stall_cb, 1, 1);
+    if (!no_stall) uv_timer_start(&stall_timer, stall_cb, 1, 1);
     getrusage(RUSAGE_SELF, &ru0);
     wall0 = uv_hrtime();
     start_calls();
