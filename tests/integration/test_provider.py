@@ -336,3 +336,33 @@ def test_rate_limit_queues_and_a_full_queue_rejects_at_once(fk):
     assert r.elapsed >= 1.9                 # 60 rpm: one request per second
     assert fk.stats()["requests"] == 3
     assert r.info["err_queue_full"] == "7"
+
+
+def test_open_breaker_sends_batches_straight_to_the_secondary(fk, fake):
+    proc = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "..", "fake_provider.py")],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        primary = Fake(int(proc.stdout.readline()))
+        primary.mode("500", count=-1)
+        texts = ["bo %d" % i for i in range(4)]
+        args = ["p", "openai", primary.url, "secondary-url", fk.url, "max-attempts", 1,
+                "max-wait-ms", 0, "breaker-failures", 1, "breaker-cooldown-ms", 60000]
+        r = run(texts, args, concurrency=1)
+        check_vectors(r, texts, 8)
+        assert primary.stats()["requests"] == 1      # opened after one failure, then skipped
+        assert fk.stats()["billable_inputs"] == 4
+        assert r.info["breaker"] == "open" and r.info["breaker_secondary"] == "closed"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_token_rate_limit_spaces_batches(fk):
+    # tpm 1200: a bucket of 20 tokens refilled at 20/s; each 76-byte text is
+    # estimated at 20 tokens, so 4 single-text batches need >= 3 refills
+    texts = ["%02d" % i + "y" * 74 for i in range(4)]
+    r = run(texts, prov(fk, "openai", "tpm", 1200, "max-batch", 1, "max-wait-ms", 0), concurrency=4)
+    assert len(r.oks) == 4
+    # the fake bills 19 tokens per text: the correction lets later batches
+    # leave slightly early, never before (20 * 3 - 3) / 20 s
+    assert r.elapsed >= 2.5, r.elapsed
