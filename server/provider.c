@@ -179,6 +179,7 @@ struct provider {
     double req_bucket, tok_bucket;
     uint64_t bucket_ms;
     uint64_t rng;
+    uint64_t seed;          /* XXH3 seed of the item table: random (hash flooding) */
     provider_stats st;
 };
 
@@ -825,7 +826,7 @@ int provider_embed(provider *p, const char *const *texts, const size_t *lens, si
     int oom = r == NULL || fresh == NULL;
     uint64_t now = uv_now(p->loop);
     for (size_t i = 0; i < n && !oom; i++) {
-        uint64_t h = XXH3_64bits(texts[i], lens[i]);
+        uint64_t h = XXH3_64bits_withSeed(texts[i], lens[i], p->seed);
         if (htab_find(p, h, texts[i], lens[i])) continue;
         item *it = fresh[i] = calloc(1, sizeof *it);
         if (it == NULL || (it->text = malloc(lens[i])) == NULL) {
@@ -853,7 +854,7 @@ int provider_embed(provider *p, const char *const *texts, const size_t *lens, si
     p->st.requests++;
     p->st.inputs += n;
     for (size_t i = 0; i < n; i++) {
-        item *it = htab_find(p, XXH3_64bits(texts[i], lens[i]), texts[i], lens[i]);
+        item *it = htab_find(p, XXH3_64bits_withSeed(texts[i], lens[i], p->seed), texts[i], lens[i]);
         if (it == NULL) {   /* fresh[i] exists: the pass above saw no match */
             it = fresh[i];
             fresh[i] = NULL;
@@ -946,6 +947,7 @@ static provider *provider_new(uv_loop_t *loop, const pspec *s, char *err, size_t
     p->req_bucket = s->rpm / 60.0 < 1 ? 1 : s->rpm / 60.0;
     p->tok_bucket = s->tpm / 60.0 < 1 ? 1 : s->tpm / 60.0;
     p->rng = uv_hrtime() | 1;
+    p->seed = rng_next(p) ^ (uint64_t)(uintptr_t)p;
     return p;
 }
 
