@@ -264,6 +264,19 @@ static int set_option(pspec *s, const char *k, const char *v, char *err, size_t 
 }
 
 int provider_config_line(int argc, char **argv, char *err, size_t errlen) {
+    if (argc >= 2 && !strcasecmp(argv[1], "set")) {   /* provider <name> set <opt> <val>... */
+        pspec *s = NULL;
+        for (int i = 0; i < nspecs; i++)
+            if (!strcmp(specs[i].name, argv[0])) s = &specs[i];
+        if (s == NULL) return snprintf(err, errlen, "provider '%s' is not defined above", argv[0]), -1;
+        if (argc < 4 || argc % 2) return snprintf(err, errlen, "usage: provider <name> set <option> <value>..."), -1;
+        pspec tmp = *s;
+        for (int i = 2; i < argc; i += 2)
+            if (set_option(&tmp, argv[i], argv[i + 1], err, errlen)) return -1;
+        if (tmp.kind == PJ_OLLAMA) tmp.base64 = 0;
+        *s = tmp;
+        return 0;
+    }
     if (argc < 3 || (argc - 3) % 2)
         return snprintf(err, errlen, "usage: provider <name> <openai|ollama> <url> [option value]..."), -1;
     pspec s;

@@ -21,7 +21,9 @@
  *   queue N (10000 queued inputs), concurrency N (8 requests in flight),
  *   breaker-failures N (5), breaker-cooldown-ms N (5000),
  *   max-response N (bytes, Redis units: 64mb), encoding base64|float
- *   (openai default base64; ollama is always float). */
+ *   (openai default base64; ollama is always float).
+ * A config line holds at most 32 words (config.c), so options may continue
+ * on later lines: provider <name> set <option> <value>... */
 #ifndef SIMCACHE_PROVIDER_H
 #define SIMCACHE_PROVIDER_H
 
