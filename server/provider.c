@@ -52,7 +52,14 @@
  *  9. Billing: each batch's billed prompt tokens are split over its inputs
  *     in proportion to their byte length (integer shares whose sum is the
  *     billed total) and each input's share goes to the request that caused
- *     it to be sent (a coalesced waiter pays nothing). */
+ *     it to be sent (a coalesced waiter pays nothing).
+ * 10. Responses of 64 KiB or more are parsed on the libuv threadpool
+ *     (uv_queue_work; provider_json.c is pure): a float-encoded response of
+ *     64 x 1,536 floats takes ~100 ms of cJSON/strtod, which measured as a
+ *     136-151 ms loop stall when parsed inline (driver, 512 prompts). The
+ *     worker touches only the batch's response buffer and result fields;
+ *     everything else stays on the loop thread. Smaller responses (a few
+ *     base64 vectors) are parsed inline: the hop would cost more. */
 #include "provider.h"
 
 #include <curl/curl.h>
@@ -73,6 +80,7 @@
 #define MAX_PROVIDERS 16
 #define RETRY_AFTER_CAP_S 30
 #define BACKOFF_CAP_MS 5000
+#define PARSE_OFFLOAD_BYTES (64 * 1024)
 
 /* ---- configuration ---- */
 
@@ -150,6 +158,17 @@ typedef struct batch {
     uint64_t t0;            /* uv_hrtime at attempt start */
     uv_timer_t timer;       /* retry backoff; timer.data = this */
     struct batch *prev, *next;
+    /* off-loop parsing of big responses (decision 10): the worker reads
+     * resp and the copies below, writes the results; the loop thread
+     * touches none of them until the after-work callback */
+    uv_work_t work;
+    int parsing;            /* work queued, after-work callback not yet run */
+    int abandoned;          /* provider shut down meanwhile: just free */
+    enum pj_kind pkind;
+    int pdim, prc;
+    float *pvecs;
+    long long ptokens;
+    char perr[200];
 } batch;
 
 typedef struct provider_stats {
@@ -527,7 +546,8 @@ static void batch_finish(batch *b, int status, const float *vecs, int dim, long 
         item_finish(p, b->items[i], status, vecs ? vecs + i * (size_t)dim : NULL, dim, share, msg);
     }
     b->n = 0;
-    uv_close((uv_handle_t *)&b->timer, batch_close_cb);
+    if (b->parsing) b->abandoned = 1;   /* parse_after_cb closes and frees */
+    else uv_close((uv_handle_t *)&b->timer, batch_close_cb);
     /* next batches from the timer, not recursively: a breaker failing every
      * batch at once must not nest one stack frame per batch */
     if (p->qlen && p->s.concurrency) uv_timer_start(&p->timer, provider_timer_cb, 0, 0);
@@ -588,14 +608,83 @@ static void batch_retry_or_fail(batch *b, int status, long retry_after_s, const 
     batch_fail(b, status, "%s after %d attempts", what, b->attempt);
 }
 
+/* cJSON records the position of its last parse error in a process-global
+ * (global_error, written by every cJSON_Parse*), so two parses at once race
+ * on it even though nobody reads it. All provider parses hold this mutex;
+ * the loop thread only try-locks it and hands the parse to the threadpool
+ * when a worker holds it, so the loop never waits. */
+static uv_mutex_t parse_mu;
+static uv_once_t parse_mu_once = UV_ONCE_INIT;
+static void parse_mu_init(void) { uv_mutex_init(&parse_mu); }
+
+static void parse_locked(batch *b) {
+    int dim = 0;
+    b->prc = pj_parse_response(b->pkind, b->resp.buf ? b->resp.buf : "", b->resp.len, b->n, b->pdim,
+                               &b->pvecs, &dim, &b->ptokens, b->perr, sizeof b->perr);
+    b->pdim = dim;
+}
+
+static void parse_work_cb(uv_work_t *w) {   /* worker thread: pure parsing only */
+    uv_mutex_lock(&parse_mu);
+    parse_locked(w->data);
+    uv_mutex_unlock(&parse_mu);
+}
+
+static void batch_parsed(batch *b);
+
+static void parse_after_cb(uv_work_t *w, int status) {
+    batch *b = w->data;
+    b->parsing = 0;
+    if (status != 0 && b->prc == 0 && b->pvecs == NULL) {   /* cancelled before it ran */
+        b->prc = PJ_ENOMEM;
+        snprintf(b->perr, sizeof b->perr, "parse cancelled");
+    }
+    if (b->abandoned) {   /* items already failed by provider_free_now */
+        free(b->pvecs);
+        uv_close((uv_handle_t *)&b->timer, batch_close_cb);
+        return;
+    }
+    batch_parsed(b);
+}
+
+/* Parses the 200 response: inline when small, on the libuv threadpool when
+ * big enough that parsing would stall the loop (decision 10). */
 static void batch_deliver(batch *b) {
     provider *p = b->p;
-    float *vecs = NULL;
-    int dim = 0;
-    long long tokens = 0;
-    char err[200];
-    int rc = pj_parse_response(p->s.kind, b->resp.buf ? b->resp.buf : "", b->resp.len, b->n, p->dim,
-                               &vecs, &dim, &tokens, err, sizeof err);
+    b->pkind = p->s.kind;
+    b->pdim = p->dim;
+    b->pvecs = NULL;
+    b->ptokens = 0;
+    b->perr[0] = '\0';
+    uv_once(&parse_mu_once, parse_mu_init);
+    int inline_ok = b->resp.len < PARSE_OFFLOAD_BYTES && uv_mutex_trylock(&parse_mu) == 0;
+    if (!inline_ok) {
+        b->work.data = b;
+        b->prc = 0;
+        if (uv_queue_work(p->loop, &b->work, parse_work_cb, parse_after_cb) == 0) {
+            b->parsing = 1;
+            return;
+        }
+    }
+    if (!inline_ok) uv_mutex_lock(&parse_mu);   /* uv_queue_work failed: parse here */
+    parse_locked(b);
+    uv_mutex_unlock(&parse_mu);
+    batch_parsed(b);
+}
+
+static void batch_parsed(batch *b) {
+    provider *p = b->p;
+    float *vecs = b->pvecs;
+    int dim = b->pdim, rc = b->prc;
+    long long tokens = b->ptokens;
+    const char *err = b->perr;
+    b->pvecs = NULL;
+    if (dim && p->dim && dim != p->dim) {   /* learned dimension changed meanwhile */
+        free(vecs);
+        vecs = NULL;
+        rc = PJ_EDIM;
+        err = "dimension changed between responses";
+    }
     if (rc != PJ_OK) {
         p->st.err_invalid++;
         breaker_record(p, &p->br[b->endpoint], 1, b->probe);

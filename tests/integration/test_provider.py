@@ -366,3 +366,16 @@ def test_token_rate_limit_spaces_batches(fk):
     # the fake bills 19 tokens per text: the correction lets later batches
     # leave slightly early, never before (20 * 3 - 3) / 20 s
     assert r.elapsed >= 2.5, r.elapsed
+
+
+@pytest.mark.parametrize("kind", ["openai", "ollama"])
+def test_big_float_responses_are_parsed_off_the_loop(fk, kind):
+    # 16 x 1536 floats as JSON is ~500 KB: parsed on the threadpool, the
+    # vectors are right and the loop does not stall (run() checks < 50 ms)
+    texts = ["big float %d" % i for i in range(16)]
+    opts = ["dimensions", 1536, "max-batch", 16, "max-wait-ms", 20]
+    if kind == "openai":
+        opts += ["encoding", "float"]
+    r = run(texts, prov(fk, kind, *opts), concurrency=16)
+    check_vectors(r, texts, 1536)
+    assert fk.stats()["requests"] == 1
