@@ -82,13 +82,54 @@ int hnsw_contains(const hnsw *h, uint32_t id);
 int hnsw_get_vector(const hnsw *h, uint32_t id, float *out);
 size_t hnsw_memory_bytes(const hnsw *h);    /* everything the index owns */
 
+/* Extensions (sc/index):
+ * hnsw_reserve: pre-sizes the slot arrays for n vectors (growth is
+ *   otherwise by 1.5x; memory_bytes counts allocated capacity). Any thread;
+ *   takes the write lock. 0 or HNSW_ENOMEM.
+ * hnsw_set_exact_threshold: hnsw_search scans exactly while the live count
+ *   is <= n (0 = always use the graph). Default: 2^19 / dim vectors
+ *   (half that for int8 without re-rank), at least 64: the measured
+ *   crossover where the graph starts to win (hnsw.c). Saved in files.
+ * hnsw_stat_inlink_scans: deletes whose in-link search had to fall back
+ *   to a scan of the level (see hnsw.c design note 3). */
+int hnsw_reserve(hnsw *h, uint32_t n);
+/* Deletes every live id among ids[0..n) (others, and repeats, are
+ * skipped) with one scan of the graph for the whole batch instead of up to
+ * one per id, and re-checks reachability on every level: the path for
+ * expiry cycles. Returns how many were deleted, or HNSW_ENOMEM (nothing
+ * deleted) / HNSW_EINVAL. Same threading as hnsw_delete. */
+int hnsw_delete_batch(hnsw *h, const uint32_t *ids, size_t n);
+void hnsw_set_exact_threshold(hnsw *h, uint32_t n);
+uint64_t hnsw_stat_inlink_scans(const hnsw *h);
+
+/* Inspection (sc/vset, index/hnsw_inspect.c; any thread, read lock):
+ * hnsw_node_level: the top level of a live id, or HNSW_ENOENT.
+ * hnsw_get_links: copies up to max neighbour ids of id at `level` into
+ *   out and returns how many (a snapshot), HNSW_ENOENT for a dead id,
+ *   HNSW_EINVAL for a level above the node's. hnsw_max_links() is the
+ *   largest count any level can return (2M).
+ * hnsw_max_level: the entry point's level, -1 when empty.
+ * hnsw_slots_used: ids below this have been used (live or free).
+ * hnsw_set_ef_construction: the beam of later inserts (1..1000000); takes
+ *   the write lock when the value changes. 0 or HNSW_EINVAL. */
+int hnsw_node_level(hnsw *h, uint32_t id);
+int hnsw_get_links(hnsw *h, uint32_t id, int level, uint32_t *out, uint32_t max);
+uint32_t hnsw_max_links(const hnsw *h);
+int hnsw_max_level(hnsw *h);
+uint32_t hnsw_slots_used(hnsw *h);
+int hnsw_set_ef_construction(hnsw *h, uint32_t ef);
+
 /* Checks the graph: every live node reachable from the entry point, links
  * only to live nodes at levels they have, no self links, no duplicates,
  * link counts within bounds. Returns 0, or -1 with a message in err. */
 int hnsw_validate(hnsw *h, char *err, size_t errlen);
 
 /* Versioned, checksummed file format; a truncated or corrupted file is
- * rejected with HNSW_EFORMAT and nothing is half-loaded. */
+ * rejected with HNSW_EFORMAT and nothing is half-loaded (format: hnsw_io.c).
+ * hnsw_save takes the write lock; it returns HNSW_EINVAL if an insert is
+ * between its two phases (call it with no concurrent writers), HNSW_EIO
+ * on a write error. hnsw_load returns HNSW_OK and *out, or an error and
+ * *out = NULL. */
 int hnsw_save(hnsw *h, FILE *f);
 int hnsw_load(FILE *f, hnsw **out);
 

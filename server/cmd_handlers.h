@@ -88,4 +88,18 @@ void cmd_keys(client *c);
 void cmd_randomkey(client *c);
 void cmd_memory_usage(client *c);
 
+/* cmd_vset.c: vector sets (sc/vset) */
+void cmd_vadd(client *c);
+void cmd_vsim(client *c);
+void cmd_vrem(client *c);
+void cmd_vcard(client *c);
+void cmd_vdim(client *c);
+void cmd_vemb(client *c);
+void cmd_vinfo(client *c);
+void cmd_vismember(client *c);
+void cmd_vgetattr(client *c);
+void cmd_vsetattr(client *c);
+void cmd_vrandmember(client *c);
+void cmd_vlinks(client *c);
+
 #endif

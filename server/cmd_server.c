@@ -18,6 +18,7 @@
 #include "commands.h"
 #include "config.h"
 #include "errors.h"
+#include "info.h"
 #include "keyspace.h"
 #include "log.h"
 #include "net.h"
@@ -137,27 +138,44 @@ static const info_section sections[] = {
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 
+/* Extension point (info.h): sections registered at start-up by modules
+ * outside the core (vector sets), listed after the built-in ones. */
+#define MAX_EXTRA_SECTIONS 8
+static info_section extra_sections[MAX_EXTRA_SECTIONS];
+static size_t nextra;
+
+int info_register_section(const char *name, void (*fn)(sbuf *o), int is_default) {
+    if (nextra == MAX_EXTRA_SECTIONS) return -1;
+    extra_sections[nextra++] = (info_section){name, fn, is_default};
+    return 0;
+}
+
+static const info_section *section_at(size_t i) {
+    return i < NSECTIONS ? &sections[i] : &extra_sections[i - NSECTIONS];
+}
+
 void cmd_info(client *c) {
-    int want[NSECTIONS] = {0};
+    size_t total = NSECTIONS + nextra;
+    int want[NSECTIONS + MAX_EXTRA_SECTIONS] = {0};
     if (c->argc == 1) {
-        for (size_t i = 0; i < NSECTIONS; i++) want[i] = sections[i].is_default;
+        for (size_t i = 0; i < total; i++) want[i] = section_at(i)->is_default;
     }
     for (int a = 1; a < c->argc; a++) {
         const char *s = c->argv[a].ptr;
         int all = !strcasecmp(s, "all") || !strcasecmp(s, "everything");
-        for (size_t i = 0; i < NSECTIONS; i++) {
-            if (all || !strcasecmp(s, sections[i].name) ||
-                (!strcasecmp(s, "default") && sections[i].is_default))
+        for (size_t i = 0; i < total; i++) {
+            if (all || !strcasecmp(s, section_at(i)->name) ||
+                (!strcasecmp(s, "default") && section_at(i)->is_default))
                 want[i] = 1;
         }
     }
     sbuf o = SBUF_INIT;
     int first = 1;
-    for (size_t i = 0; i < NSECTIONS; i++) {
+    for (size_t i = 0; i < total; i++) {
         if (!want[i]) continue;
         if (!first) sbuf_puts(&o, "\r\n");
         first = 0;
-        sections[i].fn(&o);
+        section_at(i)->fn(&o);
     }
     if (o.oom) reply_error(c, "ERR out of memory");
     else reply_verbatim(c, sbuf_cstr(&o), o.len, "txt");

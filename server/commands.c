@@ -115,6 +115,29 @@ static const command_arg_doc args_pattern[] = {ARG("pattern", "pattern"), END};
 static const command_arg_doc args_memory_usage[] = {
     ARG("key", "key"), {"count", "integer", "SAMPLES", 1, 0}, END};
 
+/* vector sets (sc/vset: cmd_vset.c) */
+static const command_arg_doc args_vadd[] = {
+    ARG("key", "key"), {"reduce", "integer", "REDUCE", 1, 0},
+    {"vector", "oneof", "FP32 blob|VALUES num value...", 0, 0}, ARG("element", "string"),
+    TOK("cas", "CAS"), {"quant", "oneof", "NOQUANT|Q8|BIN", 1, 0},
+    {"build-exploration-factor", "integer", "EF", 1, 0},
+    {"attributes", "string", "SETATTR", 1, 0}, {"numlinks", "integer", "M", 1, 0}, END};
+static const command_arg_doc args_vsim[] = {
+    ARG("key", "key"), {"query", "oneof", "ELE element|FP32 blob|VALUES num value...", 0, 0},
+    TOK("withscores", "WITHSCORES"), TOK("withattribs", "WITHATTRIBS"),
+    {"count", "integer", "COUNT", 1, 0}, {"max-distance", "double", "EPSILON", 1, 0},
+    {"search-exploration-factor", "integer", "EF", 1, 0},
+    {"expression", "string", "FILTER", 1, 0}, {"max-filtering-effort", "integer", "FILTER-EF", 1, 0},
+    TOK("truth", "TRUTH"), TOK("nothread", "NOTHREAD"), END};
+static const command_arg_doc args_key_element[] = {ARG("key", "key"), ARG("element", "string"), END};
+static const command_arg_doc args_vemb[] = {ARG("key", "key"), ARG("element", "string"),
+                                            TOK("raw", "RAW"), END};
+static const command_arg_doc args_vsetattr[] = {ARG("key", "key"), ARG("element", "string"),
+                                                ARG("json", "string"), END};
+static const command_arg_doc args_vrandmember[] = {ARG("key", "key"), OPT("count", "integer"), END};
+static const command_arg_doc args_vlinks[] = {ARG("key", "key"), ARG("element", "string"),
+                                              TOK("withscores", "WITHSCORES"), END};
+
 #define FAST CMD_FAST
 #define NOAUTH CMD_NOAUTH
 #define STALE CMD_STALE
@@ -359,6 +382,37 @@ static const command command_table[] = {
     {"randomkey", cmd_randomkey, 1, CMD_READONLY, 0, 0, 0, "generic", "0.1.0",
      "Returns a random key name.",
      "O(1)", NULL, NULL},
+    {"vadd", cmd_vadd, -5, CMD_WRITE | CMD_DENYOOM, 1, 1, 1, "vectorset", "0.1.0",
+     "Adds an element with its vector to a vector set, or replaces its vector.",
+     "O(log(N)) for each element added, where N is the number of elements in the vector set.",
+     args_vadd, NULL},
+    {"vsim", cmd_vsim, -4, CMD_READONLY, 1, 1, 1, "vectorset", "0.1.0",
+     "Returns the elements most similar to a vector or an element (HNSW, on the search pool).",
+     "O(log(N)) where N is the number of elements in the vector set.", args_vsim, NULL},
+    {"vrem", cmd_vrem, 3, CMD_WRITE, 1, 1, 1, "vectorset", "0.1.0",
+     "Removes an element from a vector set; the last one deletes the key.",
+     "O(log(N)) for each element removed.", args_key_element, NULL},
+    {"vcard", cmd_vcard, 2, CMD_READONLY | FAST, 1, 1, 1, "vectorset", "0.1.0",
+     "Returns the number of elements in a vector set.", "O(1)", args_key, NULL},
+    {"vdim", cmd_vdim, 2, CMD_READONLY | FAST, 1, 1, 1, "vectorset", "0.1.0",
+     "Returns the dimension of the vectors in a vector set.", "O(1)", args_key, NULL},
+    {"vemb", cmd_vemb, -3, CMD_READONLY | FAST, 1, 1, 1, "vectorset", "0.1.0",
+     "Returns the vector of an element (RAW: the stored representation).", "O(1)", args_vemb,
+     NULL},
+    {"vinfo", cmd_vinfo, 2, CMD_READONLY | FAST, 1, 1, 1, "vectorset", "0.1.0",
+     "Returns information about a vector set.", "O(1)", args_key, NULL},
+    {"vismember", cmd_vismember, 3, CMD_READONLY, 1, 1, 1, "vectorset", "0.1.0",
+     "Checks whether an element is in a vector set.", "O(1)", args_key_element, NULL},
+    {"vgetattr", cmd_vgetattr, 3, CMD_READONLY | FAST, 1, 1, 1, "vectorset", "0.1.0",
+     "Returns the JSON attributes of an element.", "O(1)", args_key_element, NULL},
+    {"vsetattr", cmd_vsetattr, 4, CMD_WRITE | FAST, 1, 1, 1, "vectorset", "0.1.0",
+     "Sets (or with an empty string removes) the JSON attributes of an element.", "O(1)",
+     args_vsetattr, NULL},
+    {"vrandmember", cmd_vrandmember, -2, CMD_READONLY, 1, 1, 1, "vectorset", "0.1.0",
+     "Returns random elements of a vector set (SRANDMEMBER semantics).",
+     "O(N) where N is the absolute value of the count.", args_vrandmember, NULL},
+    {"vlinks", cmd_vlinks, -3, CMD_READONLY | FAST, 1, 1, 1, "vectorset", "0.1.0",
+     "Returns the HNSW neighbours of an element on every level.", "O(1)", args_vlinks, NULL},
     {"memory", NULL, -2, 0, 0, 0, 0, "server", "0.1.0",
      "A container for memory diagnostics commands.", "Depends on subcommand.", NULL,
      memory_subcommands},
@@ -540,7 +594,7 @@ void commands_execute(client *c) {
         reply_error_arity(c, cmd->name);
         return;
     }
-    if (!c->authenticated && !(cmd->flags & CMD_NOAUTH)) {
+    if (!(cmd->flags & CMD_NOAUTH) && client_auth_pending(c)) {
         st->rejected++;
         reply_error(c, ERR_NOAUTH);
         return;
@@ -627,10 +681,10 @@ static void reply_acl_categories(client *c, const command *cmd) {
 /* Redis 7 key specs derived from first/last/step. */
 static void reply_key_specs(client *c, const command *cmd) {
     if (cmd->first_key <= 0) {
-        reply_array(c, 0);
+        reply_set(c, 0);
         return;
     }
-    reply_array(c, 1);
+    reply_set(c, 1);   /* a set in RESP3, as Redis sends it */
     reply_map(c, 3);
     reply_bulk_cstr(c, "flags");
     reply_set(c, 2);
@@ -672,14 +726,14 @@ static void reply_command_info(client *c, const command *cmd, const char *fullna
     if (cmd->subcommands) {
         long n = 0;
         while (cmd->subcommands[n].name) n++;
-        reply_array(c, n);
+        reply_set(c, n);
         for (long j = 0; j < n; j++) {
             char full[64];
             snprintf(full, sizeof full, "%s|%s", cmd->name, cmd->subcommands[j].name);
             reply_command_info(c, &cmd->subcommands[j], full);
         }
     } else {
-        reply_array(c, 0);
+        reply_set(c, 0);
     }
 }
 

@@ -256,6 +256,7 @@ static const opt opts[] = {
     {"databases", T_INT, F(databases), 0, 1, 1, O_IMMUTABLE, NULL, NULL, NULL},
     {"save", T_STR, F(save), sizeof g_cfg.save, 0, 0, O_COMPAT, NULL, NULL, NULL},
     {"appendonly", T_BOOL, F(appendonly), 0, 0, 0, O_COMPAT, NULL, NULL, NULL},
+    {"vset-threads", T_INT, F(vset_threads), 0, 0, 256, O_IMMUTABLE, NULL, NULL, NULL},
     {"user", T_SPECIAL, NULL, 0, 0, 0, O_IMMUTABLE, NULL, set_user, NULL},
 };
 #undef F

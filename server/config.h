@@ -60,6 +60,7 @@ typedef struct sc_config {
     char save[64];                  /* compatibility: "" (simcache writes no RDB) */
     int appendonly;                 /* compatibility: 0 (no AOF) */
     int databases;                  /* 1: only db 0 exists */
+    int vset_threads;               /* search pool threads; 0 = number of cores */
     char config_file[512];          /* absolute path of the file loaded, or "" */
 } sc_config;
 

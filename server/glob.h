@@ -25,8 +25,11 @@
  *
  * Cost: O(plen + slen) when the segments between stars are plain literal
  * bytes (the CVE-2022-36021 family "*a*a*a...*b", "*foo*", "foo*", "*foo");
- * O(plen * slen) worst case otherwise; memory O(1); no recursion, no
- * allocation. Pure: any thread. */
+ * at worst O(256 plen + slen * plen / 64) (bit-parallel search for long
+ * wildcard segments, glob.c note 2); never exponential, no recursion. One
+ * malloc (256 x tokens / 8 bytes) only for a long wildcard segment in a
+ * long subject; if it fails, a slower search is used, never an error.
+ * Pure: any thread. */
 #ifndef SIMCACHE_GLOB_H
 #define SIMCACHE_GLOB_H
 

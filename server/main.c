@@ -25,11 +25,15 @@
 
 #include "commands.h"
 #include "config.h"
+#include "info.h"
+#include "kernels/kernels.h"
 #include "keyspace.h"
 #include "log.h"
 #include "net.h"
 #include "slowlog.h"
 #include "stats.h"
+#include "vset.h"
+#include "workers.h"
 
 #define SHUTDOWN_GRACE_MS 3000
 
@@ -38,6 +42,23 @@ static uv_timer_t hz_timer;
 static uv_signal_t sig_term, sig_int;
 static int shutting_down;
 static int current_hz;
+static workers *search_pool;
+
+/* The vector-set search pool (workers.c): vset-threads threads, or one per
+ * online core; its queue holds 64 jobs per thread before VSIM answers
+ * inline (backpressure, workers.c note 3). */
+static int start_search_pool(uv_loop_t *l) {
+    long n = g_cfg.vset_threads > 0 ? g_cfg.vset_threads : sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    if (n > 256) n = 256;
+    int rc = workers_create(l, (unsigned)n, (size_t)n * 64, &search_pool);
+    if (rc != 0) {
+        log_msg(LL_WARNING, "Cannot start the vector-set search pool: %s", strerror(-rc));
+        return -1;
+    }
+    vset_set_pool(search_pool);
+    return 0;
+}
 
 static void hz_cb(uv_timer_t *t) {
     uint64_t now = net_now_ms();
@@ -50,6 +71,11 @@ static void hz_cb(uv_timer_t *t) {
         current_hz = hz;
         uv_timer_set_repeat(t, (uint64_t)(1000 / hz));
     }
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg) {
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
 static void begin_shutdown(void) {
@@ -90,9 +116,16 @@ int main(int argc, char **argv) {
         return 1;
     }
     ks_set_clock(commands_now_ms);
+    /* Kernel tier: chosen once, before any thread starts (INFO reports it). */
+    const kernels *kt = kernels_init(KTIER_MASK_ALL);
+    log_msg(LL_NOTICE, "Similarity kernels: %s", kt->name);
     loop = uv_default_loop();
+    info_register_section("vectorsets", vset_info, 1);
+    if (start_search_pool(loop) != 0) return 1;
     if (net_start(loop) != 0) {
-        uv_walk(loop, (uv_walk_cb)uv_close, NULL);   /* listeners opened so far */
+        vset_set_pool(NULL);
+        workers_destroy(search_pool);
+        uv_walk(loop, close_walk_cb, NULL);   /* listeners opened so far */
         uv_run(loop, UV_RUN_DEFAULT);
         uv_loop_close(loop);
         ks_shutdown();
@@ -115,6 +148,11 @@ int main(int argc, char **argv) {
 
     uv_run(loop, UV_RUN_DEFAULT);
 
+    /* Remaining searches finish, their completions run (clients are closed
+     * by now: nothing is sent), then the pool's handle is closed. */
+    vset_set_pool(NULL);
+    workers_destroy(search_pool);
+    uv_run(loop, UV_RUN_DEFAULT);
     ks_shutdown();
     slowlog_free();
     rc = uv_loop_close(loop);

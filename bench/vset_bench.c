@@ -1,0 +1,276 @@
+/* vset_bench.c -- vector-set load generator: VADD and VSIM throughput over
+ * N connections with pipelining, VSIM latency percentiles, recall@10 of
+ * VSIM against VSIM ... TRUTH, and bytes per vector from MEMORY USAGE.
+ *
+ * It drives any server speaking Redis 8's vector-set commands (simcache,
+ * or Redis 8 when one is available): bench/vset_bench.py starts the servers
+ * and runs this program against each in the same run, so the numbers are
+ * ratios measured side by side on one machine (STYLE.md 8).
+ *
+ * Data: synthetic clustered vectors (gaussian centres, gaussian spread),
+ * generated from a seed, so both servers get the same vectors and queries.
+ *
+ * Phases (each over all connections, one thread per connection):
+ *   insert   VADD FP32 of n vectors, pipelined P deep
+ *   qps      VSIM COUNT 10 of q queries, pipelined P deep
+ *   latency  VSIM COUNT 10, one request in flight per connection; every
+ *            request timed (p50/p99 of the round trip)
+ *   recall   200 queries (one connection): |VSIM & TRUTH| / 10
+ *   memory   MEMORY USAGE key / n
+ * Output: one line of key=value pairs (parsed by vset_bench.py). */
+#include <hiredis/hiredis.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct cfg {
+    const char *host;
+    int port, n, dim, conns, pipe, queries, clusters, lat_queries, ef;
+    unsigned seed;
+    const char *key;
+    const char *quant;     /* "Q8" or "NOQUANT" */
+} cfg;
+
+static cfg C = {"127.0.0.1", 6380, 10000, 384, 50, 16, 20000, 100, 20000, 0, 1, "bench", "Q8"};
+static float *data, *queries;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t rs;
+static double gauss(void) {
+    /* Box-Muller over a xorshift stream: deterministic for a seed. */
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    double u1 = ((rs >> 11) + 1.0) / 9007199254740993.0;
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    double u2 = (rs >> 11) / 9007199254740992.0;
+    return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+}
+
+static void gen(void) {
+    rs = 0x9E3779B97F4A7C15ULL ^ C.seed;
+    float *cent = malloc((size_t)C.clusters * C.dim * sizeof(float));
+    for (size_t i = 0; i < (size_t)C.clusters * C.dim; i++) cent[i] = (float)gauss();
+    data = malloc((size_t)C.n * C.dim * sizeof(float));
+    queries = malloc((size_t)C.queries * C.dim * sizeof(float));
+    for (int i = 0; i < C.n; i++) {
+        const float *c = cent + (size_t)(i % C.clusters) * C.dim;
+        for (int d = 0; d < C.dim; d++) data[(size_t)i * C.dim + d] = c[d] + 0.4f * (float)gauss();
+    }
+    for (int i = 0; i < C.queries; i++) {
+        const float *c = cent + (size_t)((i * 7) % C.clusters) * C.dim;
+        for (int d = 0; d < C.dim; d++)
+            queries[(size_t)i * C.dim + d] = c[d] + 0.4f * (float)gauss();
+    }
+    free(cent);
+}
+
+static redisContext *conn(void) {
+    redisContext *c = redisConnect(C.host, C.port);
+    if (!c || c->err) {
+        fprintf(stderr, "connect %s:%d: %s\n", C.host, C.port, c ? c->errstr : "oom");
+        exit(1);
+    }
+    return c;
+}
+
+static void check(redisReply *r, const char *what) {
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "%s failed: %s\n", what, r ? r->str : "connection error");
+        exit(1);
+    }
+}
+
+static void append_vadd(redisContext *c, int i) {
+    char name[32];
+    snprintf(name, sizeof name, "e%d", i);
+    const char *argv[6] = {"VADD", C.key, "FP32", (const char *)(data + (size_t)i * C.dim), name,
+                           C.quant};
+    size_t lens[6] = {4, strlen(C.key), 4, (size_t)C.dim * 4, strlen(name), strlen(C.quant)};
+    redisAppendCommandArgv(c, 6, argv, lens);
+}
+
+static void append_vsim(redisContext *c, int qi, int truth) {
+    char efs[16];
+    const char *argv[8] = {"VSIM", C.key, "FP32", (const char *)(queries + (size_t)qi * C.dim),
+                           "COUNT", "10", NULL, NULL};
+    size_t lens[8] = {4, strlen(C.key), 4, (size_t)C.dim * 4, 5, 2, 0, 0};
+    int argc = 6;
+    if (truth) {
+        argv[argc] = "TRUTH";
+        lens[argc++] = 5;
+    } else if (C.ef > 0) {
+        snprintf(efs, sizeof efs, "%d", C.ef);
+        argv[argc] = "EF";
+        lens[argc++] = 2;
+        argv[argc] = efs;
+        lens[argc++] = strlen(efs);
+    }
+    redisAppendCommandArgv(c, argc, argv, lens);
+}
+
+typedef struct task {
+    int id, phase;
+    int lo, hi;            /* item range */
+    double *lat;           /* latency phase: seconds per request */
+    int nlat;
+} task;
+
+static void *run(void *arg) {
+    task *t = arg;
+    redisContext *c = conn();
+    redisReply *r;
+    if (t->phase == 2) {                 /* latency: one in flight */
+        for (int i = t->lo; i < t->hi; i++) {
+            double t0 = now_s();
+            append_vsim(c, i % C.queries, 0);
+            if (redisGetReply(c, (void **)&r) != REDIS_OK) check(NULL, "VSIM");
+            check(r, "VSIM");
+            freeReplyObject(r);
+            t->lat[t->nlat++] = now_s() - t0;
+        }
+    } else {
+        for (int i = t->lo; i < t->hi; i += C.pipe) {
+            int m = i + C.pipe <= t->hi ? C.pipe : t->hi - i;
+            for (int k = 0; k < m; k++) {
+                if (t->phase == 0) append_vadd(c, i + k);
+                else append_vsim(c, (i + k) % C.queries, 0);
+            }
+            for (int k = 0; k < m; k++) {
+                if (redisGetReply(c, (void **)&r) != REDIS_OK) check(NULL, "reply");
+                check(r, t->phase == 0 ? "VADD" : "VSIM");
+                freeReplyObject(r);
+            }
+        }
+    }
+    redisFree(c);
+    return NULL;
+}
+
+static double phase(int ph, int total, double **lat_out, int *nlat_out) {
+    pthread_t th[1024];
+    task ts[1024];
+    int nc = C.conns;
+    double t0 = now_s();
+    for (int i = 0; i < nc; i++) {
+        ts[i] = (task){i, ph, (int)((long)total * i / nc), (int)((long)total * (i + 1) / nc), NULL, 0};
+        if (ph == 2) ts[i].lat = malloc(sizeof(double) * (size_t)(ts[i].hi - ts[i].lo + 1));
+        pthread_create(&th[i], NULL, run, &ts[i]);
+    }
+    for (int i = 0; i < nc; i++) pthread_join(th[i], NULL);
+    double el = now_s() - t0;
+    if (ph == 2) {
+        double *all = malloc(sizeof(double) * (size_t)total);
+        int n = 0;
+        for (int i = 0; i < nc; i++) {
+            memcpy(all + n, ts[i].lat, sizeof(double) * (size_t)ts[i].nlat);
+            n += ts[i].nlat;
+            free(ts[i].lat);
+        }
+        *lat_out = all;
+        *nlat_out = n;
+    }
+    return el;
+}
+
+static int cmpd(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double recall(void) {
+    redisContext *c = conn();
+    int nq = 200 < C.queries ? 200 : C.queries, hits = 0, total = 0;
+    for (int q = 0; q < nq; q++) {
+        redisReply *a, *b;
+        append_vsim(c, q, 0);
+        append_vsim(c, q, 1);
+        if (redisGetReply(c, (void **)&a) != REDIS_OK || redisGetReply(c, (void **)&b) != REDIS_OK)
+            check(NULL, "recall");
+        check(a, "VSIM");
+        check(b, "VSIM TRUTH");
+        for (size_t i = 0; i < b->elements; i++)
+            for (size_t j = 0; j < a->elements; j++)
+                if (b->element[i]->len == a->element[j]->len &&
+                    !memcmp(b->element[i]->str, a->element[j]->str, a->element[j]->len)) {
+                    hits++;
+                    break;
+                }
+        total += (int)b->elements;
+        freeReplyObject(a);
+        freeReplyObject(b);
+    }
+    redisFree(c);
+    return total ? (double)hits / total : 0;
+}
+
+int main(int argc, char **argv) {
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        if (!strcmp(k, "--host")) C.host = v;
+        else if (!strcmp(k, "--port")) C.port = atoi(v);
+        else if (!strcmp(k, "-n")) C.n = atoi(v);
+        else if (!strcmp(k, "-d")) C.dim = atoi(v);
+        else if (!strcmp(k, "-c")) C.conns = atoi(v);
+        else if (!strcmp(k, "-P")) C.pipe = atoi(v);
+        else if (!strcmp(k, "-q")) C.queries = atoi(v);
+        else if (!strcmp(k, "--lat-queries")) C.lat_queries = atoi(v);
+        else if (!strcmp(k, "--clusters")) C.clusters = atoi(v);
+        else if (!strcmp(k, "--ef")) C.ef = atoi(v);
+        else if (!strcmp(k, "--seed")) C.seed = (unsigned)atoi(v);
+        else if (!strcmp(k, "--quant")) C.quant = v;
+        else {
+            fprintf(stderr, "unknown option %s\n", k);
+            return 2;
+        }
+    }
+    if (C.conns < 1 || C.conns > 1024 || C.pipe < 1 || C.n < 1 || C.queries < 1) {
+        fprintf(stderr, "bad parameters\n");
+        return 2;
+    }
+    gen();
+    redisContext *c = conn();
+    redisReply *r = redisCommand(c, "DEL %s", C.key);
+    check(r, "DEL");
+    freeReplyObject(r);
+    /* The first element creates the key (with its quantisation). */
+    append_vadd(c, 0);
+    if (redisGetReply(c, (void **)&r) != REDIS_OK) check(NULL, "VADD");
+    check(r, "VADD");
+    freeReplyObject(r);
+
+    double t_ins = phase(0, C.n, NULL, NULL);
+    double t_q = phase(1, C.queries, NULL, NULL);
+    double *lat;
+    int nlat;
+    double t_lat = phase(2, C.lat_queries, &lat, &nlat);
+    qsort(lat, (size_t)nlat, sizeof(double), cmpd);
+    double rec = recall();
+    r = redisCommand(c, "MEMORY USAGE %s", C.key);
+    long long mem = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    r = redisCommand(c, "VCARD %s", C.key);
+    long long card = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    printf("n=%d dim=%d conns=%d pipe=%d card=%lld vadd_per_s=%.0f vsim_per_s=%.0f "
+           "lat_qps=%.0f p50_ms=%.3f p99_ms=%.3f recall10=%.4f bytes_per_vector=%.0f\n",
+           C.n, C.dim, C.conns, C.pipe, card, C.n / t_ins, C.queries / t_q, nlat / t_lat,
+           lat[nlat / 2] * 1e3, lat[(size_t)(nlat * 0.99)] * 1e3, rec,
+           card > 0 ? (double)mem / (double)card : -1.0);
+    free(lat);
+    redisFree(c);
+    free(data);
+    free(queries);
+    return 0;
+}

@@ -1,0 +1,296 @@
+/* hnsw_int.h -- the index's private layout, shared by hnsw.c (graph),
+ * hnsw_delete.c (deletion),
+ * hnsw_exact.c (brute force + validator) and hnsw_io.c (save/load).
+ * Nothing outside index/ includes this file.
+ *
+ * Layout (all arrays indexed by id, capacity `cap` slots):
+ *   state[id]    uint8: level (0..HNSW_MAX_LEVEL) of a live node,
+ *                ST_FREE for a free slot, level|ST_PENDING while an insert
+ *                has stored the vector but not linked it yet.
+ *   vf           float32 vectors, cap x dim (F32 storage, or the re-rank
+ *                copies of I8 storage when rerank is on; else NULL).
+ *   vi, vscale   int8 vectors cap x dim and their per-vector scale (I8).
+ *   links0       level-0 links: stride0 = 1 + 2M words per node:
+ *                [count, id...]; indeg0[id] counts the links pointing at id.
+ *   upper[id]    NULL for level 0 nodes, else level x (2 + M) words: for
+ *                level l >= 1 the block at (l-1)*(2+M) is
+ *                [count, indeg, id...].
+ * Every link word and count is an _Atomic uint32_t: searches and inserts
+ * read them while other inserts write them (see hnsw.c). */
+#ifndef SIMCACHE_HNSW_INT_H
+#define SIMCACHE_HNSW_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/hnsw.h"
+#include "kernels/kernels.h"
+
+#define HNSW_MAX_LEVEL 15
+#define ST_FREE 0xFFu
+#define ST_PENDING 0x80u
+#define ST_LEVEL_MASK 0x0Fu
+#define HNSW_NLOCKS 1024u      /* striped link locks (power of two) */
+#define HNSW_NO_ENTRY UINT32_MAX
+
+typedef _Atomic uint32_t aword;
+
+/* Per-search scratch: one per concurrent searcher/inserter, pooled. */
+typedef struct hnsw_heap {
+    hnsw_result *a;
+    uint32_t n, cap;
+} hnsw_heap;
+
+typedef struct hnsw_ctx {
+    struct hnsw_ctx *next;      /* pool free list */
+    uint16_t *visited;          /* epoch stamp per slot, vcap entries */
+    uint32_t vcap;
+    uint16_t epoch;
+    float *qf;                  /* normalised query, dim */
+    int8_t *qi;                 /* quantised query (I8), dim */
+    float qscale;
+    hnsw_heap cand;             /* min-heap: frontier */
+    hnsw_heap res;              /* max-heap: best ef so far */
+    hnsw_result *sel;           /* selection scratch, selcap entries */
+    uint32_t *tmp;              /* selection scratch, selcap entries */
+    uint8_t *f1, *f2;           /* per-candidate flags, selcap entries */
+    uint32_t selcap;
+    float *exact;               /* exact search: score buffer */
+    size_t exactcap;
+} hnsw_ctx;
+
+struct hnsw {
+    hnsw_params p;
+    uint32_t dim, M, M0;        /* M0 = 2M, level-0 capacity */
+    uint32_t stride0;           /* 1 + M0 words */
+    uint32_t ustride;           /* 2 + M words per upper level */
+    double mL;                  /* 1 / ln(M) */
+    const kernels *k;
+
+    /* Slots; resized only under the write lock. */
+    uint32_t cap;               /* allocated slots */
+    uint32_t nslots;            /* high-water mark: ids < nslots were used */
+    _Atomic uint8_t *state;
+    float *vf;
+    int8_t *vi;
+    float *vscale;
+    aword *links0;
+    aword *indeg0;
+    aword **upper;              /* pointers written under the write lock */
+    uint32_t *freeids;          /* stack of reusable ids (write lock) */
+    uint32_t nfree;
+    _Atomic size_t count;       /* live (incl. pending) nodes */
+    _Atomic size_t upper_bytes; /* bytes in upper blocks */
+    uint64_t rng;               /* level generator state (write lock) */
+
+    /* Entry point: both fields change under ep_lock (inserts) or the write
+     * lock (deletes); readers load them atomically. */
+    _Atomic uint32_t entry;
+    _Atomic int maxlevel;       /* -1 when empty */
+    pthread_mutex_t ep_lock;
+
+    pthread_rwlock_t rw;        /* see hnsw.c design note 4 */
+    pthread_mutex_t locks[HNSW_NLOCKS];
+    pthread_mutex_t pool_lock;
+    hnsw_ctx *pool;
+    _Atomic size_t ctx_bytes;
+
+    uint32_t exact_below;       /* hnsw_search scans when count <= this */
+    /* Statistics (for tests and INFO). */
+    _Atomic uint64_t stat_inlink_scans;   /* deletes needing a full scan */
+};
+
+/* hnsw.c */
+hnsw_ctx *hnsw_ctx_get(hnsw *h);
+void hnsw_ctx_put(hnsw *h, hnsw_ctx *c);
+int hnsw_ctx_reserve(hnsw *h, hnsw_ctx *c, uint32_t ef);
+int hnsw_prepare_query(const hnsw *h, hnsw_ctx *c, const float *q, uint32_t dim);
+int hnsw_alloc_slots(hnsw *h, uint32_t cap);
+void hnsw_free_arrays(hnsw *h);
+int hnsw_init_struct(hnsw *h, const hnsw_params *p);
+int hnsw_check_params(const hnsw_params *p);
+
+static inline aword *hnsw_links(const hnsw *h, uint32_t id, int level)
+{
+    if (level == 0)
+        return h->links0 + (size_t)id * h->stride0;
+    return h->upper[id] + (size_t)(level - 1) * h->ustride;
+}
+
+/* Count word, then (level >= 1) indeg word, then the ids. */
+static inline aword *hnsw_link_ids(const hnsw *h, aword *blk, int level)
+{
+    return blk + (level == 0 ? 1 : 2);
+}
+
+static inline aword *hnsw_indeg(const hnsw *h, uint32_t id, int level)
+{
+    if (level == 0)
+        return h->indeg0 + id;
+    return h->upper[id] + (size_t)(level - 1) * h->ustride + 1;
+}
+
+/* Small shared helpers (heaps keyed by dist, distances, visited stamps). */
+/* ---------------------------------------------------------------- heaps */
+
+static inline void heap_push_min(hnsw_heap *hp, uint32_t id, float d)
+{
+    uint32_t i = hp->n++;
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (hp->a[p].dist <= d)
+            break;
+        hp->a[i] = hp->a[p];
+        i = p;
+    }
+    hp->a[i].id = id;
+    hp->a[i].dist = d;
+}
+
+static inline void heap_pop_min(hnsw_heap *hp)
+{
+    hnsw_result last = hp->a[--hp->n];
+    uint32_t i = 0, n = hp->n;
+    for (;;) {
+        uint32_t l = 2 * i + 1, m;
+        if (l >= n)
+            break;
+        m = (l + 1 < n && hp->a[l + 1].dist < hp->a[l].dist) ? l + 1 : l;
+        if (hp->a[m].dist >= last.dist)
+            break;
+        hp->a[i] = hp->a[m];
+        i = m;
+    }
+    if (n)
+        hp->a[i] = last;
+}
+
+static inline void heap_push_max(hnsw_heap *hp, uint32_t id, float d)
+{
+    uint32_t i = hp->n++;
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (hp->a[p].dist >= d)
+            break;
+        hp->a[i] = hp->a[p];
+        i = p;
+    }
+    hp->a[i].id = id;
+    hp->a[i].dist = d;
+}
+
+static inline void heap_pop_max(hnsw_heap *hp)
+{
+    hnsw_result last = hp->a[--hp->n];
+    uint32_t i = 0, n = hp->n;
+    for (;;) {
+        uint32_t l = 2 * i + 1, m;
+        if (l >= n)
+            break;
+        m = (l + 1 < n && hp->a[l + 1].dist > hp->a[l].dist) ? l + 1 : l;
+        if (hp->a[m].dist <= last.dist)
+            break;
+        hp->a[i] = hp->a[m];
+        i = m;
+    }
+    if (n)
+        hp->a[i] = last;
+}
+
+static inline int cmp_result(const void *a, const void *b)
+{
+    const hnsw_result *x = a, *y = b;
+    if (x->dist < y->dist)
+        return -1;
+    if (x->dist > y->dist)
+        return 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Insertion sort for the short candidate lists of selection (<= ~70). */
+static inline void sort_results(hnsw_result *a, uint32_t n)
+{
+    if (n > 64) {
+        qsort(a, n, sizeof(*a), cmp_result);
+        return;
+    }
+    for (uint32_t i = 1; i < n; i++) {
+        hnsw_result v = a[i];
+        uint32_t j = i;
+        while (j > 0 && cmp_result(&a[j - 1], &v) > 0) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = v;
+    }
+}
+
+/* ------------------------------------------------------------ distances */
+
+static inline float dist_q(const hnsw *h, const hnsw_ctx *c, uint32_t id)
+{
+    size_t off = (size_t)id * h->dim;
+    if (h->p.storage == HNSW_STORE_F32)
+        return 1.0f - h->k->dot_f32(c->qf, h->vf + off, h->dim);
+    return 1.0f - (float)h->k->dot_i8(c->qi, h->vi + off, h->dim) * c->qscale * h->vscale[id];
+}
+
+static inline float dist_nn(const hnsw *h, uint32_t a, uint32_t b)
+{
+    size_t oa = (size_t)a * h->dim, ob = (size_t)b * h->dim;
+    if (h->p.storage == HNSW_STORE_F32)
+        return 1.0f - h->k->dot_f32(h->vf + oa, h->vf + ob, h->dim);
+    return 1.0f - (float)h->k->dot_i8(h->vi + oa, h->vi + ob, h->dim) * h->vscale[a] * h->vscale[b];
+}
+
+static inline void prefetch_vec(const hnsw *h, uint32_t id)
+{
+    const char *p = h->p.storage == HNSW_STORE_F32 ? (const char *)(h->vf + (size_t)id * h->dim)
+                                                   : (const char *)(h->vi + (size_t)id * h->dim);
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + 64);
+}
+
+static inline void visited_next(hnsw_ctx *c)
+{
+    if (++c->epoch == 0) {
+        memset(c->visited, 0, c->vcap * sizeof(uint16_t));
+        c->epoch = 1;
+    }
+}
+
+static inline uint32_t load_ep(const hnsw *h, int *level)
+{
+    *level = atomic_load_explicit(&h->maxlevel, memory_order_acquire);
+    return atomic_load_explicit(&h->entry, memory_order_acquire);
+}
+
+static inline pthread_mutex_t *node_lock(hnsw *h, uint32_t id)
+{
+    return &h->locks[id & (HNSW_NLOCKS - 1)];
+}
+
+static inline int node_level(const hnsw *h, uint32_t id)
+{
+    uint8_t s = atomic_load_explicit(&h->state[id], memory_order_acquire);
+    return s == ST_FREE ? -1 : (int)(s & ST_LEVEL_MASK);
+}
+
+
+/* hnsw.c: graph primitives shared with hnsw_delete.c. */
+uint32_t hnsw_greedy_descent(const hnsw *h, const hnsw_ctx *c, uint32_t cur, float *curd, int top,
+                             int stop);
+void hnsw_search_layer(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t ef, int l);
+uint32_t hnsw_res_sorted(hnsw_ctx *c);
+void hnsw_connect(hnsw *h, hnsw_ctx *c, uint32_t base, uint32_t q, int l, int force);
+
+/* hnsw_exact.c */
+int hnsw_exact_locked(hnsw *h, hnsw_ctx *c, uint32_t k, hnsw_result *out);
+/* reach = 0 skips the reachability BFS (hnsw_load: a file is accepted if
+ * it is structurally sound; reachability is a quality property). */
+int hnsw_validate_locked(hnsw *h, int reach, char *err, size_t errlen);
+
+#endif

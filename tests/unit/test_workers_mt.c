@@ -1,0 +1,194 @@
+/* test_workers_mt.c -- the search worker pool (server/workers.c): every
+ * submitted job runs its work on a pool thread and its done on the loop
+ * thread exactly once; a full queue pushes back with -EAGAIN instead of
+ * growing; shutdown with jobs still queued runs them all and leaves no
+ * handle open (uv_loop_close == 0); an idle pool never keeps the loop
+ * alive. The tsan stage runs the same cases as a plain C program
+ * (tests/mt/workers_mt.c with tests/unit/plain_test.h). */
+#ifdef SIMCACHE_PLAIN_TEST      /* TSan build: see plain_test.h */
+#include "tests/unit/plain_test.h"
+#else
+#include <criterion/criterion.h>
+#endif
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <uv.h>
+
+#include "server/workers.h"
+
+typedef struct tjob {
+    worker_job wj;
+    int idx;
+    pthread_t work_thread;    /* written by work(), read by done() */
+    long value;               /* computed by work() */
+    int done_calls;
+} tjob;
+
+static pthread_t loop_thread;
+static _Atomic int works_run;
+static int dones_run;
+static int done_order[4096];
+
+/* A small gate that blocking jobs wait on. */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_open;
+
+static void gate_set(int open) {
+    pthread_mutex_lock(&gate_mu);
+    gate_open = open;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
+}
+
+static void work_sum(worker_job *wj) {
+    tjob *j = (tjob *)wj;
+    long s = 0;
+    for (int i = 0; i <= j->idx; i++) s += i;
+    j->value = s;
+    j->work_thread = pthread_self();
+    atomic_fetch_add(&works_run, 1);
+}
+
+static void work_gated(worker_job *wj) {
+    pthread_mutex_lock(&gate_mu);
+    while (!gate_open) pthread_cond_wait(&gate_cv, &gate_mu);
+    pthread_mutex_unlock(&gate_mu);
+    work_sum(wj);
+}
+
+static void done_check(worker_job *wj) {
+    tjob *j = (tjob *)wj;
+    cr_assert(pthread_equal(pthread_self(), loop_thread), "done() off the loop thread");
+    cr_assert_not(pthread_equal(j->work_thread, loop_thread), "work() ran on the loop thread");
+    cr_assert_eq(j->value, (long)j->idx * (j->idx + 1) / 2);
+    j->done_calls++;
+    if (dones_run < 4096) done_order[dones_run] = j->idx;
+    dones_run++;
+}
+
+static void reset(void) {
+    loop_thread = pthread_self();
+    atomic_store(&works_run, 0);
+    dones_run = 0;
+    gate_set(0);
+}
+
+static tjob *make_jobs(int n, void (*work)(worker_job *)) {
+    tjob *jobs = calloc((size_t)n, sizeof *jobs);
+    cr_assert_not_null(jobs);
+    for (int i = 0; i < n; i++) {
+        jobs[i].idx = i;
+        jobs[i].wj.work = work;
+        jobs[i].wj.done = done_check;
+    }
+    return jobs;
+}
+
+Test(workers, every_job_completes_once_off_the_loop_and_the_loop_then_exits) {
+    reset();
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    workers *w;
+    cr_assert_eq(workers_create(&loop, 4, 4096, &w), 0);
+    cr_assert_eq(workers_threads(w), 4);
+    enum { N = 2000 };
+    tjob *jobs = make_jobs(N, work_sum);
+    for (int i = 0; i < N; i++) cr_assert_eq(workers_submit(w, &jobs[i].wj), 0);
+    /* The async handle is referenced while jobs are outstanding: uv_run
+     * returns only after every done() ran, then the idle pool lets go. */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(dones_run, N);
+    cr_assert_eq(atomic_load(&works_run), N);
+    for (int i = 0; i < N; i++) cr_assert_eq(jobs[i].done_calls, 1, "job %d", i);
+    cr_assert_eq(workers_completed(w), N);
+    cr_assert_eq(workers_queue_depth(w), 0);
+    cr_assert_eq(workers_busy(w), 0);
+    workers_destroy(w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+    free(jobs);
+}
+
+Test(workers, single_thread_completes_in_submission_order) {
+    reset();
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    workers *w;
+    cr_assert_eq(workers_create(&loop, 1, 1000, &w), 0);
+    tjob *jobs = make_jobs(500, work_sum);
+    for (int i = 0; i < 500; i++) cr_assert_eq(workers_submit(w, &jobs[i].wj), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(dones_run, 500);
+    for (int i = 0; i < 500; i++) cr_assert_eq(done_order[i], i);
+    workers_destroy(w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+    free(jobs);
+}
+
+Test(workers, full_queue_pushes_back_with_eagain) {
+    reset();
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    workers *w;
+    cr_assert_eq(workers_create(&loop, 1, 2, &w), 0);
+    tjob *jobs = make_jobs(4, work_gated);
+    cr_assert_eq(workers_submit(w, &jobs[0].wj), 0);
+    while (workers_busy(w) != 1) sched_yield();     /* job 0 holds the thread */
+    cr_assert_eq(workers_submit(w, &jobs[1].wj), 0);
+    cr_assert_eq(workers_submit(w, &jobs[2].wj), 0);
+    cr_assert_eq(workers_queue_depth(w), 2);
+    cr_assert_eq(workers_submit(w, &jobs[3].wj), -EAGAIN, "a third waiting job must be refused");
+    gate_set(1);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(dones_run, 3);
+    cr_assert_eq(jobs[3].done_calls, 0);
+    workers_destroy(w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+    free(jobs);
+}
+
+Test(workers, shutdown_with_queued_jobs_runs_them_all_and_closes_cleanly) {
+    reset();
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    workers *w;
+    cr_assert_eq(workers_create(&loop, 2, 100, &w), 0);
+    tjob *jobs = make_jobs(50, work_gated);
+    for (int i = 0; i < 50; i++) cr_assert_eq(workers_submit(w, &jobs[i].wj), 0);
+    gate_set(1);
+    /* No uv_run before destroy: every done() must still run, on this thread. */
+    workers_destroy(w);
+    cr_assert_eq(dones_run, 50);
+    for (int i = 0; i < 50; i++) cr_assert_eq(jobs[i].done_calls, 1);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+    free(jobs);
+}
+
+Test(workers, idle_pool_does_not_keep_the_loop_alive) {
+    reset();
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    workers *w;
+    cr_assert_eq(workers_create(&loop, 2, 10, &w), 0);
+    cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0, "an idle pool kept the loop running");
+    workers_destroy(w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+Test(workers, bad_arguments_are_rejected) {
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    workers *w = NULL;
+    cr_assert_eq(workers_create(&loop, 0, 10, &w), -EINVAL);
+    cr_assert_eq(workers_create(&loop, 2, 0, &w), -EINVAL);
+    cr_assert_eq(workers_create(&loop, 257, 10, &w), -EINVAL);
+    cr_assert_null(w);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+}
