@@ -74,6 +74,7 @@
 
 #include "config.h"
 #include "curl_uv.h"
+#include "info.h"
 #include "log.h"
 #include "provider_json.h"
 
@@ -1056,6 +1057,8 @@ static provider *provider_new(uv_loop_t *loop, const pspec *s, char *err, size_t
 int provider_start_all(uv_loop_t *loop, char *err, size_t errlen) {
     if (nspecs == 0) return 0;
     if (curl_uv_global_init() != 0) return snprintf(err, errlen, "curl_global_init failed"), -1;
+    static int info_registered;   /* INFO's table is process-wide and fixed */
+    if (!info_registered && info_register_section("providers", provider_info, 1) == 0) info_registered = 1;
     for (int i = 0; i < nspecs; i++) {
         provider *p = provider_new(loop, &specs[i], err, errlen);
         if (p == NULL) {

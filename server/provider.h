@@ -8,7 +8,8 @@
  *   config file:   provider_config_line() per `provider ...` line (config.c)
  *   start-up:      provider_start_all(loop) after the config is loaded
  *   use:           provider_find(name), provider_embed(), provider_cancel()
- *   INFO:          provider_info(sbuf) ("# Providers" section)
+ *   INFO:          provider_info(sbuf) ("# Providers" section), registered
+ *                  with INFO (info.h) by provider_start_all
  *   shutdown:      provider_stop_all(), then run the loop until
  *                  uv_loop_close() == 0.
  *
@@ -69,7 +70,8 @@ typedef void provider_done_cb(void *ud, int status, const float *vecs, size_t n,
 int provider_config_line(int argc, char **argv, char *err, size_t errlen);
 
 /* Creates the configured providers on loop (reads api keys from the
- * environment). Returns 0, or -1 with err set (nothing started). */
+ * environment) and registers the INFO section "providers" (default
+ * section). Returns 0, or -1 with err set (nothing started). */
 int provider_start_all(uv_loop_t *loop, char *err, size_t errlen);
 
 /* Shutdown: aborts every transfer, runs the callback of every pending
