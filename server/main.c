@@ -14,6 +14,8 @@
  *    require uv_loop_close() == 0 before exiting 0. The signal handles are
  *    closed at once, so a second signal during the grace period takes the
  *    default action and ends the process (an operator's way out).
+ *    Embedding providers are stopped first: their pending callbacks run
+ *    with PROVIDER_ESHUTDOWN and curl's handles close with the loop.
  * 3. SIGPIPE is ignored process-wide: a peer that vanished surfaces as
  *    EPIPE on the write and closes that client only. */
 #include <signal.h>
@@ -30,6 +32,7 @@
 #include "keyspace.h"
 #include "log.h"
 #include "net.h"
+#include "provider.h"
 #include "slowlog.h"
 #include "stats.h"
 #include "vset.h"
@@ -88,6 +91,7 @@ static void begin_shutdown(void) {
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_signal_stop(&sig_int);
     uv_close((uv_handle_t *)&sig_int, NULL);
+    provider_stop_all();   /* pending embeddings complete with PROVIDER_ESHUTDOWN */
     net_stop(SHUTDOWN_GRACE_MS);
 }
 
@@ -121,8 +125,14 @@ int main(int argc, char **argv) {
     log_msg(LL_NOTICE, "Similarity kernels: %s", kt->name);
     loop = uv_default_loop();
     info_register_section("vectorsets", vset_info, 1);
+    /* Embedding providers: curl is initialised here, before any thread. */
+    if (provider_start_all(loop, err, sizeof err) != 0) {
+        log_msg(LL_WARNING, "%s", err);
+        return 1;
+    }
     if (start_search_pool(loop) != 0) return 1;
     if (net_start(loop) != 0) {
+        provider_stop_all();
         vset_set_pool(NULL);
         workers_destroy(search_pool);
         uv_walk(loop, close_walk_cb, NULL);   /* listeners opened so far */

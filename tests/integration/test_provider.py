@@ -379,3 +379,33 @@ def test_big_float_responses_are_parsed_off_the_loop(fk, kind):
     r = run(texts, prov(fk, kind, *opts), concurrency=16)
     check_vectors(r, texts, 1536)
     assert fk.stats()["requests"] == 1
+
+
+# ---- providers inside simcache-server ----
+
+def test_server_starts_configured_provider_and_stops_cleanly(fk, server_factory):
+    """A `provider` line in the server's configuration starts that provider
+    with the server: it shows in INFO providers, and the server still exits
+    0 on SIGTERM (curl's handles close with the loop)."""
+    srv = server_factory("--provider", "emb", "openai", fk.url, "model", "m1",
+                         "dimensions", "16")
+    with srv.conn() as c:
+        info = c.cmd("INFO", "providers")
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    lines = [l for l in text.splitlines() if l.startswith("provider_emb:")]
+    assert len(lines) == 1, text
+    fields = lines[0].split(":", 1)[1].split(",")
+    assert fields[0] == "kind=openai" and "dim=16" in fields, fields
+
+
+def test_server_refuses_provider_with_missing_api_key(server_factory, tmp_path):
+    """A provider whose API key variable is unset stops start-up with a
+    clear message instead of failing later on every request."""
+    env_var = "SIMCACHE_TEST_UNSET_KEY_%d" % os.getpid()
+    os.environ.pop(env_var, None)
+    out = subprocess.run([os.environ["SIMCACHE_SERVER"], "--port", "0",
+                          "--provider", "emb", "openai", "http://127.0.0.1:9",
+                          "api-key-env", env_var],
+                         capture_output=True, timeout=30)
+    assert out.returncode != 0
+    assert env_var.encode() in out.stdout + out.stderr
