@@ -679,7 +679,7 @@ static int64_t cell_seconds(int64_t ns) {
 
 int rl_cell_throttle(rl_registry *r, const char *key, size_t len, int64_t max_burst,
                      int64_t count, int64_t period_s, int64_t quantity, rl_cell_res *out) {
-    if (max_burst < 0 || count <= 0 || period_s <= 0 || quantity < 0) return RL_EINVAL;
+    if (max_burst < 0 || max_burst == INT64_MAX || count <= 0 || period_s <= 0 || quantity < 0) return RL_EINVAL;
     if (period_s > INT64_MAX / (int64_t)RL_NS_PER_S) return RL_EINVAL;
     /* Rate::per_period: f64 division, truncated to whole ns. */
     int64_t emission = (int64_t)((double)(period_s * (int64_t)RL_NS_PER_S) / (double)count);
