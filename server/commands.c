@@ -428,7 +428,7 @@ static const command command_table[] = {
      "O(N) where N is the absolute value of the count.", args_vrandmember, NULL},
     {"vlinks", cmd_vlinks, -3, CMD_READONLY | FAST, 1, 1, 1, "vectorset", "0.1.0",
      "Returns the HNSW neighbours of an element on every level.", "O(1)", args_vlinks, NULL},
-    {"limit.set", cmd_limit_set, -8, CMD_WRITE | FAST, 0, 0, 0, "ratelimit", "0.1.0",
+    {"limit.set", cmd_limit_set, -8, CMD_WRITE | CMD_DENYOOM | FAST, 0, 0, 0, "ratelimit", "0.1.0",
      "Creates or updates a token bucket: RATE tokens every PER seconds, up to BURST.", "O(1)",
      args_limit_set, NULL},
     {"limit.take", cmd_limit_take, -2, CMD_WRITE | FAST | CMD_BLOCKING, 0, 0, 0, "ratelimit",
