@@ -125,7 +125,11 @@ int hnsw_set_ef_construction(hnsw *h, uint32_t ef);
 int hnsw_validate(hnsw *h, char *err, size_t errlen);
 
 /* Versioned, checksummed file format; a truncated or corrupted file is
- * rejected with HNSW_EFORMAT and nothing is half-loaded. */
+ * rejected with HNSW_EFORMAT and nothing is half-loaded (format: hnsw_io.c).
+ * hnsw_save takes the write lock; it returns HNSW_EINVAL if an insert is
+ * between its two phases (call it with no concurrent writers), HNSW_EIO
+ * on a write error. hnsw_load returns HNSW_OK and *out, or an error and
+ * *out = NULL. */
 int hnsw_save(hnsw *h, FILE *f);
 int hnsw_load(FILE *f, hnsw **out);
 

@@ -1,4 +1,5 @@
 /* hnsw_int.h -- the index's private layout, shared by hnsw.c (graph),
+ * hnsw_delete.c (deletion),
  * hnsw_exact.c (brute force + validator) and hnsw_io.c (save/load).
  * Nothing outside index/ includes this file.
  *
@@ -22,6 +23,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "index/hnsw.h"
 #include "kernels/kernels.h"
@@ -129,6 +132,160 @@ static inline aword *hnsw_indeg(const hnsw *h, uint32_t id, int level)
         return h->indeg0 + id;
     return h->upper[id] + (size_t)(level - 1) * h->ustride + 1;
 }
+
+/* Small shared helpers (heaps keyed by dist, distances, visited stamps). */
+/* ---------------------------------------------------------------- heaps */
+
+static inline void heap_push_min(hnsw_heap *hp, uint32_t id, float d)
+{
+    uint32_t i = hp->n++;
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (hp->a[p].dist <= d)
+            break;
+        hp->a[i] = hp->a[p];
+        i = p;
+    }
+    hp->a[i].id = id;
+    hp->a[i].dist = d;
+}
+
+static inline void heap_pop_min(hnsw_heap *hp)
+{
+    hnsw_result last = hp->a[--hp->n];
+    uint32_t i = 0, n = hp->n;
+    for (;;) {
+        uint32_t l = 2 * i + 1, m;
+        if (l >= n)
+            break;
+        m = (l + 1 < n && hp->a[l + 1].dist < hp->a[l].dist) ? l + 1 : l;
+        if (hp->a[m].dist >= last.dist)
+            break;
+        hp->a[i] = hp->a[m];
+        i = m;
+    }
+    if (n)
+        hp->a[i] = last;
+}
+
+static inline void heap_push_max(hnsw_heap *hp, uint32_t id, float d)
+{
+    uint32_t i = hp->n++;
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (hp->a[p].dist >= d)
+            break;
+        hp->a[i] = hp->a[p];
+        i = p;
+    }
+    hp->a[i].id = id;
+    hp->a[i].dist = d;
+}
+
+static inline void heap_pop_max(hnsw_heap *hp)
+{
+    hnsw_result last = hp->a[--hp->n];
+    uint32_t i = 0, n = hp->n;
+    for (;;) {
+        uint32_t l = 2 * i + 1, m;
+        if (l >= n)
+            break;
+        m = (l + 1 < n && hp->a[l + 1].dist > hp->a[l].dist) ? l + 1 : l;
+        if (hp->a[m].dist <= last.dist)
+            break;
+        hp->a[i] = hp->a[m];
+        i = m;
+    }
+    if (n)
+        hp->a[i] = last;
+}
+
+static inline int cmp_result(const void *a, const void *b)
+{
+    const hnsw_result *x = a, *y = b;
+    if (x->dist < y->dist)
+        return -1;
+    if (x->dist > y->dist)
+        return 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Insertion sort for the short candidate lists of selection (<= ~70). */
+static inline void sort_results(hnsw_result *a, uint32_t n)
+{
+    if (n > 64) {
+        qsort(a, n, sizeof(*a), cmp_result);
+        return;
+    }
+    for (uint32_t i = 1; i < n; i++) {
+        hnsw_result v = a[i];
+        uint32_t j = i;
+        while (j > 0 && cmp_result(&a[j - 1], &v) > 0) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = v;
+    }
+}
+
+/* ------------------------------------------------------------ distances */
+
+static inline float dist_q(const hnsw *h, const hnsw_ctx *c, uint32_t id)
+{
+    size_t off = (size_t)id * h->dim;
+    if (h->p.storage == HNSW_STORE_F32)
+        return 1.0f - h->k->dot_f32(c->qf, h->vf + off, h->dim);
+    return 1.0f - (float)h->k->dot_i8(c->qi, h->vi + off, h->dim) * c->qscale * h->vscale[id];
+}
+
+static inline float dist_nn(const hnsw *h, uint32_t a, uint32_t b)
+{
+    size_t oa = (size_t)a * h->dim, ob = (size_t)b * h->dim;
+    if (h->p.storage == HNSW_STORE_F32)
+        return 1.0f - h->k->dot_f32(h->vf + oa, h->vf + ob, h->dim);
+    return 1.0f - (float)h->k->dot_i8(h->vi + oa, h->vi + ob, h->dim) * h->vscale[a] * h->vscale[b];
+}
+
+static inline void prefetch_vec(const hnsw *h, uint32_t id)
+{
+    const char *p = h->p.storage == HNSW_STORE_F32 ? (const char *)(h->vf + (size_t)id * h->dim)
+                                                   : (const char *)(h->vi + (size_t)id * h->dim);
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + 64);
+}
+
+static inline void visited_next(hnsw_ctx *c)
+{
+    if (++c->epoch == 0) {
+        memset(c->visited, 0, c->vcap * sizeof(uint16_t));
+        c->epoch = 1;
+    }
+}
+
+static inline uint32_t load_ep(const hnsw *h, int *level)
+{
+    *level = atomic_load_explicit(&h->maxlevel, memory_order_acquire);
+    return atomic_load_explicit(&h->entry, memory_order_acquire);
+}
+
+static inline pthread_mutex_t *node_lock(hnsw *h, uint32_t id)
+{
+    return &h->locks[id & (HNSW_NLOCKS - 1)];
+}
+
+static inline int node_level(const hnsw *h, uint32_t id)
+{
+    uint8_t s = atomic_load_explicit(&h->state[id], memory_order_acquire);
+    return s == ST_FREE ? -1 : (int)(s & ST_LEVEL_MASK);
+}
+
+
+/* hnsw.c: graph primitives shared with hnsw_delete.c. */
+uint32_t hnsw_greedy_descent(const hnsw *h, const hnsw_ctx *c, uint32_t cur, float *curd, int top,
+                             int stop);
+void hnsw_search_layer(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t ef, int l);
+uint32_t hnsw_res_sorted(hnsw_ctx *c);
+void hnsw_connect(hnsw *h, hnsw_ctx *c, uint32_t base, uint32_t q, int l, int force);
 
 /* hnsw_exact.c */
 int hnsw_exact_locked(hnsw *h, hnsw_ctx *c, uint32_t k, hnsw_result *out);

@@ -117,7 +117,7 @@ void cmd_hello(client *c) {
         }
     }
     if (user && auth_or_reply(c, user->ptr, pass) != 0) return;
-    if (!c->authenticated) {
+    if (client_auth_pending(c)) {
         reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, "
                        "otherwise the HELLO AUTH <user> <pass> option can be used "
                        "to authenticate the client and select the RESP protocol version "

@@ -629,7 +629,7 @@ void commands_execute(client *c) {
         reply_error_arity(c, cmd->name);
         return;
     }
-    if (!c->authenticated && !(cmd->flags & CMD_NOAUTH)) {
+    if (!(cmd->flags & CMD_NOAUTH) && client_auth_pending(c)) {
         st->rejected++;
         reply_error(c, ERR_NOAUTH);
         return;

@@ -20,10 +20,14 @@ size_t ks_dbsize(void);               /* live keys (may count not-yet-reclaimed 
 size_t ks_expires_count(void);        /* keys with a TTL */
 void ks_flushall(int async);          /* async: free in the background */
 /* Active expiry, called by a loop timer hz times a second; spends at most
- * budget_us microseconds (Redis: 25% of the timer period). */
+ * about budget_us microseconds (Redis: 25% of the timer period). Also the
+ * keyspace cron: starts shrinks, rehashes for up to budget/4, evicts a
+ * pending eviction backlog for up to budget/4, refreshes used memory. */
 void ks_active_expire_cycle(uint64_t budget_us);
 /* Before a DENYOOM command: evicts per maxmemory-policy until used memory is
- * under maxmemory. 0 = fine, -1 = still over the limit (reply -OOM). */
+ * under maxmemory. 0 = fine, -1 = still over the limit (reply -OOM).
+ * Spends at most ~500 us per call: a larger backlog (maxmemory lowered at
+ * run time) returns 0 and is worked off by ks_active_expire_cycle. */
 int ks_evict_if_needed(void);
 /* INFO sections, appended in Redis's "field:value\r\n" format. */
 void ks_info_memory(sbuf *out);

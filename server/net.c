@@ -158,6 +158,10 @@ int client_is_open(const client *c) {
     return !(c->priv->flags & (CLIENT_CLOSING | CLIENT_CLOSE_ASAP));
 }
 
+int client_auth_pending(const client *c) {
+    return !c->authenticated && config_auth_required();
+}
+
 size_t client_output_pending(const client *c) {
     const struct client_private *p = c->priv;
     return p->out.len + (p->wout.len - p->wout_sent);
@@ -305,7 +309,7 @@ static int query_limit_exceeded(client *c) {
     struct client_private *p = c->priv;
     size_t pending = p->qlen - p->qpos;
     size_t lim = (size_t)g_cfg.client_query_buffer_limit;
-    if (!c->authenticated && lim > UNAUTH_QUERY_LIMIT) lim = UNAUTH_QUERY_LIMIT;
+    if (client_auth_pending(c) && lim > UNAUTH_QUERY_LIMIT) lim = UNAUTH_QUERY_LIMIT;
     return pending > lim;
 }
 
@@ -373,7 +377,7 @@ static void client_pump(client *c) {
 }
 
 static void parser_limits(const client *c, reqparser_limits *lim) {
-    if (c->authenticated) {
+    if (!client_auth_pending(c)) {
         lim->max_bulk_len = g_cfg.proto_max_bulk_len;
         lim->max_args = REQ_DEFAULT_MAX_ARGS;
     } else {
@@ -434,7 +438,7 @@ static int client_process_input(client *c) {
         int rc = reqparser_parse(&p->parser, p->qbuf + p->qpos, p->qlen - p->qpos, &lim, &used);
         if (rc == REQ_INCOMPLETE) break;
         if (rc == REQ_ERR) {
-            const char *msg = c->authenticated ? NULL
+            const char *msg = !client_auth_pending(c) ? NULL
                               : unauth_limit_error(p->qbuf + p->qpos, p->qlen - p->qpos);
             reply_error(c, msg ? msg : p->parser.err);
             g_stats.protocol_errors++;
@@ -689,7 +693,7 @@ void net_cron(uint64_t now_ms) {
         struct client_private *p = c->priv;
         next = p->next;
         client_shrink_buffers(c);
-        if (!c->authenticated && g_cfg.preauth_timeout_ms > 0 &&
+        if (client_auth_pending(c) && g_cfg.preauth_timeout_ms > 0 &&
             now_ms - p->ctime_ms > (uint64_t)g_cfg.preauth_timeout_ms) {
             log_msg(LL_VERBOSE, "Closing unauthenticated client after preauth-timeout: id=%llu",
                     (unsigned long long)c->id);

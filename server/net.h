@@ -147,6 +147,12 @@ void client_block(client *c);
  * on a client that closed meanwhile (then it does nothing). */
 void client_unblock(client *c);
 
+/* 1 if c must still authenticate: it has not, and a password is configured
+ * now. Evaluated per request, as Redis's authRequired(): removing
+ * requirepass at run time frees waiting clients, and clients that connected
+ * while no password was set stay authenticated when one is added. */
+int client_auth_pending(const client *c);
+
 /* Bytes currently queued for output (both buffers). */
 size_t client_output_pending(const client *c);
 

@@ -10,8 +10,10 @@ here must exit 0 when stopped).
 Self-contained on purpose (its own fixture below), so it does not depend on
 the shared conftest.py. Env: SIMCACHE_SERVER = path to simcache-server.
 """
+import json
 import os
 import signal
+import shutil
 import socket
 import stat
 import subprocess
@@ -437,39 +439,82 @@ def test_shutdown_command_exits_zero(server):
 
 # ---- protected mode and tools ----
 
-def non_loopback_ipv4():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+# Protected mode needs a client whose address is not loopback. We make one
+# without touching this machine's network: a private network namespace of
+# our own whose lo also carries 192.0.2.1 (TEST-NET-1). The server runs
+# inside it, bound to 127.0.0.1 and 192.0.2.1; a client inside it that
+# connects to 192.0.2.1 has 192.0.2.1 as its peer address, which is not
+# loopback. No packet leaves the namespace. Needs root and iproute2.
+PROTECTED_CLIENT = r"""
+import json, socket, sys, time
+port = int(sys.argv[1])
+def talk(host, payload, until_close=False):
+    for i in range(100):
+        try:
+            s = socket.create_connection((host, port), timeout=10); break
+        except OSError:
+            if i == 99: raise
+            time.sleep(0.05)
+    s.sendall(payload)
+    s.settimeout(2)
+    d = b""
     try:
-        s.connect(("10.255.255.255", 1))   # no packet is sent; picks a route
-        ip = s.getsockname()[0]
-    except OSError:
-        return None
+        while True:
+            c = s.recv(4096)
+            if not c: break
+            d += c
+            if not until_close and d.endswith(b"\r\n"): break
+    except socket.timeout:
+        pass
+    s.close()
+    return d.decode(errors="replace")
+out = {}
+out["denied"] = talk("192.0.2.1", b"PING\r\n", until_close=True)
+out["loopback"] = talk("127.0.0.1", b"PING\r\n")
+out["off"] = talk("127.0.0.1", b"CONFIG SET protected-mode no\r\n")
+out["allowed"] = talk("192.0.2.1", b"PING\r\n")
+talk("127.0.0.1", b"CONFIG SET protected-mode yes\r\n")
+talk("127.0.0.1", b"CONFIG SET requirepass pw\r\n")
+out["noauth"] = talk("192.0.2.1", b"PING\r\n")
+print(json.dumps(out))
+"""
+
+
+def test_protected_mode_denies_non_loopback_without_password():
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root and iproute2 for a private network namespace")
+    ns = "scpm%d" % os.getpid()
+    r = subprocess.run(["ip", "netns", "add", ns], capture_output=True, timeout=10)
+    if r.returncode != 0:
+        pytest.skip("cannot create a network namespace: " + r.stderr.decode(errors="replace"))
+    proc = None
+    log = tempfile.TemporaryFile()
+    try:
+        inns = ["ip", "netns", "exec", ns]
+        subprocess.run(inns + ["ip", "link", "set", "lo", "up"], check=True, timeout=10)
+        subprocess.run(inns + ["ip", "addr", "add", "192.0.2.1/32", "dev", "lo"],
+                       check=True, timeout=10)
+        port = 6380   # the namespace is ours alone: no other listener
+        proc = subprocess.Popen(inns + [SERVER, "--port", str(port),
+                                        "--bind", "127.0.0.1 192.0.2.1"],
+                                stdout=log, stderr=subprocess.STDOUT)
+        out = subprocess.run(inns + ["/usr/bin/python3", "-c", PROTECTED_CLIENT, str(port)],
+                             capture_output=True, timeout=60)
+        assert out.returncode == 0, out.stderr.decode(errors="replace")
+        res = json.loads(out.stdout)
+        assert res["denied"].startswith("-DENIED ") and res["denied"].endswith("\r\n"), res
+        assert res["loopback"] == "+PONG\r\n", res
+        assert res["off"] == "+OK\r\n", res
+        assert res["allowed"] == "+PONG\r\n", res
+        assert res["noauth"] == "-NOAUTH Authentication required.\r\n", res
     finally:
-        s.close()
-    return None if ip.startswith("127.") else ip
-
-
-def test_protected_mode_denies_non_loopback_without_password(server_factory):
-    ip = non_loopback_ipv4()
-    if ip is None:
-        pytest.skip("this machine has no non-loopback IPv4 address")
-    srv = server_factory("--bind", "127.0.0.1", ip)
-    s = socket.create_connection((ip, srv.port), timeout=10)
-    data = recv_until_closed(s)
-    assert data.startswith(b"-DENIED ") and data.endswith(b"\r\n")
-    s.close()
-    assert srv.client().ping()           # loopback is still served
-    assert srv.client().config_set("protected-mode", "no")
-    s = socket.create_connection((ip, srv.port), timeout=10)
-    s.sendall(b"PING\r\n")
-    assert s.recv(100) == b"+PONG\r\n"
-    s.close()
-    srv.client().config_set("protected-mode", "yes")
-    srv.client().config_set("requirepass", "pw")
-    s = socket.create_connection((ip, srv.port), timeout=10)
-    s.sendall(b"PING\r\n")
-    assert s.recv(100) == b"-NOAUTH Authentication required.\r\n"
-    s.close()
+        if proc is not None:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(timeout=15)
+            log.seek(0)
+            assert rc == 0, "server exit code %r\n%s" % (rc, log.read().decode(errors="replace"))
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
 
 
 def test_redis_benchmark_runs_without_config_warning(server):
@@ -490,3 +535,20 @@ def test_buffers_of_one_big_request_are_given_back(server):
         return dict(kv.split("=", 1) for kv in line.split())
     assert wait_for(lambda: int(info()["rbs"]) <= 65536 and int(info()["omem"]) <= 65536, 5), \
         info()
+
+
+def test_requirepass_changes_at_runtime_follow_redis(server):
+    a = server.raw()
+    a.sendall(b"CONFIG SET requirepass pw\r\n")
+    assert a.recv(100) == b"+OK\r\n"
+    a.sendall(b"PING\r\n")                       # connected before: still in
+    assert a.recv(100) == b"+PONG\r\n"
+    c = server.raw()
+    c.sendall(b"PING\r\n")
+    assert c.recv(100) == b"-NOAUTH Authentication required.\r\n"
+    a.sendall(b"CONFIG SET requirepass \"\"\r\n")
+    assert a.recv(100) == b"+OK\r\n"
+    c.sendall(b"PING\r\n")                       # no password any more
+    assert c.recv(100) == b"+PONG\r\n"
+    a.close()
+    c.close()

@@ -236,3 +236,22 @@ def test_noeviction_refuses_only_writes(server_factory):
     errors, _ = fill_5x(r, on_error=after_first_error)
     assert errors > 0 and "first" in state
     assert r.info("stats")["evicted_keys"] == 0
+
+
+def test_lowering_maxmemory_at_run_time_evicts_the_backlog(server_factory):
+    """CONFIG SET maxmemory far below the data: writes keep being served
+    (each evicts for a bounded time) and the cron brings used_memory under
+    the new limit within a few seconds."""
+    r = server_factory("--maxmemory-policy", "allkeys-random").redis()
+    for first in range(0, 8000, BATCH):          # ~32 MB of values
+        write_batch(r, first, 0.0)
+    limit = 8 * 1024 * 1024
+    assert r.config_set("maxmemory", str(limit)) is True
+    assert r.set("after-lowering", "v") is True
+    deadline = time.monotonic() + 5
+    used = r.info("memory")["used_memory"]
+    while used > limit * 1.02:
+        assert time.monotonic() < deadline, "used_memory %d still over %d" % (used, limit)
+        time.sleep(0.05)
+        used = r.info("memory")["used_memory"]
+    assert r.info("stats")["evicted_keys"] > 0

@@ -16,13 +16,12 @@
 #include "server/keyspace.h"
 #include "server/mem.h"
 
-sc_config g_cfg; /* config.c is not linked into this test */
 
 static int64_t fake_now = 1700000000000LL;
 static int64_t fake_clock(void) { return fake_now; }
 
 static void setup(void) {
-    memset(&g_cfg, 0, sizeof(g_cfg));
+    config_init(); /* Redis defaults: noeviction, maxmemory 0, samples 5, hz 10 */
     g_cfg.maxmemory_samples = 5;
     g_cfg.active_expire_effort = 1;
     ks_set_clock(fake_clock);
@@ -77,6 +76,16 @@ static long long limit_above_now(size_t extra) {
     return (long long)(mem_refresh() + extra);
 }
 
+/* What a stream of DENYOOM commands does: each call evicts for a bounded
+ * time (500 us), so a backlog needs several calls; stop when under the
+ * limit or when eviction reports there is nothing left (-1). */
+static int evict_until_done(void) {
+    int rc;
+    do rc = ks_evict_if_needed();
+    while (rc == 0 && mem_used() > (size_t)g_cfg.maxmemory);
+    return rc;
+}
+
 Test(evict, allkeys_lru_keeps_recently_touched_keys_and_stays_under_the_limit) {
     g_cfg.maxmemory_policy = MAXMEMORY_ALLKEYS_LRU;
     for (int h = 0; h < 500; h++) put("hot", h, 0);
@@ -117,7 +126,7 @@ Test(evict, volatile_ttl_evicts_the_nearest_ttl_first) {
     /* Ask for about a quarter of the volatile keys' memory back. */
     size_t now = mem_refresh();
     g_cfg.maxmemory = (long long)(now - 500 * 240);
-    cr_assert_eq(ks_evict_if_needed(), 0);
+    cr_assert_eq(evict_until_done(), 0);
     for (int i = 0; i < 2000; i++) cr_assert(has("p", i), "persistent key p:%d evicted", i);
     long long evicted = 0, sum_idx = 0;
     for (int i = 0; i < 2000; i++)
@@ -138,7 +147,7 @@ Test(evict, volatile_policies_never_evict_persistent_keys) {
         for (int i = 0; i < 1000; i++) put("p", i, 0);
         for (int i = 0; i < 200; i++) put("v", i, fake_now + 100000);
         g_cfg.maxmemory = (long long)(mem_refresh() / 2); /* unreachable */
-        cr_assert_eq(ks_evict_if_needed(), -1, "policy %d: must report OOM", policies[p]);
+        cr_assert_eq(evict_until_done(), -1, "policy %d: must report OOM", policies[p]);
         cr_assert_eq(ks_expires_count(), 0, "policy %d: volatile keys left", policies[p]);
         cr_assert_eq(ks_dbsize(), 1000, "policy %d: persistent keys evicted", policies[p]);
     }
@@ -161,7 +170,7 @@ Test(evict, pool_entries_survive_deletes_and_overwrites) {
     g_cfg.maxmemory_policy = MAXMEMORY_ALLKEYS_LRU;
     for (int i = 0; i < 5000; i++) put("k", i, 0);
     g_cfg.maxmemory = (long long)(mem_refresh() - 20000);
-    cr_assert_eq(ks_evict_if_needed(), 0); /* fills the pool */
+    cr_assert_eq(evict_until_done(), 0); /* fills the pool */
     for (int i = 0; i < 5000; i += 2) {
         char k[48];
         int kl = sprintf(k, "k:%d", i);
@@ -170,6 +179,21 @@ Test(evict, pool_entries_survive_deletes_and_overwrites) {
         ks_set_string(k, (size_t)kl, "x", 1, 0);
     }
     g_cfg.maxmemory = (long long)(mem_refresh() - 20000);
-    cr_assert_eq(ks_evict_if_needed(), 0);
+    cr_assert_eq(evict_until_done(), 0);
     cr_assert_lt(mem_used(), (size_t)g_cfg.maxmemory + 1);
+}
+
+Test(evict, a_large_backlog_is_evicted_in_bounded_steps) {
+    /* maxmemory lowered far below the data: one command must not evict the
+     * whole backlog (it would stall the loop); the cron finishes it. */
+    g_cfg.maxmemory_policy = MAXMEMORY_ALLKEYS_RANDOM;
+    for (int i = 0; i < 200000; i++) put("k", i, 0);
+    g_cfg.maxmemory = limit_above_now(0) - (long long)(200000 * 200);
+    cr_assert_eq(ks_evict_if_needed(), 0);
+    cr_assert_gt(ks_dbsize(), 100000, "one call evicted %llu keys",
+                 (unsigned long long)ks_stat_evicted());
+    cr_assert_gt(ks_stat_evicted(), 0);
+    for (int i = 0; i < 10000 && mem_used() > (size_t)g_cfg.maxmemory; i++)
+        ks_active_expire_cycle(25000);
+    cr_assert_leq(mem_used(), (size_t)g_cfg.maxmemory);
 }

@@ -18,7 +18,6 @@
 #include "server/config.h"
 #include "server/keyspace.h"
 
-sc_config g_cfg; /* config.c is not linked into this test */
 
 static int64_t fake_now = 1700000000000LL;
 static int64_t fake_clock(void) { return fake_now; }
@@ -30,7 +29,7 @@ static uint64_t rnd(void) {
 }
 
 static void setup(void) {
-    memset(&g_cfg, 0, sizeof(g_cfg));
+    config_init(); /* Redis defaults: noeviction, maxmemory 0, samples 5, hz 10 */
     g_cfg.maxmemory_samples = 5;
     g_cfg.hz = 10;
     g_cfg.active_expire_effort = 1;

@@ -1,0 +1,193 @@
+/* prompt_norm.c -- prompt normalisation and the suffix stemmer; the rules
+ * and their guarantees are in prompt_norm.h.
+ *
+ * Design decisions:
+ * 1. One pass over bytes with one byte of look-behind (the last input
+ *    class) and a look-ahead of at most three bytes. Context rules ('.'
+ *    between digits, apostrophe between word characters, '-' before a
+ *    digit) look at the *input* neighbours; every kept neighbour maps to
+ *    itself, so the same rule fires again on the output, which is why the
+ *    function is idempotent (the fuzz target checks it on arbitrary bytes).
+ * 2. Bytes >= 0x80 are word characters and copied verbatim: lowercasing or
+ *    folding Unicode would need tables (ICU) and would make the exact key
+ *    depend on a Unicode version. Only four code points with an ASCII
+ *    meaning are mapped (curly quotes, no-break space), each to something
+ *    no longer than itself.
+ * 3. Output never grows: every rule maps one input byte to at most one
+ *    output byte, so callers size buffers by the input length.
+ * 4. The stemmer is deliberately light (no Porter step 2-5 tables): a cache
+ *    wants "runs" ~ "running", not "general" ~ "generous". It is integer
+ *    only and byte-exact, so stems are the same on every platform. */
+#include "prompt_norm.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+enum { C_SEP = 0, C_WORD, C_DIGIT, C_SYM, C_DOTCOLON, C_APOS, C_DASH };
+
+/* Character class of one ASCII byte (bytes >= 0x80 are C_WORD). */
+static int byte_class(unsigned char b) {
+    if (b >= 0x80) return C_WORD;
+    if (b >= '0' && b <= '9') return C_DIGIT;
+    if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || b == '_') return C_WORD;
+    switch (b) {
+    case '.': case ':': return C_DOTCOLON;
+    case '\'': case '`': return C_APOS;
+    case '-': return C_DASH;
+    case '+': case '*': case '/': case '=': case '<': case '>': case '%':
+    case '$': case '#': case '@': case '&': case '|': case '^': case '~':
+    case '\\':
+        return C_SYM;
+    default:
+        return C_SEP; /* whitespace, controls, DEL, , ! ? ; " ( ) [ ] { } */
+    }
+}
+
+static int is_wordish(int c) { return c == C_WORD || c == C_DIGIT; }
+
+/* Length of a mapped multi-byte sequence at in[i] (curly quotes, NBSP),
+ * with its class in *cls; 0 if none. */
+static size_t special_seq(const unsigned char *in, size_t len, size_t i, int *cls) {
+    if (in[i] == 0xC2 && i + 1 < len && in[i + 1] == 0xA0) {
+        *cls = C_SEP;
+        return 2;
+    }
+    if (in[i] == 0xE2 && i + 2 < len && in[i + 1] == 0x80) {
+        unsigned char c = in[i + 2];
+        if (c == 0x98 || c == 0x99) { *cls = C_APOS; return 3; }
+        if (c == 0x9C || c == 0x9D) { *cls = C_SEP; return 3; }
+    }
+    return 0;
+}
+
+/* Class of the character starting at in[i] (for look-ahead). */
+static int class_at(const unsigned char *in, size_t len, size_t i) {
+    int cls;
+    if (i >= len) return C_SEP;
+    if (special_seq(in, len, i, &cls)) return cls;
+    return byte_class(in[i]);
+}
+
+size_t prompt_norm(const char *src, size_t len, char *dst) {
+    const unsigned char *in = (const unsigned char *)src;
+    unsigned char *out = (unsigned char *)dst;
+    size_t o = 0;
+    int prev = C_SEP;     /* class of the previous input character */
+    int pending_sep = 0;  /* a separator is owed before the next output */
+    size_t i = 0;
+    while (i < len) {
+        int cls;
+        size_t step = special_seq(in, len, i, &cls);
+        if (!step) {
+            step = 1;
+            cls = byte_class(in[i]);
+        }
+        int next = class_at(in, len, i + step);
+        int keep = 1;          /* emit the byte(s)? */
+        int drop = 0;          /* delete without a separator */
+        switch (cls) {
+        case C_SEP: keep = 0; break;
+        case C_DOTCOLON: keep = prev == C_DIGIT && next == C_DIGIT; break;
+        case C_APOS:
+            /* Only between ASCII word bytes: deleting it between bytes >=
+             * 0x80 could join them into a mapped sequence ("\xE2\x80'\x99"
+             * would become U+2019), breaking idempotence (found by the
+             * fuzz target). */
+            keep = 0;
+            drop = is_wordish(prev) && is_wordish(next) && i > 0 && in[i - 1] < 0x80 &&
+                   i + step < len && in[i + step] < 0x80;
+            break;
+        case C_DASH: keep = !is_wordish(prev) && next == C_DIGIT; break;
+        default: break;
+        }
+        if (keep) {
+            if (pending_sep && o > 0) out[o++] = ' ';
+            pending_sep = 0;
+            for (size_t k = 0; k < step; k++) {
+                unsigned char b = in[i + k];
+                out[o++] = (b >= 'A' && b <= 'Z') ? (unsigned char)(b + 32) : b;
+            }
+            prev = cls;
+        } else if (drop) {
+            /* "don't": the apostrophe vanishes and the word continues; prev
+             * stays the word class so "don't's" keeps deleting. */
+        } else {
+            pending_sep = 1;
+            prev = C_SEP;
+        }
+        i += step;
+    }
+    return o;
+}
+
+int prompt_norm_key(const char *in, size_t len, uint64_t *key) {
+    char stackbuf[4096];
+    char *buf = stackbuf;
+    if (len > sizeof stackbuf) {
+        buf = malloc(len);
+        if (!buf) return -2;
+    }
+    size_t n = prompt_norm(in, len, buf);
+    if (n > 0) *key = XXH3_64bits(buf, n);
+    if (buf != stackbuf) free(buf);
+    return n > 0 ? 0 : -1;
+}
+
+static int ends_with(const char *w, size_t len, const char *suf) {
+    size_t n = strlen(suf);
+    return len >= n && memcmp(w + len - n, suf, n) == 0;
+}
+
+static int is_vowel(char c) {
+    return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y';
+}
+
+static int has_vowel(const char *w, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (is_vowel(w[i])) return 1;
+    return 0;
+}
+
+/* After -ing/-ed: "runn" -> "run", but "install", "pass", "buzz" and the
+ * short "add" stay. */
+static size_t undouble(const char *w, size_t len) {
+    if (len >= 4 && w[len - 1] == w[len - 2] && !is_vowel(w[len - 1]) &&
+        w[len - 1] != 'l' && w[len - 1] != 's' && w[len - 1] != 'z')
+        return len - 1;
+    return len;
+}
+
+/* -ing and -ed: strip when at least 2 bytes with a vowel remain. */
+static size_t strip_verb(char *w, size_t len, size_t suflen) {
+    size_t rem = len - suflen;
+    if (rem < 2 || !has_vowel(w, rem)) return len;
+    return undouble(w, rem);
+}
+
+static size_t stem_suffix(char *w, size_t len) {
+    if (ends_with(w, len, "ies") || ends_with(w, len, "ied")) {
+        w[len - 3] = 'y';
+        return len - 2;
+    }
+    if (ends_with(w, len, "sses") || ends_with(w, len, "ches") ||
+        ends_with(w, len, "shes"))
+        return len - 2;
+    if (ends_with(w, len, "xes") || ends_with(w, len, "zes")) return len - 2;
+    if (w[len - 1] == 's') {
+        char p = w[len - 2];
+        return (p == 's' || p == 'u' || p == 'i') ? len : len - 1;
+    }
+    if (ends_with(w, len, "ing")) return strip_verb(w, len, 3);
+    if (ends_with(w, len, "ed")) return strip_verb(w, len, 2);
+    if (ends_with(w, len, "ly") && len - 2 >= 4) return len - 2;
+    return len;
+}
+
+size_t prompt_stem(char *w, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (w[i] < 'a' || w[i] > 'z') return len;
+    if (len >= 4) len = stem_suffix(w, len);
+    if (len >= 3 && w[len - 1] == 'e' && w[len - 2] != 'e') len--;
+    return len;
+}
