@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "cmd_limit.h"
 #include "commands.h"
 #include "config.h"
 #include "info.h"
@@ -69,6 +70,7 @@ static void hz_cb(uv_timer_t *t) {
     commands_clock_sync();
     ks_active_expire_cycle((uint64_t)1000000 / (uint64_t)hz / 4);
     net_cron(now);
+    limits_cron();
     stats_sample(now);
     if (hz != current_hz) {
         current_hz = hz;
@@ -92,6 +94,7 @@ static void begin_shutdown(void) {
     uv_signal_stop(&sig_int);
     uv_close((uv_handle_t *)&sig_int, NULL);
     provider_stop_all();   /* pending embeddings complete with PROVIDER_ESHUTDOWN */
+    limits_stop();   /* waiters get their denial before net_stop flushes */
     net_stop(SHUTDOWN_GRACE_MS);
 }
 
@@ -125,6 +128,7 @@ int main(int argc, char **argv) {
     log_msg(LL_NOTICE, "Similarity kernels: %s", kt->name);
     loop = uv_default_loop();
     info_register_section("vectorsets", vset_info, 1);
+    info_register_section("limits", limits_info, 1);
     /* Embedding providers: curl is initialised here, before any thread. */
     if (provider_start_all(loop, err, sizeof err) != 0) {
         log_msg(LL_WARNING, "%s", err);
@@ -142,6 +146,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     net_set_shutdown_hook(begin_shutdown);
+    limits_start(loop);
     current_hz = g_cfg.hz > 0 ? g_cfg.hz : 10;
     uv_timer_init(loop, &hz_timer);
     uv_timer_start(&hz_timer, hz_cb, (uint64_t)(1000 / current_hz), (uint64_t)(1000 / current_hz));
@@ -165,6 +170,7 @@ int main(int argc, char **argv) {
     uv_run(loop, UV_RUN_DEFAULT);
     ks_shutdown();
     slowlog_free();
+    limits_free();
     rc = uv_loop_close(loop);
     if (rc != 0) {
         log_msg(LL_WARNING, "uv_loop_close: %s (a handle was left open)", uv_strerror(rc));
