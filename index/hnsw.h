@@ -82,6 +82,18 @@ int hnsw_contains(const hnsw *h, uint32_t id);
 int hnsw_get_vector(const hnsw *h, uint32_t id, float *out);
 size_t hnsw_memory_bytes(const hnsw *h);    /* everything the index owns */
 
+/* Extensions (sc/index):
+ * hnsw_reserve: pre-sizes the slot arrays for n vectors (growth is
+ *   otherwise by 1.5x; memory_bytes counts allocated capacity). Any thread;
+ *   takes the write lock. 0 or HNSW_ENOMEM.
+ * hnsw_set_exact_threshold: hnsw_search scans exactly while the live count
+ *   is <= n (default 2048, measured; 0 = always use the graph).
+ * hnsw_stat_inlink_scans: deletes whose in-link search had to fall back
+ *   to a scan of the level (see hnsw.c design note 3). */
+int hnsw_reserve(hnsw *h, uint32_t n);
+void hnsw_set_exact_threshold(hnsw *h, uint32_t n);
+uint64_t hnsw_stat_inlink_scans(const hnsw *h);
+
 /* Checks the graph: every live node reachable from the entry point, links
  * only to live nodes at levels they have, no self links, no duplicates,
  * link counts within bounds. Returns 0, or -1 with a message in err. */

@@ -8,9 +8,19 @@
  * lower tier; tests use that to cover every tier). The chosen table is then
  * read-only and may be used from any thread.
  *
- * Every kernel accepts any length n (0 included) and unaligned pointers.
+ * Every kernel accepts any length n (0 included, which returns 0) and
+ * unaligned pointers, and only reads a[0..n) and b[0..n).
  * int8 kernels return the exact integer sum; callers apply the per-vector
- * scales. float16 vectors are IEEE binary16 stored as uint16_t. */
+ * scales. The sum is exact whenever it fits in int32: always for dot_i8 with
+ * n <= 131071 and for l2sq_i8 with n <= 33025 (65025 = 255^2 per element);
+ * beyond that every tier returns the same value modulo 2^32.
+ * float16 vectors are IEEE binary16 stored as uint16_t.
+ *
+ * Float accuracy (what the tests check): for n products with sum of
+ * magnitudes S = sum |a_i b_i| (for l2: S = sum (a_i - b_i)^2), every tier
+ * returns a value within (n + 4) * FLT_EPSILON * S of the exact result.
+ * Tiers differ in summation order, so results are not bitwise equal across
+ * tiers; a given tier is deterministic for the same inputs. */
 #ifndef SIMCACHE_KERNELS_H
 #define SIMCACHE_KERNELS_H
 
@@ -47,7 +57,34 @@ const kernels *kernels_init(unsigned allowed_mask);
 /* The table chosen by kernels_init (which it calls with KTIER_MASK_ALL if
  * nobody did). */
 const kernels *kernels_get(void);
-/* A specific tier if it is compiled in and this CPU runs it, else NULL. */
+/* A specific tier if it is compiled in and this CPU runs it, else NULL.
+ * Any thread; the returned table is static and read-only. */
 const kernels *kernels_tier(ktier t);
+
+/* The pure selection rule kernels_init applies, without recording it: the
+ * best tier that is compiled in, supported by this CPU, in allowed_mask and
+ * not above cap_name ("ref", "scalar", "avx2", "neon"; NULL or an unknown
+ * name = no cap). Never NULL. Any thread. Lets tests and the server check a
+ * configured value without touching the process-wide choice. */
+const kernels *kernels_select(unsigned allowed_mask, const char *cap_name);
+
+/* Parses a tier name ("ref", "scalar", "avx2", "neon"; exact, lowercase).
+ * Returns 0 and sets *out, or -1 for an unknown name (the env var is then
+ * ignored by kernels_init: validate it with this if you want an error). */
+int kernels_tier_from_name(const char *name, ktier *out);
+
+/* Name of the env var that caps the tier. */
+#define KERNELS_ENV_TIER "SIMCACHE_KERNEL_TIER"
+
+/* IEEE binary16 <-> binary32, portable (no F16C needed), any thread.
+ * f16 -> f32 is exact for every input (subnormals, +-0, +-inf; NaN stays
+ * NaN with its payload's top bits). f32 -> f16 rounds to nearest, ties to
+ * even; overflow gives +-inf, values below half the smallest subnormal
+ * give +-0, NaN gives a quiet NaN. */
+float kernels_f16_to_f32(uint16_t h);
+uint16_t kernels_f32_to_f16(float f);
+/* Bulk versions: dst[i] = convert(src[i]) for i < n. */
+void kernels_f16_to_f32_n(float *dst, const uint16_t *src, size_t n);
+void kernels_f32_to_f16_n(uint16_t *dst, const float *src, size_t n);
 
 #endif

@@ -1,0 +1,14 @@
+# Cross toolchain for AArch64 (Debian: gcc-aarch64-linux-gnu,
+# libc6-dev-arm64-cross, qemu-user). Used by `scripts/test.sh neon` with
+# -DSIMCACHE_KERNELS_ONLY=ON: builds kernels/ and tests/kernels, and ctest
+# runs the test binaries through qemu-aarch64 (CMAKE_CROSSCOMPILING_EMULATOR)
+# with the cross sysroot as its library prefix.
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
+set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu)
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-aarch64;-L;/usr/aarch64-linux-gnu")

@@ -1,0 +1,433 @@
+/* hnsw_io.c -- hnsw_save / hnsw_load: a versioned, checksummed file.
+ *
+ * Format (version 1; integers little-endian, the host order of every
+ * platform we build for: x86-64 and AArch64):
+ *
+ *   header   88 bytes: magic "SCHNSW\r\n", u32 version, u32 dim, M,
+ *            ef_construction, ef_search, storage, rerank, u32 nslots,
+ *            nfree, entry, i32 maxlevel, u32 exact_below, u64 seed,
+ *            u64 rng state, u64 count, u32 nsections, u32 reserved
+ *            followed by u64 XXH3-64 of those 88 bytes.
+ *   sections each: u32 tag, u32 reserved, u64 payload length, payload,
+ *            u64 XXH3-64 of the payload. In order: STATE (nslots bytes),
+ *            VECF32 (nslots x dim floats; F32 storage or I8 re-rank copies),
+ *            VECI8 and SCALE (I8 storage), LINKS0 (nslots x (1 + 2M) u32),
+ *            UPPER (the upper blocks of the nodes with level > 0, in id
+ *            order), FREE (the free-id stack, bottom first).
+ *
+ * Decisions:
+ * 1. Everything is checked before it is trusted: the header hash before
+ *    any allocation; parameters against hnsw_create's limits; each section
+ *    length against the length the header implies (so a corrupted length
+ *    cannot ask for a huge allocation, and the slot arrays are allocated
+ *    only once the header is known good and, for a seekable file, the file
+ *    is long enough to hold them); each payload hash before the next
+ *    section. Then the loaded graph goes through the validator's structural
+ *    checks (all but reachability, a quality property a valid save may
+ *    lack). Any
+ *    failure frees everything and returns HNSW_EFORMAT: nothing is
+ *    half-loaded.
+ * 2. Free slots are written as zeros, and the in-degree counters are
+ *    recomputed on load rather than stored: the file is a function of the
+ *    logical index (the reproducibility test compares files byte for
+ *    byte).
+ * 3. The graph is stored as is (no rebuild on load): loading is a few
+ *    sequential reads, as fast as the disk. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <xxhash.h>
+
+#include "index/hnsw.h"
+#include "index/hnsw_int.h"
+
+#define HDR_SIZE 88
+#define FORMAT_VERSION 1u
+static const char MAGIC[8] = {'S', 'C', 'H', 'N', 'S', 'W', '\r', '\n'};
+
+enum { SEC_STATE = 1, SEC_VECF32, SEC_VECI8, SEC_SCALE, SEC_LINKS0, SEC_UPPER, SEC_FREE };
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+/* ----------------------------------------------------------------- save */
+
+typedef struct writer {
+    FILE *f;
+    XXH3_state_t *st;
+    int err;
+} writer;
+
+static void w_bytes(writer *w, const void *p, size_t n)
+{
+    if (w->err || n == 0)
+        return;
+    if (fwrite(p, 1, n, w->f) != n)
+        w->err = 1;
+    else
+        XXH3_64bits_update(w->st, p, n);
+}
+
+static void w_zeros(writer *w, size_t n)
+{
+    static const uint8_t z[4096];
+    while (n) {
+        size_t c = n < sizeof(z) ? n : sizeof(z);
+        w_bytes(w, z, c);
+        n -= c;
+    }
+}
+
+static void sec_begin(writer *w, uint32_t tag, uint64_t len)
+{
+    uint8_t b[16];
+    put32(b, tag);
+    put32(b + 4, 0);
+    put64(b + 8, len);
+    if (!w->err && fwrite(b, 1, 16, w->f) != 16)
+        w->err = 1;
+    XXH3_64bits_reset(w->st);
+}
+
+static void sec_end(writer *w)
+{
+    uint8_t b[8];
+    put64(b, XXH3_64bits_digest(w->st));
+    if (!w->err && fwrite(b, 1, 8, w->f) != 8)
+        w->err = 1;
+}
+
+static uint32_t nsections(const hnsw *h)
+{
+    return 4 + (h->vf != NULL) + (h->vi ? 2 : 0);
+}
+
+static int is_live(const hnsw *h, uint32_t id)
+{
+    return atomic_load(&h->state[id]) != ST_FREE;
+}
+
+static void save_rows(writer *w, const hnsw *h, const void *base, size_t rowbytes)
+{
+    for (uint32_t id = 0; id < h->nslots; id++) {
+        if (is_live(h, id))
+            w_bytes(w, (const uint8_t *)base + id * rowbytes, rowbytes);
+        else
+            w_zeros(w, rowbytes);
+    }
+}
+
+static void save_header(writer *w, const hnsw *h)
+{
+    uint8_t b[HDR_SIZE + 8];
+    memset(b, 0, sizeof(b));
+    memcpy(b, MAGIC, 8);
+    put32(b + 8, FORMAT_VERSION);
+    put32(b + 12, h->dim);
+    put32(b + 16, h->M);
+    put32(b + 20, h->p.ef_construction);
+    put32(b + 24, h->p.ef_search);
+    put32(b + 28, (uint32_t)h->p.storage);
+    put32(b + 32, (uint32_t)h->p.rerank);
+    put32(b + 36, h->nslots);
+    put32(b + 40, h->nfree);
+    put32(b + 44, atomic_load(&h->entry));
+    put32(b + 48, (uint32_t)atomic_load(&h->maxlevel));
+    put32(b + 52, h->exact_below);
+    put64(b + 56, h->p.seed);
+    put64(b + 64, h->rng);
+    put64(b + 72, atomic_load(&h->count));
+    put32(b + 80, nsections(h));
+    put64(b + HDR_SIZE, XXH3_64bits(b, HDR_SIZE));
+    if (fwrite(b, 1, sizeof(b), w->f) != sizeof(b))
+        w->err = 1;
+}
+
+static uint64_t upper_len(const hnsw *h)
+{
+    uint64_t n = 0;
+    for (uint32_t id = 0; id < h->nslots; id++) {
+        uint8_t s = atomic_load(&h->state[id]);
+        if (s != ST_FREE)
+            n += (uint64_t)(s & ST_LEVEL_MASK) * h->ustride * 4;
+    }
+    return n;
+}
+
+static int save_locked(hnsw *h, FILE *f)
+{
+    writer w = {f, XXH3_createState(), 0};
+    size_t d = h->dim;
+    if (!w.st)
+        return HNSW_ENOMEM;
+    for (uint32_t id = 0; id < h->nslots; id++)
+        if (atomic_load(&h->state[id]) & ST_PENDING && atomic_load(&h->state[id]) != ST_FREE) {
+            XXH3_freeState(w.st);
+            return HNSW_EINVAL; /* an insert is running: not allowed */
+        }
+    save_header(&w, h);
+    sec_begin(&w, SEC_STATE, h->nslots);
+    w_bytes(&w, (const void *)h->state, h->nslots);
+    sec_end(&w);
+    if (h->vf) {
+        sec_begin(&w, SEC_VECF32, (uint64_t)h->nslots * d * 4);
+        save_rows(&w, h, h->vf, d * 4);
+        sec_end(&w);
+    }
+    if (h->vi) {
+        sec_begin(&w, SEC_VECI8, (uint64_t)h->nslots * d);
+        save_rows(&w, h, h->vi, d);
+        sec_end(&w);
+        sec_begin(&w, SEC_SCALE, (uint64_t)h->nslots * 4);
+        save_rows(&w, h, h->vscale, 4);
+        sec_end(&w);
+    }
+    sec_begin(&w, SEC_LINKS0, (uint64_t)h->nslots * h->stride0 * 4);
+    save_rows(&w, h, (const void *)h->links0, (size_t)h->stride0 * 4);
+    sec_end(&w);
+    sec_begin(&w, SEC_UPPER, upper_len(h));
+    for (uint32_t id = 0; id < h->nslots; id++) {
+        uint8_t s = atomic_load(&h->state[id]);
+        if (s != ST_FREE && s > 0)
+            w_bytes(&w, (const void *)h->upper[id], (size_t)s * h->ustride * 4);
+    }
+    sec_end(&w);
+    sec_begin(&w, SEC_FREE, (uint64_t)h->nfree * 4);
+    w_bytes(&w, h->freeids, (size_t)h->nfree * 4);
+    sec_end(&w);
+    XXH3_freeState(w.st);
+    if (w.err || fflush(f))
+        return HNSW_EIO;
+    return HNSW_OK;
+}
+
+int hnsw_save(hnsw *h, FILE *f)
+{
+    int rc;
+    if (!h || !f)
+        return HNSW_EINVAL;
+    pthread_rwlock_wrlock(&h->rw);
+    rc = save_locked(h, f);
+    pthread_rwlock_unlock(&h->rw);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- load */
+
+typedef struct reader {
+    FILE *f;
+    XXH3_state_t *st;
+} reader;
+
+static int r_bytes(reader *r, void *p, size_t n)
+{
+    if (n && fread(p, 1, n, r->f) != n)
+        return -1;
+    XXH3_64bits_update(r->st, p, n);
+    return 0;
+}
+
+/* Reads a section header and checks tag and expected length. */
+static int sec_open(reader *r, uint32_t tag, uint64_t len)
+{
+    uint8_t b[16];
+    if (fread(b, 1, 16, r->f) != 16 || get32(b) != tag || get32(b + 4) != 0 || get64(b + 8) != len)
+        return -1;
+    XXH3_64bits_reset(r->st);
+    return 0;
+}
+
+static int sec_close(reader *r)
+{
+    uint8_t b[8];
+    if (fread(b, 1, 8, r->f) != 8 || get64(b) != XXH3_64bits_digest(r->st))
+        return -1;
+    return 0;
+}
+
+/* Bytes left in f, or UINT64_MAX if it cannot be told (a pipe). */
+static uint64_t bytes_left(FILE *f)
+{
+    struct stat st;
+    long pos = ftell(f);
+    if (pos < 0 || fstat(fileno(f), &st) || !S_ISREG(st.st_mode) || st.st_size < pos)
+        return UINT64_MAX;
+    return (uint64_t)(st.st_size - pos);
+}
+
+static int load_header(reader *r, hnsw_params *p, uint8_t *b)
+{
+    if (fread(b, 1, HDR_SIZE + 8, r->f) != HDR_SIZE + 8)
+        return -1;
+    if (memcmp(b, MAGIC, 8) || get64(b + HDR_SIZE) != XXH3_64bits(b, HDR_SIZE))
+        return -1;
+    if (get32(b + 8) != FORMAT_VERSION)
+        return -1;
+    memset(p, 0, sizeof(*p));
+    p->dim = get32(b + 12);
+    p->M = get32(b + 16);
+    p->ef_construction = get32(b + 20);
+    p->ef_search = get32(b + 24);
+    p->storage = (hnsw_storage)get32(b + 28);
+    p->rerank = (int)get32(b + 32);
+    p->seed = get64(b + 56);
+    if (hnsw_check_params(p) || get32(b + 32) > 1 || (p->storage == HNSW_STORE_F32 && p->rerank))
+        return -1;
+    return 0;
+}
+
+/* Counts, levels, free list and links of a freshly read index; computes
+ * the in-degrees. The validator then checks reachability and the rest. */
+static int load_check(hnsw *h, uint64_t count)
+{
+    uint64_t live = 0;
+    for (uint32_t id = 0; id < h->nslots; id++) {
+        uint8_t s = atomic_load(&h->state[id]);
+        if (s == ST_FREE)
+            continue;
+        if (s > HNSW_MAX_LEVEL)
+            return -1;
+        live++;
+    }
+    if (live != count || live + h->nfree != h->nslots)
+        return -1;
+    for (uint32_t i = 0; i < h->nfree; i++)
+        if (h->freeids[i] >= h->nslots || atomic_load(&h->state[h->freeids[i]]) != ST_FREE)
+            return -1;
+    for (uint32_t id = 0; id < h->nslots; id++)
+        atomic_store(&h->indeg0[id], 0);
+    for (uint32_t id = 0; id < h->nslots; id++)
+        for (int l = 1; atomic_load(&h->state[id]) != ST_FREE && l <= h->state[id]; l++)
+            atomic_store(hnsw_indeg(h, id, l), 0);
+    for (uint32_t id = 0; id < h->nslots; id++) {
+        int lv = atomic_load(&h->state[id]) == ST_FREE ? -1 : atomic_load(&h->state[id]);
+        for (int l = 0; l <= lv; l++) {
+            aword *blk = hnsw_links(h, id, l), *ids = hnsw_link_ids(h, blk, l);
+            uint32_t n = atomic_load(&blk[0]);
+            if (n > (l ? h->M : h->M0))
+                return -1;
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t x = atomic_load(&ids[i]);
+                uint8_t sx;
+                if (x >= h->nslots)
+                    return -1;
+                sx = atomic_load(&h->state[x]);
+                if (sx == ST_FREE || (int)sx < l)
+                    return -1;
+                atomic_fetch_add(hnsw_indeg(h, x, l), 1);
+            }
+        }
+    }
+    return 0;
+}
+
+static int load_sections(reader *r, hnsw *h)
+{
+    size_t d = h->dim;
+    uint64_t ulen;
+    if (sec_open(r, SEC_STATE, h->nslots) || r_bytes(r, (void *)h->state, h->nslots) ||
+        sec_close(r))
+        return -1;
+    for (uint32_t id = 0; id < h->nslots; id++)
+        if (atomic_load(&h->state[id]) != ST_FREE && atomic_load(&h->state[id]) > HNSW_MAX_LEVEL)
+            return -1;
+    if (h->vf && (sec_open(r, SEC_VECF32, (uint64_t)h->nslots * d * 4) ||
+                  r_bytes(r, h->vf, (size_t)h->nslots * d * 4) || sec_close(r)))
+        return -1;
+    if (h->vi && (sec_open(r, SEC_VECI8, (uint64_t)h->nslots * d) ||
+                  r_bytes(r, h->vi, (size_t)h->nslots * d) || sec_close(r) ||
+                  sec_open(r, SEC_SCALE, (uint64_t)h->nslots * 4) ||
+                  r_bytes(r, h->vscale, (size_t)h->nslots * 4) || sec_close(r)))
+        return -1;
+    if (sec_open(r, SEC_LINKS0, (uint64_t)h->nslots * h->stride0 * 4) ||
+        r_bytes(r, (void *)h->links0, (size_t)h->nslots * h->stride0 * 4) || sec_close(r))
+        return -1;
+    ulen = upper_len(h);
+    if (ulen > bytes_left(r->f) || sec_open(r, SEC_UPPER, ulen))
+        return -1;
+    for (uint32_t id = 0; id < h->nslots; id++) {
+        uint8_t s = atomic_load(&h->state[id]);
+        size_t bytes;
+        if (s == ST_FREE || s == 0)
+            continue;
+        bytes = (size_t)s * h->ustride * 4;
+        h->upper[id] = malloc(bytes);
+        if (!h->upper[id] || r_bytes(r, (void *)h->upper[id], bytes))
+            return -1;
+        atomic_fetch_add(&h->upper_bytes, bytes);
+    }
+    if (sec_close(r))
+        return -1;
+    if (sec_open(r, SEC_FREE, (uint64_t)h->nfree * 4) ||
+        r_bytes(r, h->freeids, (size_t)h->nfree * 4) || sec_close(r))
+        return -1;
+    return 0;
+}
+
+int hnsw_load(FILE *f, hnsw **out)
+{
+    uint8_t b[HDR_SIZE + 8];
+    reader r = {f, NULL};
+    hnsw_params p;
+    hnsw *h = NULL;
+    uint32_t nslots, nfree, entry;
+    int32_t maxlevel;
+    uint64_t count, need;
+    int rc = HNSW_EFORMAT;
+    if (!f || !out)
+        return HNSW_EINVAL;
+    *out = NULL;
+    r.st = XXH3_createState();
+    if (!r.st)
+        return HNSW_ENOMEM;
+    if (load_header(&r, &p, b))
+        goto fail;
+    nslots = get32(b + 36);
+    nfree = get32(b + 40);
+    entry = get32(b + 44);
+    maxlevel = (int32_t)get32(b + 48);
+    count = get64(b + 72);
+    if (nslots == UINT32_MAX || nfree > nslots || count > nslots || maxlevel < -1 ||
+        maxlevel > HNSW_MAX_LEVEL || get32(b + 80) != (uint32_t)(4 + (p.storage == HNSW_STORE_F32 || p.rerank) +
+                                                      (p.storage == HNSW_STORE_I8 ? 2 : 0)) ||
+        (count == 0) != (entry == HNSW_NO_ENTRY) || (entry != HNSW_NO_ENTRY && entry >= nslots))
+        goto fail;
+    /* Lower bound of what follows: refuse to allocate for a short file. */
+    need = (uint64_t)nslots * (1 + 4ull * (1 + 2ull * p.M) + 4ull * (p.storage == HNSW_STORE_F32 || p.rerank ? p.dim : 0) +
+                               (p.storage == HNSW_STORE_I8 ? p.dim + 4ull : 0));
+    if (need > bytes_left(f))
+        goto fail;
+    h = malloc(sizeof(*h));
+    if (!h) {
+        rc = HNSW_ENOMEM;
+        goto fail;
+    }
+    if (hnsw_init_struct(h, &p)) {
+        free(h);
+        h = NULL;
+        goto fail;
+    }
+    if (hnsw_alloc_slots(h, nslots ? nslots : 1)) {
+        rc = HNSW_ENOMEM;
+        goto fail;
+    }
+    h->nslots = nslots;
+    h->nfree = nfree;
+    h->rng = get64(b + 64);
+    h->exact_below = get32(b + 52);
+    atomic_store(&h->entry, entry);
+    atomic_store(&h->maxlevel, maxlevel);
+    atomic_store(&h->count, (size_t)count);
+    if (load_sections(&r, h) || load_check(h, count) || hnsw_validate_locked(h, 0, NULL, 0))
+        goto fail;
+    XXH3_freeState(r.st);
+    *out = h;
+    return HNSW_OK;
+fail:
+    XXH3_freeState(r.st);
+    if (h)
+        hnsw_free(h);
+    return rc;
+}

@@ -1,0 +1,160 @@
+/* neon.c -- the AArch64 tier: Advanced SIMD (baseline on AArch64, so no
+ * flags and no run-time check). Compiled only for aarch64 targets.
+ *
+ * Design decisions:
+ * 1. Float kernels keep four 4-lane accumulators (16 elements per loop
+ *    turn) so the FMLA latency (4 cycles on Neoverse/Cortex-A7x) overlaps;
+ *    the tail is scalar and folded into the same sum.
+ * 2. int8: SMULL/SMULL2 give exact int16 products (|a b| <= 16384), SADALP
+ *    adds adjacent pairs into int32 lanes (wrapping, like the other tiers).
+ *    l2: SSUBL gives exact int16 differences (|d| <= 255), SMLAL squares
+ *    them into int32. SDOT would be faster but is optional before
+ *    Armv8.4 (dotprod), so it stays out of the baseline tier.
+ * 3. float16 decodes with FCVTL (vcvt_f32_f16), part of baseline AArch64
+ *    and exact; the arithmetic is then float32. */
+#include <arm_neon.h>
+
+#include "kernels/kernels_impl.h"
+
+static float dot_f32_neon(const float *a, const float *b, size_t n)
+{
+    float32x4_t s0 = vdupq_n_f32(0), s1 = vdupq_n_f32(0);
+    float32x4_t s2 = vdupq_n_f32(0), s3 = vdupq_n_f32(0);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = vfmaq_f32(s0, vld1q_f32(a + i), vld1q_f32(b + i));
+        s1 = vfmaq_f32(s1, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
+        s2 = vfmaq_f32(s2, vld1q_f32(a + i + 8), vld1q_f32(b + i + 8));
+        s3 = vfmaq_f32(s3, vld1q_f32(a + i + 12), vld1q_f32(b + i + 12));
+    }
+    for (; i + 4 <= n; i += 4)
+        s0 = vfmaq_f32(s0, vld1q_f32(a + i), vld1q_f32(b + i));
+    float s = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static float l2sq_f32_neon(const float *a, const float *b, size_t n)
+{
+    float32x4_t s0 = vdupq_n_f32(0), s1 = vdupq_n_f32(0);
+    float32x4_t s2 = vdupq_n_f32(0), s3 = vdupq_n_f32(0);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        float32x4_t d0 = vsubq_f32(vld1q_f32(a + i), vld1q_f32(b + i));
+        float32x4_t d1 = vsubq_f32(vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
+        float32x4_t d2 = vsubq_f32(vld1q_f32(a + i + 8), vld1q_f32(b + i + 8));
+        float32x4_t d3 = vsubq_f32(vld1q_f32(a + i + 12), vld1q_f32(b + i + 12));
+        s0 = vfmaq_f32(s0, d0, d0);
+        s1 = vfmaq_f32(s1, d1, d1);
+        s2 = vfmaq_f32(s2, d2, d2);
+        s3 = vfmaq_f32(s3, d3, d3);
+    }
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t d = vsubq_f32(vld1q_f32(a + i), vld1q_f32(b + i));
+        s0 = vfmaq_f32(s0, d, d);
+    }
+    float s = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
+    for (; i < n; i++) {
+        float d = a[i] - b[i];
+        s += d * d;
+    }
+    return s;
+}
+
+static int32_t dot_i8_neon(const int8_t *a, const int8_t *b, size_t n)
+{
+    int32x4_t s0 = vdupq_n_s32(0), s1 = vdupq_n_s32(0);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        int8x16_t va = vld1q_s8(a + i), vb = vld1q_s8(b + i);
+        s0 = vpadalq_s16(s0, vmull_s8(vget_low_s8(va), vget_low_s8(vb)));
+        s1 = vpadalq_s16(s1, vmull_high_s8(va, vb));
+    }
+    uint32_t s = (uint32_t)vaddvq_s32(vaddq_s32(s0, s1));
+    for (; i < n; i++)
+        s += (uint32_t)(a[i] * b[i]);
+    int32_t r;
+    memcpy(&r, &s, 4);
+    return r;
+}
+
+static int32_t l2sq_i8_neon(const int8_t *a, const int8_t *b, size_t n)
+{
+    int32x4_t s0 = vdupq_n_s32(0), s1 = vdupq_n_s32(0);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        int8x16_t va = vld1q_s8(a + i), vb = vld1q_s8(b + i);
+        int16x8_t dl = vsubl_s8(vget_low_s8(va), vget_low_s8(vb));
+        int16x8_t dh = vsubl_high_s8(va, vb);
+        s0 = vmlal_s16(s0, vget_low_s16(dl), vget_low_s16(dl));
+        s1 = vmlal_high_s16(s1, dl, dl);
+        s0 = vmlal_s16(s0, vget_low_s16(dh), vget_low_s16(dh));
+        s1 = vmlal_high_s16(s1, dh, dh);
+    }
+    uint32_t s = (uint32_t)vaddvq_s32(vaddq_s32(s0, s1));
+    for (; i < n; i++) {
+        int d = a[i] - b[i];
+        s += (uint32_t)(d * d);
+    }
+    int32_t r;
+    memcpy(&r, &s, 4);
+    return r;
+}
+
+static inline float32x4_t load_f16x4(const uint16_t *p)
+{
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
+}
+
+static float dot_f16_neon(const uint16_t *a, const uint16_t *b, size_t n)
+{
+    float32x4_t s0 = vdupq_n_f32(0), s1 = vdupq_n_f32(0);
+    float32x4_t s2 = vdupq_n_f32(0), s3 = vdupq_n_f32(0);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = vfmaq_f32(s0, load_f16x4(a + i), load_f16x4(b + i));
+        s1 = vfmaq_f32(s1, load_f16x4(a + i + 4), load_f16x4(b + i + 4));
+        s2 = vfmaq_f32(s2, load_f16x4(a + i + 8), load_f16x4(b + i + 8));
+        s3 = vfmaq_f32(s3, load_f16x4(a + i + 12), load_f16x4(b + i + 12));
+    }
+    for (; i + 4 <= n; i += 4)
+        s0 = vfmaq_f32(s0, load_f16x4(a + i), load_f16x4(b + i));
+    float s = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
+    for (; i < n; i++)
+        s += kern_f16_to_f32(a[i]) * kern_f16_to_f32(b[i]);
+    return s;
+}
+
+static float l2sq_f16_neon(const uint16_t *a, const uint16_t *b, size_t n)
+{
+    float32x4_t s0 = vdupq_n_f32(0), s1 = vdupq_n_f32(0);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float32x4_t d0 = vsubq_f32(load_f16x4(a + i), load_f16x4(b + i));
+        float32x4_t d1 = vsubq_f32(load_f16x4(a + i + 4), load_f16x4(b + i + 4));
+        s0 = vfmaq_f32(s0, d0, d0);
+        s1 = vfmaq_f32(s1, d1, d1);
+    }
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t d = vsubq_f32(load_f16x4(a + i), load_f16x4(b + i));
+        s0 = vfmaq_f32(s0, d, d);
+    }
+    float s = vaddvq_f32(vaddq_f32(s0, s1));
+    for (; i < n; i++) {
+        float d = kern_f16_to_f32(a[i]) - kern_f16_to_f32(b[i]);
+        s += d * d;
+    }
+    return s;
+}
+
+const kernels kernels_table_neon = {
+    .tier = KTIER_NEON,
+    .name = "neon",
+    .dot_f32 = dot_f32_neon,
+    .l2sq_f32 = l2sq_f32_neon,
+    .dot_i8 = dot_i8_neon,
+    .l2sq_i8 = l2sq_i8_neon,
+    .dot_f16 = dot_f16_neon,
+    .l2sq_f16 = l2sq_f16_neon,
+};

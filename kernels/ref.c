@@ -1,0 +1,89 @@
+/* ref.c -- the reference tier: the oracle every other tier is tested
+ * against, and the last-resort fallback.
+ *
+ * Design decisions:
+ * 1. Accumulate in double, one element at a time, no tricks. A product of
+ *    two floats (24-bit significands) is exact in double (53 bits), so the
+ *    only error is the double summation (<= n * 2^-53 relative to
+ *    sum |a_i b_i|) plus the final rounding to float. That is ~2^29 times
+ *    tighter than the float tiers' bound, so ref can stand for "exact".
+ * 2. int8 sums go through int64 and are reduced modulo 2^32 at the end,
+ *    which is what the SIMD tiers' wrapping int32 lanes compute, so every
+ *    tier agrees bit for bit even past the int32 range (see kernels.h).
+ * 3. f16 goes through the portable decoder, never F16C, so the oracle does
+ *    not share a code path with the avx2 tier it checks. */
+#include "kernels/kernels_impl.h"
+
+static float dot_f32_ref(const float *a, const float *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * (double)b[i];
+    return (float)s;
+}
+
+static float l2sq_f32_ref(const float *a, const float *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        s += d * d;
+    }
+    return (float)s;
+}
+
+/* int64 -> int32 modulo 2^32 without implementation-defined conversion. */
+static int32_t wrap_i32(int64_t v)
+{
+    uint32_t u = (uint32_t)(uint64_t)v;
+    int32_t r;
+    memcpy(&r, &u, 4);
+    return r;
+}
+
+static int32_t dot_i8_ref(const int8_t *a, const int8_t *b, size_t n)
+{
+    int64_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (int64_t)a[i] * b[i];
+    return wrap_i32(s);
+}
+
+static int32_t l2sq_i8_ref(const int8_t *a, const int8_t *b, size_t n)
+{
+    int64_t s = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t d = (int64_t)a[i] - b[i];
+        s += d * d;
+    }
+    return wrap_i32(s);
+}
+
+static float dot_f16_ref(const uint16_t *a, const uint16_t *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)kern_f16_to_f32(a[i]) * (double)kern_f16_to_f32(b[i]);
+    return (float)s;
+}
+
+static float l2sq_f16_ref(const uint16_t *a, const uint16_t *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)kern_f16_to_f32(a[i]) - (double)kern_f16_to_f32(b[i]);
+        s += d * d;
+    }
+    return (float)s;
+}
+
+const kernels kernels_table_ref = {
+    .tier = KTIER_REF,
+    .name = "ref",
+    .dot_f32 = dot_f32_ref,
+    .l2sq_f32 = l2sq_f32_ref,
+    .dot_i8 = dot_i8_ref,
+    .l2sq_i8 = l2sq_i8_ref,
+    .dot_f16 = dot_f16_ref,
+    .l2sq_f16 = l2sq_f16_ref,
+};

@@ -1,0 +1,375 @@
+/* kcheck.h -- the kernel checks shared by the plain-C tier test
+ * (tests/kernels/kernel_tiers.c, also cross-built for AArch64 and run
+ * under qemu) and the Criterion suite (tests/unit/test_kernels.c).
+ *
+ * Each check compares one tier against the ref tier and counts a pass or a
+ * failure in a kcheck; failures are printed to stderr with the kernel,
+ * dimension and offsets, and the first is kept for the Criterion message.
+ *
+ * Tolerance (the bound the tests enforce, as promised in kernels.h): for n
+ * terms with S = sum |a_i b_i| (dot) or S = sum (a_i - b_i)^2 (l2),
+ *     |tier - ref| <= (n + 4) * FLT_EPSILON * S.
+ * Why: any order of float summation of n terms errs by at most
+ * gamma_n = n u / (1 - n u) times S, u = FLT_EPSILON / 2 (Higham, Accuracy
+ * and Stability, 4.2); FMA only removes product roundings; a k-accumulator
+ * scheme sums n/k + log2 k terms per chain, fewer than n. l2 adds one
+ * rounding of each difference (relative u, so 2u on its square). ref errs by
+ * at most n 2^-53 S + u |result|. (n + 4) * 2u covers all of this with a
+ * factor ~2 to spare, and is still tight enough to catch a dropped or
+ * doubled element (which shifts the result by a whole term). int8 results
+ * must be equal, and equal modulo 2^32 past the int32 range. */
+#ifndef SIMCACHE_KCHECK_H
+#define SIMCACHE_KCHECK_H
+
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+typedef struct kcheck {
+    int passed;
+    int failed;
+    char first[256];    /* first failure message, "" if none */
+} kcheck;
+
+static const size_t kc_dims[] = {0, 1, 3, 7, 8, 15, 16, 17, 31, 33, 100, 384, 768, 1536, 3072};
+#define KC_NDIMS (sizeof kc_dims / sizeof kc_dims[0])
+
+static inline void kc_result(kcheck *c, int ok, const char *fmt, ...)
+{
+    if (ok) {
+        c->passed++;
+        return;
+    }
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (c->failed++ == 0)
+        snprintf(c->first, sizeof c->first, "%s", msg);
+    fprintf(stderr, "FAIL: %s\n", msg);
+}
+
+/* splitmix64: a seeded, portable generator so x86 and qemu see the same data. */
+static inline uint64_t kc_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1), with an occasional large or tiny value so the sums
+ * mix magnitudes (and cancel: signs are random). */
+static inline float kc_float(uint64_t *s)
+{
+    uint64_t r = kc_next(s);
+    float f = (float)(r >> 40) * 0x1p-23f - 1.0f;
+    switch (r & 15) {
+    case 0: return f * 1000.0f;
+    case 1: return f * 1e-3f;
+    default: return f;
+    }
+}
+
+/* A finite binary16 bit pattern with exponent field 0..20 (subnormals
+ * included, magnitudes below 64), random sign and mantissa. */
+static inline uint16_t kc_half(uint64_t *s)
+{
+    uint64_t r = kc_next(s);
+    uint16_t exp = (uint16_t)((r >> 16) % 21);
+    return (uint16_t)((r & 0x8000u) | (exp << 10) | (r & 0x3FFu));
+}
+
+typedef enum { KC_DOT, KC_L2 } kc_op;
+
+static inline int kc_close(float got, float want, double S, size_t n)
+{
+    if (!isfinite(got) || !isfinite(want))
+        return 0;
+    double tol = (double)(n + 4) * FLT_EPSILON * S;
+    return fabs((double)got - (double)want) <= tol;
+}
+
+static inline double kc_mag_f32(kc_op op, const float *a, const float *b, size_t n)
+{
+    double S = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = op == KC_DOT ? fabs((double)a[i] * b[i])
+                                : ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        S += d;
+    }
+    return S;
+}
+
+/* float32 dot and l2 at every dim, pointers offset by 0..3 elements
+ * independently (so at most one of them is 32-byte aligned), buffers
+ * allocated to the exact end so ASan catches a read past n. */
+static inline void kc_check_f32(kcheck *c, const kernels *k, uint64_t seed)
+{
+    const kernels *ref = kernels_tier(KTIER_REF);
+    for (size_t di = 0; di < KC_NDIMS; di++) {
+        size_t n = kc_dims[di];
+        for (size_t oa = 0; oa < 4; oa++) {
+            for (size_t ob = 0; ob < 4; ob++) {
+                float *ba = malloc((oa + n) * sizeof(float) + 1);
+                float *bb = malloc((ob + n) * sizeof(float) + 1);
+                float *a = ba + oa, *b = bb + ob;
+                for (size_t i = 0; i < n; i++) {
+                    a[i] = kc_float(&seed);
+                    b[i] = kc_float(&seed);
+                }
+                float got = k->dot_f32(a, b, n), want = ref->dot_f32(a, b, n);
+                kc_result(c, kc_close(got, want, kc_mag_f32(KC_DOT, a, b, n), n),
+                          "%s dot_f32 n=%zu off=%zu/%zu: got %.9g want %.9g", k->name, n, oa,
+                          ob, got, want);
+                got = k->l2sq_f32(a, b, n);
+                want = ref->l2sq_f32(a, b, n);
+                kc_result(c, kc_close(got, want, kc_mag_f32(KC_L2, a, b, n), n),
+                          "%s l2sq_f32 n=%zu off=%zu/%zu: got %.9g want %.9g", k->name, n, oa,
+                          ob, got, want);
+                free(ba);
+                free(bb);
+            }
+        }
+    }
+}
+
+static inline void kc_check_f16(kcheck *c, const kernels *k, uint64_t seed)
+{
+    const kernels *ref = kernels_tier(KTIER_REF);
+    for (size_t di = 0; di < KC_NDIMS; di++) {
+        size_t n = kc_dims[di];
+        for (size_t oa = 0; oa < 4; oa++) {
+            for (size_t ob = 0; ob < 4; ob += 3) {
+                uint16_t *ba = malloc((oa + n) * sizeof(uint16_t) + 1);
+                uint16_t *bb = malloc((ob + n) * sizeof(uint16_t) + 1);
+                uint16_t *a = ba + oa, *b = bb + ob;
+                float *fa = malloc(n * sizeof(float) + 1), *fb = malloc(n * sizeof(float) + 1);
+                for (size_t i = 0; i < n; i++) {
+                    a[i] = kc_half(&seed);
+                    b[i] = kc_half(&seed);
+                }
+                kernels_f16_to_f32_n(fa, a, n);
+                kernels_f16_to_f32_n(fb, b, n);
+                float got = k->dot_f16(a, b, n), want = ref->dot_f16(a, b, n);
+                kc_result(c, kc_close(got, want, kc_mag_f32(KC_DOT, fa, fb, n), n),
+                          "%s dot_f16 n=%zu off=%zu/%zu: got %.9g want %.9g", k->name, n, oa,
+                          ob, got, want);
+                got = k->l2sq_f16(a, b, n);
+                want = ref->l2sq_f16(a, b, n);
+                kc_result(c, kc_close(got, want, kc_mag_f32(KC_L2, fa, fb, n), n),
+                          "%s l2sq_f16 n=%zu off=%zu/%zu: got %.9g want %.9g", k->name, n, oa,
+                          ob, got, want);
+                free(ba);
+                free(bb);
+                free(fa);
+                free(fb);
+            }
+        }
+    }
+}
+
+/* Fills an int8 vector: mode 0 random over the full range, 1 all -128
+ * (the case vpmaddubsw tricks get wrong), 2 alternating -128/127. */
+static inline void kc_fill_i8(int8_t *v, size_t n, int mode, uint64_t *s)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (mode == 0)
+            v[i] = (int8_t)(kc_next(s) & 0xFF);
+        else if (mode == 1)
+            v[i] = -128;
+        else
+            v[i] = (int8_t)((i & 1) ? 127 : -128);
+    }
+}
+
+static inline void kc_check_i8(kcheck *c, const kernels *k, uint64_t seed)
+{
+    const kernels *ref = kernels_tier(KTIER_REF);
+    for (size_t di = 0; di < KC_NDIMS; di++) {
+        size_t n = kc_dims[di];
+        for (int mode = 0; mode < 3; mode++) {
+            for (size_t oa = 0; oa < 4; oa++) {
+                for (size_t ob = 0; ob < 4; ob++) {
+                    int8_t *ba = malloc(oa + n + 1), *bb = malloc(ob + n + 1);
+                    int8_t *a = ba + oa, *b = bb + ob;
+                    kc_fill_i8(a, n, mode, &seed);
+                    kc_fill_i8(b, n, mode == 2 ? 0 : mode, &seed);
+                    int32_t got = k->dot_i8(a, b, n), want = ref->dot_i8(a, b, n);
+                    kc_result(c, got == want, "%s dot_i8 n=%zu mode=%d off=%zu/%zu: got %d want %d",
+                              k->name, n, mode, oa, ob, got, want);
+                    got = k->l2sq_i8(a, b, n);
+                    want = ref->l2sq_i8(a, b, n);
+                    kc_result(c, got == want, "%s l2sq_i8 n=%zu mode=%d off=%zu/%zu: got %d want %d",
+                              k->name, n, mode, oa, ob, got, want);
+                    free(ba);
+                    free(bb);
+                }
+            }
+        }
+    }
+}
+
+/* Known int8 values, including sums past the int32 range: every tier must
+ * return the exact sum modulo 2^32 (kernels.h). */
+static inline void kc_check_i8_extremes(kcheck *c, const kernels *k)
+{
+    size_t n = 40001; /* 40001 * 65025 > 2^31: l2 wraps */
+    int8_t *a = malloc(n), *b = malloc(n);
+    memset(a, 0x80, n); /* -128 */
+    memset(b, 0x7F, n); /* 127 */
+    int64_t l2 = (int64_t)n * 65025, dot = -(int64_t)n * 128 * 127;
+    int32_t want_l2 = (int32_t)(uint32_t)(uint64_t)l2;
+    int32_t want_dot = (int32_t)dot;
+    int32_t got = k->l2sq_i8(a, b, n);
+    kc_result(c, got == want_l2, "%s l2sq_i8 wrap n=%zu: got %d want %d", k->name, n, got, want_l2);
+    got = k->dot_i8(a, b, n);
+    kc_result(c, got == want_dot, "%s dot_i8 -128*127 n=%zu: got %d want %d", k->name, n, got,
+              want_dot);
+    got = k->dot_i8(a, a, 4096);
+    kc_result(c, got == 4096 * 16384, "%s dot_i8 -128*-128: got %d want %d", k->name, got,
+              4096 * 16384);
+    free(a);
+    free(b);
+}
+
+/* Exact small cases whose answers are known without any oracle. */
+static inline void kc_check_known(kcheck *c, const kernels *k)
+{
+    float a[5] = {1, 2, 3, 4, 5}, b[5] = {1, 1, 1, 1, 2};
+    kc_result(c, k->dot_f32(a, b, 5) == 20.f, "%s dot_f32 known", k->name);
+    kc_result(c, k->l2sq_f32(a, b, 5) == 23.f, "%s l2sq_f32 known", k->name);
+    kc_result(c, k->dot_f32(a, b, 0) == 0.f && k->l2sq_f32(a, b, 0) == 0.f,
+              "%s f32 n=0 is not 0", k->name);
+    uint16_t h[3] = {0x3C00 /* 1 */, 0x4000 /* 2 */, 0xC200 /* -3 */};
+    kc_result(c, k->dot_f16(h, h, 3) == 14.f, "%s dot_f16 known", k->name);
+    kc_result(c, k->l2sq_f16(h, h + 1, 2) == 26.f, "%s l2sq_f16 known", k->name);
+    int8_t x[3] = {-128, 127, 3}, y[3] = {-128, -128, 2};
+    kc_result(c, k->dot_i8(x, y, 3) == 134, "%s dot_i8 known", k->name);
+    kc_result(c, k->l2sq_i8(x, y, 3) == 65026, "%s l2sq_i8 known", k->name);
+    kc_result(c, k->dot_i8(x, y, 0) == 0 && k->l2sq_i8(x, y, 0) == 0, "%s i8 n=0", k->name);
+}
+
+/* Everything for one tier. ref itself is checked only against values
+ * known without an oracle (comparing it with itself would prove nothing). */
+static inline void kc_check_tier(kcheck *c, const kernels *k)
+{
+    kc_check_known(c, k);
+    kc_check_i8_extremes(c, k);
+    if (k->tier == KTIER_REF)
+        return;
+    kc_check_f32(c, k, 0x5EED0001u);
+    kc_check_f16(c, k, 0x5EED0002u);
+    kc_check_i8(c, k, 0x5EED0003u);
+}
+
+static inline uint32_t kc_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+/* binary16 decoding of all 65536 patterns against the value formula
+ * (-1)^s * 2^(e-15) * (1 + m/1024), subnormals 2^-14 * m/1024, and the
+ * round trip f16 -> f32 -> f16 being the identity on non-NaN values;
+ * encoding rounding (ties to even, overflow, underflow) on known cases. */
+static inline void kc_check_f16_conv(kcheck *c)
+{
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = kernels_f16_to_f32((uint16_t)h);
+        uint32_t s = h >> 15, e = (h >> 10) & 31, m = h & 1023;
+        int ok;
+        if (e == 31 && m == 0)
+            ok = isinf(f) && (signbit(f) != 0) == (s != 0);
+        else if (e == 31)
+            ok = isnan(f);
+        else {
+            double v = e == 0 ? ldexp((double)m, -24) : ldexp(1.0 + m / 1024.0, (int)e - 15);
+            if (s)
+                v = -v;
+            ok = (double)f == v && (signbit(f) != 0) == (s != 0);
+        }
+        if (ok && e != 31)
+            ok = kernels_f32_to_f16(f) == h;
+        if (!ok && bad++ < 5)
+            kc_result(c, 0, "f16 pattern 0x%04x decodes to %a", (unsigned)h, (double)f);
+    }
+    kc_result(c, bad == 0, "f16 decode: %d bad patterns", bad);
+
+    struct { float f; uint16_t h; } enc[] = {
+        {65504.f, 0x7BFF},            /* largest finite */
+        {65520.f, 0x7C00},            /* halfway to 2^16 rounds (to even) up: inf */
+        {65519.f, 0x7BFF},
+        {1e9f, 0x7C00},
+        {-1e9f, 0xFC00},
+        {0x1p-24f, 0x0001},           /* smallest subnormal */
+        {0x1p-25f, 0x0000},           /* exactly half of it: tie to even = 0 */
+        {0x1.8p-25f, 0x0001},         /* above half: rounds up */
+        {0x1.8p-24f, 0x0002},         /* 1.5 ulp: tie to even = 2 */
+        {0x1p-14f, 0x0400},           /* smallest normal */
+        {0x1.ffcp-15f, 0x0400},       /* largest subnormal + half ulp: tie rounds up */
+        {1.0f + 0x1p-11f, 0x3C00},    /* tie, even stays */
+        {1.0f + 0x1.8p-10f, 0x3C02},  /* tie, odd rounds up */
+        {-0.0f, 0x8000},
+        {1e-10f, 0x0000},
+        {INFINITY, 0x7C00},
+        {-INFINITY, 0xFC00},
+    };
+    for (size_t i = 0; i < sizeof enc / sizeof enc[0]; i++) {
+        uint16_t h = kernels_f32_to_f16(enc[i].f);
+        kc_result(c, h == enc[i].h, "f32->f16 %a: got 0x%04x want 0x%04x", (double)enc[i].f,
+                  (unsigned)h, (unsigned)enc[i].h);
+    }
+    uint16_t qn = kernels_f32_to_f16(NAN);
+    kc_result(c, (qn & 0x7C00) == 0x7C00 && (qn & 0x3FF) != 0, "f32->f16 NaN gave 0x%04x",
+              (unsigned)qn);
+    (void)kc_bits;
+}
+
+/* The pure selection rule: mask and cap, best tier wins, ref always. */
+static inline void kc_check_select(kcheck *c)
+{
+    const kernels *best = NULL;
+    for (int t = KTIER_COUNT - 1; t >= 0 && !best; t--)
+        best = kernels_tier((ktier)t);
+    kc_result(c, kernels_select(KTIER_MASK_ALL, NULL) == best, "select(all) is not the best tier");
+    kc_result(c, kernels_select(KTIER_MASK_ALL, "ref")->tier == KTIER_REF, "cap ref");
+    kc_result(c, kernels_select(KTIER_MASK_ALL, "scalar")->tier == KTIER_SCALAR, "cap scalar");
+    kc_result(c, kernels_select(0, NULL)->tier == KTIER_REF, "empty mask must give ref");
+    kc_result(c, kernels_select(1u << KTIER_SCALAR, NULL)->tier == KTIER_SCALAR, "mask scalar");
+    kc_result(c, kernels_select(KTIER_MASK_ALL, "bogus") == best, "unknown cap must be ignored");
+    kc_result(c, kernels_select(1u << KTIER_SCALAR, "ref")->tier == KTIER_REF,
+              "cap below mask must give ref");
+    for (int t = 0; t < KTIER_COUNT; t++) {
+        const kernels *k = kernels_tier((ktier)t);
+        ktier parsed;
+        if (!k)
+            continue;
+        kc_result(c, (int)k->tier == t, "tier %d table has tier %d", t, (int)k->tier);
+        kc_result(c, kernels_tier_from_name(k->name, &parsed) == 0 && (int)parsed == t,
+                  "tier %d name %s does not parse back", t, k->name);
+        kc_result(c, kernels_select(KTIER_MASK_ALL, k->name) == k, "cap %s does not select it",
+                  k->name);
+    }
+    ktier dummy;
+    kc_result(c, kernels_tier_from_name("AVX2", &dummy) == -1 &&
+                     kernels_tier_from_name(NULL, &dummy) == -1,
+              "tier names must be exact");
+#if defined(__x86_64__)
+    kc_result(c, kernels_tier(KTIER_NEON) == NULL, "neon tier on x86");
+#elif defined(__aarch64__)
+    kc_result(c, kernels_tier(KTIER_NEON) != NULL, "no neon tier on aarch64");
+    kc_result(c, kernels_tier(KTIER_AVX2) == NULL, "avx2 tier on aarch64");
+#endif
+}
+
+#endif
