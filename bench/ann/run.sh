@@ -10,7 +10,7 @@
 # Env: ANN_NQ (1000 queries), ANN_LIMIT (cap on base rows), ANN_EF (ef_search
 #   sweep, default 10,16,24,32,48,64,96,128,256,512), ANN_REPS (3, medians),
 #   ANN_THREADS (2), ANN_PEERS ("hnswlib faiss"; add hnswlib-py for Debian's
-#   python3-hnswlib), ANN_VARIANTS ("f32 i8", ours), ANN_CHURN_MAX_N (churn
+#   python3-hnswlib), ANN_VARIANTS ("f32 i8 i8-norr", ours), ANN_CHURN_MAX_N (churn
 #   runs on datasets up to this many base rows, default 50000; the delete +
 #   re-insert of 3x n rows takes hnswlib about 10x its build time),
 #   ANN_CHURN_FACTOR (3), BUILD_DIR (build/release).
@@ -27,7 +27,7 @@ EF=${ANN_EF:-10,16,24,32,48,64,96,128,256,512}
 REPS=${ANN_REPS:-3}
 THREADS=${ANN_THREADS:-2}
 PEERS=${ANN_PEERS:-hnswlib faiss}
-VARIANTS=${ANN_VARIANTS:-f32 i8}
+VARIANTS=${ANN_VARIANTS:-f32 i8 i8-norr}
 CHURN_MAX_N=${ANN_CHURN_MAX_N:-50000}
 CHURN_FACTOR=${ANN_CHURN_FACTOR:-3}
 HNSWLIB_INC=bench/.cache/hnswlib
