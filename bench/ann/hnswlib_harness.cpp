@@ -18,9 +18,10 @@
 // replace_deleted reuses any deleted slot and erases that slot's old label
 // from the lookup table: reusing a still-deleted label would corrupt it.
 // bytes_acct is computed from hnswlib's public members (level-0 block,
-// upper-level link lists, per-element level and lock, the label hash map
-// estimated as one node + one bucket per entry); the visited-list pool is
-// left out on both sides.
+// upper-level link lists, per-element level and lock, the fixed table of
+// 65,536 label locks, the label hash map estimated as one node + one bucket
+// per entry); its visited-list pool (2 bytes per element per searching
+// thread, private) is not counted, so bytes_acct slightly favours hnswlib.
 //
 // Build (run.sh does it): g++ -O3 -march=native -std=c++17 -pthread
 //   -I bench/.cache/hnswlib bench/ann/hnswlib_harness.cpp -o hnswlib_harness
@@ -124,6 +125,7 @@ struct Bench {
         const Index &h = *idx;
         double b = (double)h.max_elements_ * h.size_data_per_element_;
         b += (double)h.max_elements_ * (sizeof(void *) + sizeof(int) + sizeof(std::mutex));
+        b += (double)h.label_op_locks_.size() * sizeof(std::mutex);
         for (size_t i = 0; i < h.cur_element_count; i++)
             if (h.element_levels_[i] > 0) b += (double)h.size_links_per_element_ * h.element_levels_[i];
         b += (double)h.label_lookup_.size() * (sizeof(std::pair<hnswlib::labeltype, hnswlib::tableint>) + sizeof(void *));

@@ -13,7 +13,9 @@
 #   python3-hnswlib), ANN_VARIANTS ("f32 i8 i8-norr", ours), ANN_CHURN_MAX_N (churn
 #   runs on datasets up to this many base rows, default 50000; the delete +
 #   re-insert of 3x n rows takes hnswlib about 10x its build time),
-#   ANN_CHURN_FACTOR (3), BUILD_DIR (build/release).
+#   ANN_CHURN_FACTOR (3), ANN_FAISS_MAX_N (FAISS runs on datasets up to this
+#   many base rows, default 50000: Debian's build is ~10x slower to build
+#   than hnswlib here), BUILD_DIR (build/release).
 # Needs bench/fetch_peers.sh to have run once (hnswlib headers). Writes
 # bench/out/ann-<UTC stamp>.{raw,md,*.csv,*.svg} and ann-latest.md; prints
 # the markdown tables. Nothing here runs in the test suite.
@@ -30,6 +32,7 @@ PEERS=${ANN_PEERS:-hnswlib faiss}
 VARIANTS=${ANN_VARIANTS:-f32 i8 i8-norr}
 CHURN_MAX_N=${ANN_CHURN_MAX_N:-50000}
 CHURN_FACTOR=${ANN_CHURN_FACTOR:-3}
+FAISS_MAX_N=${ANN_FAISS_MAX_N:-50000}
 HNSWLIB_INC=bench/.cache/hnswlib
 [ $# -gt 0 ] || set -- synthetic:20000x384
 
@@ -107,6 +110,10 @@ for d in "$@"; do
     for p in $PEERS; do
         case $p in
         faiss | hnswlib-py)
+            if [ "$p" = faiss ] && [ "$n" -gt "$FAISS_MAX_N" ]; then
+                echo "# $key: faiss skipped (n=$n > ANN_FAISS_MAX_N=$FAISS_MAX_N)" | tee -a "$RAW" >&2
+                continue
+            fi
             run "$key: $p" $PY bench/ann/faiss_bench.py --impl "$p" --dir "$dir" --name "$key" \
                 --ef "$EF" --reps "$REPS" --threads "$THREADS" ;;
         esac
