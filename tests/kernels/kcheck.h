@@ -177,7 +177,8 @@ static inline void kc_check_f16(kcheck *c, const kernels *k, uint64_t seed)
 }
 
 /* Fills an int8 vector: mode 0 random over the full range, 1 all -128
- * (the case vpmaddubsw tricks get wrong), 2 alternating -128/127. */
+ * (the case vpmaddubsw tricks get wrong), 2 alternating -128/127, 3 random
+ * in [-127, 127] (symmetric quantisation: avx2's vpmaddubsw fast path). */
 static inline void kc_fill_i8(int8_t *v, size_t n, int mode, uint64_t *s)
 {
     for (size_t i = 0; i < n; i++) {
@@ -185,6 +186,8 @@ static inline void kc_fill_i8(int8_t *v, size_t n, int mode, uint64_t *s)
             v[i] = (int8_t)(kc_next(s) & 0xFF);
         else if (mode == 1)
             v[i] = -128;
+        else if (mode == 3)
+            v[i] = (int8_t)((int)(kc_next(s) % 255) - 127);
         else
             v[i] = (int8_t)((i & 1) ? 127 : -128);
     }
@@ -195,13 +198,17 @@ static inline void kc_check_i8(kcheck *c, const kernels *k, uint64_t seed)
     const kernels *ref = kernels_tier(KTIER_REF);
     for (size_t di = 0; di < KC_NDIMS; di++) {
         size_t n = kc_dims[di];
-        for (int mode = 0; mode < 3; mode++) {
+        for (int mode = 0; mode < 4; mode++) {
             for (size_t oa = 0; oa < 4; oa++) {
                 for (size_t ob = 0; ob < 4; ob++) {
                     int8_t *ba = malloc(oa + n + 1), *bb = malloc(ob + n + 1);
                     int8_t *a = ba + oa, *b = bb + ob;
                     kc_fill_i8(a, n, mode, &seed);
+                    /* a: full range in modes 0, 2, 3 (so -128 meets b > 0,
+                     * b < 0 and b = 0 on the fast path); b per mode. */
                     kc_fill_i8(b, n, mode == 2 ? 0 : mode, &seed);
+                    if (mode == 3)
+                        kc_fill_i8(a, n, 0, &seed);
                     int32_t got = k->dot_i8(a, b, n), want = ref->dot_i8(a, b, n);
                     kc_result(c, got == want, "%s dot_i8 n=%zu mode=%d off=%zu/%zu: got %d want %d",
                               k->name, n, mode, oa, ob, got, want);

@@ -1,0 +1,274 @@
+/* kernel_bench.c -- kernel-bench: ns per call and GFLOP/s of every kernel
+ * tier at dims 100, 384, 768, 1536, 3072, beside OpenBLAS cblas_sdot and
+ * (when its headers were fetched) SimSIMD's haswell kernels, printed as
+ * markdown tables.
+ *
+ * Method:
+ * 1. One vector pair per dim, both in L1/L2 (3072 floats x 2 = 24 KiB), the
+ *    same pair for every call: this measures the kernel, not memory. The
+ *    vectors are 64-byte aligned, as the index stores them; one extra row
+ *    shows the SIMD f32 dot on operands 16 bytes off (malloc's alignment),
+ *    where every other 32-byte load splits a cache line.
+ * 2. A sample is `reps` back-to-back calls through a function pointer
+ *    (reps chosen so a sample lasts ~20 us), timed with CLOCK_MONOTONIC;
+ *    the figure is the median of 31 samples, so a neighbour's burst on
+ *    this shared machine moves few samples and not the median.
+ * 3. FLOP counts: dot = 2 per element (multiply, add), l2 = 3 (subtract,
+ *    multiply, add). The core clock is measured, not read from cpuinfo
+ *    (which shows the nominal TSC rate): a chain of dependent integer adds
+ *    runs at one add per cycle, so adds / seconds = cycles / second.
+ * 4. Load-bound peak for f32 dot with AVX2: each FMA on 8 lanes needs two
+ *    32-byte loads; at 2 loads per cycle that is 1 FMA = 16 FLOP per
+ *    cycle. "% peak" = GFLOP/s / (16 x GHz). (A core with more load ports
+ *    can exceed 100% of this model.)
+ * 5. The i8/f32 ratio compares calls per second at the same dim.
+ *
+ * Usage: kernel-bench [samples]   (default 31). Output: markdown on stdout. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "bench/kernel_bench.h"
+#include "kernels/kernels.h"
+
+static const size_t dims[] = {100, 384, 768, 1536, 3072};
+#define NDIMS (sizeof dims / sizeof dims[0])
+#define MAXDIM 3072
+#define MAXSAMPLES 201
+
+static int nsamples = 31;
+static volatile double sink;
+
+typedef enum { OP_DOT_F32, OP_L2_F32, OP_DOT_I8, OP_DOT_F16, OP_COUNT } op_kind;
+static const char *const op_names[OP_COUNT] = {"f32 dot", "f32 l2", "i8 dot", "f16 dot"};
+static const double op_flop[OP_COUNT] = {2, 3, 2, 2};
+
+typedef struct impl {
+    const char *name;
+    op_kind op;
+    float (*f32)(const float *, const float *, size_t);
+    int32_t (*i8)(const int8_t *, const int8_t *, size_t);
+    float (*f16)(const uint16_t *, const uint16_t *, size_t);
+    int blas; /* cblas_sdot */
+    int skew; /* operands 16 bytes past a 64-byte boundary (plain malloc) */
+} impl;
+
+static float *va, *vb;
+static int8_t *ia, *ib;
+static uint16_t *ha, *hb;
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* Nanoseconds for `reps` calls of impl m at dim n. */
+static double run(const impl *m, size_t n, size_t reps)
+{
+    double acc = 0, t0 = now_ns();
+    const float *fa = va + (m->skew ? 4 : 0), *fb = vb + (m->skew ? 4 : 0);
+    if (m->f32)
+        for (size_t r = 0; r < reps; r++)
+            acc += m->f32(fa, fb, n);
+    else if (m->i8)
+        for (size_t r = 0; r < reps; r++)
+            acc += m->i8(ia, ib, n);
+    else if (m->f16)
+        for (size_t r = 0; r < reps; r++)
+            acc += m->f16(ha, hb, n);
+    else
+        for (size_t r = 0; r < reps; r++)
+            acc += cblas_sdot((int)n, va, 1, vb, 1);
+    double t = now_ns() - t0;
+    sink = acc;
+    return t;
+}
+
+/* Median ns per call. */
+static double measure(const impl *m, size_t n)
+{
+    double est = run(m, n, 64) / 64;
+    size_t reps = est > 0 ? (size_t)(20000.0 / est) : 1000;
+    if (reps < 8)
+        reps = 8;
+    run(m, n, reps); /* warm-up */
+    double s[MAXSAMPLES];
+    for (int i = 0; i < nsamples; i++)
+        s[i] = run(m, n, reps) / (double)reps;
+    qsort(s, (size_t)nsamples, sizeof *s, cmp_double);
+    return s[nsamples / 2];
+}
+
+/* Core clock in GHz from a dependent add chain (1 add per cycle), timed
+ * like the kernels: median of many ~20 us samples, so a time slice lost to
+ * another process moves a few samples, not the figure. */
+#if defined(__x86_64__)
+#define ADD4 "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+#elif defined(__aarch64__)
+#define ADD4 "add %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\t"
+#endif
+static double core_ghz(void)
+{
+#ifdef ADD4
+    const long iters = 2000; /* x 40 adds = 80k cycles, ~20-40 us */
+    double s[101];
+    uint64_t x = 0;
+    for (int k = 0; k < 101; k++) {
+        double t0 = now_ns();
+        for (long i = 0; i < iters; i++)
+            __asm__ volatile(ADD4 ADD4 ADD4 ADD4 ADD4 ADD4 ADD4 ADD4 ADD4 ADD4 : "+r"(x));
+        s[k] = (double)(iters * 40) / (now_ns() - t0);
+    }
+    sink = (double)x;
+    qsort(s, 101, sizeof *s, cmp_double);
+    return s[50];
+#else
+    return 0;
+#endif
+}
+
+static double cpuinfo_mhz(void)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[256];
+    double mhz = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "cpu MHz : %lf", &mhz) == 1 || sscanf(line, "cpu MHz\t: %lf", &mhz) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return mhz;
+}
+
+static void fill(void)
+{
+    uint64_t s = 12345;
+    va = aligned_alloc(64, (MAXDIM + 16) * sizeof *va);
+    vb = aligned_alloc(64, (MAXDIM + 16) * sizeof *vb);
+    ia = aligned_alloc(64, MAXDIM);
+    ib = aligned_alloc(64, MAXDIM);
+    ha = aligned_alloc(64, MAXDIM * sizeof *ha);
+    hb = aligned_alloc(64, MAXDIM * sizeof *hb);
+    for (size_t i = 0; i < MAXDIM + 16; i++) {
+        va[i] = vb[i] = 0.25f;
+    }
+    for (size_t i = 0; i < MAXDIM; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        float x = (float)(s >> 40) * 0x1p-24f - 0.5f;
+        float y = (float)((s >> 16) & 0xFFFFFF) * 0x1p-24f - 0.5f;
+        va[i] = x;
+        vb[i] = y;
+        ia[i] = (int8_t)(x * 250);
+        ib[i] = (int8_t)(y * 250);
+        ha[i] = kernels_f32_to_f16(x);
+        hb[i] = kernels_f32_to_f16(y);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        nsamples = atoi(argv[1]);
+    if (nsamples < 3 || nsamples > MAXSAMPLES)
+        nsamples = 31;
+    fill();
+
+    impl impls[32];
+    int ni = 0;
+    for (int t = 0; t < KTIER_COUNT; t++) {
+        const kernels *k = kernels_tier((ktier)t);
+        if (!k)
+            continue;
+        impls[ni++] = (impl){k->name, OP_DOT_F32, .f32 = k->dot_f32};
+        if (t > KTIER_SCALAR)
+            impls[ni++] = (impl){"", OP_DOT_F32, .f32 = k->dot_f32, .skew = 1};
+        impls[ni++] = (impl){k->name, OP_L2_F32, .f32 = k->l2sq_f32};
+        impls[ni++] = (impl){k->name, OP_DOT_I8, .i8 = k->dot_i8};
+        impls[ni++] = (impl){k->name, OP_DOT_F16, .f16 = k->dot_f16};
+    }
+    impls[ni++] = (impl){"openblas cblas_sdot", OP_DOT_F32, .blas = 1};
+#if defined(__x86_64__)
+    if (kernels_tier(KTIER_AVX2)) {
+        impls[ni++] = (impl){"maddubs abs/sign, no -128 check (inexact), scalar tail", OP_DOT_I8,
+                             .i8 = bench_dot_i8_maddubs};
+        if (bench_have_simsimd) {
+            impls[ni++] = (impl){"simsimd haswell", OP_DOT_F32, .f32 = bench_simsimd_dot_f32};
+            impls[ni++] = (impl){"simsimd haswell", OP_L2_F32, .f32 = bench_simsimd_l2sq_f32};
+            impls[ni++] = (impl){"simsimd haswell", OP_DOT_I8, .i8 = bench_simsimd_dot_i8};
+            impls[ni++] = (impl){"simsimd haswell", OP_DOT_F16, .f16 = bench_simsimd_dot_f16};
+        }
+    }
+#endif
+    openblas_set_num_threads(1);
+
+    double ghz = core_ghz();
+    printf("# kernel-bench\n\n");
+    printf("default tier: %s; core clock measured %.2f GHz (cpuinfo %.0f MHz); "
+           "median of %d samples; SimSIMD %s\n\n",
+           kernels_get()->name, ghz, cpuinfo_mhz(), nsamples,
+           bench_have_simsimd ? "compiled in" : "not found (bench/fetch_simsimd.sh)");
+
+    static double ns[32][NDIMS];
+    for (int m = 0; m < ni; m++)
+        for (size_t d = 0; d < NDIMS; d++)
+            ns[m][d] = measure(&impls[m], dims[d]);
+
+    printf("ns per call (GFLOP/s)\n\n| op | impl |");
+    for (size_t d = 0; d < NDIMS; d++)
+        printf(" d=%zu |", dims[d]);
+    printf("\n|---|---|");
+    for (size_t d = 0; d < NDIMS; d++)
+        printf("---:|");
+    printf("\n");
+    for (int op = 0; op < OP_COUNT; op++) {
+        for (int m = 0; m < ni; m++) {
+            if ((int)impls[m].op != op)
+                continue;
+            if (impls[m].skew)
+                printf("| %s | %s, 16 B past 64 B alignment |", op_names[op], impls[m - 1].name);
+            else
+                printf("| %s | %s |", op_names[op], impls[m].name);
+            for (size_t d = 0; d < NDIMS; d++)
+                printf(" %.1f (%.1f) |", ns[m][d], op_flop[op] * (double)dims[d] / ns[m][d]);
+            printf("\n");
+        }
+    }
+
+    /* Targets: f32 dot of the best tier against the load-bound peak, and
+     * its int8 dot against its f32 dot. */
+    const kernels *best = kernels_get();
+    int mf = -1, mi = -1;
+    for (int m = 0; m < ni; m++) {
+        if (impls[m].f32 == best->dot_f32 && !impls[m].skew)
+            mf = m;
+        if (impls[m].i8 == best->dot_i8)
+            mi = m;
+    }
+    printf("\n%s tier targets\n\n| metric |", best->name);
+    for (size_t d = 0; d < NDIMS; d++)
+        printf(" d=%zu |", dims[d]);
+    printf("\n|---|");
+    for (size_t d = 0; d < NDIMS; d++)
+        printf("---:|");
+    printf("\n| f32 dot, %% of load-bound peak (16 FLOP/cycle) |");
+    for (size_t d = 0; d < NDIMS; d++)
+        printf(" %.0f%% |", ghz > 0 ? 100.0 * 2.0 * (double)dims[d] / ns[mf][d] / (16.0 * ghz) : 0);
+    printf("\n| i8 dot speed / f32 dot speed |");
+    for (size_t d = 0; d < NDIMS; d++)
+        printf(" %.2fx |", ns[mf][d] / ns[mi][d]);
+    printf("\n");
+    return 0;
+}
