@@ -8,6 +8,10 @@ and faiss_bench.py (one raw file, records in any order) into:
 
 Usage: report.py RAW PREFIX [--anchor hnswlib] [--target 0.95]
 
+Repeated records (ANN_ROUNDS > 1: the same implementation, variant,
+dataset and ef or thread count measured several times, interleaved with
+the peers) are merged into one whose every number is the median.
+
 Matched recall: for each implementation, the QPS at recall@10 = target is
 interpolated (log-linear in QPS, linear in recall) between the two ef
 points around the target; the smallest ef reaching it is reported too. If
@@ -50,13 +54,47 @@ def parse(path):
     return recs
 
 
+KEYS = {"BUILD": ("impl", "variant", "dataset", "threads"),
+        "SEARCH": ("impl", "variant", "dataset", "ef"),
+        "CHURN": ("impl", "variant", "dataset", "ef")}
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def aggregate(recs):
+    """Merges records with the same key, each numeric field -> its median."""
+    out = {}
+    for kind, rows in recs.items():
+        groups = OrderedDict()
+        for r in rows:
+            groups.setdefault(tuple(r[k] for k in KEYS[kind]), []).append(r)
+        merged = []
+        for rs in groups.values():
+            m = dict(rs[0])
+            for f in m:
+                if f in KEYS[kind] or f in ("n", "dim", "M", "efc", "reinserted"):
+                    continue
+                vals = [num(r[f]) for r in rs if num(r[f]) is not None]
+                if vals and len(rs) > 1:
+                    v = median(vals)
+                    m[f] = ("%.4f" % v) if f.startswith("recall") else ("%.3f" % v)
+            m["rounds"] = len(rs)
+            merged.append(m)
+        out[kind] = merged
+    return defaultdict(list, out)
+
+
 def write_csvs(recs, prefix):
     for kind, names in FIELDS.items():
         with open("%s-%s.csv" % (prefix, kind.lower()), "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(names.split(","))
+            w.writerow(names.split(",") + ["rounds"])
             for r in recs.get(kind, []):
-                w.writerow([r[k] for k in names.split(",")])
+                w.writerow([r[k] for k in names.split(",")] + [r.get("rounds", 1)])
 
 
 def at_target(points, target):
@@ -106,8 +144,9 @@ def dataset_report(ds, recs, anchor, target):
             "pts": pts,
             "t": at_target(pts, target),
         }
-    out.append("### %s (%s x %s, %d queries' recall@10 vs exact cosine)\n" % (
-        ds, n, dim, 1000) if False else "### %s (n = %s, d = %s)\n" % (ds, n, dim))
+    rounds = max([r.get("rounds", 1) for r in searches] or [1])
+    out.append("### %s (n = %s, d = %s%s)\n" % (
+        ds, n, dim, ", median of %d rounds" % rounds if rounds > 1 else ""))
     out.append("| impl | variant | build 1t s | build %st s | B/vec (RSS) | B/vec (acct) | ef @%.2f | "
                "QPS 1t @%.2f | QPS %st @%.2f | p50 us | p99 us |" % (
                    summary[keys[0]]["threads"] if keys else "2", target, target,
@@ -223,7 +262,7 @@ def main(argv):
         anchor = argv[argv.index("--anchor") + 1]
     if "--target" in argv:
         target = float(argv[argv.index("--target") + 1])
-    recs = parse(raw)
+    recs = aggregate(parse(raw))
     write_csvs(recs, prefix)
     datasets = list(OrderedDict.fromkeys(r["dataset"] for k in ("BUILD", "SEARCH") for r in recs[k]))
     md = []

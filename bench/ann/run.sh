@@ -13,7 +13,9 @@
 #   python3-hnswlib), ANN_VARIANTS ("f32 i8 i8-norr", ours), ANN_CHURN_MAX_N (churn
 #   runs on datasets up to this many base rows, default 50000; the delete +
 #   re-insert of 3x n rows takes hnswlib about 10x its build time),
-#   ANN_CHURN_FACTOR (3), ANN_FAISS_MAX_N (FAISS runs on datasets up to this
+#   ANN_CHURN_FACTOR (3), ANN_ROUNDS (1: how many times ours and hnswlib run,
+#   alternating; the report takes the median of each number over rounds;
+#   churn runs in the first round only), ANN_FAISS_MAX_N (FAISS runs on datasets up to this
 #   many base rows, default 50000: Debian's build is ~10x slower to build
 #   than hnswlib here), BUILD_DIR (build/release).
 # Needs bench/fetch_peers.sh to have run once (hnswlib headers). Writes
@@ -33,6 +35,7 @@ VARIANTS=${ANN_VARIANTS:-f32 i8 i8-norr}
 CHURN_MAX_N=${ANN_CHURN_MAX_N:-50000}
 CHURN_FACTOR=${ANN_CHURN_FACTOR:-3}
 FAISS_MAX_N=${ANN_FAISS_MAX_N:-50000}
+ROUNDS=${ANN_ROUNDS:-1}
 HNSWLIB_INC=bench/.cache/hnswlib
 [ $# -gt 0 ] || set -- synthetic:20000x384
 
@@ -64,7 +67,7 @@ RAW=$OUT.raw
 {
     echo "# ann-bench run $STAMP on $(hostname): $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
     echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "# args: $* | NQ=$NQ EF=$EF REPS=$REPS THREADS=$THREADS PEERS=$PEERS VARIANTS=$VARIANTS"
+    echo "# args: $* | NQ=$NQ EF=$EF REPS=$REPS ROUNDS=$ROUNDS THREADS=$THREADS PEERS=$PEERS VARIANTS=$VARIANTS"
 } >>"$RAW"
 
 # dataset_spec NAME -> "KEY SPEC" (SPEC as ann-prep takes it)
@@ -99,13 +102,17 @@ for d in "$@"; do
     common=(--dir "$dir" --name "$key" --ef "$EF" --reps "$REPS" --threads "$THREADS"
             --churn-factor "$CHURN_FACTOR")
     [ "$n" -le "$CHURN_MAX_N" ] || common+=(--no-churn)
-    # Interleaved (ours, anchor, ours again) so a burst of load on the
-    # shared machine hits both sides rather than one.
-    for v in $VARIANTS; do
-        [ $HAVE_OURS = 1 ] && run "$key: simcache $v" "$B/bench/ann-bench" "${common[@]}" --variant "$v"
-        if [ "$v" = f32 ] && [[ " $PEERS " == *" hnswlib "* ]]; then
-            run "$key: hnswlib (native)" "$HARNESS" "${common[@]}"
-        fi
+    # Interleaved (ours, anchor, ours again, in rounds) so a burst of load
+    # on the shared machine hits both sides rather than one.
+    for ((round = 1; round <= ROUNDS; round++)); do
+        [ $round -eq 1 ] || common+=(--no-churn)
+        for v in $VARIANTS; do
+            [ $HAVE_OURS = 1 ] &&
+                run "$key: simcache $v (round $round)" "$B/bench/ann-bench" "${common[@]}" --variant "$v"
+            if [ "$v" = f32 ] && [[ " $PEERS " == *" hnswlib "* ]]; then
+                run "$key: hnswlib native (round $round)" "$HARNESS" "${common[@]}"
+            fi
+        done
     done
     for p in $PEERS; do
         case $p in
