@@ -89,7 +89,8 @@ run() { # run LABEL CMD... : appends the records to RAW, echoes them
 }
 
 for d in "$@"; do
-    read -r key spec < <(dataset_spec "$d")
+    read -r key spec < <(dataset_spec "$d") || true
+    [ -n "${key:-}" ] || exit 2
     case $d in glove | fashion-mnist)
         [ -f "${spec%%,*}" ] || { echo "run.sh: $d missing: run bash bench/fetch_data.sh $d" >&2; exit 1; } ;;
     esac
