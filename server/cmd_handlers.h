@@ -125,4 +125,12 @@ void cmd_vsetattr(client *c);
 void cmd_vrandmember(client *c);
 void cmd_vlinks(client *c);
 
+/* cmd_limit.c: rate limits and redis-cell's CL.THROTTLE (sc/limits) */
+void cmd_limit_set(client *c);
+void cmd_limit_take(client *c);
+void cmd_limit_info(client *c);
+void cmd_limit_del(client *c);
+void cmd_limit_list(client *c);
+void cmd_cl_throttle(client *c);
+
 #endif

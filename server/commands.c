@@ -173,6 +173,21 @@ static const command_arg_doc args_vrandmember[] = {ARG("key", "key"), OPT("count
 static const command_arg_doc args_vlinks[] = {ARG("key", "key"), ARG("element", "string"),
                                               TOK("withscores", "WITHSCORES"), END};
 
+/* rate limits (sc/limits: cmd_limit.c) */
+static const command_arg_doc args_limit_set[] = {
+    ARG("name", "string"), {"rate", "integer", "RATE", 0, 0}, {"seconds", "double", "PER", 0, 0},
+    {"burst", "integer", "BURST", 0, 0}, {"max-waiters", "integer", "QUEUE", 1, 0},
+    {"milliseconds", "integer", "MAXWAIT", 1, 0}, END};
+static const command_arg_doc args_limit_take[] = {
+    MULTI("name", "string"), {"tokens", "integer", "COST", 1, 0},
+    {"milliseconds", "integer", "WAIT", 1, 0}, END};
+static const command_arg_doc args_limit_name[] = {ARG("name", "string"), END};
+static const command_arg_doc args_limit_names[] = {MULTI("name", "string"), END};
+static const command_arg_doc args_limit_list[] = {OPT("pattern", "pattern"), END};
+static const command_arg_doc args_cl_throttle[] = {
+    ARG("key", "key"), ARG("max_burst", "integer"), ARG("count_per_period", "integer"),
+    ARG("period", "integer"), OPT("quantity", "integer"), END};
+
 #define FAST CMD_FAST
 #define NOAUTH CMD_NOAUTH
 #define STALE CMD_STALE
@@ -448,6 +463,26 @@ static const command command_table[] = {
      "O(N) where N is the absolute value of the count.", args_vrandmember, NULL},
     {"vlinks", cmd_vlinks, -3, CMD_READONLY | FAST, 1, 1, 1, "vectorset", "0.1.0",
      "Returns the HNSW neighbours of an element on every level.", "O(1)", args_vlinks, NULL},
+    {"limit.set", cmd_limit_set, -8, CMD_WRITE | CMD_DENYOOM | FAST, 0, 0, 0, "ratelimit", "0.1.0",
+     "Creates or updates a token bucket: RATE tokens every PER seconds, up to BURST.", "O(1)",
+     args_limit_set, NULL},
+    {"limit.take", cmd_limit_take, -2, CMD_WRITE | FAST | CMD_BLOCKING, 0, 0, 0, "ratelimit",
+     "0.1.0",
+     "Takes COST tokens from every named bucket or none; with WAIT, queues (FIFO) until granted.",
+     "O(N) with N the number of buckets named", args_limit_take, NULL},
+    {"limit.info", cmd_limit_info, 2, CMD_READONLY | FAST, 0, 0, 0, "ratelimit", "0.1.0",
+     "Returns a bucket's parameters, tokens, queue depth, oldest waiter age and counters.",
+     "O(W) with W the number of waiters (closed clients are swept first)", args_limit_name,
+     NULL},
+    {"limit.del", cmd_limit_del, -2, CMD_WRITE, 0, 0, 0, "ratelimit", "0.1.0",
+     "Deletes buckets; their waiters are answered with a denial. Returns how many existed.",
+     "O(N+W)", args_limit_names, NULL},
+    {"limit.list", cmd_limit_list, -1, CMD_READONLY, 0, 0, 0, "ratelimit", "0.1.0",
+     "Returns the bucket names matching a glob pattern (all without one), sorted.",
+     "O(N log N) with N the number of buckets", args_limit_list, NULL},
+    {"cl.throttle", cmd_cl_throttle, -5, CMD_WRITE | FAST, 1, 1, 1, "ratelimit", "0.1.0",
+     "redis-cell's GCRA rate limiter: [limited, limit, remaining, retry_after, reset_after].",
+     "O(1)", args_cl_throttle, NULL},
     {"memory", NULL, -2, 0, 0, 0, 0, "server", "0.1.0",
      "A container for memory diagnostics commands.", "Depends on subcommand.", NULL,
      memory_subcommands},

@@ -19,6 +19,7 @@
  *    g_cfg, applies pairs in order, and restores the backup on the first
  *    failure (Redis 7 does the same with its apply/rollback). */
 #include "config.h"
+#include "provider.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -672,6 +673,8 @@ static int load_text(const char *text, const char *origin, int depth, char *err,
                         bad = 1;
                     }
                 }
+            } else if (!strcasecmp(argv[0], "provider")) {   /* provider.c owns the syntax */
+                if (provider_config_line(argc - 1, argv + 1, reason, sizeof reason) != 0) bad = 1;
             } else {
                 const opt *o = opt_find(argv[0]);
                 if (o == NULL) {

@@ -14,6 +14,8 @@
  *    require uv_loop_close() == 0 before exiting 0. The signal handles are
  *    closed at once, so a second signal during the grace period takes the
  *    default action and ends the process (an operator's way out).
+ *    Embedding providers are stopped first: their pending callbacks run
+ *    with PROVIDER_ESHUTDOWN and curl's handles close with the loop.
  * 3. SIGPIPE is ignored process-wide: a peer that vanished surfaces as
  *    EPIPE on the write and closes that client only. */
 #include <signal.h>
@@ -25,6 +27,7 @@
 
 #include "cache.h"
 #include "cmd_handlers.h"
+#include "cmd_limit.h"
 #include "commands.h"
 #include "config.h"
 #include "info.h"
@@ -32,6 +35,7 @@
 #include "keyspace.h"
 #include "log.h"
 #include "net.h"
+#include "provider.h"
 #include "slowlog.h"
 #include "stats.h"
 #include "tenant.h"
@@ -70,6 +74,7 @@ static void hz_cb(uv_timer_t *t) {
     ks_active_expire_cycle((uint64_t)1000000 / (uint64_t)hz / 4);
     cache_cron_tick();   /* cache entries: expiry, eviction (sc/cache) */
     net_cron(now);
+    limits_cron();
     stats_sample(now);
     if (hz != current_hz) {
         current_hz = hz;
@@ -93,6 +98,8 @@ static void begin_shutdown(void) {
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_signal_stop(&sig_int);
     uv_close((uv_handle_t *)&sig_int, NULL);
+    provider_stop_all();   /* pending embeddings complete with PROVIDER_ESHUTDOWN */
+    limits_stop();   /* waiters get their denial before net_stop flushes */
     net_stop(SHUTDOWN_GRACE_MS);
 }
 
@@ -127,8 +134,15 @@ int main(int argc, char **argv) {
     loop = uv_default_loop();
     info_register_section("vectorsets", vset_info, 1);
     info_register_section("cache", cache_info, 1);   /* sc/cache */
+    info_register_section("limits", limits_info, 1);
+    /* Embedding providers: curl is initialised here, before any thread. */
+    if (provider_start_all(loop, err, sizeof err) != 0) {
+        log_msg(LL_WARNING, "%s", err);
+        return 1;
+    }
     if (start_search_pool(loop) != 0) return 1;
     if (net_start(loop) != 0) {
+        provider_stop_all();
         vset_set_pool(NULL);
         workers_destroy(search_pool);
         uv_walk(loop, close_walk_cb, NULL);   /* listeners opened so far */
@@ -138,6 +152,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     net_set_shutdown_hook(begin_shutdown);
+    limits_start(loop);
     current_hz = g_cfg.hz > 0 ? g_cfg.hz : 10;
     uv_timer_init(loop, &hz_timer);
     uv_timer_start(&hz_timer, hz_cb, (uint64_t)(1000 / current_hz), (uint64_t)(1000 / current_hz));
@@ -163,6 +178,7 @@ int main(int argc, char **argv) {
     cache_shutdown();
     tenant_shutdown();
     slowlog_free();
+    limits_free();
     rc = uv_loop_close(loop);
     if (rc != 0) {
         log_msg(LL_WARNING, "uv_loop_close: %s (a handle was left open)", uv_strerror(rc));
