@@ -143,14 +143,18 @@ static void fmt_tty(str *o, const sc_reply *r, const char *prefix) {
                 i++;
                 o->len--;   /* drop the key's newline */
                 str_cat(o, " => ");
-                /* redis-cli 7.0 starts a non-empty array or map value on
-                 * its own line, indented like this map's children. */
-                const sc_reply *v = r->element[i];
-                if ((v->type == SC_REPLY_ARRAY || v->type == SC_REPLY_MAP) && v->elements) {
+                /* As redis-cli 7.0 shows it: a value spanning several
+                 * lines starts on its own line, indented like this map's
+                 * children; a one-line value stays after the arrow. */
+                str v = {0};
+                fmt_tty(&v, r->element[i], np);
+                char *nl = memchr(v.p, '\n', v.len);
+                if (nl && nl != v.p + v.len - 1) {
                     str_cat(o, "\n");
                     str_cat(o, np);
                 }
-                fmt_tty(o, v, np);
+                str_add(o, v.p, v.len);
+                free(v.p);
             }
         }
         free(np);
