@@ -59,6 +59,7 @@ struct sc_reader {
     int keep_attrs;
     int err;
     char errstr[160];
+    unsigned long long work; /* bytes examined or moved (sc_reader_work) */
 };
 
 void sc_reply_free(sc_reply *r) {
@@ -122,12 +123,14 @@ static int fail(sc_reader *r, int code, const char *fmt, ...) {
 
 const char *sc_reader_errstr(const sc_reader *r) { return r->errstr; }
 size_t sc_reader_pending(const sc_reader *r) { return r->len - r->pos; }
+unsigned long long sc_reader_work(const sc_reader *r) { return r->work; }
 
 int sc_reader_feed(sc_reader *r, const char *buf, size_t len) {
     if (r->err) return r->err;
     if (len == 0) return 0;
     if (r->pos > 0 && r->pos >= r->len - r->pos) {   /* design note 2 */
         memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+        r->work += r->len - r->pos;
         r->len -= r->pos;
         r->pos = 0;
     }
@@ -144,6 +147,7 @@ int sc_reader_feed(sc_reader *r, const char *buf, size_t len) {
     }
     memcpy(r->buf + r->len, buf, len);
     r->len += len;
+    r->work += len;
     return 0;
 }
 
@@ -365,7 +369,9 @@ static int parse_item(sc_reader *r, sc_reply **n) {
     size_t avail = r->len - r->pos;
     if (r->in_bulk) {
         size_t need = r->bulk_start + r->bulk_len + 2;
+        r->work++;
         if (avail < need) return 0;
+        r->work += r->bulk_len;   /* the copy into the reply */
         const char *p = b + r->bulk_start;
         if (p[r->bulk_len] != '\r' || p[r->bulk_len + 1] != '\n')
             return fail(r, SC_ERR_PROTOCOL, "protocol error: bulk payload not CRLF-terminated");
@@ -377,6 +383,7 @@ static int parse_item(sc_reader *r, sc_reply **n) {
     }
     if (avail == 0) return 0;
     const char *lf = memchr(b + r->scan, '\n', avail - r->scan);
+    r->work += (lf ? (size_t)(lf - (b + r->scan)) + 1 : avail - r->scan) + 1;
     if (lf == NULL) {
         r->scan = avail;
         if (avail > r->lim.max_line + 2)

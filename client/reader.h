@@ -99,6 +99,10 @@ int sc_reader_get_reply(sc_reader *r, sc_reply **out);
 const char *sc_reader_errstr(const sc_reader *r);
 /* Bytes fed but not yet consumed by a returned reply. */
 size_t sc_reader_pending(const sc_reader *r);
+/* Bytes examined, copied or moved so far: a clock-free cost measure, so
+ * tests can check that work stays linear in the input however it is
+ * split. */
+unsigned long long sc_reader_work(const sc_reader *r);
 
 #ifdef __cplusplus
 }
