@@ -201,6 +201,7 @@ static int mode_helpers(int port) {
               "dim mismatch");
         char lim[16];
         snprintf(lim, sizeof lim, "lim%d", resp);
+        sc_reply_free(sc_commandv(c, "LIMIT.DEL", lim, NULL));
         sc_reply *r = sc_commandv(c, "LIMIT.SET", lim, "RATE", "2", "PER", "3600", "BURST", "2",
                                   NULL);
         expect_status(r, "OK");
