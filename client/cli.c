@@ -630,28 +630,39 @@ int main(int argc, char **argv) {
     cfg g = {.host = "127.0.0.1", .port = 6379, .mode = OUT_TTY};
     int first = parse_opts(argc, argv, &g);
     if (!g.mode_set && !isatty(STDOUT_FILENO)) g.mode = OUT_RAW;
-    sc_options o = {.user = g.pass ? g.user : NULL, .password = g.pass, .resp = g.resp};
+    /* The handshake is done here, not by sc_options, to behave as
+     * redis-cli does: a failed AUTH or HELLO is a warning, and the
+     * command then gets the server's NOAUTH error. */
+    sc_options o = {0};
     sc_conn *c = g.sock ? sc_connect_unix_opts(g.sock, &o) : sc_connect_opts(g.host, g.port, &o);
     if (c == NULL) {
         fputs("simcache-cli: out of memory\n", stderr);
         return 1;
     }
     if (sc_errcode(c)) {
-        if (g.sock) fprintf(stderr, "Could not connect to %s: %s\n", g.sock, sc_errstr(c));
-        else fprintf(stderr, "Could not connect to %s:%d: %s\n", g.host, g.port, sc_errstr(c));
+        const char *why = sc_errstr(c);
+        if (!strncmp(why, "connect: ", 9)) why += 9;
+        if (g.sock) fprintf(stderr, "Could not connect to simcache at %s: %s\n", g.sock, why);
+        else fprintf(stderr, "Could not connect to simcache at %s:%d: %s\n", g.host, g.port, why);
         sc_free(c);
         return 1;
+    }
+    if (g.pass) {
+        sc_reply *r = g.user ? sc_commandv(c, "AUTH", g.user, g.pass, NULL)
+                             : sc_commandv(c, "AUTH", g.pass, NULL);
+        if (r && r->type == SC_REPLY_ERROR) fprintf(stderr, "AUTH failed: %s\n", r->str);
+        sc_reply_free(r);
     }
     if (g.db) {
         char db[16];
         snprintf(db, sizeof db, "%d", g.db);
         sc_reply *r = sc_commandv(c, "SELECT", db, NULL);
-        if (r == NULL || r->type == SC_REPLY_ERROR) {
-            fprintf(stderr, "SELECT %d failed: %s\n", g.db, r ? r->str : sc_errstr(c));
-            sc_reply_free(r);
-            sc_free(c);
-            return 1;
-        }
+        if (r && r->type == SC_REPLY_ERROR) fprintf(stderr, "SELECT %d failed: %s\n", g.db, r->str);
+        sc_reply_free(r);
+    }
+    if (g.resp == 3) {
+        sc_reply *r = sc_commandv(c, "HELLO", "3", NULL);
+        if (r && r->type == SC_REPLY_ERROR) fprintf(stderr, "HELLO 3 failed: %s\n", r->str);
         sc_reply_free(r);
     }
     int rc = 0, reply_err = 0;
