@@ -26,6 +26,8 @@
 #include <uv.h>
 
 #include "cmd_limit.h"
+#include "cache.h"
+#include "cmd_handlers.h"
 #include "commands.h"
 #include "config.h"
 #include "info.h"
@@ -36,6 +38,7 @@
 #include "provider.h"
 #include "slowlog.h"
 #include "stats.h"
+#include "tenant.h"
 #include "vset.h"
 #include "workers.h"
 
@@ -69,6 +72,7 @@ static void hz_cb(uv_timer_t *t) {
     int hz = g_cfg.hz > 0 ? g_cfg.hz : 10;
     commands_clock_sync();
     ks_active_expire_cycle((uint64_t)1000000 / (uint64_t)hz / 4);
+    cache_cron_tick();   /* cache entries: expiry, eviction (sc/cache) */
     net_cron(now);
     limits_cron();
     stats_sample(now);
@@ -89,6 +93,7 @@ static void begin_shutdown(void) {
     log_msg(LL_NOTICE, "Preparing to shut down: closing listeners and flushing replies.");
     uv_timer_stop(&hz_timer);
     uv_close((uv_handle_t *)&hz_timer, NULL);
+    cache_wait_shutdown();   /* answer parked CACHE.GET WAIT, close their timers */
     uv_signal_stop(&sig_term);
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_signal_stop(&sig_int);
@@ -134,6 +139,7 @@ int main(int argc, char **argv) {
         log_msg(LL_WARNING, "%s", err);
         return 1;
     }
+    info_register_section("cache", cache_info, 1);   /* sc/cache */
     if (start_search_pool(loop) != 0) return 1;
     if (net_start(loop) != 0) {
         provider_stop_all();
@@ -169,6 +175,8 @@ int main(int argc, char **argv) {
     workers_destroy(search_pool);
     uv_run(loop, UV_RUN_DEFAULT);
     ks_shutdown();
+    cache_shutdown();
+    tenant_shutdown();
     slowlog_free();
     limits_free();
     rc = uv_loop_close(loop);
