@@ -1,5 +1,5 @@
 /* example.c -- libsimcache in one page: connect, a command, a pipeline, the
- * vector-set and rate-limiter helpers. Build after `cmake --install`:
+ * vector-set, rate-limiter and semantic-cache helpers. Build after `cmake --install`:
  *   cc example.c $(pkg-config --cflags --libs simcache) -o example
  * Run: ./example [host] [port]   (a simcache-server on 127.0.0.1:6379) */
 #include <stdio.h>
@@ -53,6 +53,24 @@ int main(int argc, char **argv) {
     sc_limit_result lr;
     if (sc_limit_take(c, "api", 1, -1, &lr) == 0)
         printf("LIMIT.TAKE granted=%d retry_after_ms=%lld\n", lr.granted, lr.retry_after_ms);
+
+    /* Semantic cache: store an answer, look a paraphrase up. */
+    r = sc_commandv(c, "CACHE.CREATE", "faq", NULL);
+    sc_reply_free(r);
+    long long id;
+    sc_cache_put_opts po = {.cost_usd = "0.002"};
+    if (sc_cache_put(c, "faq", "What is the capital of France?", "Paris", 5, &po, &id) == 0) {
+        sc_cache_get_opts go = {.has_threshold = 1, .threshold = 0.5};
+        sc_cache_result cr;
+        if (sc_cache_get(c, "faq", "What is the capital city of France?", &go, &cr) == 0) {
+            static const char *tiers[] = {"miss", "exact", "semantic", "stale"};
+            printf("CACHE.GET tier=%s answer=%s score=%.2f\n", tiers[cr.tier],
+                   cr.answer ? cr.answer : "-", cr.score);
+            sc_cache_result_free(&cr);
+        }
+    } else {
+        fprintf(stderr, "CACHE.PUT: %s\n", sc_errstr(c));
+    }
 
     sc_free(c);
     return 0;

@@ -1,5 +1,5 @@
 /* helpers.c -- typed helpers over the blocking connection: VADD, VSIM,
- * LIMIT.TAKE.
+ * LIMIT.TAKE, CACHE.GET, CACHE.PUT.
  *
  * Design decisions:
  * 1. Vectors go as FP32 blobs (little-endian float32, as Redis vector sets
@@ -142,6 +142,132 @@ int sc_limit_take(sc_conn *c, const char *name, long long cost, long long wait_m
         rc = (r == NULL || r->type == SC_REPLY_ERROR)
                  ? sc_conn_reply_error(c, "LIMIT.TAKE", r)
                  : sc_conn_errf(c, "LIMIT.TAKE: unexpected reply shape");
+    sc_reply_free(r);
+    return rc;
+}
+
+/* ---- CACHE.GET / CACHE.PUT ---- */
+
+void sc_cache_result_free(sc_cache_result *r) {
+    if (r == NULL) return;
+    free(r->answer);
+    memset(r, 0, sizeof *r);
+    r->id = -1;
+}
+
+/* Appends TENANT <t> when the connection has one. */
+static int add_tenant(sc_conn *c, const char **argv, int argc) {
+    const char *t = sc_tenant(c);
+    if (t == NULL) return argc;
+    argv[argc++] = "TENANT";
+    argv[argc++] = t;
+    return argc;
+}
+
+static int cache_fill(sc_cache_result *out, const sc_reply *r) {
+    if (!is_pairs(r)) return -1;
+    int have_tier = 0;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const sc_reply *k = r->element[i], *v = r->element[i + 1];
+        if (k->str == NULL) continue;
+        if (!strcmp(k->str, "tier") && v->str) {
+            have_tier = 1;
+            if (!strcmp(v->str, "exact")) out->tier = SC_CACHE_EXACT;
+            else if (!strcmp(v->str, "semantic")) out->tier = SC_CACHE_SEMANTIC;
+            else if (!strcmp(v->str, "stale")) out->tier = SC_CACHE_STALE;
+            else if (!strcmp(v->str, "miss")) out->tier = SC_CACHE_MISS;
+            else return -1;
+        } else if (!strcmp(k->str, "response") && v->str) {
+            if ((out->answer = malloc(v->len + 1)) == NULL) return -2;
+            memcpy(out->answer, v->str, v->len + 1);
+            out->answer_len = v->len;
+        } else if (!strcmp(k->str, "id")) {
+            reply_ll(v, &out->id);
+        } else if (!strcmp(k->str, "score")) {
+            reply_double(v, &out->score);
+        } else if (!strcmp(k->str, "age_ms")) {
+            reply_ll(v, &out->age_ms);
+        } else if (!strcmp(k->str, "fill")) {
+            long long f = 0;
+            reply_ll(v, &f);
+            out->fill = f != 0;
+        } else if (!strcmp(k->str, "budget") && v->str) {
+            out->budget_exhausted = !strcmp(v->str, "exhausted");
+        }
+    }
+    if (!have_tier || (out->tier != SC_CACHE_MISS && out->answer == NULL)) return -1;
+    return 0;
+}
+
+int sc_cache_get(sc_conn *c, const char *ns, const char *prompt, const sc_cache_get_opts *opt,
+                 sc_cache_result *out) {
+    memset(out, 0, sizeof *out);
+    out->id = -1;
+    if (ns == NULL || prompt == NULL) return SC_ERR_ARG;
+    const char *argv[12] = {"CACHE.GET", ns, prompt};
+    int argc = 3;
+    char th[40], wait[24];
+    if (opt && opt->has_threshold) {
+        snprintf(th, sizeof th, "%.17g", opt->threshold);
+        argv[argc++] = "THRESHOLD";
+        argv[argc++] = th;
+    }
+    if (opt && opt->stale) argv[argc++] = "STALE";
+    if (opt && opt->wait_ms > 0) {
+        snprintf(wait, sizeof wait, "%lld", opt->wait_ms);
+        argv[argc++] = "WAIT";
+        argv[argc++] = wait;
+    }
+    argc = add_tenant(c, argv, argc);
+    sc_reply *r = sc_command(c, argc, argv, NULL);
+    int rc = 0;
+    if (r == NULL || r->type == SC_REPLY_ERROR) {
+        rc = sc_conn_reply_error(c, "CACHE.GET", r);
+    } else {
+        int f = cache_fill(out, r);
+        if (f != 0) {
+            sc_cache_result_free(out);
+            rc = f == -2 ? SC_ERR_OOM : sc_conn_errf(c, "CACHE.GET: unexpected reply shape");
+        }
+    }
+    sc_reply_free(r);
+    return rc;
+}
+
+int sc_cache_put(sc_conn *c, const char *ns, const char *prompt, const char *answer,
+                 size_t answer_len, const sc_cache_put_opts *opt, long long *id) {
+    if (ns == NULL || prompt == NULL || answer == NULL) return SC_ERR_ARG;
+    const char *argv[14] = {"CACHE.PUT", ns, prompt, answer};
+    size_t lens[14] = {9, strlen(ns), strlen(prompt), answer_len};
+    int argc = 4;
+    char ttl[24];
+    if (opt && opt->ttl_s > 0) {
+        snprintf(ttl, sizeof ttl, "%lld", opt->ttl_s);
+        argv[argc++] = "TTL";
+        argv[argc++] = ttl;
+    }
+    if (opt && opt->cost_usd) {
+        argv[argc++] = "COST";
+        argv[argc++] = opt->cost_usd;
+    }
+    if (opt && opt->model) {
+        argv[argc++] = "MODEL";
+        argv[argc++] = opt->model;
+    }
+    if (opt && opt->meta) {
+        argv[argc++] = "META";
+        argv[argc++] = opt->meta;
+    }
+    argc = add_tenant(c, argv, argc);
+    for (int i = 4; i < argc; i++) lens[i] = strlen(argv[i]);
+    sc_reply *r = sc_command(c, argc, argv, lens);
+    int rc = 0;
+    if (r && r->type == SC_REPLY_INTEGER) {
+        if (id) *id = r->integer;
+    } else {
+        rc = r && r->type != SC_REPLY_ERROR ? sc_conn_errf(c, "CACHE.PUT: unexpected reply shape")
+                                            : sc_conn_reply_error(c, "CACHE.PUT", r);
+    }
     sc_reply_free(r);
     return rc;
 }

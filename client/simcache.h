@@ -9,7 +9,7 @@
  *    (sc_append + sc_get_reply), reconnect;
  *  - an asynchronous connection on a libuv loop (sc_async): commands queued
  *    at once, replies delivered in order to callbacks on the loop thread.
- * Typed helpers wrap the vector-set and rate-limiter commands.
+ * Typed helpers wrap the vector-set, rate-limiter and cache commands.
  *
  * Conventions: functions return 0 or a negative SC_ERR_* code (reader.h);
  * the connection keeps the message (sc_errstr). Connection errors (I/O,
@@ -136,6 +136,53 @@ typedef struct sc_limit_result {
 } sc_limit_result;
 int sc_limit_take(sc_conn *c, const char *name, long long cost, long long wait_ms,
                   sc_limit_result *out);
+
+/* Semantic cache (CACHE.GET / CACHE.PUT). When the connection was opened
+ * with sc_options.tenant, both append TENANT <tenant> (the server accepts
+ * it from gateway and admin users only: -NOPERM otherwise). */
+typedef enum sc_cache_tier {
+    SC_CACHE_MISS = 0,
+    SC_CACHE_EXACT,
+    SC_CACHE_SEMANTIC,
+    SC_CACHE_STALE
+} sc_cache_tier;
+
+typedef struct sc_cache_result {
+    sc_cache_tier tier;
+    char *answer;            /* hit: the cached response (NUL-terminated copy);
+                                miss: NULL. Freed by sc_cache_result_free */
+    size_t answer_len;
+    double score;            /* hit: similarity of the entry served (exact: 1) */
+    long long id;            /* hit: entry id; miss: -1 */
+    long long age_ms;        /* hit: milliseconds since the entry was stored */
+    int fill;                /* miss: 1 if this caller should compute and PUT */
+    int budget_exhausted;    /* miss: the tenant's budget is spent */
+} sc_cache_result;
+
+typedef struct sc_cache_get_opts {
+    int has_threshold;       /* 1: use threshold instead of the namespace's */
+    double threshold;        /* minimum similarity for a semantic hit */
+    int stale;               /* 1: STALE (accept entries in their grace period) */
+    long long wait_ms;       /* > 0: WAIT ms (coalesce identical misses) */
+} sc_cache_get_opts;
+
+/* CACHE.GET ns prompt [THRESHOLD t] [STALE] [WAIT ms] [TENANT t]. opt may
+ * be NULL. A miss is success (tier SC_CACHE_MISS). */
+int sc_cache_get(sc_conn *c, const char *ns, const char *prompt, const sc_cache_get_opts *opt,
+                 sc_cache_result *out);
+void sc_cache_result_free(sc_cache_result *r);
+
+typedef struct sc_cache_put_opts {
+    long long ttl_s;         /* > 0: TTL seconds */
+    const char *cost_usd;    /* COST as decimal USD text ("0.0042"), or NULL */
+    const char *model;       /* MODEL, or NULL */
+    const char *meta;        /* META json, or NULL */
+} sc_cache_put_opts;
+
+/* CACHE.PUT ns prompt answer [TTL s] [COST usd] [MODEL m] [META j]
+ * [TENANT t]; *id (may be NULL) gets the new entry's id. */
+int sc_cache_put(sc_conn *c, const char *ns, const char *prompt, const char *answer,
+                 size_t answer_len, const sc_cache_put_opts *opt, long long *id);
 
 /* ----------------------------------------------------------------- async */
 

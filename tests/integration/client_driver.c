@@ -12,6 +12,8 @@
  *                          RESP2 AUTH + CLIENT SETNAME, wrong password)
  *   unix PATH              sc_connect_unix
  *   helpers PORT           sc_vadd/sc_vsim/sc_limit_take in RESP2 and RESP3
+ *   cache PORT             sc_cache_put/sc_cache_get: exact, semantic and
+ *                          miss tiers, WAIT fill, TENANT from sc_options
  *   async PORT N           N commands in flight, callbacks in order, clean
  *                          close (uv_loop_close() == 0)
  *   async_midflight PORT   server closes mid-flight (QUIT in a pipeline)
@@ -222,6 +224,46 @@ static int mode_helpers(int port) {
     return 0;
 }
 
+static int mode_cache(int port) {
+    sc_options o = {.tenant = "acme", .timeout_ms = 5000, .resp = 3};
+    sc_conn *c = must_connect(port, &o);
+    CHECK(!strcmp(sc_tenant(c), "acme"), "tenant");
+    sc_reply_free(sc_commandv(c, "CACHE.DROP", "faq", "TENANT", "acme", NULL));
+    expect_status(sc_commandv(c, "CACHE.CREATE", "faq", "TENANT", "acme", NULL), "OK");
+    long long id = 0;
+    sc_cache_put_opts po = {.ttl_s = 3600, .cost_usd = "0.002", .model = "m1"};
+    const char *q = "What is the capital of France?";
+    CHECK(sc_cache_put(c, "faq", q, "Paris\0bin", 9, &po, &id) == 0 && id > 0, "put: %s",
+          sc_errstr(c));
+    sc_cache_result cr;
+    CHECK(sc_cache_get(c, "faq", q, NULL, &cr) == 0, "get: %s", sc_errstr(c));
+    CHECK(cr.tier == SC_CACHE_EXACT && cr.id == id && cr.answer_len == 9 &&
+              !memcmp(cr.answer, "Paris\0bin", 9) && cr.score > 0.999 && cr.age_ms >= 0,
+          "exact tier %d id %lld", (int)cr.tier, cr.id);
+    sc_cache_result_free(&cr);
+    sc_cache_get_opts go = {.has_threshold = 1, .threshold = 0.5};
+    CHECK(sc_cache_get(c, "faq", "What is the capital city of France?", &go, &cr) == 0, "sem");
+    CHECK(cr.tier == SC_CACHE_SEMANTIC && cr.id == id && cr.score >= 0.5 && cr.score < 1.0,
+          "semantic tier %d score %f", (int)cr.tier, cr.score);
+    sc_cache_result_free(&cr);
+    sc_cache_get_opts wo = {.wait_ms = 5};
+    CHECK(sc_cache_get(c, "faq", "How do I bake bread?", &wo, &cr) == 0, "miss");
+    CHECK(cr.tier == SC_CACHE_MISS && cr.answer == NULL && cr.id == -1 && cr.fill == 1 &&
+              !cr.budget_exhausted,
+          "miss tier %d fill %d", (int)cr.tier, cr.fill);
+    sc_cache_result_free(&cr);
+    sc_free(c);
+    /* Another tenant does not see acme's namespace: an error reply. */
+    sc_options o2 = {.tenant = "other", .timeout_ms = 5000};
+    c = must_connect(port, &o2);
+    CHECK(sc_cache_get(c, "faq", q, NULL, &cr) == SC_ERR_REPLY &&
+              strstr(sc_errstr(c), "no such namespace") && sc_errcode(c) == 0,
+          "isolation: %s", sc_errstr(c));
+    sc_free(c);
+    printf("ok cache\n");
+    return 0;
+}
+
 /* ---- async ---- */
 
 typedef struct actx {
@@ -423,6 +465,7 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "auth") && argc > 3) return mode_auth(port, argv[3]);
     if (!strcmp(m, "unix")) return mode_unix(argv[2]);
     if (!strcmp(m, "helpers")) return mode_helpers(port);
+    if (!strcmp(m, "cache")) return mode_cache(port);
     if (!strcmp(m, "async")) return mode_async(port, argc > 3 ? atoi(argv[3]) : 10000);
     if (!strcmp(m, "async_midflight")) return mode_async_midflight(port);
     if (!strcmp(m, "async_auth") && argc > 3) return mode_async_auth(port, argv[3]);

@@ -64,6 +64,10 @@ def test_typed_helpers_vadd_vsim_limit_take(srv):
     assert "ok helpers" in run_driver("helpers", srv.port)
 
 
+def test_cache_helpers_tiers_and_tenant(srv):
+    assert "ok cache" in run_driver("cache", srv.port)
+
+
 def test_auth_hello_and_client_name_at_connect(server_factory):
     s = server_factory("--requirepass", "s3cret")
     assert "ok auth" in run_driver("auth", s.port, "s3cret")
@@ -77,6 +81,48 @@ def test_unix_socket_connect(server_factory):
         assert "ok unix" in run_driver("unix", path)
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_example_program_runs(srv):
+    p = subprocess.run([tool("client", "simcache-example"), "127.0.0.1", str(srv.port)],
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.decode()
+    assert "SET -> OK" in out and "INCR -> 3" in out
+    assert "VSIM a " in out and "LIMIT.TAKE granted=1" in out
+    assert "CACHE.GET tier=semantic answer=Paris" in out
+
+
+def build_has_sanitizers():
+    try:
+        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
+            cache = f.read()
+    except OSError:
+        return False
+    return "SIMCACHE_ASAN:BOOL=ON" in cache or "SIMCACHE_TSAN:BOOL=ON" in cache
+
+
+def test_install_and_pkg_config_link_an_application(srv, tmp_path):
+    if build_has_sanitizers():
+        pytest.skip("sanitizer build: an installed libsimcache needs the sanitizer runtime")
+    prefix = tmp_path / "prefix"
+    p = subprocess.run(["cmake", "--install", BUILD, "--prefix", str(prefix)],
+                       capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    libdirs = [d for d in prefix.glob("lib*/pkgconfig")]
+    assert libdirs, list(prefix.rglob("*"))
+    env = dict(os.environ, PKG_CONFIG_PATH=str(libdirs[0]))
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "simcache"], env=env,
+                           capture_output=True, timeout=30)
+    assert flags.returncode == 0, flags.stderr
+    exe = tmp_path / "example"
+    src = os.path.join(HERE, "..", "..", "client", "example.c")
+    cc = subprocess.run(["cc", src, "-o", str(exe)] + flags.stdout.decode().split(),
+                        capture_output=True, timeout=120)
+    assert cc.returncode == 0, cc.stderr
+    run = subprocess.run([str(exe), "127.0.0.1", str(srv.port)], capture_output=True, timeout=60,
+                         env=dict(os.environ, LD_LIBRARY_PATH=str(libdirs[0].parent)))
+    assert run.returncode == 0 and b"SET -> OK" in run.stdout, run
 
 
 class FixedPortServer(Server):
