@@ -304,23 +304,43 @@ def test_cli_auth_flags(server_factory):
     assert p.stdout.startswith(b"NOAUTH"), p
 
 
-def read_until(fd, want, timeout=10.0):
-    buf = b""
-    end = time.monotonic() + timeout
-    while want not in buf:
-        left = end - time.monotonic()
-        assert left > 0, "timed out waiting for %r; got %r" % (want, buf)
-        r, _, _ = select.select([fd], [], [], left)
-        if r:
-            try:
-                d = os.read(fd, 4096)
-            except OSError:
-                break
-            if not d:
-                break
-            buf += d
-    assert want in buf, "wanted %r; got %r" % (want, buf)
-    return buf
+def proc_state(pid):
+    try:
+        with open("/proc/%d/wchan" % pid) as f:
+            wchan = f.read()
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read().split()[2]
+        bt = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "bt"],
+                            capture_output=True, timeout=30).stdout.decode()[-1500:]
+        return "state %s wchan %s\n%s" % (stat, wchan, bt)
+    except (OSError, subprocess.SubprocessError) as e:
+        return str(e)
+
+
+class PtyReader:
+    """Reads a pty; expect() consumes output up to and including a marker,
+    keeping whatever came after it for the next expect()."""
+
+    def __init__(self, fd, pid):
+        self.fd, self.pid, self.buf = fd, pid, b""
+
+    def expect(self, want, timeout=10.0):
+        end = time.monotonic() + timeout
+        while want not in self.buf:
+            left = end - time.monotonic()
+            assert left > 0, "timed out waiting for %r; got %r; %s" % (
+                want, self.buf, proc_state(self.pid))
+            r, _, _ = select.select([self.fd], [], [], left)
+            if r:
+                try:
+                    d = os.read(self.fd, 4096)
+                except OSError:
+                    d = b""
+                assert d, "pty closed while waiting for %r; got %r" % (want, self.buf)
+                self.buf += d
+        i = self.buf.index(want) + len(want)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
 
 
 def test_cli_interactive_through_a_pty(srv):
@@ -329,22 +349,28 @@ def test_cli_interactive_through_a_pty(srv):
     env = cli_env()
     env["SIMCACHECLI_HISTFILE"] = hist.name
     env["TERM"] = "dumb"
+    binary = cli()
     pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(cli(), [cli(), "-p", str(srv.port)], env)
+    if pid == 0:   # the child must never return into pytest
+        try:
+            os.execve(binary, [binary, "-p", str(srv.port)], env)
+        except BaseException as e:   # noqa: B036
+            os.write(2, ("execve %s: %r\n" % (binary, e)).encode())
+        finally:
+            os._exit(127)
     try:
         prompt = b"127.0.0.1:%d> " % srv.port
-        read_until(fd, prompt)
+        t = PtyReader(fd, pid)
+        t.expect(prompt)
         os.write(fd, b"SET ik iv\r")
-        read_until(fd, b"OK")
+        assert b"OK" in t.expect(prompt)
         os.write(fd, b"GET ik\r")
-        read_until(fd, b'"iv"')
+        assert b'"iv"' in t.expect(prompt)
         os.write(fd, b"INCR icount\r")
-        read_until(fd, b"(integer) 1")
+        assert b"(integer) 1" in t.expect(prompt)
         os.write(fd, b"help GET\r")
-        out = read_until(fd, b"summary:")
-        read_until(fd, prompt)
-        assert b"GET key" in out
+        out = t.expect(prompt)
+        assert b"GET key" in out and b"summary: Returns the string value of a key." in out
         os.write(fd, b"quit\r")
         _, status = os.waitpid(pid, 0)
         pid = 0
