@@ -331,7 +331,14 @@ sc_reply *sc_commandv(sc_conn *c, const char *arg0, ...) {
     int argc = 0;
     va_list ap;
     va_start(ap, arg0);
-    for (const char *a = arg0; a && argc < 64; a = va_arg(ap, const char *)) argv[argc++] = a;
+    for (const char *a = arg0; a; a = va_arg(ap, const char *)) {
+        if (argc == 64) {
+            va_end(ap);
+            sc_conn_errf(c, "sc_commandv: more than 64 arguments (use sc_command)");
+            return NULL;
+        }
+        argv[argc++] = a;
+    }
     va_end(ap);
     return sc_command(c, argc, argv, NULL);
 }

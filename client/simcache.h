@@ -82,7 +82,8 @@ const char *sc_tenant(const sc_conn *c);
  * Must not be mixed with unread pipelined replies. */
 sc_reply *sc_command(sc_conn *c, int argc, const char **argv, const size_t *argvlen);
 /* Same with NUL-terminated arguments ending in NULL: sc_commandv(c, "GET",
- * "k", NULL). */
+ * "k", NULL). At most 64 arguments (more: NULL, message in sc_errstr,
+ * connection untouched). */
 sc_reply *sc_commandv(sc_conn *c, const char *arg0, ...);
 
 /* Pipelining: sc_append buffers a command (nothing is sent yet);

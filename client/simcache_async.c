@@ -30,6 +30,7 @@
  * sockets, timeouts (a loop timer is the caller's to arm).
  *
  * Threading: loop thread only. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,10 @@ int sc_async_command(sc_async *ac, sc_async_reply_cb *cb, void *ud, int argc,
     char *buf;
     size_t len;
     if (sc_format_command(&buf, &len, argc, argv, argvlen)) return SC_ERR_OOM;
+    if (len > UINT32_MAX) {   /* one uv_buf_t holds at most 4 GiB */
+        free(buf);
+        return SC_ERR_ARG;
+    }
     int rc;
     if (ac->state == ST_CONNECTING) {
         rc = hold(ac, buf, len);
