@@ -89,15 +89,9 @@ sc_reader *sc_reader_create(const sc_reader_limits *limits, int keep_attrs) {
 }
 
 static void drop_partial(sc_reader *r) {
-    /* Children already attached are owned by their frame's aggregate; the
-     * bottom frame's aggregate owns everything above it. */
-    if (r->depth > 0) {
-        for (int i = r->depth - 1; i > 0; i--) {
-            /* frame i's agg is not yet attached to frame i-1 */
-            sc_reply_free(r->stack[i].agg);
-        }
-        sc_reply_free(r->stack[0].agg);
-    }
+    /* A frame's aggregate joins its parent only when complete, so each
+     * open frame owns a separate partial tree. */
+    for (int i = 0; i < r->depth; i++) sc_reply_free(r->stack[i].agg);
     r->depth = 0;
     sc_reply_free(r->pending_attr);
     r->pending_attr = NULL;
