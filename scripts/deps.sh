@@ -4,7 +4,7 @@
 # scripts/run.sh, scripts/test.sh and .ci/run; never executed on its own.
 
 SIMCACHE_BUILD_PKGS="build-essential cmake pkg-config libuv1-dev libcurl4-openssl-dev \
-libopenblas-dev libjemalloc-dev libxxhash-dev libcjson-dev"
+libopenblas-dev libjemalloc-dev libxxhash-dev libcjson-dev libedit-dev"
 
 # Everything the test command uses: Criterion, the real clients we test
 # against (redis-cli, redis-benchmark, redis-py, hiredis), Debian's
