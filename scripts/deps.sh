@@ -12,7 +12,8 @@ libopenblas-dev libjemalloc-dev libxxhash-dev libcjson-dev"
 # the AArch64 cross compiler and qemu for the NEON kernels.
 SIMCACHE_TEST_PKGS="$SIMCACHE_BUILD_PKGS libcriterion-dev redis-server redis-tools \
 python3 python3-redis python3-pytest python3-numpy libhiredis-dev clang-14 \
-libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
+libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user \
+prometheus"
 
 # ensure_pkgs PKG... : install what is missing, or explain how.
 ensure_pkgs() {

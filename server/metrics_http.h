@@ -1,0 +1,35 @@
+/* metrics_http.h -- the HTTP/1.1 endpoint serving GET /metrics (the
+ * Prometheus exposition of metrics.h) on the server's libuv loop.
+ *
+ * Lifecycle (main.c, loop thread only, like every function here):
+ *   metrics_http_start(loop, bind, port) after net_start, when metrics-port
+ *   is set; metrics_http_stop() when shutdown begins: the listener, the
+ *   sweep timer and every connection are closed, so the loop can run dry
+ *   and uv_loop_close() returns 0. */
+#ifndef SIMCACHE_METRICS_HTTP_H
+#define SIMCACHE_METRICS_HTTP_H
+
+#include <uv.h>
+
+/* Limits (see metrics_http.c for the reasons). */
+#define METRICS_HTTP_MAX_HEADER 8192        /* bytes of request head */
+#define METRICS_HTTP_MAX_CONNS 16           /* concurrent connections */
+#define METRICS_HTTP_IDLE_MS 30000          /* keep-alive idle timeout */
+#define METRICS_HTTP_REQUEST_MS 10000       /* a started request must complete */
+
+/* Listens on addr:port (addr is one IPv4 or IPv6 literal; port 1..65535).
+ * Returns 0, or a negative libuv error (nothing left open; the caller
+ * logs). Calling it twice without stop returns UV_EALREADY. */
+int metrics_http_start(uv_loop_t *loop, const char *addr, int port);
+
+/* The port bound, or 0 when not listening. */
+int metrics_http_port(void);
+
+/* Connections currently open. */
+int metrics_http_connections(void);
+
+/* Closes the listener, the timer and every connection (pending responses
+ * are dropped). Idempotent; memory is freed in the close callbacks. */
+void metrics_http_stop(void);
+
+#endif
