@@ -88,6 +88,29 @@ void cmd_keys(client *c);
 void cmd_randomkey(client *c);
 void cmd_memory_usage(client *c);
 
+/* cmd_cache.c: the semantic cache (sc/cache) */
+void cmd_cache_create(client *c);
+void cmd_cache_drop(client *c);
+void cmd_cache_list(client *c);
+void cmd_cache_info(client *c);
+void cmd_cache_put(client *c);
+void cmd_cache_get(client *c);
+void cmd_cache_search(client *c);
+void cmd_cache_del(client *c);
+void cmd_cache_flush(client *c);
+/* server hooks of cmd_cache.c (main.c): the hz timer's expiry/eviction
+ * pass and pending-WAIT cleanup; at shutdown, answer every parked WAIT
+ * with a miss and close its timer. */
+void cache_cron_tick(void);
+void cache_wait_shutdown(void);
+/* INFO section "cache" (info_register_section in main.c). */
+struct sbuf;
+void cache_info(struct sbuf *o);
+
+/* cmd_tenant.c: tenants' ledger and budgets (sc/cache) */
+void cmd_tenant_usage(client *c);
+void cmd_tenant_budget(client *c);
+
 /* cmd_vset.c: vector sets (sc/vset) */
 void cmd_vadd(client *c);
 void cmd_vsim(client *c);

@@ -14,8 +14,8 @@
  *    errors as the client sent them).
  * 3. Dispatch order: unknown command, arity, authentication, unknown
  *    subcommand and its arity, memory (DENYOOM under maxmemory), then the
- *    handler. Permission: every authenticated user may run every command,
- *    ADMIN included (simcache has no ACL roles yet; said in the README).
+ *    handler. Permission: ADMIN commands, FLUSHALL and FLUSHDB need the
+ *    admin role (tenant_may_run in tenant.c; the default user is admin).
  * 4. Timing uses CLOCK_MONOTONIC around each handler (vDSO, ~20 ns), for
  *    cmdstat usec and the slow log; failed_calls counts handlers that
  *    replied with an error (total_error_replies moved), rejected_calls
@@ -39,6 +39,7 @@
 #include "sbuf.h"
 #include "slowlog.h"
 #include "stats.h"
+#include "tenant.h"
 
 /* ---- argument docs ---- */
 
@@ -115,6 +116,40 @@ static const command_arg_doc args_pattern[] = {ARG("pattern", "pattern"), END};
 static const command_arg_doc args_memory_usage[] = {
     ARG("key", "key"), {"count", "integer", "SAMPLES", 1, 0}, END};
 
+static const command_arg_doc args_cache_create[] = {
+    ARG("namespace", "string"), {"embedder", "string", "EMBEDDER", 1, 0},
+    {"threshold", "double", "THRESHOLD", 1, 0}, {"seconds", "integer", "TTL", 1, 0},
+    {"grace", "integer", "GRACE", 1, 0}, {"m", "integer", "M", 1, 0},
+    {"ef", "integer", "EF", 1, 0}, {"dim", "integer", "DIM", 1, 0},
+    {"quant", "oneof", "QUANT f32|QUANT int8", 1, 0}, TOK("allow-lower", "ALLOW-LOWER"),
+    {"v", "string", "PROMPT-VERSION", 1, 0}, {"v", "string", "MODEL-VERSION", 1, 0},
+    {"v", "string", "TOOLS-VERSION", 1, 0},
+    {"on-budget", "oneof", "ON-BUDGET stale|ON-BUDGET lower-threshold t", 1, 0},
+    {"tenant", "string", "TENANT", 1, 0}, END};
+static const command_arg_doc args_cache_ns[] = {
+    ARG("namespace", "string"), {"tenant", "string", "TENANT", 1, 0}, END};
+static const command_arg_doc args_cache_list[] = {{"tenant", "string", "TENANT", 1, 0}, END};
+static const command_arg_doc args_cache_put[] = {
+    ARG("namespace", "string"), ARG("prompt", "string"), ARG("response", "string"),
+    {"seconds", "integer", "TTL", 1, 0},
+    {"cost", "oneof", "COST usd|TOKENS in out MODEL m", 1, 0},
+    {"model", "string", "MODEL", 1, 0}, {"json", "string", "PARAMS", 1, 0},
+    {"json", "string", "META", 1, 0}, {"tenant", "string", "TENANT", 1, 0}, END};
+static const command_arg_doc args_cache_get[] = {
+    ARG("namespace", "string"), ARG("prompt", "string"),
+    {"threshold", "double", "THRESHOLD", 1, 0}, TOK("stale", "STALE"),
+    {"ms", "integer", "WAIT", 1, 0}, TOK("withmeta", "WITHMETA"),
+    {"tenant", "string", "TENANT", 1, 0}, END};
+static const command_arg_doc args_cache_search[] = {
+    ARG("namespace", "string"), ARG("prompt", "string"), {"k", "integer", "COUNT", 1, 0},
+    {"tenant", "string", "TENANT", 1, 0}, END};
+static const command_arg_doc args_cache_del[] = {
+    ARG("namespace", "string"), ARG("id", "integer"), {"tenant", "string", "TENANT", 1, 0},
+    END};
+static const command_arg_doc args_tenant_usage[] = {OPT("tenant", "string"), END};
+static const command_arg_doc args_tenant_budget[] = {
+    ARG("tenant", "string"), ARG("usd", "string"),
+    {"period", "string", "PERIOD", 1, 0}, END};
 /* vector sets (sc/vset: cmd_vset.c) */
 static const command_arg_doc args_vadd[] = {
     ARG("key", "key"), {"reduce", "integer", "REDUCE", 1, 0},
@@ -451,6 +486,35 @@ static const command command_table[] = {
     {"memory", NULL, -2, 0, 0, 0, 0, "server", "0.1.0",
      "A container for memory diagnostics commands.", "Depends on subcommand.", NULL,
      memory_subcommands},
+    /* semantic cache (sc/cache): cmd_cache.c, cmd_tenant.c */
+    {"cache.create", cmd_cache_create, -2, CMD_WRITE, 0, 0, 0, "cache", "0.1.0",
+     "Creates a cache namespace of the tenant: embedder, threshold, TTL, grace, index, versions.",
+     "O(1)", args_cache_create, NULL},
+    {"cache.drop", cmd_cache_drop, -2, CMD_WRITE, 0, 0, 0, "cache", "0.1.0",
+     "Deletes a namespace and all its entries.", "O(N)", args_cache_ns, NULL},
+    {"cache.list", cmd_cache_list, -1, CMD_READONLY, 0, 0, 0, "cache", "0.1.0",
+     "Lists the tenant's namespaces.", "O(N)", args_cache_list, NULL},
+    {"cache.info", cmd_cache_info, -2, CMD_READONLY, 0, 0, 0, "cache", "0.1.0",
+     "Returns a namespace's configuration, size and hit statistics.", "O(1)",
+     args_cache_ns, NULL},
+    {"cache.put", cmd_cache_put, -4, CMD_WRITE, 0, 0, 0, "cache", "0.1.0",
+     "Stores an answer for a prompt with its cost; returns the entry id.",
+     "O(log N)", args_cache_put, NULL},
+    {"cache.get", cmd_cache_get, -3, CMD_READONLY | CMD_BLOCKING, 0, 0, 0, "cache", "0.1.0",
+     "Looks a prompt up: exact, then semantic; says which tier served it.",
+     "O(log N)", args_cache_get, NULL},
+    {"cache.search", cmd_cache_search, -3, CMD_READONLY, 0, 0, 0, "cache", "0.1.0",
+     "Lists the nearest entries with their scores (threshold tuning).", "O(log N + k)",
+     args_cache_search, NULL},
+    {"cache.del", cmd_cache_del, -3, CMD_WRITE, 0, 0, 0, "cache", "0.1.0",
+     "Deletes an entry by id.", "O(log N)", args_cache_del, NULL},
+    {"cache.flush", cmd_cache_flush, -2, CMD_WRITE, 0, 0, 0, "cache", "0.1.0",
+     "Deletes every entry of a namespace; returns how many.", "O(N)", args_cache_ns, NULL},
+    {"tenant.usage", cmd_tenant_usage, -1, CMD_READONLY, 0, 0, 0, "cache", "0.1.0",
+     "Returns a tenant's ledger: spend, savings, hits by tier, budget.", "O(1)",
+     args_tenant_usage, NULL},
+    {"tenant.budget", cmd_tenant_budget, -3, CMD_WRITE, 0, 0, 0, "cache", "0.1.0",
+     "Sets a tenant's budget for a period (admin).", "O(1)", args_tenant_budget, NULL},
 };
 
 #define NCOMMANDS (sizeof command_table / sizeof command_table[0])
@@ -687,6 +751,12 @@ void commands_execute(client *c) {
             reply_errorf(c, "ERR wrong number of arguments for '%s' command", st->fullname);
             return;
         }
+    }
+    if (!tenant_may_run(c, cmd->flags, cmd->name)) {   /* roles: tenant.c (sc/cache) */
+        st->rejected++;
+        reply_errorf(c, "NOPERM this user has no permissions to run the '%s' command",
+                     st->fullname);
+        return;
     }
     if ((cmd->flags & CMD_DENYOOM) && g_cfg.maxmemory > 0 && ks_evict_if_needed() != 0) {
         st->rejected++;

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "resp_parser.h"
 #include "strconv.h"
+#include "tenant.h"
 
 sc_config g_cfg;
 
@@ -44,9 +45,42 @@ typedef struct sc_user {
     char name[64];
     char pass[256];
     size_t passlen;
+    int role;           /* tenant_role (tenant.h): 0 tenant, 1 gateway, 2 admin */
+    char tenant[64];    /* the user's tenant; defaults to the user name */
 } sc_user;
 static sc_user users[MAX_USERS];
 static int nusers;
+
+/* Model prices (`price <model> <usd per 1M input> <usd per 1M output>`),
+ * in nano-USD per million tokens; read by CACHE.PUT ... TOKENS. */
+#define MAX_PRICES 64
+typedef struct sc_price {
+    char model[128];
+    int64_t in_nusd_per_m, out_nusd_per_m;
+} sc_price;
+static sc_price prices[MAX_PRICES];
+static int nprices;
+
+int config_user_info(const char *user, int *role, char *tenant_out, size_t cap) {
+    for (int i = 0; i < nusers; i++)
+        if (strcmp(users[i].name, user) == 0) {
+            *role = users[i].role;
+            snprintf(tenant_out, cap, "%s", users[i].tenant);
+            return 0;
+        }
+    return -1;
+}
+
+int config_price(const char *model, size_t len, int64_t *in_nusd_per_m,
+                 int64_t *out_nusd_per_m) {
+    for (int i = 0; i < nprices; i++)
+        if (strlen(prices[i].model) == len && memcmp(prices[i].model, model, len) == 0) {
+            *in_nusd_per_m = prices[i].in_nusd_per_m;
+            *out_nusd_per_m = prices[i].out_nusd_per_m;
+            return 0;
+        }
+    return -1;
+}
 
 int config_secure_equal(const char *a, size_t alen, const char *b, size_t blen) {
     /* Compare every byte of the longer string; the result depends on all
@@ -207,7 +241,25 @@ static void get_obuf(char *buf, size_t cap) {
 }
 
 static int set_user(int argc, char **argv, char *err, size_t errlen) {
-    if (argc != 2) return snprintf(err, errlen, "expected 'user <name> <password>'"), -1;
+    /* user <name> <password> [role admin|gateway|tenant] [tenant <id>] */
+    int role = 0;
+    const char *tname = argc >= 1 ? argv[0] : "";
+    if (argc < 2 || argc % 2 != 0)
+        goto usage;
+    for (int j = 2; j < argc; j += 2) {
+        if (!strcasecmp(argv[j], "role")) {
+            if (!strcasecmp(argv[j + 1], "admin")) role = 2;
+            else if (!strcasecmp(argv[j + 1], "gateway")) role = 1;
+            else if (!strcasecmp(argv[j + 1], "tenant")) role = 0;
+            else goto usage;
+        } else if (!strcasecmp(argv[j], "tenant")) {
+            tname = argv[j + 1];
+        } else {
+            goto usage;
+        }
+    }
+    if (tname[0] == 0 || strlen(tname) >= sizeof users[0].tenant)
+        return snprintf(err, errlen, "tenant name empty or too long"), -1;
     size_t nl = strlen(argv[0]), pl = strlen(argv[1]);
     if (nl == 0 || nl >= sizeof users[0].name || pl == 0 || pl >= sizeof users[0].pass)
         return snprintf(err, errlen, "user name or password empty or too long"), -1;
@@ -225,6 +277,34 @@ static int set_user(int argc, char **argv, char *err, size_t errlen) {
     memcpy(users[i].name, argv[0], nl + 1);
     memcpy(users[i].pass, argv[1], pl + 1);
     users[i].passlen = pl;
+    users[i].role = role;
+    snprintf(users[i].tenant, sizeof users[i].tenant, "%s", tname);
+    return 0;
+usage:
+    snprintf(err, errlen, "expected 'user <name> <password> [role admin|gateway|tenant] "
+             "[tenant <id>]'");
+    return -1;
+}
+
+
+
+static int set_price(int argc, char **argv, char *err, size_t errlen) {
+    int64_t in, out;
+    if (argc != 3 || strlen(argv[0]) == 0 || strlen(argv[0]) >= sizeof prices[0].model ||
+        tenant_parse_usd(argv[1], strlen(argv[1]), &in) != 0 ||
+        tenant_parse_usd(argv[2], strlen(argv[2]), &out) != 0)
+        return snprintf(err, errlen, "expected 'price <model> <usd per 1M input tokens> "
+                        "<usd per 1M output tokens>' with plain decimal amounts"), -1;
+    int i;
+    for (i = 0; i < nprices; i++)
+        if (!strcmp(prices[i].model, argv[0])) break;
+    if (i == nprices) {
+        if (nprices == MAX_PRICES) return snprintf(err, errlen, "too many prices"), -1;
+        nprices++;
+    }
+    snprintf(prices[i].model, sizeof prices[i].model, "%s", argv[0]);
+    prices[i].in_nusd_per_m = in;
+    prices[i].out_nusd_per_m = out;
     return 0;
 }
 
@@ -260,6 +340,7 @@ static const opt opts[] = {
     {"metrics-port", T_INT, F(metrics_port), 0, 0, 65535, O_IMMUTABLE, NULL, NULL, NULL},
     {"metrics-bind", T_STR, F(metrics_bind), sizeof g_cfg.metrics_bind, 0, 0, O_IMMUTABLE, NULL, NULL, NULL},
     {"user", T_SPECIAL, NULL, 0, 0, 0, O_IMMUTABLE, NULL, set_user, NULL},
+    {"price", T_SPECIAL, NULL, 0, 0, 0, O_IMMUTABLE, NULL, set_price, NULL},
 };
 #undef F
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -290,6 +371,8 @@ void config_init(void) {
     g_cfg.databases = 1;
     memset(users, 0, sizeof users);
     nusers = 0;
+    memset(prices, 0, sizeof prices);
+    nprices = 0;
 }
 
 static const opt *opt_find(const char *name) {

@@ -106,6 +106,15 @@ void config_restore(const sc_config *in);
  * requirepass, or a `user name password` line). The password comparison
  * takes time independent of where the strings differ. */
 int config_check_user(const char *user, const char *pass, size_t passlen);
+/* Role and tenant of a configured user (`user <name> <password> [role
+ * admin|gateway|tenant] [tenant <id>]`; role defaults to tenant, tenant to
+ * the user name). 0, or -1 if no `user` line names it (the default user).
+ * Used by tenant.c. */
+int config_user_info(const char *user, int *role, char *tenant, size_t cap);
+/* Price of a model from `price <model> <usd/1M in> <usd/1M out>` lines, in
+ * nano-USD per million tokens. 0, or -1 if the model has no price. */
+int config_price(const char *model, size_t len, int64_t *in_nusd_per_m,
+                 int64_t *out_nusd_per_m);
 /* 1 if any password is configured for the default user. */
 int config_default_user_has_password(void);
 /* 1 if clients must authenticate (requirepass or any user line). */

@@ -25,6 +25,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "cache.h"
+#include "cmd_handlers.h"
 #include "cmd_limit.h"
 #include "commands.h"
 #include "config.h"
@@ -37,6 +39,7 @@
 #include "provider.h"
 #include "slowlog.h"
 #include "stats.h"
+#include "tenant.h"
 #include "vset.h"
 #include "workers.h"
 
@@ -84,6 +87,7 @@ static void hz_cb(uv_timer_t *t) {
     int hz = g_cfg.hz > 0 ? g_cfg.hz : 10;
     commands_clock_sync();
     ks_active_expire_cycle((uint64_t)1000000 / (uint64_t)hz / 4);
+    cache_cron_tick();   /* cache entries: expiry, eviction (sc/cache) */
     net_cron(now);
     limits_cron();
     stats_sample(now);
@@ -104,6 +108,7 @@ static void begin_shutdown(void) {
     log_msg(LL_NOTICE, "Preparing to shut down: closing listeners and flushing replies.");
     uv_timer_stop(&hz_timer);
     uv_close((uv_handle_t *)&hz_timer, NULL);
+    cache_wait_shutdown();   /* answer parked CACHE.GET WAIT, close their timers */
     uv_signal_stop(&sig_term);
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_signal_stop(&sig_int);
@@ -145,6 +150,7 @@ int main(int argc, char **argv) {
     loop = uv_default_loop();
     info_register_section("vectorsets", vset_info, 1);
     info_register_section("limits", limits_info, 1);
+    info_register_section("cache", cache_info, 1);   /* sc/cache */
     /* Embedding providers: curl is initialised here, before any thread. */
     if (provider_start_all(loop, err, sizeof err) != 0) {
         log_msg(LL_WARNING, "%s", err);
@@ -185,6 +191,8 @@ int main(int argc, char **argv) {
     workers_destroy(search_pool);
     uv_run(loop, UV_RUN_DEFAULT);
     ks_shutdown();
+    cache_shutdown();
+    tenant_shutdown();
     slowlog_free();
     limits_free();
     rc = uv_loop_close(loop);

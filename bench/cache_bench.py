@@ -1,0 +1,228 @@
+#!/usr/bin/python3
+"""Semantic cache benchmarks (not a test; prints numbers).
+
+1. exact: CACHE.GET exact-hit throughput against simcache vs GET against
+   Debian's redis-server, redis-benchmark -c 50, same run, rounds
+   alternating between the servers; reports medians and the ratio
+   (target >= 0.9x).
+2. semantic: p99 latency of a semantic hit (built-in embedder, default
+   namespace settings) with N stored entries (default 100k) and 50
+   connections, by redis-benchmark (target <= 1 ms).
+3. quality: ../shared/data/gptcache_mock_pairs.json through the real
+   server: store every distinct `origin` with its own answer, ask every
+   `similar`;
+   correct hits (own answer), false hits (another answer), misses
+   (target >= 50% correct at <= 1% false, default settings).
+
+Usage: bench/cache_bench.py [SERVER] [--parts exact,semantic,quality]
+       [--entries N] [--requests N] [--rounds N]
+Servers run on ephemeral loopback ports and are stopped by their PID.
+"""
+import argparse
+import csv
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import redis
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "..", "..", "shared", "data", "gptcache_mock_pairs.json")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_ping(port):
+    for _ in range(400):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(10).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("server on port %d did not answer PING" % port)
+
+
+def start(argv):
+    port = free_port()
+    d = tempfile.mkdtemp(prefix="cache-bench-")
+    p = subprocess.Popen(argv + ["--port", str(port), "--bind", "127.0.0.1"], cwd=d,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_ping(port)
+    return p, port
+
+
+def stop(p):
+    os.kill(p.pid, signal.SIGTERM)
+    p.wait(30)
+
+
+def rb(port, requests, *cmd):
+    """redis-benchmark -c 50 of one command: (rps, p99 ms)."""
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(requests), "-c", "50",
+                          "--csv"] + list(cmd),
+                         capture_output=True, text=True, timeout=900, check=True).stdout
+    for f in csv.reader(out.splitlines()):
+        if f and f[0] != "test":
+            return float(f[1]), float(f[6])
+    raise RuntimeError("no redis-benchmark result: %r" % out)
+
+
+def as_dict(reply):
+    it = iter(reply)
+    return {k.decode(): v for k, v in zip(it, it)}
+
+
+def part_exact(server, args):
+    prompt = "How do I reset my password on the mobile app?"
+    ours, oport = start([server])
+    ref, rport = start(["/usr/bin/redis-server", "--save", "", "--appendonly", "no"])
+    try:
+        c = redis.Redis(port=oport)
+        c.execute_command("CACHE.CREATE", "bench")
+        c.execute_command("CACHE.PUT", "bench", prompt, "x" * 200, "COST", "0.001")
+        d = as_dict(c.execute_command("CACHE.GET", "bench", prompt))
+        assert d["tier"] == b"exact", d
+        redis.Redis(port=rport).set("key", "x" * 200)
+        o, r = [], []
+        for _ in range(args.rounds):
+            o.append(rb(oport, args.requests, "CACHE.GET", "bench", prompt))
+            r.append(rb(rport, args.requests, "GET", "key"))
+        orps = statistics.median(x[0] for x in o)
+        rrps = statistics.median(x[0] for x in r)
+        print("exact: CACHE.GET exact hit %.0f rps (p99 %.3f ms) vs redis GET %.0f rps "
+              "(p99 %.3f ms): ratio %.2fx  [%d rounds x %d requests, -c 50]" %
+              (orps, statistics.median(x[1] for x in o), rrps,
+               statistics.median(x[1] for x in r), orps / rrps, args.rounds, args.requests))
+    finally:
+        stop(ours)
+        stop(ref)
+
+
+WORDS = ("account billing invoice password email export import report dashboard team "
+         "workspace project token key webhook api limit quota plan refund upgrade "
+         "downgrade cancel region backup restore schedule alert metric log trace user "
+         "role permission group folder file image video audio language currency tax "
+         "address phone device browser mobile desktop printer calendar meeting").split()
+VERBS = ("reset change export delete create rename share archive restore enable disable "
+         "configure rotate invite remove update download upload sync merge").split()
+
+
+def synth_prompt(rnd, i):
+    return "how do I %s the %s %s for %s %s number %d" % (
+        rnd.choice(VERBS), rnd.choice(WORDS), rnd.choice(WORDS), rnd.choice(WORDS),
+        rnd.choice(WORDS), i)
+
+
+def part_semantic(server, args):
+    ours, port = start([server])
+    try:
+        c = redis.Redis(port=port)
+        c.execute_command("CACHE.CREATE", "sem", *args.create.split())
+        rnd = random.Random(7)
+        t0 = time.monotonic()
+        pipe = c.pipeline(transaction=False)
+        target = None
+        for i in range(args.entries):
+            p = synth_prompt(rnd, i)
+            if i == args.entries // 2:
+                target = p
+            pipe.execute_command("CACHE.PUT", "sem", p, "answer %d" % i)
+            if len(pipe) >= 1000:
+                pipe.execute()
+        pipe.execute()
+        load_s = time.monotonic() - t0
+        # a rewording: a word added, question mark, capitals
+        query = "Please, " + target.replace("how do I", "How do I") + "?"
+        d = as_dict(c.execute_command("CACHE.GET", "sem", query))
+        info = as_dict(c.execute_command("CACHE.INFO", "sem"))
+        print("semantic: CACHE.CREATE options [%s]" % args.create)
+        print("semantic: %d entries loaded in %.1f s (%.0f puts/s), memory %.1f MB" %
+              (args.entries, load_s, args.entries / load_s, info["memory_bytes"] / 1e6),
+              flush=True)
+        t1 = time.monotonic()
+        for _ in range(200):
+            c.execute_command("CACHE.GET", "sem", query)
+        print("semantic: one connection, sequential: %.1f us per CACHE.GET" %
+              ((time.monotonic() - t1) / 200 * 1e6), flush=True)
+        rps, p99 = rb(port, args.requests, "CACHE.GET", "sem", query)
+        print("semantic: query tier %s score %s; CACHE.GET %.0f rps, p99 %.3f ms  "
+              "[-c 50, -n %d]" % (d["tier"].decode(), d.get("score", b"-").decode(), rps, p99,
+                                  args.requests))
+    finally:
+        stop(ours)
+
+
+def part_quality(server, args):
+    pairs = json.load(open(DATA))
+    ours, port = start([server])
+    try:
+        c = redis.Redis(port=port)
+        c.execute_command("CACHE.CREATE", "q")
+        # Some rows repeat an origin (some only up to case/punctuation): the
+        # cache holds each once, under one exact key. A hit is correct when
+        # it serves the entry of the query's own origin, found by an exact
+        # lookup of that origin (as bench/embed_quality.c counts).
+        pipe = c.pipeline(transaction=False)
+        for i, p in enumerate(pairs):
+            pipe.execute_command("CACHE.PUT", "q", p["origin"], "answer-%d" % i)
+        pipe.execute()
+        own = {}
+        for p in pairs:
+            d = as_dict(c.execute_command("CACHE.GET", "q", p["origin"]))
+            assert d["tier"] == b"exact", d
+            own[p["origin"]] = d["id"]
+        correct = false = 0
+        tiers = {}
+        for i, p in enumerate(pairs):
+            d = as_dict(c.execute_command("CACHE.GET", "q", p["similar"]))
+            tiers[d["tier"]] = tiers.get(d["tier"], 0) + 1
+            if d["tier"] == b"miss":
+                continue
+            if d["id"] == own[p["origin"]]:
+                correct += 1
+            else:
+                false += 1
+        n = len(pairs)
+        print("quality: %d pairs (%d distinct origins stored): correct hits %d (%.1f%%), false hits %d (%.2f%%), misses %d; "
+              "tiers %s" % (n, len(set(own.values())), correct, 100.0 * correct / n, false, 100.0 * false / n,
+                            n - correct - false,
+                            {k.decode(): v for k, v in sorted(tiers.items())}))
+    finally:
+        stop(ours)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("server", nargs="?", default="build/release/server/simcache-server")
+    ap.add_argument("--parts", default="exact,semantic,quality")
+    ap.add_argument("--entries", type=int, default=100000)
+    ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--create", default="",
+                    help="extra CACHE.CREATE options of the semantic namespace, e.g. 'EF 32'")
+    args = ap.parse_args()
+    server = os.path.abspath(args.server)
+    for part in args.parts.split(","):
+        {"exact": part_exact, "semantic": part_semantic, "quality": part_quality}[part](
+            server, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

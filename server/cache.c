@@ -1,0 +1,585 @@
+/* cache.c -- namespaces and entries of the semantic cache (see cache.h).
+ *
+ * Design decisions:
+ * 1. One namespace = one embedder fingerprint, one HNSW index, one IDF
+ *    table, one exact map. Namespaces are scoped by (tenant, name): two
+ *    tenants' "faq" are two unrelated objects, so no lookup can cross
+ *    tenants by construction (the command layer resolves the tenant from
+ *    the connection before it names a namespace).
+ * 2. Entries are indexed three ways: by HNSW id (a dense slot array, so a
+ *    search result maps to its entry in O(1)), by exact key and by public
+ *    id (two u64 open-addressing maps). Public ids increase and are never
+ *    reused, unlike HNSW ids, so a client holding an id never reaches a
+ *    different entry.
+ * 3. Exact tier: XXH3-64 of prompt_norm(prompt). A PUT of a prompt whose
+ *    key exists replaces the old entry (one answer per exact prompt).
+ * 4. Semantic tier: the built-in embedding searched in HNSW for
+ *    CACHE_CANDIDATES neighbours, then lexscore_pick (IDF cosine over the
+ *    sparse features, gate, swap test, margin) decides. Expired candidates
+ *    are removed from the candidate list BEFORE the pick, so an expired
+ *    entry can neither be served nor act as a runner-up that blocks a live
+ *    one by the margin rule.
+ * 5. Expiry: an entry past expire_ms is never served except as STALE
+ *    (caller's consent) until expire_ms + grace; past that it is deleted
+ *    when a lookup meets it, and cache_cron walks every namespace's slot
+ *    array incrementally (a cursor, bounded visits per tick) so memory is
+ *    reclaimed without lookups. Deletion is true deletion in HNSW.
+ * 6. Eviction (cache_evict): sample entries uniformly across all
+ *    namespaces and evict the one whose loss saves the least: value =
+ *    cost_nusd * (hits + 1), ties broken by the least recently served. A
+ *    cheap answer nobody reuses goes before an expensive popular one, which
+ *    is what a cost-saving cache wants; age alone would evict the popular
+ *    expensive answers stored first. Rejected: exact LFU/LRU lists (a
+ *    pointer pair per entry and work on every hit for little gain over
+ *    sampling, which Redis also uses).
+ * 7. Threading: loop thread only; the embedder scratch is a static. */
+#include "cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem.h"
+#include "prompt_norm.h"
+
+static cache_ns *all_ns;
+static uint64_t next_generation = 1;
+static embed_feats scratch;          /* loop thread only */
+static float *qvec;
+static uint32_t qvec_dim;
+
+/* ---- u64 map ---- */
+
+static size_t map_hash(uint64_t k, size_t cap) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return (size_t)k & (cap - 1);
+}
+
+static int map_grow(cache_map *m) {
+    size_t ncap = m->cap ? m->cap * 2 : 16;
+    uint64_t *nk = calloc(ncap, sizeof *nk);
+    void **nv = calloc(ncap, sizeof *nv);
+    if (!nk || !nv) {
+        free(nk);
+        free(nv);
+        return -1;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->vals[i]) continue;
+        size_t j = map_hash(m->keys[i], ncap);
+        while (nv[j]) j = (j + 1) & (ncap - 1);
+        nk[j] = m->keys[i];
+        nv[j] = m->vals[i];
+    }
+    free(m->keys);
+    free(m->vals);
+    m->keys = nk;
+    m->vals = nv;
+    m->cap = ncap;
+    return 0;
+}
+
+static void *map_get(const cache_map *m, uint64_t k) {
+    if (!m->cap) return NULL;
+    for (size_t j = map_hash(k, m->cap); m->vals[j]; j = (j + 1) & (m->cap - 1))
+        if (m->keys[j] == k) return m->vals[j];
+    return NULL;
+}
+
+/* Inserts or replaces. 0 or -1 (ENOMEM). */
+static int map_put(cache_map *m, uint64_t k, void *v) {
+    if ((m->count + 1) * 4 > m->cap * 3 && map_grow(m) != 0) return -1;
+    size_t j = map_hash(k, m->cap);
+    while (m->vals[j] && m->keys[j] != k) j = (j + 1) & (m->cap - 1);
+    if (!m->vals[j]) m->count++;
+    m->keys[j] = k;
+    m->vals[j] = v;
+    return 0;
+}
+
+static void map_del(cache_map *m, uint64_t k) {
+    if (!m->cap) return;
+    size_t mask = m->cap - 1, j = map_hash(k, m->cap);
+    while (m->vals[j] && m->keys[j] != k) j = (j + 1) & mask;
+    if (!m->vals[j]) return;
+    m->vals[j] = NULL;
+    m->count--;
+    /* backward shift: move later members of the probe run into the hole */
+    for (size_t i = (j + 1) & mask; m->vals[i]; i = (i + 1) & mask) {
+        size_t h = map_hash(m->keys[i], m->cap);
+        if (((i - h) & mask) >= ((i - j) & mask)) {
+            m->keys[j] = m->keys[i];
+            m->vals[j] = m->vals[i];
+            m->vals[i] = NULL;
+            j = i;
+        }
+    }
+}
+
+static void map_free(cache_map *m) {
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- namespaces ---- */
+
+void cache_ns_config_default(cache_ns_config *cfg) {
+    lex_params lp;
+    lex_params_default(&lp);
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->embedder, "builtin");
+    cfg->dim = EMBED_BUILTIN_DIM_DEFAULT;
+    cfg->threshold = lp.threshold;
+    cfg->M = 16;
+    cfg->ef = 100;
+}
+
+int cache_ns_create(tenant *t, const char *name, size_t len, const cache_ns_config *cfg,
+                    cache_ns **out) {
+    if (len == 0 || len >= CACHE_NS_NAME_MAX) return CACHE_EINDEX;
+    cache_ns *ns = calloc(1, sizeof *ns);
+    if (!ns) return CACHE_ENOMEM;
+    ns->owner = t;
+    memcpy(ns->name, name, len);
+    ns->cfg = *cfg;
+    ns->next_id = 1;
+    int rc = CACHE_EINDEX;
+    if (embed_builtin_fingerprint(cfg->dim, ns->fingerprint, sizeof ns->fingerprint) != 0)
+        goto fail;
+    hnsw_params p;
+    hnsw_params_default(&p, cfg->dim);
+    p.M = cfg->M;
+    p.ef_search = cfg->ef;
+    p.storage = cfg->quant_int8 ? HNSW_STORE_I8 : HNSW_STORE_F32;
+    int hr = hnsw_create(&p, &ns->idx);
+    if (hr != HNSW_OK) {
+        rc = hr == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_EINDEX;
+        goto fail;
+    }
+    if (lexidf_create(LEXIDF_BITS_DEFAULT, &ns->idf) != LEX_OK) {
+        rc = CACHE_ENOMEM;
+        goto fail;
+    }
+    ns->generation = next_generation++;
+    ns->next = all_ns;
+    all_ns = ns;
+    *out = ns;
+    return CACHE_OK;
+fail:
+    if (ns->idx) hnsw_free(ns->idx);
+    free(ns);
+    return rc;
+}
+
+cache_ns *cache_ns_find(const tenant *t, const char *name, size_t len) {
+    for (cache_ns *ns = all_ns; ns; ns = ns->next)
+        if (ns->owner == t && strlen(ns->name) == len && memcmp(ns->name, name, len) == 0)
+            return ns;
+    return NULL;
+}
+
+cache_ns *cache_ns_first(void) { return all_ns; }
+
+cache_ns *cache_ns_by_generation(uint64_t gen) {
+    for (cache_ns *ns = all_ns; ns; ns = ns->next)
+        if (ns->generation == gen) return ns;
+    return NULL;
+}
+
+size_t cache_ns_count(const cache_ns *ns) { return ns->byid.count; }
+
+size_t cache_ns_memory(const cache_ns *ns) {
+    return sizeof *ns + ns->entry_bytes + hnsw_memory_bytes(ns->idx) +
+           lexidf_memory_bytes(ns->idf) + (size_t)ns->nslots * sizeof(void *) +
+           (ns->exact.cap + ns->byid.cap) * (sizeof(uint64_t) + sizeof(void *));
+}
+
+static void entry_free(cache_entry *e) {
+    free(e->doc);
+    free(e->prompt.p);
+    free(e->response.p);
+    free(e->model.p);
+    free(e->params.p);
+    free(e->meta.p);
+    free(e);
+}
+
+/* Removes e from the maps, IDF table and slot array, but not from HNSW. */
+static void entry_unlink(cache_ns *ns, cache_entry *e) {
+    if (map_get(&ns->exact, e->key) == e) map_del(&ns->exact, e->key);
+    map_del(&ns->byid, e->id);
+    lexidf_remove(ns->idf, e->doc->ids, e->doc->n);
+    ns->slots[e->slot] = NULL;
+    ns->entry_bytes -= e->bytes;
+}
+
+void cache_entry_delete(cache_ns *ns, cache_entry *e) {
+    entry_unlink(ns, e);
+    hnsw_delete(ns->idx, e->slot);
+    entry_free(e);
+}
+
+size_t cache_ns_flush(cache_ns *ns) {
+    size_t n = 0;
+    for (uint32_t i = 0; i < ns->nslots; i++)
+        if (ns->slots[i]) {
+            cache_entry_delete(ns, ns->slots[i]);
+            n++;
+        }
+    return n;
+}
+
+void cache_ns_drop(cache_ns *ns) {
+    for (cache_ns **pp = &all_ns; *pp; pp = &(*pp)->next)
+        if (*pp == ns) {
+            *pp = ns->next;
+            break;
+        }
+    for (uint32_t i = 0; i < ns->nslots; i++)
+        if (ns->slots[i]) entry_free(ns->slots[i]);
+    free(ns->slots);
+    map_free(&ns->exact);
+    map_free(&ns->byid);
+    hnsw_free(ns->idx);
+    lexidf_free(ns->idf);
+    free(ns);
+}
+
+void cache_shutdown(void) {
+    while (all_ns) cache_ns_drop(all_ns);
+    embed_feats_free(&scratch);
+    free(qvec);
+    qvec = NULL;
+    qvec_dim = 0;
+}
+
+/* ---- embedding ---- */
+
+int cache_key(const char *prompt, size_t len, uint64_t *key) {
+    int rc = prompt_norm_key(prompt, len, key);
+    return rc == 0 ? CACHE_OK : rc == -1 ? CACHE_EEMPTY : CACHE_ENOMEM;
+}
+
+/* Features into `scratch`, vector into qvec[dim]. */
+static int embed_prompt(const char *prompt, size_t len, uint32_t dim) {
+    if (qvec_dim < dim) {
+        float *v = realloc(qvec, dim * sizeof *v);
+        if (!v) return CACHE_ENOMEM;
+        qvec = v;
+        qvec_dim = dim;
+    }
+    int rc = embed_builtin_features(prompt, len, &scratch);
+    if (rc == EMBED_OK) rc = embed_builtin_vector(&scratch, dim, qvec);
+    if (rc == EMBED_OK) return CACHE_OK;
+    return rc == EMBED_ENOMEM ? CACHE_ENOMEM : CACHE_EEMPTY;
+}
+
+/* ---- put ---- */
+
+static int str_dup(cache_str *s, const char *p, size_t n) {
+    if (!p) return 0;
+    s->p = malloc(n + 1);
+    if (!s->p) return -1;
+    memcpy(s->p, p, n);
+    s->p[n] = 0;
+    s->n = n;
+    return 0;
+}
+
+static int slots_reserve(cache_ns *ns, uint32_t slot) {
+    if (slot < ns->nslots) return 0;
+    uint32_t ncap = ns->nslots ? ns->nslots : 64;
+    while (ncap <= slot) ncap *= 2;
+    cache_entry **s = realloc(ns->slots, ncap * sizeof *s);
+    if (!s) return -1;
+    memset(s + ns->nslots, 0, (ncap - ns->nslots) * sizeof *s);
+    ns->slots = s;
+    ns->nslots = ncap;
+    return 0;
+}
+
+int cache_put(cache_ns *ns, const cache_put_args *a, int64_t now_ms, cache_entry **out) {
+    uint64_t key;
+    int rc = cache_key(a->prompt, a->prompt_len, &key);
+    if (rc != CACHE_OK) return rc;
+    rc = embed_prompt(a->prompt, a->prompt_len, ns->cfg.dim);
+    if (rc != CACHE_OK) return rc;
+    cache_entry *e = calloc(1, sizeof *e);
+    if (!e) return CACHE_ENOMEM;
+    e->doc = lex_doc_create(scratch.ids, scratch.tfs, scratch.n);
+    if (!e->doc || str_dup(&e->prompt, a->prompt, a->prompt_len) ||
+        str_dup(&e->response, a->response, a->response_len) ||
+        str_dup(&e->model, a->model, a->model_len) ||
+        str_dup(&e->params, a->params, a->params_len) ||
+        str_dup(&e->meta, a->meta, a->meta_len)) {
+        entry_free(e);
+        return CACHE_ENOMEM;
+    }
+    /* make room in the maps first so nothing below can fail half-way */
+    if ((ns->exact.count + 1) * 4 > ns->exact.cap * 3 && map_grow(&ns->exact) != 0) goto oom;
+    if ((ns->byid.count + 1) * 4 > ns->byid.cap * 3 && map_grow(&ns->byid) != 0) goto oom;
+    if (lexidf_add(ns->idf, e->doc->ids, e->doc->n) != LEX_OK) goto oom;
+    int hr = hnsw_insert(ns->idx, qvec, ns->cfg.dim, &e->slot);
+    if (hr != HNSW_OK || slots_reserve(ns, e->slot) != 0) {
+        if (hr == HNSW_OK) hnsw_delete(ns->idx, e->slot);
+        lexidf_remove(ns->idf, e->doc->ids, e->doc->n);
+        entry_free(e);
+        return hr == HNSW_OK || hr == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_EINDEX;
+    }
+    cache_entry *old = map_get(&ns->exact, key);
+    if (old) cache_entry_delete(ns, old);
+    e->id = ns->next_id++;
+    e->key = key;
+    e->created_ms = e->last_hit_ms = now_ms;
+    int64_t ttl = a->ttl_ms < 0 ? ns->cfg.ttl_ms : a->ttl_ms;
+    e->expire_ms = ttl > 0 ? now_ms + ttl : 0;
+    e->cost_nusd = a->cost_nusd;
+    e->tokens_in = a->tokens_in;
+    e->tokens_out = a->tokens_out;
+    e->bytes = sizeof *e + lex_doc_bytes(e->doc) + e->prompt.n + e->response.n + e->model.n +
+               e->params.n + e->meta.n + 5;
+    map_put(&ns->exact, key, e);   /* cannot fail: room reserved above */
+    map_put(&ns->byid, e->id, e);
+    ns->slots[e->slot] = e;
+    ns->entry_bytes += e->bytes;
+    ns->st.puts++;
+    *out = e;
+    return CACHE_OK;
+oom:
+    entry_free(e);
+    return CACHE_ENOMEM;
+}
+
+/* ---- lookup ---- */
+
+static int past_grace(const cache_ns *ns, const cache_entry *e, int64_t now) {
+    return e->expire_ms && now >= e->expire_ms + ns->cfg.grace_ms;
+}
+static int expired(const cache_entry *e, int64_t now) {
+    return e->expire_ms && now >= e->expire_ms;
+}
+
+static void note_hit(cache_ns *ns, cache_hit *h, int64_t now) {
+    h->e->hits++;
+    h->e->last_hit_ms = now;
+    if (h->tier == CACHE_EXACT) ns->st.hits_exact++;
+    else if (h->tier == CACHE_SEMANTIC) ns->st.hits_semantic++;
+    else ns->st.hits_stale++;
+}
+
+/* Semantic search with expired entries filtered out (in-grace ones kept if
+ * allow_stale). Entries past grace met on the way are deleted afterwards. */
+static int semantic(cache_ns *ns, float threshold, int allow_stale, int64_t now,
+                    cache_hit *out) {
+    hnsw_result res[CACHE_CANDIDATES];
+    const lex_doc *docs[CACHE_CANDIDATES];
+    cache_entry *ents[CACHE_CANDIDATES], *dead[CACHE_CANDIDATES];
+    int ndead = 0;
+    int n = hnsw_search(ns->idx, qvec, ns->cfg.dim, CACHE_CANDIDATES, 0, res);
+    if (n < 0) return n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_OK;
+    for (int i = 0; i < n; i++) {
+        cache_entry *e = res[i].id < ns->nslots ? ns->slots[res[i].id] : NULL;
+        ents[i] = e;
+        docs[i] = NULL;
+        if (!e) continue;
+        if (past_grace(ns, e, now)) {
+            dead[ndead++] = e;
+            ents[i] = NULL;
+        } else if (!expired(e, now) || allow_stale) {
+            docs[i] = e->doc;
+        }
+    }
+    lex_params lp;
+    lex_params_default(&lp);
+    lp.threshold = threshold;
+    lex_pick pick;
+    if (n > 0 && lexscore_pick(ns->idf, &lp, scratch.ids, scratch.tfs, scratch.n, docs,
+                               (uint32_t)n, &pick) == LEX_OK &&
+        pick.verdict == LEX_HIT) {
+        out->e = ents[pick.index];
+        out->score = pick.best;
+        out->tier = expired(out->e, now) ? CACHE_STALE : CACHE_SEMANTIC;
+    }
+    for (int i = 0; i < ndead; i++) {
+        cache_entry_delete(ns, dead[i]);
+        ns->st.expired++;
+    }
+    return CACHE_OK;
+}
+
+int cache_lookup(cache_ns *ns, const char *prompt, size_t len, float threshold,
+                 int allow_stale, int64_t now, cache_hit *out) {
+    memset(out, 0, sizeof *out);
+    uint64_t key;
+    int rc = cache_key(prompt, len, &key);
+    if (rc != CACHE_OK) return rc;
+    cache_entry *e = map_get(&ns->exact, key);
+    if (e && past_grace(ns, e, now)) {
+        cache_entry_delete(ns, e);
+        ns->st.expired++;
+        e = NULL;
+    }
+    if (e && !expired(e, now)) {
+        out->tier = CACHE_EXACT;
+        out->e = e;
+        out->score = 1.0f;
+        note_hit(ns, out, now);
+        return CACHE_OK;
+    }
+    rc = embed_prompt(prompt, len, ns->cfg.dim);
+    if (rc != CACHE_OK) return rc;
+    if (hnsw_count(ns->idx) > 0) {
+        rc = semantic(ns, threshold, 0, now, out);
+        if (rc == CACHE_OK && out->tier == CACHE_MISS && allow_stale) {
+            /* the entry e may have been deleted by semantic(): re-find it */
+            e = map_get(&ns->exact, key);
+            if (e && expired(e, now)) {
+                out->tier = CACHE_STALE;
+                out->e = e;
+                out->score = 1.0f;
+            } else {
+                rc = semantic(ns, threshold, 1, now, out);
+            }
+        }
+        if (rc != CACHE_OK) return rc;
+    }
+    if (out->tier == CACHE_MISS) ns->st.misses++;
+    else note_hit(ns, out, now);
+    return CACHE_OK;
+}
+
+int cache_search(cache_ns *ns, const char *prompt, size_t len, uint32_t k, int64_t now,
+                 cache_entry **out, float *score, float *cosine) {
+    int rc = embed_prompt(prompt, len, ns->cfg.dim);
+    if (rc != CACHE_OK) return rc;
+    if (hnsw_count(ns->idx) == 0 || k == 0) return 0;
+    /* ask for extra candidates: expired ones are skipped */
+    uint32_t want = k + 16;
+    hnsw_result *res = malloc(want * sizeof *res);
+    if (!res) return CACHE_ENOMEM;
+    int n = hnsw_search(ns->idx, qvec, ns->cfg.dim, want, 0, res);
+    lex_params lp;
+    lex_params_default(&lp);
+    int m = 0;
+    for (int i = 0; i < n && (uint32_t)m < k; i++) {
+        cache_entry *e = res[i].id < ns->nslots ? ns->slots[res[i].id] : NULL;
+        if (!e || expired(e, now)) continue;
+        out[m] = e;
+        score[m] = lexscore_similarity(ns->idf, &lp, scratch.ids, scratch.tfs, scratch.n,
+                                       e->doc);
+        cosine[m] = 1.0f - res[i].dist;
+        m++;
+    }
+    free(res);
+    return n < 0 ? (n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_EINDEX) : m;
+}
+
+cache_entry *cache_entry_by_id(cache_ns *ns, uint64_t id) { return map_get(&ns->byid, id); }
+
+/* ---- expiry and eviction ---- */
+
+/* One graph pass for the batch; if the batch path cannot allocate its
+ * scratch, fall back to one delete per id so no orphan stays in HNSW. */
+static void delete_slots(cache_ns *ns, const uint32_t *slots, size_t n) {
+    if (hnsw_delete_batch(ns->idx, slots, n) >= 0) return;
+    for (size_t i = 0; i < n; i++) hnsw_delete(ns->idx, slots[i]);
+}
+
+size_t cache_cron(int64_t now, uint32_t max_visits) {
+    size_t deleted = 0;
+    uint32_t batch[256];
+    for (cache_ns *ns = all_ns; ns; ns = ns->next) {
+        if (ns->nslots == 0 || ns->byid.count == 0) continue;
+        uint32_t visits = max_visits < ns->nslots ? max_visits : ns->nslots;
+        size_t nb = 0;
+        for (uint32_t v = 0; v < visits; v++) {
+            uint32_t i = ns->cron_cursor++ % ns->nslots;
+            cache_entry *e = ns->slots[i];
+            if (!e || !past_grace(ns, e, now)) continue;
+            entry_unlink(ns, e);
+            batch[nb++] = e->slot;
+            entry_free(e);
+            ns->st.expired++;
+            if (nb == sizeof batch / sizeof batch[0]) {
+                delete_slots(ns, batch, nb);
+                deleted += nb;
+                nb = 0;
+            }
+        }
+        if (nb) delete_slots(ns, batch, nb);
+        deleted += nb;
+        ns->cron_cursor %= ns->nslots;
+    }
+    return deleted;
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+static uint64_t rng_next(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* A uniformly random entry of all namespaces (by namespace weight, then a
+ * random slot probe), or NULL after a few empty probes. */
+static cache_entry *sample_entry(cache_ns **ns_out) {
+    size_t total = 0;
+    for (cache_ns *ns = all_ns; ns; ns = ns->next) total += ns->byid.count;
+    if (total == 0) return NULL;
+    size_t r = (size_t)(rng_next() % total);
+    cache_ns *ns = all_ns;
+    for (; ns; ns = ns->next) {
+        if (r < ns->byid.count) break;
+        r -= ns->byid.count;
+    }
+    for (int tries = 0; ns && tries < 64; tries++) {
+        cache_entry *e = ns->slots[rng_next() % ns->nslots];
+        if (e) {
+            *ns_out = ns;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static unsigned __int128 entry_value(const cache_entry *e) {
+    return (unsigned __int128)(uint64_t)(e->cost_nusd > 0 ? e->cost_nusd : 0) * (e->hits + 1);
+}
+
+/* Evicts the least valuable of `samples` sampled entries. 1, or 0 if the
+ * cache is empty. */
+static int evict_one(int samples) {
+    cache_entry *best = NULL;
+    cache_ns *best_ns = NULL;
+    for (int s = 0; s < samples; s++) {
+        cache_ns *ns;
+        cache_entry *e = sample_entry(&ns);
+        if (!e) continue;
+        if (!best || entry_value(e) < entry_value(best) ||
+            (entry_value(e) == entry_value(best) && e->last_hit_ms < best->last_hit_ms)) {
+            best = e;
+            best_ns = ns;
+        }
+    }
+    if (!best) return 0;
+    cache_entry_delete(best_ns, best);
+    best_ns->st.evicted++;
+    return 1;
+}
+
+size_t cache_evict(size_t limit, int samples) {
+    size_t n = 0;
+    if (samples < 1) samples = 5;
+    while (mem_used() > limit && evict_one(samples)) n++;
+    return n;
+}
+
+size_t cache_evict_count(size_t count, int samples) {
+    size_t n = 0;
+    if (samples < 1) samples = 5;
+    while (n < count && evict_one(samples)) n++;
+    return n;
+}

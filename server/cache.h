@@ -1,0 +1,205 @@
+/* cache.h -- the semantic LLM cache: namespaces and entries.
+ *
+ * A namespace belongs to one tenant (tenant.h) and binds one embedder
+ * (fingerprint + dimension), one HNSW index, one IDF table and one exact
+ * map; nothing is shared between namespaces, hence between tenants. An
+ * entry is a stored answer: the exact prompt, the response, what it cost
+ * upstream (nano-USD, tokens, model), free-form PARAMS/META, its TTL.
+ *
+ * Lookups go exact first (XXH3 of the normalised prompt, prompt_norm.h),
+ * then semantic (built-in embedding, HNSW top-k, lexscore re-score with
+ * gate and margin). An entry is live until expire_ms; between expire_ms and
+ * expire_ms + grace it is "stale": returned only to callers that allow
+ * stale answers; after that it is deleted (from the exact map, the id map
+ * and the HNSW graph: true deletion) lazily on a lookup that meets it or by
+ * cache_cron.
+ *
+ * Threading: loop thread only. Every function runs to completion on the
+ * loop (the built-in embedder costs ~20 us per prompt; see cache.c). */
+#ifndef SIMCACHE_CACHE_H
+#define SIMCACHE_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "index/hnsw.h"
+#include "embed_builtin.h"
+#include "lexscore.h"
+#include "tenant.h"
+
+#define CACHE_NS_NAME_MAX 128       /* bytes, NUL included */
+#define CACHE_LABEL_MAX 64          /* version labels, NUL included */
+#define CACHE_CANDIDATES 10         /* HNSW candidates re-scored per lookup */
+
+#define CACHE_OK 0
+#define CACHE_EEMPTY (-1)   /* prompt normalises to nothing */
+#define CACHE_ENOMEM (-2)
+#define CACHE_EINDEX (-3)   /* the index refused the vector */
+
+typedef enum cache_tier {
+    CACHE_MISS = 0,
+    CACHE_EXACT,
+    CACHE_SEMANTIC,
+    CACHE_STALE,
+} cache_tier;
+
+typedef enum cache_on_budget {
+    ON_BUDGET_NONE = 0,
+    ON_BUDGET_STALE,            /* budget exhausted: serve stale entries */
+    ON_BUDGET_LOWER_THRESHOLD,  /* budget exhausted: accept budget_floor */
+} cache_on_budget;
+
+typedef struct cache_str {
+    char *p;          /* owned, NUL-terminated for convenience, may hold NULs */
+    size_t n;
+} cache_str;
+
+typedef struct cache_entry {
+    uint64_t id;              /* public id, unique in the namespace, from 1 */
+    uint64_t key;             /* exact key: XXH3 of the normalised prompt */
+    uint32_t slot;            /* HNSW id */
+    int64_t created_ms;       /* unix ms */
+    int64_t expire_ms;        /* unix ms; 0 = never */
+    int64_t cost_nusd;        /* upstream cost of producing the answer */
+    uint64_t tokens_in, tokens_out;
+    uint64_t hits;            /* times served */
+    int64_t last_hit_ms;      /* unix ms of the last serve, or created_ms */
+    size_t bytes;             /* memory owned by the entry (estimate) */
+    lex_doc *doc;             /* sparse features (IDF re-scoring) */
+    cache_str prompt, response, model, params, meta;
+} cache_entry;
+
+/* u64 -> pointer open-addressing map (linear probing, backward-shift
+ * deletion). Private to cache.c; in the header so the struct can be
+ * embedded. */
+typedef struct cache_map {
+    uint64_t *keys;
+    void **vals;              /* NULL = empty slot */
+    size_t cap, count;        /* cap a power of two or 0 */
+} cache_map;
+
+typedef struct cache_ns_config {
+    char embedder[32];        /* "builtin" */
+    uint32_t dim;             /* embedding dimension */
+    float threshold;          /* default similarity threshold (lexscore), [0,1] */
+    int allow_lower;          /* per-request THRESHOLD may go below threshold */
+    int64_t ttl_ms;           /* default TTL, 0 = none */
+    int64_t grace_ms;         /* stale window after expiry */
+    uint32_t M, ef;           /* HNSW parameters */
+    int quant_int8;           /* 1: int8 storage */
+    char prompt_version[CACHE_LABEL_MAX];
+    char model_version[CACHE_LABEL_MAX];
+    char tools_version[CACHE_LABEL_MAX];
+    cache_on_budget on_budget;
+    float budget_floor;       /* ON_BUDGET_LOWER_THRESHOLD floor */
+} cache_ns_config;
+
+typedef struct cache_ns_stats {
+    uint64_t hits_exact, hits_semantic, hits_stale, misses;
+    uint64_t puts, expired, evicted, deleted;
+} cache_ns_stats;
+
+typedef struct cache_ns {
+    tenant *owner;
+    char name[CACHE_NS_NAME_MAX];
+    uint64_t generation;      /* unique per namespace ever created */
+    cache_ns_config cfg;
+    char fingerprint[EMBED_BUILTIN_FP_MAX];
+    hnsw *idx;
+    lex_idf *idf;
+    cache_entry **slots;      /* by HNSW id; NULL = free */
+    uint32_t nslots;          /* capacity of slots */
+    cache_map exact;          /* key -> entry */
+    cache_map byid;           /* id -> entry */
+    uint64_t next_id;
+    size_t entry_bytes;       /* sum of entry->bytes */
+    uint32_t cron_cursor;     /* next slot the expiry pass visits */
+    cache_ns_stats st;
+    struct cache_ns *next;
+} cache_ns;
+
+typedef struct cache_hit {
+    cache_tier tier;
+    cache_entry *e;           /* NULL on a miss; borrowed until the next write */
+    float score;              /* 1 for exact; lexscore similarity otherwise */
+} cache_hit;
+
+/* Defaults: builtin embedder at EMBED_BUILTIN_DIM_DEFAULT, lexscore's
+ * default threshold, no TTL, no grace, M 16, ef 100, float32. */
+void cache_ns_config_default(cache_ns_config *cfg);
+
+/* Creates namespace `name` of tenant t. CACHE_OK, CACHE_ENOMEM, or
+ * CACHE_EINDEX (parameters the index or embedder refuse). *out borrowed. */
+int cache_ns_create(tenant *t, const char *name, size_t len, const cache_ns_config *cfg,
+                    cache_ns **out);
+/* The namespace `name` of tenant t, or NULL. */
+cache_ns *cache_ns_find(const tenant *t, const char *name, size_t len);
+/* Frees the namespace and its entries. */
+void cache_ns_drop(cache_ns *ns);
+/* Deletes every entry; returns how many. */
+size_t cache_ns_flush(cache_ns *ns);
+/* The first namespace of all tenants (walk ->next). */
+cache_ns *cache_ns_first(void);
+size_t cache_ns_count(const cache_ns *ns);
+/* Bytes owned by the namespace (entries, index, IDF table, maps). */
+size_t cache_ns_memory(const cache_ns *ns);
+/* A namespace with this generation, or NULL (it was dropped). */
+cache_ns *cache_ns_by_generation(uint64_t gen);
+
+/* Input of cache_put. Strings are copied. */
+typedef struct cache_put_args {
+    const char *prompt; size_t prompt_len;
+    const char *response; size_t response_len;
+    int64_t ttl_ms;           /* < 0: the namespace default; 0: none */
+    int64_t cost_nusd;
+    uint64_t tokens_in, tokens_out;
+    const char *model; size_t model_len;     /* may be NULL */
+    const char *params; size_t params_len;   /* may be NULL */
+    const char *meta; size_t meta_len;       /* may be NULL */
+} cache_put_args;
+
+/* Stores an entry, replacing one with the same exact key. *out borrowed.
+ * CACHE_OK, CACHE_EEMPTY, CACHE_ENOMEM, CACHE_EINDEX; on error nothing
+ * changed. */
+int cache_put(cache_ns *ns, const cache_put_args *a, int64_t now_ms, cache_entry **out);
+
+/* Looks the prompt up: exact, then semantic with `threshold` (lexscore
+ * similarity floor). allow_stale: entries expired less than the grace ago
+ * may be returned (tier STALE) when no live one matches. The hit's entry
+ * counters (hits, last_hit_ms) and namespace stats are updated. Entries
+ * found past their grace are deleted on the way. CACHE_OK (hit or miss in
+ * out->tier), CACHE_EEMPTY, CACHE_ENOMEM. */
+int cache_lookup(cache_ns *ns, const char *prompt, size_t len, float threshold,
+                 int allow_stale, int64_t now_ms, cache_hit *out);
+
+/* The exact key of a prompt (for WAIT coalescing). 0 or CACHE_EEMPTY. */
+int cache_key(const char *prompt, size_t len, uint64_t *key);
+
+/* Nearest live entries (for threshold tuning): up to k, by cosine
+ * distance; score[i] is the lexscore similarity, cosine[i] 1 - dist.
+ * Returns the count or a negative CACHE_E*. */
+int cache_search(cache_ns *ns, const char *prompt, size_t len, uint32_t k, int64_t now_ms,
+                 cache_entry **out, float *score, float *cosine);
+
+/* The entry with public id, or NULL. */
+cache_entry *cache_entry_by_id(cache_ns *ns, uint64_t id);
+/* Deletes an entry (maps, HNSW, IDF). */
+void cache_entry_delete(cache_ns *ns, cache_entry *e);
+
+/* Active expiry: deletes entries past expire + grace, visiting at most
+ * `max_visits` slots per namespace, resuming where the last call stopped.
+ * Returns how many were deleted. Called from main.c's hz timer. */
+size_t cache_cron(int64_t now_ms, uint32_t max_visits);
+
+/* Eviction under maxmemory (see cache.c note 5): while used memory is over
+ * `limit`, deletes the sampled entry whose loss saves the least. Returns
+ * how many were evicted. */
+size_t cache_evict(size_t limit, int samples);
+/* The same choice, for exactly `count` entries (tests, and callers that
+ * know how much to free). Returns how many were evicted. */
+size_t cache_evict_count(size_t count, int samples);
+
+/* Frees every namespace (shutdown, tests). */
+void cache_shutdown(void);
+
+#endif

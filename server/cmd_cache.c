@@ -1,0 +1,857 @@
+/* cmd_cache.c -- CACHE.* commands: namespaces, PUT/GET/SEARCH/DEL/FLUSH,
+ * WAIT coalescing of identical misses, and the cache's cron/eviction hooks.
+ *
+ * Design decisions:
+ * 1. The tenant of a request comes from the connection (tenant_role_of);
+ *    a TENANT argument is accepted only from admin and gateway users, and a
+ *    tenant user giving one gets -NOPERM, even for its own tenant, so a
+ *    misconfigured client fails loudly instead of silently.
+ * 2. GET replies with a map (RESP3) / flat array (RESP2) whose first field
+ *    is always `tier` (exact|semantic|stale|miss), so a gateway can log
+ *    which tier served every request (the seed's observability rule).
+ *    A miss carries `budget` (ok|exhausted) and `fill` (1 if this caller is
+ *    expected to call the model and PUT the answer).
+ * 3. WAIT coalescing: the first GET ... WAIT ms that misses on an exact key
+ *    registers a pending fill (deadline now + ms) and gets `fill 1`; other
+ *    GET ... WAIT on the same namespace generation + exact key while the
+ *    fill is pending are parked (client_block + client_ref + a uv_timer of
+ *    their own ms). A PUT of that key answers every parked caller as an
+ *    exact hit; a waiter's timer answers it with a miss (`fill 1`). The
+ *    completion re-checks client_is_open and the namespace generation
+ *    (a DROP in between makes waiters time out with a miss). Pending fills
+ *    are a linked list: they live for at most one WAIT, and the list is
+ *    expected to stay short (concurrent distinct in-flight misses).
+ * 4. Eviction: CACHE.PUT is not flagged DENYOOM (the keyspace's check
+ *    would refuse it before the cache could free anything). Instead PUT,
+ *    when used memory is over maxmemory and maxmemory-policy is not
+ *    noeviction (Redis's meaning: never evict), calls cache_evict first
+ *    (sampled, cost x hits; cache.c note 6), then ks_evict_if_needed for
+ *    plain keys, and replies -OOM only if memory is still over the limit.
+ *    The hz cron runs the same cache eviction, so memory freed by other
+ *    means is not needed before a PUT arrives. Under noeviction a PUT over
+ *    the limit gets -OOM, as SET does. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <uv.h>
+
+#include "cache.h"
+#include "cmd_handlers.h"
+#include "commands.h"
+#include "config.h"
+#include "errors.h"
+#include "keyspace.h"
+#include "mem.h"
+#include "net.h"
+#include "reply.h"
+#include "sbuf.h"
+#include "strconv.h"
+#include "tenant.h"
+
+static int arg_is(const req_arg *a, const char *s) {
+    return strlen(s) == a->len && strncasecmp(a->ptr, s, a->len) == 0;
+}
+
+/* ---- tenant and namespace resolution ---- */
+
+/* The tenant the request acts for: the connection's, or the TENANT
+ * argument's (admin/gateway only). NULL after replying. */
+static tenant *tenant_or_reply(client *c, const req_arg *targ) {
+    char own[TENANT_NAME_MAX];
+    tenant_role role = tenant_role_of(c, own);
+    if (targ) {
+        if (role == ROLE_TENANT) {
+            reply_error(c, "NOPERM the TENANT argument needs the gateway or admin role");
+            return NULL;
+        }
+        if (targ->len == 0 || targ->len >= TENANT_NAME_MAX) {
+            reply_error(c, "ERR invalid tenant name");
+            return NULL;
+        }
+    }
+    const char *name = targ ? targ->ptr : own;
+    size_t len = targ ? targ->len : strlen(own);
+    tenant *t = tenant_get_or_create(name, len);
+    if (!t) reply_error(c, "OOM out of memory creating the tenant");
+    return t;
+}
+
+/* For commands whose only option is TENANT t after `from` fixed
+ * arguments: the tenant, or NULL after replying (syntax or role). */
+static tenant *only_tenant_opt_or_reply(client *c, int from) {
+    if (c->argc != from && !(c->argc == from + 2 && arg_is(&c->argv[from], "tenant"))) {
+        reply_error(c, ERR_SYNTAX);
+        return NULL;
+    }
+    return tenant_or_reply(c, c->argc == from ? NULL : &c->argv[from + 1]);
+}
+
+static cache_ns *ns_or_reply(client *c, tenant *t, const req_arg *name) {
+    cache_ns *ns = cache_ns_find(t, name->ptr, name->len);
+    if (!ns) reply_errorf(c, "ERR no such namespace '%.128s'", name->ptr);
+    return ns;
+}
+
+static int64_t now_ms(void) { return ks_now_ms(); }
+
+/* A float as the shortest double that prints like it (0.45f -> 0.45, not
+ * 0.44999998807907104): scores and thresholds are float internally. */
+static double f2d(float f) {
+    char b[32];
+    snprintf(b, sizeof b, "%.7g", (double)f);
+    return strtod(b, NULL);
+}
+
+/* Parses a non-negative integer argument. -1 after replying. */
+static int nonneg_or_reply(client *c, const req_arg *a, long long *out) {
+    if (strconv_ll(a->ptr, a->len, out) != 0 || *out < 0) {
+        reply_error(c, ERR_NOT_INTEGER);
+        return -1;
+    }
+    return 0;
+}
+
+static int unit_or_reply(client *c, const req_arg *a, float *out) {
+    double d;
+    if (strconv_d(a->ptr, a->len, &d) != 0 || !(d >= 0.0 && d <= 1.0)) {
+        reply_error(c, "ERR threshold must be a number between 0 and 1");
+        return -1;
+    }
+    *out = (float)d;
+    return 0;
+}
+
+static int label_or_reply(client *c, const req_arg *a, char *dst) {
+    if (a->len >= CACHE_LABEL_MAX) {
+        reply_error(c, "ERR version label longer than 63 bytes");
+        return -1;
+    }
+    memcpy(dst, a->ptr, a->len + 1);
+    return 0;
+}
+
+/* ---- CACHE.CREATE ---- */
+
+static int parse_create_or_reply(client *c, cache_ns_config *cfg, const req_arg **targ) {
+    long long v;
+    for (int j = 2; j < c->argc; j++) {
+        const req_arg *a = &c->argv[j];
+        int more = j + 1 < c->argc;
+        const req_arg *n = more ? &c->argv[j + 1] : NULL;
+        if (arg_is(a, "allow-lower")) {
+            cfg->allow_lower = 1;
+        } else if (!more) {
+            goto syntax;
+        } else if (arg_is(a, "tenant")) {
+            *targ = n;
+            j++;
+        } else if (arg_is(a, "embedder")) {
+            if (!arg_is(n, "builtin")) {
+                reply_errorf(c, "ERR unknown embedder '%.128s' (only 'builtin' for now)",
+                             n->ptr);
+                return -1;
+            }
+            j++;
+        } else if (arg_is(a, "threshold")) {
+            if (unit_or_reply(c, n, &cfg->threshold)) return -1;
+            j++;
+        } else if (arg_is(a, "ttl") || arg_is(a, "grace")) {
+            if (nonneg_or_reply(c, n, &v)) return -1;
+            if (v > 100LL * 365 * 86400) goto syntax;
+            *(arg_is(a, "ttl") ? &cfg->ttl_ms : &cfg->grace_ms) = v * 1000;
+            j++;
+        } else if (arg_is(a, "m") || arg_is(a, "ef") || arg_is(a, "dim")) {
+            if (nonneg_or_reply(c, n, &v)) return -1;
+            if (arg_is(a, "m")) {
+                if (v < 4 || v > 4096) goto range;
+                cfg->M = (uint32_t)v;
+            } else if (arg_is(a, "ef")) {
+                if (v < 1 || v > 100000) goto range;
+                cfg->ef = (uint32_t)v;
+            } else {
+                if (v < EMBED_BUILTIN_DIM_MIN || v > EMBED_BUILTIN_DIM_MAX) goto range;
+                cfg->dim = (uint32_t)v;
+            }
+            j++;
+        } else if (arg_is(a, "quant")) {
+            if (arg_is(n, "f32")) cfg->quant_int8 = 0;
+            else if (arg_is(n, "int8")) cfg->quant_int8 = 1;
+            else goto syntax;
+            j++;
+        } else if (arg_is(a, "prompt-version")) {
+            if (label_or_reply(c, n, cfg->prompt_version)) return -1;
+            j++;
+        } else if (arg_is(a, "model-version")) {
+            if (label_or_reply(c, n, cfg->model_version)) return -1;
+            j++;
+        } else if (arg_is(a, "tools-version")) {
+            if (label_or_reply(c, n, cfg->tools_version)) return -1;
+            j++;
+        } else if (arg_is(a, "on-budget")) {
+            if (arg_is(n, "stale")) {
+                cfg->on_budget = ON_BUDGET_STALE;
+                j++;
+            } else if (arg_is(n, "lower-threshold") && j + 2 < c->argc) {
+                if (unit_or_reply(c, &c->argv[j + 2], &cfg->budget_floor)) return -1;
+                cfg->on_budget = ON_BUDGET_LOWER_THRESHOLD;
+                j += 2;
+            } else {
+                goto syntax;
+            }
+        } else {
+            goto syntax;
+        }
+    }
+    return 0;
+syntax:
+    reply_error(c, ERR_SYNTAX);
+    return -1;
+range:
+    reply_error(c, "ERR M must be 4..4096, EF 1..100000, DIM 16..65536");
+    return -1;
+}
+
+void cmd_cache_create(client *c) {
+    cache_ns_config cfg;
+    const req_arg *targ = NULL;
+    cache_ns_config_default(&cfg);
+    if (parse_create_or_reply(c, &cfg, &targ)) return;
+    tenant *t = tenant_or_reply(c, targ);
+    if (!t) return;
+    const req_arg *name = &c->argv[1];
+    if (name->len == 0 || name->len >= CACHE_NS_NAME_MAX) {
+        reply_error(c, "ERR namespace name must be 1..127 bytes");
+        return;
+    }
+    if (cache_ns_find(t, name->ptr, name->len)) {
+        reply_errorf(c, "ERR namespace '%.128s' already exists", name->ptr);
+        return;
+    }
+    cache_ns *ns;
+    int rc = cache_ns_create(t, name->ptr, name->len, &cfg, &ns);
+    if (rc == CACHE_ENOMEM) reply_error(c, "OOM out of memory creating the namespace");
+    else if (rc != CACHE_OK) reply_error(c, "ERR the index refused these parameters");
+    else reply_ok(c);
+}
+
+/* ---- WAIT coalescing ---- */
+
+typedef struct waiter {
+    uv_timer_t timer;          /* timer.data == this */
+    client *c;                 /* referenced (client_ref) while parked */
+    struct pending *p;         /* NULL once answered */
+    struct waiter *next;
+} waiter;
+
+typedef struct pending {
+    uint64_t gen, key;
+    int64_t deadline_ms;       /* the filler's WAIT: after it a new filler is chosen */
+    waiter *waiters;
+    struct pending *next;
+} pending;
+
+static pending *pendings;
+
+static pending *pending_find(uint64_t gen, uint64_t key) {
+    for (pending *p = pendings; p; p = p->next)
+        if (p->gen == gen && p->key == key) return p;
+    return NULL;
+}
+
+static void pending_unlink(pending *p) {
+    for (pending **pp = &pendings; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            return;
+        }
+}
+
+static size_t pending_count(void) {
+    size_t n = 0;
+    for (pending *p = pendings; p; p = p->next) n++;
+    return n;
+}
+
+static void waiter_close_cb(uv_handle_t *h) { free(h->data); }
+
+static void reply_miss(client *c, tenant *t, int fill);
+static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now);
+
+/* Detaches w from its pending, replies (hit if e != NULL, else miss) and
+ * releases the client. */
+static void waiter_finish(waiter *w, cache_ns *ns, cache_entry *e) {
+    pending *p = w->p;
+    if (p) {
+        for (waiter **pp = &p->waiters; *pp; pp = &(*pp)->next)
+            if (*pp == w) {
+                *pp = w->next;
+                break;
+            }
+        w->p = NULL;
+    }
+    if (client_is_open(w->c)) {
+        int64_t now = now_ms();
+        if (e) {
+            cache_hit h = {CACHE_EXACT, e, 1.0f};
+            e->hits++;
+            e->last_hit_ms = now;
+            ns->st.hits_exact++;
+            ns->owner->led.hits_exact++;
+            ns->owner->led.saved_nusd += e->cost_nusd;
+            ns->owner->led.tokens_saved += e->tokens_in + e->tokens_out;
+            reply_hit(w->c, &h, 0, now);
+        } else {
+            cache_ns *live = p ? cache_ns_by_generation(p->gen) : NULL;
+            if (live) {
+                live->st.misses++;
+                live->owner->led.misses++;
+            }
+            tenant *t = live ? live->owner : NULL;
+            reply_miss(w->c, t, 1);
+        }
+    }
+    client_unblock(w->c);
+    client_unref(w->c);
+    uv_timer_stop(&w->timer);
+    uv_close((uv_handle_t *)&w->timer, waiter_close_cb);
+    if (p && !p->waiters && p->deadline_ms <= now_ms()) {
+        pending_unlink(p);
+        free(p);
+    }
+}
+
+static void waiter_timeout_cb(uv_timer_t *t) { waiter_finish(t->data, NULL, NULL); }
+
+/* After a PUT: answers every waiter of (ns, key) and retires the pending. */
+static void pending_resolve(cache_ns *ns, cache_entry *e) {
+    pending *p = pending_find(ns->generation, e->key);
+    if (!p) return;
+    while (p->waiters) {
+        p->deadline_ms = 0;   /* freed by the last waiter_finish */
+        waiter_finish(p->waiters, ns, e);
+        if (!pending_find(ns->generation, e->key)) return;
+    }
+    pending_unlink(p);
+    free(p);
+}
+
+/* Parks c on the pending fill. 0, or -1 (ENOMEM: caller replies a miss). */
+static int wait_park(client *c, pending *p, long long ms) {
+    waiter *w = calloc(1, sizeof *w);
+    if (!w) return -1;
+    uv_timer_init(uv_default_loop(), &w->timer);
+    w->timer.data = w;
+    w->c = c;
+    w->p = p;
+    w->next = p->waiters;
+    p->waiters = w;
+    client_ref(c);
+    client_block(c);
+    uv_timer_start(&w->timer, waiter_timeout_cb, (uint64_t)ms, 0);
+    return 0;
+}
+
+void cache_wait_shutdown(void) {
+    while (pendings) {
+        pending *p = pendings;
+        if (!p->waiters) {
+            pendings = p->next;
+            free(p);
+            continue;
+        }
+        p->deadline_ms = 0;
+        waiter_finish(p->waiters, NULL, NULL);
+    }
+}
+
+/* ---- replies ---- */
+
+static const char *const tier_names[] = {"miss", "exact", "semantic", "stale"};
+
+static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now) {
+    const cache_entry *e = h->e;
+    reply_map(c, withmeta ? 12 : 5);
+    reply_bulk_cstr(c, "tier");
+    reply_bulk_cstr(c, tier_names[h->tier]);
+    reply_bulk_cstr(c, "id");
+    reply_integer(c, (long long)e->id);
+    reply_bulk_cstr(c, "score");
+    reply_double(c, f2d(h->score));
+    reply_bulk_cstr(c, "age_ms");
+    reply_integer(c, now - e->created_ms);
+    reply_bulk_cstr(c, "response");
+    reply_bulk(c, e->response.p, e->response.n);
+    if (!withmeta) return;
+    reply_bulk_cstr(c, "prompt");
+    reply_bulk(c, e->prompt.p, e->prompt.n);
+    reply_bulk_cstr(c, "model");
+    if (e->model.p) reply_bulk(c, e->model.p, e->model.n);
+    else reply_null(c);
+    reply_bulk_cstr(c, "params");
+    if (e->params.p) reply_bulk(c, e->params.p, e->params.n);
+    else reply_null(c);
+    reply_bulk_cstr(c, "meta");
+    if (e->meta.p) reply_bulk(c, e->meta.p, e->meta.n);
+    else reply_null(c);
+    reply_bulk_cstr(c, "tokens");
+    reply_array(c, 2);
+    reply_integer(c, (long long)e->tokens_in);
+    reply_integer(c, (long long)e->tokens_out);
+    reply_bulk_cstr(c, "cost_nusd");
+    reply_integer(c, e->cost_nusd);
+    reply_bulk_cstr(c, "ttl_ms");
+    reply_integer(c, e->expire_ms ? e->expire_ms - now : -1);
+}
+
+static void reply_miss(client *c, tenant *t, int fill) {
+    reply_map(c, 3);
+    reply_bulk_cstr(c, "tier");
+    reply_bulk_cstr(c, "miss");
+    reply_bulk_cstr(c, "budget");
+    reply_bulk_cstr(c, t && tenant_budget_exhausted(t, now_ms()) ? "exhausted" : "ok");
+    reply_bulk_cstr(c, "fill");
+    reply_integer(c, fill);
+}
+
+static void reply_cache_error(client *c, int rc) {
+    if (rc == CACHE_EEMPTY) reply_error(c, "ERR prompt is empty after normalisation");
+    else if (rc == CACHE_ENOMEM) reply_error(c, "OOM out of memory");
+    else reply_error(c, "ERR the index refused the vector");
+}
+
+/* ---- CACHE.PUT ---- */
+
+typedef struct put_opts {
+    cache_put_args a;
+    const req_arg *targ;        /* TENANT t, or NULL */
+    int priced;                 /* TOKENS ... MODEL given */
+} put_opts;
+
+static int parse_put_or_reply(client *c, put_opts *o) {
+    long long v;
+    int have_cost = 0, have_tokens = 0;
+    for (int j = 4; j < c->argc; j++) {
+        const req_arg *a = &c->argv[j];
+        if (j + 1 >= c->argc) goto syntax;
+        const req_arg *n = &c->argv[j + 1];
+        if (arg_is(a, "tenant")) {
+            o->targ = n;
+            j++;
+        } else if (arg_is(a, "ttl")) {
+            if (nonneg_or_reply(c, n, &v)) return -1;
+            if (v > 100LL * 365 * 86400) goto syntax;
+            o->a.ttl_ms = v * 1000;
+            j++;
+        } else if (arg_is(a, "cost")) {
+            if (tenant_parse_usd(n->ptr, n->len, &o->a.cost_nusd) != 0) {
+                reply_error(c, "ERR COST must be a non-negative decimal USD amount "
+                            "with at most 9 decimals");
+                return -1;
+            }
+            have_cost = 1;
+            j++;
+        } else if (arg_is(a, "tokens")) {
+            /* TOKENS in out MODEL m */
+            long long tin, tout;
+            if (j + 4 >= c->argc || !arg_is(&c->argv[j + 3], "model")) goto syntax;
+            if (nonneg_or_reply(c, n, &tin) || nonneg_or_reply(c, &c->argv[j + 2], &tout))
+                return -1;
+            o->a.tokens_in = (uint64_t)tin;
+            o->a.tokens_out = (uint64_t)tout;
+            o->a.model = c->argv[j + 4].ptr;
+            o->a.model_len = c->argv[j + 4].len;
+            have_tokens = 1;
+            j += 4;
+        } else if (arg_is(a, "model")) {
+            o->a.model = n->ptr;
+            o->a.model_len = n->len;
+            j++;
+        } else if (arg_is(a, "params")) {
+            o->a.params = n->ptr;
+            o->a.params_len = n->len;
+            j++;
+        } else if (arg_is(a, "meta")) {
+            o->a.meta = n->ptr;
+            o->a.meta_len = n->len;
+            j++;
+        } else {
+            goto syntax;
+        }
+    }
+    if (have_cost && have_tokens) {
+        reply_error(c, "ERR COST and TOKENS are mutually exclusive");
+        return -1;
+    }
+    if (have_tokens) {
+        int64_t pin, pout;
+        if (config_price(o->a.model, o->a.model_len, &pin, &pout) != 0) {
+            reply_errorf(c, "ERR no price for model '%.128s' (add a 'price' config line)",
+                         o->a.model);
+            return -1;
+        }
+        o->a.cost_nusd = tenant_price_nusd(pin, o->a.tokens_in) +
+                         tenant_price_nusd(pout, o->a.tokens_out);
+    }
+    return 0;
+syntax:
+    reply_error(c, ERR_SYNTAX);
+    return -1;
+}
+
+/* The memory check that DENYOOM would do, with cache eviction first. */
+static int memory_or_reply(client *c) {
+    if (g_cfg.maxmemory <= 0) return 0;
+    if (mem_used() > (size_t)g_cfg.maxmemory &&
+        g_cfg.maxmemory_policy != MAXMEMORY_NOEVICTION)
+        cache_evict((size_t)g_cfg.maxmemory, g_cfg.maxmemory_samples);
+    if (mem_used() > (size_t)g_cfg.maxmemory && ks_evict_if_needed() != 0) {
+        reply_error(c, ERR_OOM);
+        return -1;
+    }
+    return 0;
+}
+
+void cmd_cache_put(client *c) {
+    put_opts o;
+    memset(&o, 0, sizeof o);
+    o.a.ttl_ms = -1;
+    o.a.prompt = c->argv[2].ptr;
+    o.a.prompt_len = c->argv[2].len;
+    o.a.response = c->argv[3].ptr;
+    o.a.response_len = c->argv[3].len;
+    if (parse_put_or_reply(c, &o)) return;
+    tenant *t = tenant_or_reply(c, o.targ);
+    if (!t) return;
+    cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
+    if (!ns || memory_or_reply(c)) return;
+    int64_t now = now_ms();
+    cache_entry *e;
+    int rc = cache_put(ns, &o.a, now, &e);
+    if (rc != CACHE_OK) {
+        reply_cache_error(c, rc);
+        return;
+    }
+    tenant_charge(t, e->cost_nusd, now);
+    reply_integer(c, (long long)e->id);
+    pending_resolve(ns, e);
+}
+
+/* ---- CACHE.GET ---- */
+
+typedef struct get_opts {
+    float threshold;
+    int have_threshold, stale, withmeta;
+    long long wait_ms;          /* -1 = no WAIT */
+    const req_arg *targ;        /* TENANT t, or NULL */
+} get_opts;
+
+static int parse_get_or_reply(client *c, get_opts *o) {
+    for (int j = 3; j < c->argc; j++) {
+        const req_arg *a = &c->argv[j];
+        if (arg_is(a, "stale")) {
+            o->stale = 1;
+        } else if (arg_is(a, "withmeta")) {
+            o->withmeta = 1;
+        } else if (j + 1 >= c->argc) {
+            goto syntax;
+        } else if (arg_is(a, "tenant")) {
+            o->targ = &c->argv[j + 1];
+            j++;
+        } else if (arg_is(a, "threshold")) {
+            if (unit_or_reply(c, &c->argv[j + 1], &o->threshold)) return -1;
+            o->have_threshold = 1;
+            j++;
+        } else if (arg_is(a, "wait")) {
+            if (nonneg_or_reply(c, &c->argv[j + 1], &o->wait_ms)) return -1;
+            if (o->wait_ms > 3600 * 1000) o->wait_ms = 3600 * 1000;
+            j++;
+        } else {
+            goto syntax;
+        }
+    }
+    return 0;
+syntax:
+    reply_error(c, ERR_SYNTAX);
+    return -1;
+}
+
+static void ledger_note(tenant *t, const cache_hit *h) {
+    if (h->tier == CACHE_MISS) {
+        t->led.misses++;
+        return;
+    }
+    if (h->tier == CACHE_EXACT) t->led.hits_exact++;
+    else if (h->tier == CACHE_SEMANTIC) t->led.hits_semantic++;
+    else t->led.hits_stale++;
+    t->led.saved_nusd += h->e->cost_nusd;
+    t->led.tokens_saved += h->e->tokens_in + h->e->tokens_out;
+}
+
+/* A GET ... WAIT that missed: parks c on a pending fill of the same exact
+ * key (returns 1: no reply now), or registers c as the filler (returns 0:
+ * the caller replies the miss with fill 1). Note 3 above. */
+static int coalesce_parked(client *c, cache_ns *ns, const req_arg *p, long long wait_ms,
+                           int64_t now) {
+    uint64_t key;
+    if (cache_key(p->ptr, p->len, &key) != CACHE_OK) return 0;
+    pending *pd = pending_find(ns->generation, key);
+    if (pd && pd->deadline_ms > now) {
+        /* someone is filling it: wait for the PUT instead of paying */
+        if (wait_ms > 0 && wait_park(c, pd, wait_ms) == 0) {
+            ns->st.misses--;            /* not a miss (yet): counted when it ends */
+            return 1;
+        }
+        return 0;
+    }
+    if (!pd && (pd = calloc(1, sizeof *pd)) != NULL) {
+        pd->gen = ns->generation;
+        pd->key = key;
+        pd->next = pendings;
+        pendings = pd;
+    }
+    if (pd) pd->deadline_ms = now + wait_ms;   /* this caller fills */
+    return 0;
+}
+
+void cmd_cache_get(client *c) {
+    get_opts o = {0, 0, 0, 0, -1, NULL};
+    if (parse_get_or_reply(c, &o)) return;
+    tenant *t = tenant_or_reply(c, o.targ);
+    if (!t) return;
+    cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
+    if (!ns) return;
+    float thr = ns->cfg.threshold;
+    if (o.have_threshold) {
+        if (o.threshold < thr && !ns->cfg.allow_lower) {
+            reply_errorf(c, "ERR threshold may not go below the namespace's %.3f "
+                         "(create it with ALLOW-LOWER)", (double)thr);
+            return;
+        }
+        thr = o.threshold;
+    }
+    int64_t now = now_ms();
+    int stale = o.stale;
+    if (ns->cfg.on_budget != ON_BUDGET_NONE && tenant_budget_exhausted(t, now)) {
+        if (ns->cfg.on_budget == ON_BUDGET_STALE) stale = 1;
+        else if (ns->cfg.budget_floor < thr) thr = ns->cfg.budget_floor;
+    }
+    cache_hit h;
+    const req_arg *p = &c->argv[2];
+    int rc = cache_lookup(ns, p->ptr, p->len, thr, stale, now, &h);
+    if (rc != CACHE_OK) {
+        reply_cache_error(c, rc);
+        return;
+    }
+    if (h.tier != CACHE_MISS) {
+        ledger_note(t, &h);
+        reply_hit(c, &h, o.withmeta, now);
+        return;
+    }
+    if (o.wait_ms >= 0 && coalesce_parked(c, ns, p, o.wait_ms, now)) return;
+    ledger_note(t, &h);
+    reply_miss(c, t, 1);
+}
+
+/* ---- the rest ---- */
+
+void cmd_cache_drop(client *c) {
+    tenant *t = only_tenant_opt_or_reply(c, 2);
+    if (!t) return;
+    cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
+    if (!ns) return;
+    cache_ns_drop(ns);
+    reply_ok(c);
+}
+
+void cmd_cache_flush(client *c) {
+    tenant *t = only_tenant_opt_or_reply(c, 2);
+    if (!t) return;
+    cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
+    if (!ns) return;
+    reply_integer(c, (long long)cache_ns_flush(ns));
+}
+
+void cmd_cache_del(client *c) {
+    tenant *t = only_tenant_opt_or_reply(c, 3);
+    if (!t) return;
+    cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
+    if (!ns) return;
+    unsigned long long id;
+    if (strconv_ull(c->argv[2].ptr, c->argv[2].len, &id) != 0) {
+        reply_error(c, ERR_NOT_INTEGER);
+        return;
+    }
+    cache_entry *e = cache_entry_by_id(ns, id);
+    if (e) {
+        cache_entry_delete(ns, e);
+        ns->st.deleted++;
+    }
+    reply_integer(c, e != NULL);
+}
+
+void cmd_cache_list(client *c) {
+    tenant *t = only_tenant_opt_or_reply(c, 1);
+    if (!t) return;
+    long n = 0;
+    for (cache_ns *ns = cache_ns_first(); ns; ns = ns->next) n += ns->owner == t;
+    reply_array(c, n);
+    for (cache_ns *ns = cache_ns_first(); ns; ns = ns->next)
+        if (ns->owner == t) reply_bulk_cstr(c, ns->name);
+}
+
+void cmd_cache_search(client *c) {
+    long long k = 10;
+    const req_arg *targ = NULL;
+    for (int j = 3; j < c->argc; j += 2) {
+        if (j + 1 >= c->argc) {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+        if (arg_is(&c->argv[j], "count")) {
+            if (nonneg_or_reply(c, &c->argv[j + 1], &k)) return;
+            if (k > 1000) k = 1000;
+        } else if (arg_is(&c->argv[j], "tenant")) {
+            targ = &c->argv[j + 1];
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    tenant *t = tenant_or_reply(c, targ);
+    if (!t) return;
+    cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
+    if (!ns) return;
+    cache_entry **es = malloc(((size_t)k + 1) * sizeof *es);
+    float *sc = malloc(((size_t)k + 1) * sizeof *sc), *cs = malloc(((size_t)k + 1) * sizeof *cs);
+    int64_t now = now_ms();
+    int n = es && sc && cs ? cache_search(ns, c->argv[2].ptr, c->argv[2].len, (uint32_t)k, now,
+                                          es, sc, cs)
+                           : CACHE_ENOMEM;
+    if (n < 0) {
+        reply_cache_error(c, n);
+    } else {
+        reply_array(c, n);
+        for (int i = 0; i < n; i++) {
+            reply_map(c, 5);
+            reply_bulk_cstr(c, "id");
+            reply_integer(c, (long long)es[i]->id);
+            reply_bulk_cstr(c, "score");
+            reply_double(c, f2d(sc[i]));
+            reply_bulk_cstr(c, "cosine");
+            reply_double(c, f2d(cs[i]));
+            reply_bulk_cstr(c, "age_ms");
+            reply_integer(c, now - es[i]->created_ms);
+            reply_bulk_cstr(c, "prompt");
+            reply_bulk(c, es[i]->prompt.p, es[i]->prompt.n);
+        }
+    }
+    free(es);
+    free(sc);
+    free(cs);
+}
+
+static void kv_int(client *c, const char *k, long long v) {
+    reply_bulk_cstr(c, k);
+    reply_integer(c, v);
+}
+static void kv_str(client *c, const char *k, const char *v) {
+    reply_bulk_cstr(c, k);
+    reply_bulk_cstr(c, v);
+}
+
+void cmd_cache_info(client *c) {
+    tenant *t = only_tenant_opt_or_reply(c, 2);
+    if (!t) return;
+    cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
+    if (!ns) return;
+    const cache_ns_config *g = &ns->cfg;
+    reply_map(c, 27);
+    kv_str(c, "name", ns->name);
+    kv_str(c, "tenant", t->name);
+    kv_int(c, "entries", (long long)cache_ns_count(ns));
+    kv_int(c, "memory_bytes", (long long)cache_ns_memory(ns));
+    kv_int(c, "hits_exact", (long long)ns->st.hits_exact);
+    kv_int(c, "hits_semantic", (long long)ns->st.hits_semantic);
+    kv_int(c, "hits_stale", (long long)ns->st.hits_stale);
+    kv_int(c, "misses", (long long)ns->st.misses);
+    kv_int(c, "puts", (long long)ns->st.puts);
+    kv_int(c, "expired", (long long)ns->st.expired);
+    kv_int(c, "evicted", (long long)ns->st.evicted);
+    kv_int(c, "deleted", (long long)ns->st.deleted);
+    kv_str(c, "embedder", g->embedder);
+    kv_str(c, "fingerprint", ns->fingerprint);
+    kv_int(c, "dim", g->dim);
+    reply_bulk_cstr(c, "threshold");
+    reply_double(c, f2d(g->threshold));
+    kv_int(c, "allow_lower", g->allow_lower);
+    kv_int(c, "ttl", g->ttl_ms / 1000);
+    kv_int(c, "grace", g->grace_ms / 1000);
+    kv_int(c, "m", g->M);
+    kv_int(c, "ef", g->ef);
+    kv_str(c, "quant", g->quant_int8 ? "int8" : "f32");
+    kv_str(c, "prompt_version", g->prompt_version);
+    kv_str(c, "model_version", g->model_version);
+    kv_str(c, "tools_version", g->tools_version);
+    reply_bulk_cstr(c, "on_budget");
+    if (g->on_budget == ON_BUDGET_STALE) {
+        reply_bulk_cstr(c, "stale");
+    } else if (g->on_budget == ON_BUDGET_LOWER_THRESHOLD) {
+        char buf[48];
+        snprintf(buf, sizeof buf, "lower-threshold %.3f", (double)g->budget_floor);
+        reply_bulk_cstr(c, buf);
+    } else {
+        reply_bulk_cstr(c, "none");
+    }
+    kv_str(c, "budget", tenant_budget_exhausted(t, now_ms()) ? "exhausted" : "ok");
+}
+
+/* ---- server hooks ---- */
+
+void cache_cron_tick(void) {
+    int64_t now = now_ms();
+    cache_cron(now, 2000);
+    for (pending *p = pendings, *n; p; p = n) {
+        n = p->next;
+        if (!p->waiters && p->deadline_ms <= now) {
+            pending_unlink(p);
+            free(p);
+        }
+    }
+    if (g_cfg.maxmemory > 0 && g_cfg.maxmemory_policy != MAXMEMORY_NOEVICTION &&
+        mem_used() > (size_t)g_cfg.maxmemory)
+        cache_evict((size_t)g_cfg.maxmemory, g_cfg.maxmemory_samples);
+}
+
+/* INFO cache: totals over every namespace and tenant (registered by main.c
+ * with info_register_section). */
+void cache_info(sbuf *o) {
+    uint64_t ns_n = 0, entries = 0, mem = 0, he = 0, hs = 0, hst = 0, miss = 0, exp = 0, ev = 0;
+    for (cache_ns *ns = cache_ns_first(); ns; ns = ns->next) {
+        ns_n++;
+        entries += cache_ns_count(ns);
+        mem += cache_ns_memory(ns);
+        he += ns->st.hits_exact;
+        hs += ns->st.hits_semantic;
+        hst += ns->st.hits_stale;
+        miss += ns->st.misses;
+        exp += ns->st.expired;
+        ev += ns->st.evicted;
+    }
+    uint64_t tenants = 0, exhausted = 0;
+    int64_t now = now_ms();
+    for (tenant *t = tenant_first(); t; t = t->next) {
+        tenants++;
+        exhausted += (uint64_t)tenant_budget_exhausted(t, now);
+    }
+    sbuf_printf(o, "# Cache\r\ncache_namespaces:%llu\r\ncache_entries:%llu\r\n"
+                "cache_memory_bytes:%llu\r\ncache_hits_exact:%llu\r\n"
+                "cache_hits_semantic:%llu\r\ncache_hits_stale:%llu\r\ncache_misses:%llu\r\n"
+                "cache_expired:%llu\r\ncache_evicted:%llu\r\ncache_pending_fills:%llu\r\n"
+                "cache_tenants:%llu\r\ncache_tenants_budget_exhausted:%llu\r\n",
+                (unsigned long long)ns_n, (unsigned long long)entries,
+                (unsigned long long)mem, (unsigned long long)he, (unsigned long long)hs,
+                (unsigned long long)hst, (unsigned long long)miss, (unsigned long long)exp,
+                (unsigned long long)ev, (unsigned long long)pending_count(),
+                (unsigned long long)tenants, (unsigned long long)exhausted);
+}
