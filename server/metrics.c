@@ -22,14 +22,23 @@
  *    makes its series disappear, which tests/integration/test_metrics.py
  *    notices (it asserts the families it expects).
  * 5. Label values are escaped as the format requires (backslash, double
- *    quote, newline); HELP text escapes backslash and newline. */
+ *    quote, newline); HELP text escapes backslash and newline.
+ * 6. Cardinality: tenant and namespace names come from clients, so the
+ *    semantic-cache families carry at most metrics-max-label-sets (config,
+ *    default 1000) label sets (namespaces, and tenants, in list order); the
+ *    rest are
+ *    summed into one series labelled "_other", so totals stay exact and a
+ *    client creating namespaces cannot blow up the exposition. */
 #include "metrics.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
+#include "cmd_handlers.h"
 #include "cmd_limit.h"
 #include "commands.h"
 #include "config.h"
@@ -39,6 +48,7 @@
 #include "net.h"
 #include "provider.h"
 #include "stats.h"
+#include "tenant.h"
 #include "vset.h"
 #include "workers.h"
 
@@ -506,6 +516,165 @@ static void render_limits(sbuf *o) {
     sbuf_free(&t);
 }
 
+/* ---- semantic cache and tenants (design note 6) ---- */
+
+static int label_cap(void) {
+    return g_cfg.metrics_max_label_sets > 0 ? g_cfg.metrics_max_label_sets : 1000;
+}
+
+typedef struct ns_row {
+    const char *tenant, *ns;
+    uint64_t entries, bytes;
+    cache_ns_stats st;
+} ns_row;
+
+static void ns_add(ns_row *r, const cache_ns *ns) {
+    r->entries += cache_ns_count(ns);
+    r->bytes += cache_ns_memory(ns);
+    r->st.hits_exact += ns->st.hits_exact;
+    r->st.hits_semantic += ns->st.hits_semantic;
+    r->st.hits_stale += ns->st.hits_stale;
+    r->st.misses += ns->st.misses;
+    r->st.puts += ns->st.puts;
+    r->st.expired += ns->st.expired;
+    r->st.evicted += ns->st.evicted;
+    r->st.deleted += ns->st.deleted;
+}
+
+/* Rows for the first metrics-max-label-sets namespaces, plus one "_other"
+ * row if there are more. Returns the number of rows, -1 on ENOMEM. */
+static int ns_rows(ns_row **out) {
+    int n = 0, other = 0;
+    for (cache_ns *ns = cache_ns_first(); ns; ns = ns->next) n++;
+    if (n > label_cap()) {
+        n = label_cap();
+        other = 1;
+    }
+    ns_row *rows = calloc((size_t)(n + other + 1), sizeof *rows);
+    if (rows == NULL) return -1;
+    int i = 0;
+    for (cache_ns *ns = cache_ns_first(); ns; ns = ns->next) {
+        ns_row *r = &rows[i < n ? i : n];
+        if (i <= n) {
+            r->tenant = i < n ? (ns->owner ? ns->owner->name : "") : "_other";
+            r->ns = i < n ? ns->name : "_other";
+        }
+        ns_add(r, ns);
+        i++;
+    }
+    *out = rows;
+    return n + other;
+}
+
+static void ns_family(sbuf *o, const ns_row *rows, int n, const char *name, const char *type,
+                      const char *help, size_t off) {
+    metrics_family(o, name, type, help);
+    for (int i = 0; i < n; i++) {
+        metrics_label l[] = {{"tenant", rows[i].tenant}, {"namespace", rows[i].ns}};
+        metrics_sample_u64(o, name, l, 2, *(const uint64_t *)((const char *)&rows[i] + off));
+    }
+}
+
+static void render_cache_ns(sbuf *o) {
+    ns_row *rows;
+    int n = ns_rows(&rows);
+    if (n < 0) {
+        o->oom = 1;
+        return;
+    }
+    uint64_t total = 0;
+    for (cache_ns *ns = cache_ns_first(); ns; ns = ns->next) total++;
+    one_u64(o, "simcache_cache_namespaces", "gauge", "Semantic-cache namespaces, all tenants.",
+            total);
+    ns_family(o, rows, n, "simcache_cache_entries", "gauge", "Entries stored, by namespace.",
+              offsetof(ns_row, entries));
+    ns_family(o, rows, n, "simcache_cache_memory_bytes", "gauge",
+              "Bytes owned by the namespace (entries, index, maps).", offsetof(ns_row, bytes));
+    metrics_family(o, "simcache_cache_hits_total", "counter",
+                   "Lookups answered from the cache, by namespace and tier (exact, semantic, "
+                   "stale).");
+    for (int i = 0; i < n; i++) {
+        static const char *const tiers[] = {"exact", "semantic", "stale"};
+        const uint64_t v[] = {rows[i].st.hits_exact, rows[i].st.hits_semantic,
+                              rows[i].st.hits_stale};
+        for (int k = 0; k < 3; k++) {
+            metrics_label l[] = {{"tenant", rows[i].tenant}, {"namespace", rows[i].ns},
+                                 {"tier", tiers[k]}};
+            metrics_sample_u64(o, "simcache_cache_hits_total", l, 3, v[k]);
+        }
+    }
+    ns_family(o, rows, n, "simcache_cache_misses_total", "counter",
+              "Lookups that found no usable entry, by namespace.",
+              offsetof(ns_row, st) + offsetof(cache_ns_stats, misses));
+    ns_family(o, rows, n, "simcache_cache_puts_total", "counter", "Entries stored (CACHE.PUT).",
+              offsetof(ns_row, st) + offsetof(cache_ns_stats, puts));
+    ns_family(o, rows, n, "simcache_cache_expired_total", "counter",
+              "Entries deleted past their TTL and grace.",
+              offsetof(ns_row, st) + offsetof(cache_ns_stats, expired));
+    ns_family(o, rows, n, "simcache_cache_evicted_total", "counter",
+              "Entries evicted under maxmemory.",
+              offsetof(ns_row, st) + offsetof(cache_ns_stats, evicted));
+    ns_family(o, rows, n, "simcache_cache_deleted_total", "counter",
+              "Entries deleted by CACHE.DEL or CACHE.FLUSH.",
+              offsetof(ns_row, st) + offsetof(cache_ns_stats, deleted));
+    free(rows);
+}
+
+static double usd(int64_t nusd) { return (double)nusd / 1e9; }
+
+static void render_tenants(sbuf *o) {
+    int64_t now = commands_now_ms();
+    int n = 0;
+    tenant other;
+    memset(&other, 0, sizeof other);
+    for (tenant *t = tenant_first(); t; t = t->next) n++;
+    one_u64(o, "simcache_tenants", "gauge", "Tenants known to the cache.", (uint64_t)n);
+    int cap = label_cap(), capped = n > cap;
+    /* One pass per family; the _other row sums what is over the cap. */
+    static const char *const fam[][3] = {
+        {"simcache_tenant_spend_usd_total", "counter",
+         "Upstream spend reported with CACHE.PUT, in USD, all time."},
+        {"simcache_tenant_saved_usd_total", "counter",
+         "Upstream cost of answers served from the cache, in USD."},
+        {"simcache_tenant_tokens_saved_total", "counter",
+         "Input and output tokens of answers served from the cache."},
+        {"simcache_tenant_budget_usd", "gauge", "Budget per period in USD; 0 = no budget."},
+        {"simcache_tenant_period_spend_usd", "gauge", "Spend within the current budget period."},
+        {"simcache_tenant_budget_exhausted", "gauge",
+         "1 if the tenant's period spend reached its budget."}};
+    for (int f = 0; f < 6; f++) {
+        metrics_family(o, fam[f][0], fam[f][1], fam[f][2]);
+        double osum = 0;
+        int i = 0;
+        for (tenant *t = tenant_first(); t; t = t->next, i++) {
+            double v = f == 0   ? usd(t->led.spend_nusd)
+                       : f == 1 ? usd(t->led.saved_nusd)
+                       : f == 2 ? (double)t->led.tokens_saved
+                       : f == 3 ? usd(t->budget_nusd)
+                       : f == 4 ? usd(t->period_spend_nusd)
+                                : (double)tenant_budget_exhausted(t, now);
+            if (i < cap)
+                metrics_sample_f(o, fam[f][0], &(metrics_label){"tenant", t->name}, 1, v);
+            else
+                osum += v;
+        }
+        if (capped)
+            metrics_sample_f(o, fam[f][0], &(metrics_label){"tenant", "_other"}, 1, osum);
+    }
+}
+
+static void render_cache(sbuf *o) {
+    sbuf t = SBUF_INIT;
+    cache_info(&t);
+    one_u64(o, "simcache_cache_pending_fills", "gauge",
+            "CACHE.GET WAIT callers parked on a fill in progress.",
+            info_u64(sbuf_cstr(&t), "cache_pending_fills"));
+    if (t.oom) o->oom = 1;
+    sbuf_free(&t);
+    render_cache_ns(o);
+    render_tenants(o);
+}
+
 void metrics_render(sbuf *o) {
     render_server(o);
     render_clients(o);
@@ -515,4 +684,5 @@ void metrics_render(sbuf *o) {
     render_vset(o);
     render_providers(o);
     render_limits(o);
+    render_cache(o);
 }

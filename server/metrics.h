@@ -21,6 +21,7 @@
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+
 /* One label: name (a valid Prometheus label name, not checked) and value
  * (any bytes; escaped on output). */
 typedef struct metrics_label {

@@ -347,3 +347,44 @@ def test_metrics_port_in_use_fails_start_up_with_a_message(tmp_path):
         busy.close()
     assert out.returncode != 0
     assert b"metrics endpoint" in out.stdout + out.stderr
+
+
+def test_cache_series_by_tenant_and_namespace_are_capped_with_exact_totals(server_factory):
+    """Semantic-cache families: hits by tier, misses, entries per (tenant,
+    namespace); tenant spend/budget. Names come from clients, so only
+    metrics-max-label-sets label sets are exposed and the rest are summed
+    into "_other" (here the cap is 2 so a test can exceed it)."""
+    port = free_port()
+    srv = server_factory("--metrics-port", port, "--metrics-max-label-sets", 2)
+    srv.metrics_port = port
+    r = srv.redis()
+    # the cache lists namespaces newest first: the quoted name comes out first
+    names = [("default", "n1"), ("acme", "n2"), ("globex", "n3"), ("default", 'q"a\\1')]
+    for i, (tenant, ns) in enumerate(names):
+        opt = () if tenant == "default" else ("TENANT", tenant)
+        r.execute_command("CACHE.CREATE", ns, *opt)
+        for j in range(i + 1):        # namespace i gets i + 1 entries
+            r.execute_command("CACHE.PUT", ns, "question number %d about topic %d" % (j, i),
+                              "answer %d" % j, "COST", "0.5", *opt)
+        r.execute_command("CACHE.GET", ns, "question number 0 about topic %d" % i, *opt)
+        r.execute_command("CACHE.GET", ns, "completely unrelated zebra migration facts", *opt)
+    assert r.execute_command("TENANT.BUDGET", "acme", "2") == b"OK"
+    text = metrics_text(srv)
+    types, _, samples = parse(text)
+    assert value(samples, "simcache_cache_namespaces") == 4
+    entries = {(l["tenant"], l["namespace"]): v for n, l, v in samples
+               if n == "simcache_cache_entries"}
+    assert entries == {("default", 'q\\"a\\\\1'): 4, ("globex", "n3"): 3,
+                       ("_other", "_other"): 1 + 2}, entries   # raw (escaped) label text
+    assert '{tenant="default",namespace="q\\"a\\\\1"}' in text   # escaped on the wire
+    exact = sum(v for n, l, v in samples if n == "simcache_cache_hits_total" and
+                l["tier"] == "exact")
+    misses = sum(v for n, l, v in samples if n == "simcache_cache_misses_total")
+    assert exact == 4 and misses == 4
+    spend = {l["tenant"]: v for n, l, v in samples if n == "simcache_tenant_spend_usd_total"}
+    assert len(spend) == 3 and "_other" in spend and abs(sum(spend.values()) - 5.0) < 1e-9, spend
+    assert value(samples, "simcache_tenants") == 3
+    if PROMTOOL:
+        out = subprocess.run([PROMTOOL, "check", "metrics"], input=text.encode(),
+                             capture_output=True, timeout=60)
+        assert out.returncode == 0, out.stdout.decode() + out.stderr.decode()
