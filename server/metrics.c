@@ -45,6 +45,7 @@
 #include "kernels/kernels.h"
 #include "keyspace.h"
 #include "mem.h"
+#include "metrics_http.h"
 #include "net.h"
 #include "provider.h"
 #include "stats.h"
@@ -224,6 +225,9 @@ static void render_server(sbuf *o) {
     metrics_sample_u64(o, "simcache_build_info", bl, 3, 1);
     one_u64(o, "simcache_metrics_scrapes_total", "counter",
             "Requests for /metrics served, this one included.", g_metrics_scrapes);
+    one_u64(o, "simcache_metrics_connections", "gauge",
+            "Connections open on the metrics port, this one included.",
+            (uint64_t)metrics_http_connections());
 }
 
 static void render_clients(sbuf *o) {

@@ -301,6 +301,7 @@ static void process(mconn *c) {
         }
         return;
     }
+    c->req_ms = 0;   /* complete: the response falls under the idle timeout */
     http_req r;
     if (parse_head(c->rbuf, hl, &r) != 0) {
         c->close_after = 1;

@@ -15,7 +15,7 @@
 #define METRICS_HTTP_MAX_HEADER 8192        /* bytes of request head */
 #define METRICS_HTTP_MAX_CONNS 16           /* concurrent connections */
 #define METRICS_HTTP_IDLE_MS 30000          /* keep-alive idle timeout */
-#define METRICS_HTTP_REQUEST_MS 10000       /* a started request must complete */
+#define METRICS_HTTP_REQUEST_MS 5000        /* a started request must complete */
 
 /* Listens on addr:port (addr is one IPv4 or IPv6 literal; port 1..65535).
  * Returns 0, or a negative libuv error (nothing left open; the caller

@@ -251,6 +251,35 @@ def test_slow_partial_request_blocks_neither_redis_nor_other_scrapes(msrv):
     assert data.endswith(b"\n")
 
 
+def test_request_trickled_slower_than_the_deadline_is_closed(msrv):
+    """Slowloris: a request head must complete within 5 s (metrics_http.h)
+    however steadily its bytes trickle in; the connection is then closed
+    and its slot freed."""
+    with socket.create_connection(("127.0.0.1", msrv.metrics_port), timeout=10) as s:
+        start = time.monotonic()
+        closed_after = None
+        for i in range(40):          # one header byte every 0.2 s: never completes
+            try:
+                s.sendall(b"GET /metrics HTTP/1.1\r\nX: " if i == 0 else b"a")
+            except (BrokenPipeError, ConnectionResetError):
+                closed_after = time.monotonic() - start
+                break
+            s.settimeout(0.2)
+            try:
+                if s.recv(1) == b"":
+                    closed_after = time.monotonic() - start
+                    break
+            except socket.timeout:
+                pass
+            except ConnectionResetError:
+                closed_after = time.monotonic() - start
+                break
+    assert closed_after is not None, "trickling request never closed"
+    assert 4.5 <= closed_after <= 7.5, closed_after
+    _, _, samples = parse(metrics_text(msrv))
+    assert value(samples, "simcache_metrics_connections") == 1   # only this scrape
+
+
 def test_connections_over_the_cap_are_closed_and_the_cap_frees_up(msrv):
     held = []
     try:
