@@ -3,8 +3,10 @@
  *
  * Design decisions:
  * 1. Same loop, no thread: rendering the exposition reads loop-thread state
- *    and takes tens of microseconds for a few hundred series, less than a
- *    large MGET; a separate thread would need locks on every counter.
+ *    without locks; a separate thread would need them on every counter. Its
+ *    cost is bounded above by a measured keep-alive scrape: 552 series
+ *    (42 KB, 20 commands used) in 228 us mean round trip over loopback,
+ *    Python client included (Release build, loaded 2-core machine).
  *    Responses go out with uv_write, so a slow reader never blocks the loop.
  * 2. Scope: GET and HEAD of /metrics (a query string is ignored) answer
  *    200 with the text format 0.0.4; /metrics with another method answers
