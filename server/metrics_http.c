@@ -122,13 +122,13 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 static void shutdown_cb(uv_shutdown_t *r, int status) {
     mconn *c = r->data;
-    if (status == UV_ECANCELED) return;   /* closing: c is freed in its close cb */
+    if (status == UV_ECANCELED || c->closing) return;   /* c is freed in its close cb */
     if (status < 0) conn_close(c);
 }
 
 static void write_cb(uv_write_t *w, int status) {
     mconn *c = w->data;
-    if (status == UV_ECANCELED) return;   /* closing */
+    if (status == UV_ECANCELED || c->closing) return;   /* closing */
     c->writing = 0;
     free(c->wbody);
     c->wbody = NULL;
