@@ -227,15 +227,8 @@ static int has_token(const char *v, size_t n, const char *tok) {
     return 0;
 }
 
-typedef struct http_req {
-    const char *method, *path;
-    size_t mlen, plen;
-    int minor;          /* HTTP/1.<minor> */
-    int conn_close, conn_keep_alive, has_body;
-} http_req;
-
-/* Parses the head [p, p+n). Returns 0, or -1 if malformed. */
-static int parse_head(const char *p, size_t n, http_req *r) {
+/* Parses a complete head [p, p+n). Returns 0, or -1 if malformed. */
+static int parse_head(const char *p, size_t n, metrics_http_req *r) {
     memset(r, 0, sizeof *r);
     const char *end = p + n, *eol = memchr(p, '\n', n);
     const char *sp1 = memchr(p, ' ', (size_t)(eol - p));
@@ -273,7 +266,13 @@ static int parse_head(const char *p, size_t n, http_req *r) {
     return 0;
 }
 
-static void handle_request(mconn *c, const http_req *r) {
+long metrics_http_parse(const char *p, size_t n, metrics_http_req *r) {
+    size_t hl = head_length(p, n);
+    if (hl == 0) return 0;
+    return parse_head(p, hl, r) == 0 ? (long)hl : -1;
+}
+
+static void handle_request(mconn *c, const metrics_http_req *r) {
     int keep = r->minor == 1 ? !r->conn_close : (r->conn_keep_alive && !r->conn_close);
     if (!keep || r->has_body) c->close_after = 1;
     c->ka10 = r->minor == 0 && !c->close_after;
@@ -294,7 +293,8 @@ static void handle_request(mconn *c, const http_req *r) {
 /* Serves the request at the start of rbuf if it is complete. */
 static void process(mconn *c) {
     if (c->writing || c->closing || c->draining || c->rlen == 0) return;
-    size_t hl = head_length(c->rbuf, c->rlen);
+    metrics_http_req r;
+    long hl = metrics_http_parse(c->rbuf, c->rlen, &r);
     if (hl == 0) {
         if (c->rlen == sizeof c->rbuf) {   /* head over the cap: reading has to stop */
             c->close_after = 1;
@@ -304,15 +304,14 @@ static void process(mconn *c) {
         return;
     }
     c->req_ms = 0;   /* complete: the response falls under the idle timeout */
-    http_req r;
-    if (parse_head(c->rbuf, hl, &r) != 0) {
+    if (hl < 0) {
         c->close_after = 1;
         respond_text(c, 400, "Bad Request", "bad request\n", NULL);
         return;
     }
     handle_request(c, &r);   /* r points into rbuf: consume only afterwards */
-    memmove(c->rbuf, c->rbuf + hl, c->rlen - hl);
-    c->rlen -= hl;
+    memmove(c->rbuf, c->rbuf + hl, c->rlen - (size_t)hl);
+    c->rlen -= (size_t)hl;
 }
 
 /* ---- listener and sweep ---- */

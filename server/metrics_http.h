@@ -9,6 +9,7 @@
 #ifndef SIMCACHE_METRICS_HTTP_H
 #define SIMCACHE_METRICS_HTTP_H
 
+#include <stddef.h>
 #include <uv.h>
 
 /* Limits (see metrics_http.c for the reasons). */
@@ -27,6 +28,23 @@ int metrics_http_port(void);
 
 /* Connections currently open. */
 int metrics_http_connections(void);
+
+/* A parsed request head; pointers into the parsed bytes. */
+typedef struct metrics_http_req {
+    const char *method, *path;   /* not NUL-terminated */
+    size_t mlen, plen;
+    int minor;                   /* HTTP/1.<minor>: 0 or 1 */
+    int conn_close;              /* a Connection header lists "close" */
+    int conn_keep_alive;         /* ... lists "keep-alive" */
+    int has_body;                /* Content-Length other than 0, or Transfer-Encoding */
+} metrics_http_req;
+
+/* Parses the request head at the start of [p, p+n): "METHOD SP target SP
+ * HTTP/1.x" and header lines up to the blank line (CRLF or bare LF).
+ * Returns the head's length in bytes (> 0) and fills r; 0 if the blank
+ * line has not arrived yet (r untouched); -1 if malformed. Pure: no I/O,
+ * any thread (the fuzz target calls it directly). */
+long metrics_http_parse(const char *p, size_t n, metrics_http_req *r);
 
 /* Closes the listener, the timer and every connection (pending responses
  * are dropped). Idempotent; memory is freed in the close callbacks. */

@@ -18,6 +18,7 @@
 #include "server/config.h"
 #include "server/keyspace.h"
 #include "server/metrics.h"
+#include "server/metrics_http.h"
 #include "server/net.h"
 
 /* ---- the writer ---- */
@@ -74,6 +75,59 @@ Test(metrics_writer, histogram_without_labels_has_only_le) {
     cr_assert_str_eq(sbuf_cstr(&o), "h_bucket{le=\"1\"} 0\nh_bucket{le=\"+Inf\"} 0\nh_sum 0\n"
                                     "h_count 0\n");
     sbuf_free(&o);
+}
+
+/* ---- the HTTP request parser ---- */
+
+static long parse(const char *s, metrics_http_req *r) { return metrics_http_parse(s, strlen(s), r); }
+
+Test(metrics_http, request_split_at_every_byte_is_incomplete_until_the_blank_line) {
+    const char *req = "GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade"
+                      "\r\n\r\nGET /next HTTP/1.1\r\n\r\n";
+    size_t first = strstr(req, "GET /next") - req;
+    metrics_http_req r;
+    for (size_t n = 0; n < first; n++)
+        cr_assert_eq(metrics_http_parse(req, n, &r), 0, "prefix of %zu bytes", n);
+    cr_assert_eq(metrics_http_parse(req, strlen(req), &r), (long)first);   /* pipelined: first only */
+    cr_assert_eq(r.mlen, 3);
+    cr_assert_eq(memcmp(r.method, "GET", 3), 0);
+    cr_assert_eq(r.plen, strlen("/metrics?x=1"));
+    cr_assert_eq(memcmp(r.path, "/metrics?x=1", r.plen), 0);
+    cr_assert_eq(r.minor, 1);
+    cr_assert(r.conn_keep_alive && !r.conn_close && !r.has_body);
+}
+
+Test(metrics_http, bare_lf_line_ends_are_accepted) {
+    metrics_http_req r;
+    const char *req = "HEAD /metrics HTTP/1.0\nConnection: close\n\n";
+    cr_assert_eq(parse(req, &r), (long)strlen(req));
+    cr_assert_eq(r.minor, 0);
+    cr_assert(r.conn_close);
+}
+
+Test(metrics_http, malformed_request_lines_and_headers_are_rejected) {
+    static const char *const bad[] = {
+        "GARBAGE\r\n\r\n", " GET /metrics HTTP/1.1\r\n\r\n", "GET  HTTP/1.1\r\n\r\n",
+        "GET /metrics HTTP/2.0\r\n\r\n", "GET /metrics HTTP/1.1x\r\n\r\n",
+        "GET /metrics http/1.1\r\n\r\n", "GET /metrics HTTP/1.1\r\nno colon\r\n\r\n",
+        "GET /metrics HTTP/1.1\r\n: empty name\r\n\r\n", "\r\n\r\n"};
+    metrics_http_req r;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(parse(bad[i], &r), -1, "accepted: %s", bad[i]);
+}
+
+Test(metrics_http, connection_tokens_and_bodies_are_recognised) {
+    metrics_http_req r;
+    cr_assert_gt(parse("GET / HTTP/1.1\r\nconnection: Close\r\n\r\n", &r), 0);
+    cr_assert(r.conn_close);
+    cr_assert_gt(parse("GET / HTTP/1.1\r\nConnection: closed\r\n\r\n", &r), 0);
+    cr_assert(!r.conn_close, "'closed' is not the token 'close'");
+    cr_assert_gt(parse("GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", &r), 0);
+    cr_assert(!r.has_body);
+    cr_assert_gt(parse("GET / HTTP/1.1\r\nContent-Length: 12\r\n\r\n", &r), 0);
+    cr_assert(r.has_body);
+    cr_assert_gt(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &r), 0);
+    cr_assert(r.has_body);
 }
 
 /* ---- the server's exposition ---- */
