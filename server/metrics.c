@@ -455,7 +455,7 @@ static void render_providers(sbuf *o) {
                                kv_u64(pl[i].kv, pl[i].kvlen, field));
         }
     metrics_family(o, "simcache_provider_request_duration_seconds", "summary",
-                   "Latency of HTTP calls to the provider.");
+                   "Latency of HTTP attempts to the provider (retries counted separately).");
     for (int i = 0; i < n; i++) {
         metrics_label l = {"provider", pl[i].name};
         metrics_sample_f(o, "simcache_provider_request_duration_seconds_sum", &l, 1,
