@@ -13,7 +13,7 @@ libopenblas-dev libjemalloc-dev libxxhash-dev libcjson-dev"
 # for promtool, which lints the /metrics exposition (test_metrics.py).
 SIMCACHE_TEST_PKGS="$SIMCACHE_BUILD_PKGS libcriterion-dev redis-server redis-tools \
 python3 python3-redis python3-pytest python3-numpy libhiredis-dev clang-14 \
-libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user \
+libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user iproute2 \
 prometheus"
 
 # ensure_pkgs PKG... : install what is missing, or explain how.

@@ -149,8 +149,8 @@ int main(int argc, char **argv) {
     log_msg(LL_NOTICE, "Similarity kernels: %s", kt->name);
     loop = uv_default_loop();
     info_register_section("vectorsets", vset_info, 1);
-    info_register_section("limits", limits_info, 1);
     info_register_section("cache", cache_info, 1);   /* sc/cache */
+    info_register_section("limits", limits_info, 1);
     /* Embedding providers: curl is initialised here, before any thread. */
     if (provider_start_all(loop, err, sizeof err) != 0) {
         log_msg(LL_WARNING, "%s", err);
