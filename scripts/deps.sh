@@ -9,10 +9,12 @@ libopenblas-dev libjemalloc-dev libxxhash-dev libcjson-dev libedit-dev"
 # Everything the test command uses: Criterion, the real clients we test
 # against (redis-cli, redis-benchmark, redis-py, hiredis), Debian's
 # redis-server for differential tests, clang for libFuzzer and sanitizers,
-# the AArch64 cross compiler and qemu for the NEON kernels.
+# the AArch64 cross compiler and qemu for the NEON kernels, and prometheus
+# for promtool, which lints the /metrics exposition (test_metrics.py).
 SIMCACHE_TEST_PKGS="$SIMCACHE_BUILD_PKGS libcriterion-dev redis-server redis-tools \
 python3 python3-redis python3-pytest python3-numpy libhiredis-dev clang-14 \
-libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user iproute2"
+libclang-rt-14-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user iproute2 \
+prometheus"
 
 # ensure_pkgs PKG... : install what is missing, or explain how.
 ensure_pkgs() {

@@ -523,8 +523,24 @@ static const command command_table[] = {
 
 typedef struct cmd_stat {
     uint64_t calls, usec, rejected, failed;
+    uint64_t hist[COMMAND_HIST_BOUNDS + 1]; /* calls per duration bucket, not
+                                             * cumulative; last = over 10 s */
     char fullname[48];       /* "config|get" */
 } cmd_stat;
+
+/* Upper bounds (inclusive, microseconds) of the duration histogram the
+ * metrics endpoint exposes: 10 us .. 10 s in 1-2.5-5 steps. */
+const uint64_t command_hist_bounds_us[COMMAND_HIST_BOUNDS] = {
+    10,     25,     50,      100,     250,     500,     1000,     2500,    5000,    10000,
+    25000,  50000,  100000,  250000,  500000,  1000000, 2500000,  5000000, 10000000};
+
+/* Bucket of a duration: the first bound >= dur. Most commands take under
+ * 10 us, so the scan usually stops at the first comparison. */
+static inline int hist_bucket(uint64_t dur) {
+    int i = 0;
+    while (i < COMMAND_HIST_BOUNDS && dur > command_hist_bounds_us[i]) i++;
+    return i;
+}
 
 typedef struct cmd_entry {
     cmd_stat st;
@@ -598,8 +614,25 @@ void commands_reset_stats(void) {
     for (size_t i = 0; i < NCOMMANDS; i++) {
         cmd_entry *e = &entries[i];
         e->st.calls = e->st.usec = e->st.rejected = e->st.failed = 0;
-        for (int j = 0; j < e->nsub; j++)
+        memset(e->st.hist, 0, sizeof e->st.hist);
+        for (int j = 0; j < e->nsub; j++) {
             e->sub[j].calls = e->sub[j].usec = e->sub[j].rejected = e->sub[j].failed = 0;
+            memset(e->sub[j].hist, 0, sizeof e->sub[j].hist);
+        }
+    }
+}
+
+static void stat_visit(const cmd_stat *s, void (*fn)(const command_stat_view *, void *),
+                       void *arg) {
+    if (s->calls == 0 && s->rejected == 0 && s->failed == 0) return;
+    command_stat_view v = {s->fullname, s->calls, s->usec, s->rejected, s->failed, s->hist};
+    fn(&v, arg);
+}
+
+void commands_foreach_stat(void (*fn)(const command_stat_view *v, void *arg), void *arg) {
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        stat_visit(&entries[i].st, fn, arg);
+        for (int j = 0; j < entries[i].nsub; j++) stat_visit(&entries[i].sub[j], fn, arg);
     }
 }
 
@@ -741,6 +774,7 @@ void commands_execute(client *c) {
     uint64_t dur = clk_mono_us - t0;
     st->calls++;
     st->usec += dur;
+    st->hist[hist_bucket(dur)]++;
     if (g_stats.total_error_replies != errors) st->failed++;
     g_stats.total_commands_processed++;
     slowlog_push_if_needed(c, dur);

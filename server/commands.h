@@ -83,6 +83,23 @@ struct sbuf;
 void commands_info_stats(struct sbuf *out);
 void commands_reset_stats(void);
 
+/* Per-command duration histogram (metrics.c): COMMAND_HIST_BOUNDS inclusive
+ * upper bounds in microseconds, ascending; hist[i] of a command counts the
+ * calls whose handler took <= bound i (and > bound i-1), hist[BOUNDS] the
+ * slower ones. Not cumulative. */
+#define COMMAND_HIST_BOUNDS 19
+extern const uint64_t command_hist_bounds_us[COMMAND_HIST_BOUNDS];
+
+typedef struct command_stat_view {
+    const char *name;          /* "set", "config|get": static storage */
+    uint64_t calls, usec, rejected, failed;   /* as in INFO commandstats */
+    const uint64_t *hist;      /* COMMAND_HIST_BOUNDS + 1 counts; sum == calls */
+} command_stat_view;
+
+/* Calls fn for every command and subcommand with non-zero statistics, in
+ * table order. The view is valid during the call only. Loop thread only. */
+void commands_foreach_stat(void (*fn)(const command_stat_view *v, void *arg), void *arg);
+
 /* Looks a command up by name, case-insensitively. NULL if unknown. */
 const command *command_lookup(const char *name, size_t len);
 

@@ -337,6 +337,9 @@ static const opt opts[] = {
     {"save", T_STR, F(save), sizeof g_cfg.save, 0, 0, O_COMPAT, NULL, NULL, NULL},
     {"appendonly", T_BOOL, F(appendonly), 0, 0, 0, O_COMPAT, NULL, NULL, NULL},
     {"vset-threads", T_INT, F(vset_threads), 0, 0, 256, O_IMMUTABLE, NULL, NULL, NULL},
+    {"metrics-port", T_INT, F(metrics_port), 0, 0, 65535, O_IMMUTABLE, NULL, NULL, NULL},
+    {"metrics-max-label-sets", T_INT, F(metrics_max_label_sets), 0, 1, 1000000, 0, NULL, NULL, NULL},
+    {"metrics-bind", T_STR, F(metrics_bind), sizeof g_cfg.metrics_bind, 0, 0, O_IMMUTABLE, NULL, NULL, NULL},
     {"user", T_SPECIAL, NULL, 0, 0, 0, O_IMMUTABLE, NULL, set_user, NULL},
     {"price", T_SPECIAL, NULL, 0, 0, 0, O_IMMUTABLE, NULL, set_price, NULL},
 };
@@ -346,6 +349,8 @@ static const opt opts[] = {
 void config_init(void) {
     memset(&g_cfg, 0, sizeof g_cfg);
     snprintf(g_cfg.bind, sizeof g_cfg.bind, "127.0.0.1");
+    snprintf(g_cfg.metrics_bind, sizeof g_cfg.metrics_bind, "127.0.0.1");
+    g_cfg.metrics_max_label_sets = 1000;
     g_cfg.port = 6380;
     g_cfg.unixsocketperm = 0700;
     g_cfg.tcp_backlog = 511;

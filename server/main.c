@@ -34,6 +34,7 @@
 #include "kernels/kernels.h"
 #include "keyspace.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "net.h"
 #include "provider.h"
 #include "slowlog.h"
@@ -64,6 +65,20 @@ static int start_search_pool(uv_loop_t *l) {
         return -1;
     }
     vset_set_pool(search_pool);
+    return 0;
+}
+
+/* The Prometheus endpoint (metrics-port, 0 = off) on the same loop. */
+static int start_metrics(uv_loop_t *l) {
+    if (g_cfg.metrics_port <= 0) return 0;
+    int rc = metrics_http_start(l, g_cfg.metrics_bind, g_cfg.metrics_port);
+    if (rc != 0) {
+        log_msg(LL_WARNING, "Could not create the metrics endpoint %s:%d: %s", g_cfg.metrics_bind,
+                g_cfg.metrics_port, uv_strerror(rc));
+        return -1;
+    }
+    log_msg(LL_NOTICE, "Metrics on http://%s:%d/metrics", g_cfg.metrics_bind,
+            metrics_http_port());
     return 0;
 }
 
@@ -100,6 +115,7 @@ static void begin_shutdown(void) {
     uv_close((uv_handle_t *)&sig_int, NULL);
     provider_stop_all();   /* pending embeddings complete with PROVIDER_ESHUTDOWN */
     limits_stop();   /* waiters get their denial before net_stop flushes */
+    metrics_http_stop();   /* scrapes in progress are dropped */
     net_stop(SHUTDOWN_GRACE_MS);
 }
 
@@ -141,7 +157,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (start_search_pool(loop) != 0) return 1;
-    if (net_start(loop) != 0) {
+    if (net_start(loop) != 0 || start_metrics(loop) != 0) {
         provider_stop_all();
         vset_set_pool(NULL);
         workers_destroy(search_pool);
