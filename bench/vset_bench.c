@@ -193,7 +193,7 @@ static double recall(void) {
     redisContext *c = conn();
     int nq = 200 < C.queries ? 200 : C.queries, hits = 0, total = 0;
     for (int q = 0; q < nq; q++) {
-        redisReply *a, *b;
+        redisReply *a = NULL, *b = NULL;
         append_vsim(c, q, 0);
         append_vsim(c, q, 1);
         if (redisGetReply(c, (void **)&a) != REDIS_OK || redisGetReply(c, (void **)&b) != REDIS_OK)
