@@ -70,6 +70,10 @@ stage_fuzz() {
     build build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIMCACHE_FUZZ=ON \
         -DCMAKE_C_COMPILER=clang-14 || return 1
     local runs=${SIMCACHE_FUZZ_RUNS:-1000000} cap=${SIMCACHE_FUZZ_SECONDS:-100} t rc=0 secs
+    for src in tests/fuzz/fuzz_*.c; do   # every target must have been built
+        [ -x "build/fuzz/tests/fuzz/$(basename "$src" .c)" ] ||
+            { echo "fuzz target $(basename "$src" .c) was not built"; rc=1; }
+    done
     for t in build/fuzz/tests/fuzz/fuzz_*; do
         [ -x "$t" ] || continue
         local name corpus
