@@ -31,6 +31,7 @@
 #include "errors.h"
 #include "net.h"
 #include "stats.h"
+#include "strconv.h"
 
 /* Slow path of out_reserve: grows the buffer or flags the client. */
 static char *out_grow(client *c, size_t n) {
@@ -73,33 +74,11 @@ static inline void out_append(client *c, const void *s, size_t n) {
     c->priv->out.len += n;
 }
 
-static const char digits2[] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
-
-/* Writes v in decimal to dst (at least 21 bytes); returns the length. */
-static size_t ll_to_str(char *dst, long long v) {
-    char tmp[24];
-    char *p = tmp + sizeof tmp;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    while (u >= 100) {
-        unsigned i = (unsigned)(u % 100) * 2;
-        u /= 100;
-        *--p = digits2[i + 1];
-        *--p = digits2[i];
-    }
-    if (u < 10) {
-        *--p = (char)('0' + u);
-    } else {
-        unsigned i = (unsigned)u * 2;
-        *--p = digits2[i + 1];
-        *--p = digits2[i];
-    }
-    if (v < 0) *--p = '-';
-    size_t n = (size_t)(tmp + sizeof tmp - p);
-    memcpy(dst, p, n);
-    return n;
+/* Writes v in decimal to dst (room for STRCONV_LL_BUFSZ bytes: every
+ * caller reserves more); returns the length. The terminating NUL that
+ * strconv writes is overwritten by the CR that follows. */
+static inline size_t ll_to_str(char *dst, long long v) {
+    return strconv_ll_to_str(v, dst, STRCONV_LL_BUFSZ);
 }
 
 /* "<prefix><v>\r\n" */
