@@ -497,7 +497,6 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
     const int8_t *qi = c->qi, *vi = h->vi;
     const float *vscale = h->vscale, qscale = c->qscale;
     hnsw_heap *cand = &c->cand, *res = &c->res;
-    const size_t rowbytes = f32 ? dim * sizeof(float) : dim;
     visited_next(c);
     epoch = c->epoch;
     cand->n = 0;
@@ -527,26 +526,9 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
             todo[m++] = nb;
             prefetch_vec(h, nb);
         }
-        /* Then the rest of each vector one ahead of its distance: the
-         * pass above started 2 lines of every row; the hardware
-         * prefetcher alone left the other 22 (f32, d=384) to demand
-         * misses. Measured on ann-probe (ef 24, min of 3 passes over
-         * 1,000 queries, 5-6 alternating runs, median): 20k x 384
-         * 56 -> 50 us per query, 100k x 384 87 -> 71 us. It costs 64k
-         * more instructions per query (the prefetch loop); prefetching
-         * every other line (128-byte stride) halves that but measured
-         * 76 us at 100k. */
-        if (m)
-            prefetch_rest(f32 ? (const char *)(vf + todo[0] * dim) : (const char *)(vi + todo[0] * dim),
-                          rowbytes);
         for (uint32_t i = 0; i < m; i++) {
             uint32_t nb = todo[i];
-            float d;
-            if (i + 1 < m)
-                prefetch_rest(f32 ? (const char *)(vf + todo[i + 1] * dim)
-                                  : (const char *)(vi + todo[i + 1] * dim),
-                              rowbytes);
-            d = f32 ? 1.0f - dotf(qf, vf + nb * dim, dim)
+            float d = f32 ? 1.0f - dotf(qf, vf + nb * dim, dim)
                           : 1.0f - (float)doti(qi, vi + nb * dim, dim) * qscale * vscale[nb];
             if (res->n < ef)
                 heap_push_max(res, nb, d);

@@ -274,17 +274,6 @@ static inline void prefetch_vec(const hnsw *h, uint32_t id)
     __builtin_prefetch(p + 64);
 }
 
-/* Prefetches a row's lines after the first two (prefetch_vec's). Rows
- * need not start on a line (the slab comes from realloc: 16-byte
- * alignment), so the row's last byte gets its own prefetch. */
-static inline void prefetch_rest(const char *row, size_t bytes)
-{
-    for (size_t off = 128; off < bytes; off += 64)
-        __builtin_prefetch(row + off);
-    if (bytes > 128)
-        __builtin_prefetch(row + bytes - 1);
-}
-
 static inline void visited_next(hnsw_ctx *c)
 {
     if (++c->epoch == 0) {
