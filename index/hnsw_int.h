@@ -200,6 +200,26 @@ static inline void heap_pop_max(hnsw_heap *hp)
         hp->a[i] = last;
 }
 
+/* Replaces the root (the worst kept) of a non-empty max-heap by (id, d)
+ * and sifts it down: one pass where heap_pop_max + heap_push_max took two
+ * (the beam does this for most neighbours that make it into the top ef). */
+static inline void heap_replace_max(hnsw_heap *hp, uint32_t id, float d)
+{
+    uint32_t i = 0, n = hp->n;
+    for (;;) {
+        uint32_t l = 2 * i + 1, m;
+        if (l >= n)
+            break;
+        m = (l + 1 < n && hp->a[l + 1].dist > hp->a[l].dist) ? l + 1 : l;
+        if (hp->a[m].dist <= d)
+            break;
+        hp->a[i] = hp->a[m];
+        i = m;
+    }
+    hp->a[i].id = id;
+    hp->a[i].dist = d;
+}
+
 static inline int cmp_result(const void *a, const void *b)
 {
     const hnsw_result *x = a, *y = b;
