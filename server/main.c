@@ -31,6 +31,7 @@
 #include "commands.h"
 #include "config.h"
 #include "info.h"
+#include "kernels/batch.h"
 #include "kernels/kernels.h"
 #include "keyspace.h"
 #include "log.h"
@@ -147,6 +148,10 @@ int main(int argc, char **argv) {
     /* Kernel tier: chosen once, before any thread starts (INFO reports it). */
     const kernels *kt = kernels_init(KTIER_MASK_ALL);
     log_msg(LL_NOTICE, "Similarity kernels: %s", kt->name);
+    /* OpenBLAS (exact searches, VSIM TRUTH) runs on the calling thread: the
+     * search pool already uses every core, and OpenBLAS's own threads would
+     * oversubscribe them (kernels/batch.h). */
+    batch_set_threads(1);
     loop = uv_default_loop();
     info_register_section("vectorsets", vset_info, 1);
     info_register_section("cache", cache_info, 1);   /* sc/cache */
