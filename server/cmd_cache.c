@@ -364,7 +364,13 @@ static int wait_park(client *c, pending *p, long long ms) {
     return 0;
 }
 
+/* Set by cache_wait_shutdown: a threaded GET completing during shutdown's
+ * grace period must not park a new waiter (its timer would hold the loop
+ * open for up to its WAIT); it answers the miss instead. */
+static int wait_closed;
+
 void cache_wait_shutdown(void) {
+    wait_closed = 1;
     while (pendings) {
         pending *p = pendings;
         if (!p->waiters) {
@@ -605,6 +611,7 @@ static void ledger_note(tenant *t, const cache_hit *h) {
  * the caller replies the miss with fill 1). Note 3 above. */
 static int coalesce_parked(client *c, cache_ns *ns, uint64_t key, long long wait_ms,
                            int64_t now) {
+    if (wait_closed) return 0;
     pending *pd = pending_find(ns->generation, key);
     if (pd && pd->deadline_ms > now) {
         /* someone is filling it: wait for the PUT instead of paying */

@@ -203,3 +203,39 @@ def test_client_disconnecting_while_parked(srv):
     assert d["response"] == b"reset"
     assert info_cache(main)["cache_searches_threaded"] > before
     assert main.ping()
+
+
+def test_wait_coalescing_after_a_threaded_miss(srv):
+    """GET ... WAIT on a pool-searched namespace: the first miss gets fill 1,
+    later identical misses park on the pending fill after their threaded
+    search, and the PUT answers all of them as exact hits."""
+    admin = srv.redis()
+    ns = ns_name()
+    admin.execute_command("CACHE.CREATE", ns)
+    fill(admin, ns)
+    prompt = "Explain the difference between TCP and UDP"
+    before = info_cache(admin)["cache_searches_threaded"]
+    first = as_dict(admin.execute_command("CACHE.GET", ns, prompt, "WAIT", "20000"))
+    assert first["tier"] == b"miss" and first["fill"] == 1
+    n = 4
+    results = [None] * n
+
+    def waiter(i):
+        c = srv.redis()
+        results[i] = as_dict(c.execute_command("CACHE.GET", ns, prompt, "WAIT", "20000"))
+        c.close()
+
+    threads = [threading.Thread(target=waiter, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    # every waiter's search completed (and parked it on the fill) before the PUT
+    deadline = time.time() + 15
+    while info_cache(admin)["cache_searches_threaded"] < before + 1 + n:
+        assert time.time() < deadline, "threaded searches did not complete"
+        time.sleep(0.02)
+    eid = admin.execute_command("CACHE.PUT", ns, prompt, "TCP is reliable")
+    for t in threads:
+        t.join(20)
+    assert all(x and x["tier"] == b"exact" and x["id"] == eid for x in results), results
+    info = as_dict(admin.execute_command("CACHE.INFO", ns))
+    assert info["misses"] == 1 and info["hits_exact"] == n
