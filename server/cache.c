@@ -32,7 +32,24 @@
  *    expensive answers stored first. Rejected: exact LFU/LRU lists (a
  *    pointer pair per entry and work on every hit for little gain over
  *    sampling, which Redis also uses).
- * 7. Threading: loop thread only; the embedder scratch is a static. */
+ * 7. Threading: loop thread only (except note 8); the embedder scratch is a
+ *    static.
+ * 8. Threaded semantic search: a lookup is split into start (exact tier and
+ *    embedding on the loop; the query copies the features and the vector
+ *    out of the static scratch), run (hnsw_search on a pool thread: it
+ *    reads only the query and the index, which takes its own read lock)
+ *    and finish (loop: candidates mapped to entries, lexscore pick, expiry,
+ *    statistics). The query holds a reference on the namespace: a DROP in
+ *    between unlinks the namespace (nobody finds it any more) but frees it
+ *    only with the last reference, so the worker never reads a freed index;
+ *    a dropped namespace answers a miss. FLUSH, DEL, expiry, eviction and
+ *    replacing PUTs delete entries in between (hnsw_delete waits for the
+ *    running search): the finish keeps a candidate only if its slot still
+ *    holds an entry whose public id is below the namespace's next_id at the
+ *    start, so a deleted entry, or a newer one that reused its slot, is
+ *    never served; the pick then runs over the surviving candidates as the
+ *    synchronous path would at that moment. Namespaces with fewer than
+ *    CACHE_ASYNC_MIN entries stay synchronous. */
 #include "cache.h"
 
 #include <stdlib.h>
@@ -231,12 +248,7 @@ size_t cache_ns_flush(cache_ns *ns) {
     return n;
 }
 
-void cache_ns_drop(cache_ns *ns) {
-    for (cache_ns **pp = &all_ns; *pp; pp = &(*pp)->next)
-        if (*pp == ns) {
-            *pp = ns->next;
-            break;
-        }
+static void ns_free(cache_ns *ns) {
     for (uint32_t i = 0; i < ns->nslots; i++)
         if (ns->slots[i]) entry_free(ns->slots[i]);
     free(ns->slots);
@@ -245,6 +257,17 @@ void cache_ns_drop(cache_ns *ns) {
     hnsw_free(ns->idx);
     lexidf_free(ns->idf);
     free(ns);
+}
+
+void cache_ns_drop(cache_ns *ns) {
+    for (cache_ns **pp = &all_ns; *pp; pp = &(*pp)->next)
+        if (*pp == ns) {
+            *pp = ns->next;
+            break;
+        }
+    ns->next = NULL;
+    ns->dropped = 1;
+    if (ns->refs == 0) ns_free(ns);
 }
 
 void cache_shutdown(void) {
@@ -369,23 +392,32 @@ static void note_hit(cache_ns *ns, cache_hit *h, int64_t now) {
     else ns->st.hits_stale++;
 }
 
-/* Semantic search with expired entries filtered out (in-grace ones kept if
+/* The entry of HNSW id `slot` if it existed before public id `id_limit`
+ * was handed out (note 8), else NULL. */
+static cache_entry *slot_entry(const cache_ns *ns, uint32_t slot, uint64_t id_limit) {
+    cache_entry *e = slot < ns->nslots ? ns->slots[slot] : NULL;
+    return e && e->id < id_limit ? e : NULL;
+}
+
+/* The pick over HNSW results res[0..n) for the query features (ids, tfs,
+ * nf), with expired entries filtered out (in-grace ones kept if
  * allow_stale). Entries past grace met on the way are deleted afterwards. */
-static int semantic(cache_ns *ns, float threshold, int allow_stale, int64_t now,
-                    cache_hit *out) {
-    hnsw_result res[CACHE_CANDIDATES];
+static void semantic_pick(cache_ns *ns, const hnsw_result *res, int n, const uint32_t *ids,
+                          const uint8_t *tfs, uint32_t nf, uint64_t id_limit, float threshold,
+                          int allow_stale, int64_t now, cache_hit *out) {
     const lex_doc *docs[CACHE_CANDIDATES];
     cache_entry *ents[CACHE_CANDIDATES], *dead[CACHE_CANDIDATES];
     int ndead = 0;
-    int n = hnsw_search(ns->idx, qvec, ns->cfg.dim, CACHE_CANDIDATES, 0, res);
-    if (n < 0) return n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_OK;
+    if (n > CACHE_CANDIDATES) n = CACHE_CANDIDATES;
     for (int i = 0; i < n; i++) {
-        cache_entry *e = res[i].id < ns->nslots ? ns->slots[res[i].id] : NULL;
+        cache_entry *e = slot_entry(ns, res[i].id, id_limit);
         ents[i] = e;
         docs[i] = NULL;
         if (!e) continue;
         if (past_grace(ns, e, now)) {
-            dead[ndead++] = e;
+            int seen = 0;   /* defensive: one entry appears once in HNSW results */
+            for (int d = 0; d < ndead; d++) seen |= dead[d] == e;
+            if (!seen) dead[ndead++] = e;
             ents[i] = NULL;
         } else if (!expired(e, now) || allow_stale) {
             docs[i] = e->doc;
@@ -395,8 +427,7 @@ static int semantic(cache_ns *ns, float threshold, int allow_stale, int64_t now,
     lex_params_default(&lp);
     lp.threshold = threshold;
     lex_pick pick;
-    if (n > 0 && lexscore_pick(ns->idf, &lp, scratch.ids, scratch.tfs, scratch.n, docs,
-                               (uint32_t)n, &pick) == LEX_OK &&
+    if (n > 0 && lexscore_pick(ns->idf, &lp, ids, tfs, nf, docs, (uint32_t)n, &pick) == LEX_OK &&
         pick.verdict == LEX_HIT) {
         out->e = ents[pick.index];
         out->score = pick.best;
@@ -406,15 +437,86 @@ static int semantic(cache_ns *ns, float threshold, int allow_stale, int64_t now,
         cache_entry_delete(ns, dead[i]);
         ns->st.expired++;
     }
+}
+
+/* Semantic search of qvec/scratch, synchronously. */
+static int semantic(cache_ns *ns, float threshold, int allow_stale, int64_t now,
+                    cache_hit *out) {
+    hnsw_result res[CACHE_CANDIDATES];
+    int n = hnsw_search(ns->idx, qvec, ns->cfg.dim, CACHE_CANDIDATES, 0, res);
+    if (n < 0) return n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_OK;
+    semantic_pick(ns, res, n, scratch.ids, scratch.tfs, scratch.n, UINT64_MAX, threshold,
+                  allow_stale, now, out);
     return CACHE_OK;
 }
 
-int cache_lookup(cache_ns *ns, const char *prompt, size_t len, float threshold,
-                 int allow_stale, int64_t now, cache_hit *out) {
-    memset(out, 0, sizeof *out);
-    uint64_t key;
-    int rc = cache_key(prompt, len, &key);
-    if (rc != CACHE_OK) return rc;
+struct cache_query {
+    cache_ns *ns;             /* referenced (ns->refs) */
+    uint64_t key;             /* exact key (lookups) */
+    uint64_t id_limit;        /* ns->next_id at the start */
+    int64_t now;
+    float threshold;
+    int allow_stale, is_search;
+    uint32_t dim, want, k;
+    int n;                    /* hnsw_search's result */
+    float *vec;               /* dim floats */
+    uint32_t *ids;            /* query features */
+    uint8_t *tfs;
+    uint32_t nf;
+    hnsw_result *res;         /* want entries */
+};
+
+/* A query of the current qvec/scratch for `want` neighbours. NULL on
+ * ENOMEM. Takes a reference on ns. */
+static cache_query *query_new(cache_ns *ns, uint32_t want, int64_t now) {
+    cache_query *q = calloc(1, sizeof *q);
+    if (!q) return NULL;
+    q->dim = ns->cfg.dim;
+    q->want = want;
+    q->vec = malloc(q->dim * sizeof *q->vec);
+    q->ids = malloc((scratch.n ? scratch.n : 1) * sizeof *q->ids);
+    q->tfs = malloc(scratch.n ? scratch.n : 1);
+    q->res = malloc(want * sizeof *q->res);
+    if (!q->vec || !q->ids || !q->tfs || !q->res) {
+        free(q->vec);
+        free(q->ids);
+        free(q->tfs);
+        free(q->res);
+        free(q);
+        return NULL;
+    }
+    memcpy(q->vec, qvec, q->dim * sizeof *q->vec);
+    memcpy(q->ids, scratch.ids, scratch.n * sizeof *q->ids);
+    memcpy(q->tfs, scratch.tfs, scratch.n);
+    q->nf = scratch.n;
+    q->ns = ns;
+    q->id_limit = ns->next_id;
+    q->now = now;
+    ns->refs++;
+    return q;
+}
+
+void cache_query_free(cache_query *q) {
+    if (!q) return;
+    cache_ns *ns = q->ns;
+    if (--ns->refs == 0 && ns->dropped) ns_free(ns);
+    free(q->vec);
+    free(q->ids);
+    free(q->tfs);
+    free(q->res);
+    free(q);
+}
+
+void cache_query_run(cache_query *q) {
+    q->n = hnsw_search(q->ns->idx, q->vec, q->dim, q->want, 0, q->res);
+}
+
+cache_ns *cache_query_ns(const cache_query *q) { return q->ns->dropped ? NULL : q->ns; }
+uint64_t cache_query_key(const cache_query *q) { return q->key; }
+
+/* The exact tier (and past-grace cleanup of the exact entry). 1 if it
+ * answered *out, 0 to continue with the semantic tier. */
+static int exact_tier(cache_ns *ns, uint64_t key, int64_t now, cache_hit *out) {
     cache_entry *e = map_get(&ns->exact, key);
     if (e && past_grace(ns, e, now)) {
         cache_entry_delete(ns, e);
@@ -426,28 +528,99 @@ int cache_lookup(cache_ns *ns, const char *prompt, size_t len, float threshold,
         out->e = e;
         out->score = 1.0f;
         note_hit(ns, out, now);
-        return CACHE_OK;
+        return 1;
     }
-    rc = embed_prompt(prompt, len, ns->cfg.dim);
-    if (rc != CACHE_OK) return rc;
-    if (hnsw_count(ns->idx) > 0) {
-        rc = semantic(ns, threshold, 0, now, out);
-        if (rc == CACHE_OK && out->tier == CACHE_MISS && allow_stale) {
-            /* the entry e may have been deleted by semantic(): re-find it */
-            e = map_get(&ns->exact, key);
-            if (e && expired(e, now)) {
-                out->tier = CACHE_STALE;
-                out->e = e;
-                out->score = 1.0f;
-            } else {
-                rc = semantic(ns, threshold, 1, now, out);
-            }
-        }
-        if (rc != CACHE_OK) return rc;
-    }
+    return 0;
+}
+
+/* If nothing live matched and stale answers are allowed: 1 and *out if the
+ * exact entry is in its grace window, else 0 (the caller searches again,
+ * accepting stale candidates). */
+static int exact_stale(cache_ns *ns, uint64_t key, int64_t now, cache_hit *out) {
+    cache_entry *e = map_get(&ns->exact, key);   /* semantic may have deleted it */
+    if (!e || !expired(e, now)) return 0;
+    out->tier = CACHE_STALE;
+    out->e = e;
+    out->score = 1.0f;
+    return 1;
+}
+
+static void count_outcome(cache_ns *ns, cache_hit *out, int64_t now) {
     if (out->tier == CACHE_MISS) ns->st.misses++;
     else note_hit(ns, out, now);
+}
+
+int cache_lookup_start(cache_ns *ns, const char *prompt, size_t len, float threshold,
+                       int allow_stale, int64_t now, cache_hit *out, cache_query **q) {
+    if (q) *q = NULL;
+    memset(out, 0, sizeof *out);
+    uint64_t key;
+    int rc = cache_key(prompt, len, &key);
+    if (rc != CACHE_OK) return rc;
+    if (exact_tier(ns, key, now, out)) return CACHE_OK;
+    rc = embed_prompt(prompt, len, ns->cfg.dim);
+    if (rc != CACHE_OK) return rc;
+    if (q && ns->byid.count >= CACHE_ASYNC_MIN) {
+        cache_query *nq = query_new(ns, CACHE_CANDIDATES, now);
+        if (nq) {
+            nq->key = key;
+            nq->threshold = threshold;
+            nq->allow_stale = allow_stale;
+            *q = nq;
+            return CACHE_PENDING;
+        }
+        /* no memory for the hand-off: answer synchronously */
+    }
+    if (hnsw_count(ns->idx) > 0) {
+        rc = semantic(ns, threshold, 0, now, out);
+        if (rc == CACHE_OK && out->tier == CACHE_MISS && allow_stale &&
+            !exact_stale(ns, key, now, out))
+            rc = semantic(ns, threshold, 1, now, out);
+        if (rc != CACHE_OK) return rc;
+    }
+    count_outcome(ns, out, now);
     return CACHE_OK;
+}
+
+int cache_lookup(cache_ns *ns, const char *prompt, size_t len, float threshold,
+                 int allow_stale, int64_t now, cache_hit *out) {
+    return cache_lookup_start(ns, prompt, len, threshold, allow_stale, now, out, NULL);
+}
+
+int cache_lookup_finish(cache_query *q, cache_hit *out) {
+    memset(out, 0, sizeof *out);
+    cache_ns *ns = q->ns;
+    if (ns->dropped) return CACHE_OK;
+    if (q->n < 0) {
+        if (q->n == HNSW_ENOMEM) return CACHE_ENOMEM;
+        q->n = 0;
+    }
+    semantic_pick(ns, q->res, q->n, q->ids, q->tfs, q->nf, q->id_limit, q->threshold, 0, q->now,
+                  out);
+    if (out->tier == CACHE_MISS && q->allow_stale && !exact_stale(ns, q->key, q->now, out))
+        semantic_pick(ns, q->res, q->n, q->ids, q->tfs, q->nf, q->id_limit, q->threshold, 1,
+                      q->now, out);
+    count_outcome(ns, out, q->now);
+    return CACHE_OK;
+}
+
+/* CACHE.SEARCH's filter over results res[0..n): live entries (existing
+ * before id_limit), scored. Returns how many went to out. */
+static int search_collect(cache_ns *ns, const hnsw_result *res, int n, const uint32_t *ids,
+                          const uint8_t *tfs, uint32_t nf, uint64_t id_limit, uint32_t k,
+                          int64_t now, cache_entry **out, float *score, float *cosine) {
+    lex_params lp;
+    lex_params_default(&lp);
+    int m = 0;
+    for (int i = 0; i < n && (uint32_t)m < k; i++) {
+        cache_entry *e = slot_entry(ns, res[i].id, id_limit);
+        if (!e || expired(e, now)) continue;
+        out[m] = e;
+        score[m] = lexscore_similarity(ns->idf, &lp, ids, tfs, nf, e->doc);
+        cosine[m] = 1.0f - res[i].dist;
+        m++;
+    }
+    return m;
 }
 
 int cache_search(cache_ns *ns, const char *prompt, size_t len, uint32_t k, int64_t now,
@@ -460,20 +633,31 @@ int cache_search(cache_ns *ns, const char *prompt, size_t len, uint32_t k, int64
     hnsw_result *res = malloc(want * sizeof *res);
     if (!res) return CACHE_ENOMEM;
     int n = hnsw_search(ns->idx, qvec, ns->cfg.dim, want, 0, res);
-    lex_params lp;
-    lex_params_default(&lp);
-    int m = 0;
-    for (int i = 0; i < n && (uint32_t)m < k; i++) {
-        cache_entry *e = res[i].id < ns->nslots ? ns->slots[res[i].id] : NULL;
-        if (!e || expired(e, now)) continue;
-        out[m] = e;
-        score[m] = lexscore_similarity(ns->idf, &lp, scratch.ids, scratch.tfs, scratch.n,
-                                       e->doc);
-        cosine[m] = 1.0f - res[i].dist;
-        m++;
-    }
+    int m = search_collect(ns, res, n, scratch.ids, scratch.tfs, scratch.n, UINT64_MAX, k, now,
+                           out, score, cosine);
     free(res);
     return n < 0 ? (n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_EINDEX) : m;
+}
+
+int cache_search_start(cache_ns *ns, const char *prompt, size_t len, uint32_t k, int64_t now,
+                       cache_query **q) {
+    *q = NULL;
+    int rc = embed_prompt(prompt, len, ns->cfg.dim);
+    if (rc != CACHE_OK) return rc;
+    cache_query *nq = query_new(ns, k + 16, now);
+    if (!nq) return CACHE_ENOMEM;
+    nq->is_search = 1;
+    nq->k = k;
+    *q = nq;
+    return CACHE_PENDING;
+}
+
+int cache_search_finish(cache_query *q, cache_entry **out, float *score, float *cosine) {
+    cache_ns *ns = q->ns;
+    if (ns->dropped) return 0;
+    if (q->n < 0) return q->n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_EINDEX;
+    return search_collect(ns, q->res, q->n, q->ids, q->tfs, q->nf, q->id_limit, q->k, q->now,
+                          out, score, cosine);
 }
 
 cache_entry *cache_entry_by_id(cache_ns *ns, uint64_t id) { return map_get(&ns->byid, id); }

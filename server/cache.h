@@ -14,8 +14,11 @@
  * and the HNSW graph: true deletion) lazily on a lookup that meets it or by
  * cache_cron.
  *
- * Threading: loop thread only. Every function runs to completion on the
- * loop (the built-in embedder costs ~20 us per prompt; see cache.c). */
+ * Threading: loop thread only, except cache_query_run, which runs the HNSW
+ * search of a started query on a worker thread (workers.h): the semantic
+ * tier of a lookup and CACHE.SEARCH are split into start (loop: exact tier,
+ * embedding), run (pool: hnsw_search only) and finish (loop: candidate
+ * re-validation, lexscore pick, stats). See cache.c note 8. */
 #ifndef SIMCACHE_CACHE_H
 #define SIMCACHE_CACHE_H
 
@@ -35,6 +38,12 @@
 #define CACHE_EEMPTY (-1)   /* prompt normalises to nothing */
 #define CACHE_ENOMEM (-2)
 #define CACHE_EINDEX (-3)   /* the index refused the vector */
+#define CACHE_PENDING 1     /* a query was started: run it, then finish it */
+
+/* Namespaces with fewer live entries than this are searched synchronously
+ * on the loop (a handful of distance evaluations costs less than the
+ * hand-off to a worker and back). */
+#define CACHE_ASYNC_MIN 64
 
 typedef enum cache_tier {
     CACHE_MISS = 0,
@@ -115,6 +124,8 @@ typedef struct cache_ns {
     size_t entry_bytes;       /* sum of entry->bytes */
     uint32_t cron_cursor;     /* next slot the expiry pass visits */
     cache_ns_stats st;
+    uint32_t refs;            /* in-flight threaded searches (cache_query) */
+    int dropped;              /* unlinked by cache_ns_drop; freed at refs 0 */
     struct cache_ns *next;
 } cache_ns;
 
@@ -198,6 +209,40 @@ size_t cache_evict(size_t limit, int samples);
 /* The same choice, for exactly `count` entries (tests, and callers that
  * know how much to free). Returns how many were evicted. */
 size_t cache_evict_count(size_t count, int samples);
+
+/* ---- threaded semantic search (cache.c note 8) ---- */
+
+typedef struct cache_query cache_query;
+
+/* Like cache_lookup, but when the semantic tier is needed and the
+ * namespace holds at least CACHE_ASYNC_MIN entries it stops before the
+ * HNSW search: returns CACHE_PENDING and *q (the query holds a reference
+ * on ns; out untouched). Otherwise it answers like cache_lookup (CACHE_OK
+ * with *out, or an error) and *q is NULL. q NULL: never pending (this is
+ * cache_lookup). */
+int cache_lookup_start(cache_ns *ns, const char *prompt, size_t len, float threshold,
+                       int allow_stale, int64_t now_ms, cache_hit *out, cache_query **q);
+/* Prepares CACHE.SEARCH's query (embedding on the loop; k >= 1).
+ * CACHE_PENDING and *q, or a negative CACHE_E*. */
+int cache_search_start(cache_ns *ns, const char *prompt, size_t len, uint32_t k,
+                       int64_t now_ms, cache_query **q);
+/* The HNSW search of a started query: any thread; touches only q and the
+ * index (which locks itself, hnsw.h). */
+void cache_query_run(cache_query *q);
+/* Loop thread, after cache_query_run. Candidates are re-validated: an entry
+ * deleted (or replaced, or its slot reused) since the start is never
+ * served; if the namespace was dropped the lookup is a miss (CACHE_OK,
+ * tier MISS) and the search returns 0 results. Then the same pick, expiry
+ * and statistics as cache_lookup / cache_search, with the start's now_ms. */
+int cache_lookup_finish(cache_query *q, cache_hit *out);
+int cache_search_finish(cache_query *q, cache_entry **out, float *score, float *cosine);
+/* The namespace of q, or NULL if it was dropped since the start; the exact
+ * key of a lookup. */
+cache_ns *cache_query_ns(const cache_query *q);
+uint64_t cache_query_key(const cache_query *q);
+/* Frees q and releases its namespace reference (the last reference of a
+ * dropped namespace frees it). Loop thread. NULL is a no-op. */
+void cache_query_free(cache_query *q);
 
 /* Frees every namespace (shutdown, tests). */
 void cache_shutdown(void);

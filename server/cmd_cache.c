@@ -29,7 +29,17 @@
  *    plain keys, and replies -OOM only if memory is still over the limit.
  *    The hz cron runs the same cache eviction, so memory freed by other
  *    means is not needed before a PUT arrives. Under noeviction a PUT over
- *    the limit gets -OOM, as SET does. */
+ *    the limit gets -OOM, as SET does.
+ * 5. Threaded semantic search: CACHE.GET's semantic tier and CACHE.SEARCH
+ *    run their HNSW search on the vector-set search pool (vset_pool(),
+ *    workers.h) when the namespace holds at least CACHE_ASYNC_MIN (64)
+ *    entries; the exact tier, the embedding, the lexscore pick, stats, the
+ *    ledger and WAIT coalescing stay on the loop (cache.c note 8). The
+ *    client is parked (client_block + client_ref) so its pipelined requests
+ *    wait and replies keep their order. The completion replies nothing if
+ *    the client closed; a namespace dropped meanwhile answers a miss (GET)
+ *    or an empty array (SEARCH). A full queue or no pool: the loop answers
+ *    inline, as VSIM does. INFO cache counts both paths. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +58,8 @@
 #include "sbuf.h"
 #include "strconv.h"
 #include "tenant.h"
+#include "vset.h"
+#include "workers.h"
 
 static int arg_is(const req_arg *a, const char *s) {
     return strlen(s) == a->len && strncasecmp(a->ptr, s, a->len) == 0;
@@ -352,7 +364,13 @@ static int wait_park(client *c, pending *p, long long ms) {
     return 0;
 }
 
+/* Set by cache_wait_shutdown: a threaded GET completing during shutdown's
+ * grace period must not park a new waiter (its timer would hold the loop
+ * open for up to its WAIT); it answers the miss instead. */
+static int wait_closed;
+
 void cache_wait_shutdown(void) {
+    wait_closed = 1;
     while (pendings) {
         pending *p = pendings;
         if (!p->waiters) {
@@ -591,10 +609,9 @@ static void ledger_note(tenant *t, const cache_hit *h) {
 /* A GET ... WAIT that missed: parks c on a pending fill of the same exact
  * key (returns 1: no reply now), or registers c as the filler (returns 0:
  * the caller replies the miss with fill 1). Note 3 above. */
-static int coalesce_parked(client *c, cache_ns *ns, const req_arg *p, long long wait_ms,
+static int coalesce_parked(client *c, cache_ns *ns, uint64_t key, long long wait_ms,
                            int64_t now) {
-    uint64_t key;
-    if (cache_key(p->ptr, p->len, &key) != CACHE_OK) return 0;
+    if (wait_closed) return 0;
     pending *pd = pending_find(ns->generation, key);
     if (pd && pd->deadline_ms > now) {
         /* someone is filling it: wait for the PUT instead of paying */
@@ -612,6 +629,91 @@ static int coalesce_parked(client *c, cache_ns *ns, const req_arg *p, long long 
     }
     if (pd) pd->deadline_ms = now + wait_ms;   /* this caller fills */
     return 0;
+}
+
+/* Replies a GET from its lookup result (both paths). Returns 1 if the
+ * client was parked on a pending fill (WAIT) instead. ns/t may be NULL
+ * only for a miss (the namespace was dropped during a threaded search).
+ * key: the prompt's exact key (a miss here implies the prompt normalised). */
+static int get_answer(client *c, cache_ns *ns, tenant *t, int rc, cache_hit *h, uint64_t key,
+                      int withmeta, long long wait_ms, int64_t now) {
+    if (rc != CACHE_OK) {
+        reply_cache_error(c, rc);
+        return 0;
+    }
+    if (h->tier != CACHE_MISS) {
+        ledger_note(t, h);
+        reply_hit(c, h, withmeta, now);
+        return 0;
+    }
+    if (ns) {
+        if (wait_ms >= 0 && coalesce_parked(c, ns, key, wait_ms, now)) return 1;
+        ledger_note(t, h);
+    }
+    reply_miss(c, t, 1);
+    return 0;
+}
+
+/* ---- threaded searches (note 5) ---- */
+
+static uint64_t g_searches_threaded, g_searches_inline;
+
+typedef struct cache_job {
+    worker_job wj;
+    client *c;                 /* referenced and blocked while the job runs */
+    cache_query *q;
+    int withmeta;              /* GET */
+    long long wait_ms;         /* GET */
+    uint32_t k;                /* SEARCH */
+    int64_t now;
+} cache_job;
+
+static void cache_job_work(worker_job *wj) { cache_query_run(((cache_job *)wj)->q); }
+
+static void get_done(worker_job *wj) {
+    cache_job *j = (cache_job *)wj;
+    client *c = j->c;
+    int parked = 0;
+    if (client_is_open(c)) {
+        cache_hit h;
+        int rc = cache_lookup_finish(j->q, &h);
+        cache_ns *ns = cache_query_ns(j->q);
+        parked = get_answer(c, ns, ns ? ns->owner : NULL, rc, &h, cache_query_key(j->q),
+                            j->withmeta, j->wait_ms, j->now);
+        g_searches_threaded++;
+    }
+    if (!parked) client_unblock(c);
+    client_unref(c);
+    cache_query_free(j->q);
+    free(j);
+}
+
+/* Submits q's search and parks c. 0, or -1 (queue full or ENOMEM: the
+ * caller finishes q inline). */
+static int park(client *c, cache_query *q, int withmeta, long long wait_ms, uint32_t k,
+                int64_t now, workers *pool, void (*done)(worker_job *)) {
+    cache_job *j = calloc(1, sizeof *j);
+    if (!j) return -1;
+    j->c = c;
+    j->q = q;
+    j->withmeta = withmeta;
+    j->wait_ms = wait_ms;
+    j->k = k;
+    j->now = now;
+    j->wj.work = cache_job_work;
+    j->wj.done = done;
+    if (workers_submit(pool, &j->wj) != 0) {
+        free(j);
+        return -1;
+    }
+    client_block(c);
+    client_ref(c);
+    return 0;
+}
+
+static int get_park(client *c, cache_query *q, int withmeta, long long wait_ms, int64_t now,
+                    workers *pool) {
+    return park(c, q, withmeta, wait_ms, 0, now, pool, get_done);
 }
 
 void cmd_cache_get(client *c) {
@@ -638,19 +740,19 @@ void cmd_cache_get(client *c) {
     }
     cache_hit h;
     const req_arg *p = &c->argv[2];
-    int rc = cache_lookup(ns, p->ptr, p->len, thr, stale, now, &h);
-    if (rc != CACHE_OK) {
-        reply_cache_error(c, rc);
-        return;
+    workers *pool = vset_pool();
+    cache_query *q = NULL;
+    int rc = cache_lookup_start(ns, p->ptr, p->len, thr, stale, now, &h, pool ? &q : NULL);
+    if (rc == CACHE_PENDING) {
+        if (get_park(c, q, o.withmeta, o.wait_ms, now, pool) == 0) return;
+        cache_query_run(q);   /* queue full: answer inline */
+        rc = cache_lookup_finish(q, &h);
+        cache_query_free(q);
+        g_searches_inline++;
     }
-    if (h.tier != CACHE_MISS) {
-        ledger_note(t, &h);
-        reply_hit(c, &h, o.withmeta, now);
-        return;
-    }
-    if (o.wait_ms >= 0 && coalesce_parked(c, ns, p, o.wait_ms, now)) return;
-    ledger_note(t, &h);
-    reply_miss(c, t, 1);
+    uint64_t key = 0;
+    if (rc == CACHE_OK && h.tier == CACHE_MISS) cache_key(p->ptr, p->len, &key);
+    get_answer(c, ns, t, rc, &h, key, o.withmeta, o.wait_ms, now);
 }
 
 /* ---- the rest ---- */
@@ -700,6 +802,50 @@ void cmd_cache_list(client *c) {
         if (ns->owner == t) reply_bulk_cstr(c, ns->name);
 }
 
+/* Replies CACHE.SEARCH: from the finished query q, or synchronously (q
+ * NULL). */
+static void search_answer(client *c, cache_ns *ns, cache_query *q, uint32_t k, int64_t now) {
+    cache_entry **es = malloc(((size_t)k + 1) * sizeof *es);
+    float *sc = malloc(((size_t)k + 1) * sizeof *sc), *cs = malloc(((size_t)k + 1) * sizeof *cs);
+    int n = !es || !sc || !cs ? CACHE_ENOMEM
+            : q             ? cache_search_finish(q, es, sc, cs)
+                            : cache_search(ns, c->argv[2].ptr, c->argv[2].len, k, now, es, sc, cs);
+    if (n < 0) {
+        reply_cache_error(c, n);
+    } else {
+        reply_array(c, n);
+        for (int i = 0; i < n; i++) {
+            reply_map(c, 5);
+            reply_bulk_cstr(c, "id");
+            reply_integer(c, (long long)es[i]->id);
+            reply_bulk_cstr(c, "score");
+            reply_double(c, f2d(sc[i]));
+            reply_bulk_cstr(c, "cosine");
+            reply_double(c, f2d(cs[i]));
+            reply_bulk_cstr(c, "age_ms");
+            reply_integer(c, now - es[i]->created_ms);
+            reply_bulk_cstr(c, "prompt");
+            reply_bulk(c, es[i]->prompt.p, es[i]->prompt.n);
+        }
+    }
+    free(es);
+    free(sc);
+    free(cs);
+}
+
+static void search_done(worker_job *wj) {
+    cache_job *j = (cache_job *)wj;
+    client *c = j->c;
+    if (client_is_open(c)) {
+        search_answer(c, NULL, j->q, j->k, j->now);
+        g_searches_threaded++;
+    }
+    client_unblock(c);
+    client_unref(c);
+    cache_query_free(j->q);
+    free(j);
+}
+
 void cmd_cache_search(client *c) {
     long long k = 10;
     const req_arg *targ = NULL;
@@ -722,33 +868,21 @@ void cmd_cache_search(client *c) {
     if (!t) return;
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns) return;
-    cache_entry **es = malloc(((size_t)k + 1) * sizeof *es);
-    float *sc = malloc(((size_t)k + 1) * sizeof *sc), *cs = malloc(((size_t)k + 1) * sizeof *cs);
     int64_t now = now_ms();
-    int n = es && sc && cs ? cache_search(ns, c->argv[2].ptr, c->argv[2].len, (uint32_t)k, now,
-                                          es, sc, cs)
-                           : CACHE_ENOMEM;
-    if (n < 0) {
-        reply_cache_error(c, n);
-    } else {
-        reply_array(c, n);
-        for (int i = 0; i < n; i++) {
-            reply_map(c, 5);
-            reply_bulk_cstr(c, "id");
-            reply_integer(c, (long long)es[i]->id);
-            reply_bulk_cstr(c, "score");
-            reply_double(c, f2d(sc[i]));
-            reply_bulk_cstr(c, "cosine");
-            reply_double(c, f2d(cs[i]));
-            reply_bulk_cstr(c, "age_ms");
-            reply_integer(c, now - es[i]->created_ms);
-            reply_bulk_cstr(c, "prompt");
-            reply_bulk(c, es[i]->prompt.p, es[i]->prompt.n);
+    workers *pool = vset_pool();
+    cache_query *q = NULL;
+    if (pool && k > 0 && cache_ns_count(ns) >= CACHE_ASYNC_MIN) {
+        int rc = cache_search_start(ns, c->argv[2].ptr, c->argv[2].len, (uint32_t)k, now, &q);
+        if (rc != CACHE_PENDING) {
+            reply_cache_error(c, rc);
+            return;
         }
+        if (park(c, q, 0, -1, (uint32_t)k, now, pool, search_done) == 0) return;
+        cache_query_run(q);   /* queue full: answer inline */
+        g_searches_inline++;
     }
-    free(es);
-    free(sc);
-    free(cs);
+    search_answer(c, ns, q, (uint32_t)k, now);
+    cache_query_free(q);
 }
 
 static void kv_int(client *c, const char *k, long long v) {
@@ -848,10 +982,12 @@ void cache_info(sbuf *o) {
                 "cache_memory_bytes:%llu\r\ncache_hits_exact:%llu\r\n"
                 "cache_hits_semantic:%llu\r\ncache_hits_stale:%llu\r\ncache_misses:%llu\r\n"
                 "cache_expired:%llu\r\ncache_evicted:%llu\r\ncache_pending_fills:%llu\r\n"
-                "cache_tenants:%llu\r\ncache_tenants_budget_exhausted:%llu\r\n",
+                "cache_tenants:%llu\r\ncache_tenants_budget_exhausted:%llu\r\n"
+                "cache_searches_threaded:%llu\r\ncache_searches_inline:%llu\r\n",
                 (unsigned long long)ns_n, (unsigned long long)entries,
                 (unsigned long long)mem, (unsigned long long)he, (unsigned long long)hs,
                 (unsigned long long)hst, (unsigned long long)miss, (unsigned long long)exp,
                 (unsigned long long)ev, (unsigned long long)pending_count(),
-                (unsigned long long)tenants, (unsigned long long)exhausted);
+                (unsigned long long)tenants, (unsigned long long)exhausted,
+                (unsigned long long)g_searches_threaded, (unsigned long long)g_searches_inline);
 }
