@@ -28,47 +28,14 @@
 
 #define EXACT_BLOCK 1024u
 
+/* Keeps the k best (smallest dist) in a max-heap: the heap helpers of
+ * hnsw_int.h, shared with the graph search. */
 static void topk_offer(hnsw_heap *hp, uint32_t k, uint32_t id, float d)
 {
-    /* max-heap of the k best; same sift code as hnsw.c, kept local. */
-    uint32_t i;
-    if (hp->n == k) {
-        if (d >= hp->a[0].dist)
-            return;
-        /* replace the root and sift down */
-        i = 0;
-        for (;;) {
-            uint32_t l = 2 * i + 1, m;
-            if (l >= hp->n)
-                break;
-            m = (l + 1 < hp->n && hp->a[l + 1].dist > hp->a[l].dist) ? l + 1 : l;
-            if (hp->a[m].dist <= d)
-                break;
-            hp->a[i] = hp->a[m];
-            i = m;
-        }
-        hp->a[i].id = id;
-        hp->a[i].dist = d;
-        return;
-    }
-    i = hp->n++;
-    while (i > 0) {
-        uint32_t p = (i - 1) / 2;
-        if (hp->a[p].dist >= d)
-            break;
-        hp->a[i] = hp->a[p];
-        i = p;
-    }
-    hp->a[i].id = id;
-    hp->a[i].dist = d;
-}
-
-static int cmp_res(const void *a, const void *b)
-{
-    const hnsw_result *x = a, *y = b;
-    if (x->dist != y->dist)
-        return x->dist < y->dist ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
+    if (hp->n < k)
+        heap_push_max(hp, id, d);
+    else if (d < hp->a[0].dist)
+        heap_replace_max(hp, id, d);
 }
 
 int hnsw_exact_locked(hnsw *h, hnsw_ctx *c, uint32_t k, hnsw_result *out)
@@ -113,7 +80,7 @@ int hnsw_exact_locked(hnsw *h, hnsw_ctx *c, uint32_t k, hnsw_result *out)
         }
     }
     memcpy(out, c->res.a, c->res.n * sizeof(hnsw_result));
-    qsort(out, c->res.n, sizeof(hnsw_result), cmp_res);
+    qsort(out, c->res.n, sizeof(hnsw_result), cmp_result);
     return (int)c->res.n;
 }
 
