@@ -38,6 +38,7 @@
 #include "metrics_http.h"
 #include "net.h"
 #include "provider.h"
+#include "cache_embed.h"
 #include "slowlog.h"
 #include "stats.h"
 #include "tenant.h"
@@ -197,6 +198,7 @@ int main(int argc, char **argv) {
     uv_run(loop, UV_RUN_DEFAULT);
     ks_shutdown();
     cache_shutdown();
+    cache_embed_shutdown();   /* per-tenant embedding caches (sc/nsprov) */
     tenant_shutdown();
     slowlog_free();
     limits_free();

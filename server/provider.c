@@ -993,6 +993,9 @@ void provider_cancel(provider_req *r) {
 }
 
 size_t provider_queue_depth(const provider *p) { return p->qlen; }
+const char *provider_name(const provider *p) { return p->s.name; }
+const char *provider_model(const provider *p) { return p->s.model; }
+int provider_dims(const provider *p) { return p->s.dims; }
 
 provider *provider_find(const char *name) {
     for (int i = 0; i < nprovs; i++)

@@ -105,4 +105,12 @@ void provider_info(sbuf *o);
 /* Queue depth (inputs waiting to be sent) of p. */
 size_t provider_queue_depth(const provider *p);
 
+/* p's configuration as given (loop thread; strings live as long as p):
+ * its name, its `model` ("" if none was configured) and its `dimensions`
+ * (0 if not configured: the vectors' length is whatever the model returns).
+ * Used to bind a cache namespace to p (cache_embed.h). */
+const char *provider_name(const provider *p);
+const char *provider_model(const provider *p);
+int provider_dims(const provider *p);
+
 #endif
