@@ -421,3 +421,67 @@ def test_flushall_leaves_nothing_cached_and_keeps_namespaces(ps):
     assert info(r, "plain")["memory_bytes"] < mem
     assert int(r.info("cache")["cache_entries"]) == 0
     assert r.execute_command("CACHE.PUT", "plain", "builtin question 3", "y") == 31
+
+
+# ---- LIMIT buckets (issue 7) ----
+
+def provider_line(r):
+    return r.info("providers")["provider_emb"]
+
+
+def test_provider_calls_take_from_a_limit_bucket_and_a_denial_degrades(fk, server_factory):
+    s = server_factory(*provider_args(fk, "limit", "embreq", "limit-wait-ms", 300))
+    with s.redis() as r:
+        r.execute_command("LIMIT.SET", "embreq", "RATE", 1, "PER", 3600, "BURST", 2)
+        r.execute_command("CACHE.CREATE", "faq", "EMBEDDER", "emb")
+        for q in ("first question", "second question"):
+            g = get(r, "faq", q)
+            assert g["tier"] == b"miss" and "semantic" not in g
+        t0 = time.monotonic()
+        g = get(r, "faq", "third question")
+        waited = time.monotonic() - t0
+        assert g["tier"] == b"miss" and g["semantic"] == b"unavailable"
+        assert 0.25 <= waited < BUDGET_S
+        li = as_dict(r.execute_command("LIMIT.INFO", "embreq"))
+        assert li["granted"] == 2 and li["timed_out"] == 1
+        assert int(provider_line(r)["err_limit"]) == 1
+        assert fk.stats()["billable_inputs"] == 2
+
+
+def test_a_provider_call_waits_in_the_bucket_queue_without_blocking_the_loop(fk, server_factory):
+    s = server_factory(*provider_args(fk, "limit", "embreq", "limit-wait-ms", 5000))
+    with s.redis() as r:
+        r.execute_command("LIMIT.SET", "embreq", "RATE", 1, "PER", 1, "BURST", 1)
+        r.execute_command("CACHE.CREATE", "faq", "EMBEDDER", "emb")
+        assert as_dict(r.execute_command("LIMIT.TAKE", "embreq"))["granted"] == 1  # a client took it
+        result = {}
+
+        def waiting_get():
+            t = time.monotonic()
+            with s.redis() as r2:
+                result["g"] = get(r2, "faq", "a question that must wait for the bucket")
+            result["s"] = time.monotonic() - t
+
+        th = threading.Thread(target=waiting_get)
+        th.start()
+        time.sleep(0.2)
+        assert ping_ms(s.port) < 500
+        assert fk.stats()["requests"] == 0        # still queued behind the client's take
+        th.join(BUDGET_S)
+        assert not th.is_alive()
+        assert result["g"]["tier"] == b"miss" and "semantic" not in result["g"]
+        assert 0.5 <= result["s"] < 3
+        assert fk.stats()["billable_inputs"] == 1
+
+
+def test_a_put_stored_while_its_bucket_is_missing_is_indexed_once_it_exists(fk, server_factory):
+    s = server_factory(*provider_args(fk, "limit", "later"))
+    with s.redis() as r:
+        r.execute_command("CACHE.CREATE", "faq", "EMBEDDER", "emb")
+        r.execute_command("CACHE.PUT", "faq", "How do I reset my password?", "reset")
+        g = get(r, "faq", "how do i reset my password please")
+        assert g["tier"] == b"miss" and g["semantic"] == b"unavailable"
+        assert info(r, "faq")["pending_index"] == 1
+        r.execute_command("LIMIT.SET", "later", "RATE", 100, "PER", 1, "BURST", 100)
+        wait_indexed(r, "faq")
+        assert get(r, "faq", "how do i reset my password please")["tier"] == b"semantic"
