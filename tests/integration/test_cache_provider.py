@@ -485,3 +485,21 @@ def test_a_put_stored_while_its_bucket_is_missing_is_indexed_once_it_exists(fk, 
         r.execute_command("LIMIT.SET", "later", "RATE", 100, "PER", 1, "BURST", 100)
         wait_indexed(r, "faq")
         assert get(r, "faq", "how do i reset my password please")["tier"] == b"semantic"
+
+
+def test_shutdown_with_embeddings_in_flight_answers_and_exits_cleanly(fk, server_factory):
+    s = server_factory(*provider_args(fk, "timeout-ms", 30000))
+    with s.redis() as r:
+        r.execute_command("CACHE.CREATE", "faq", "EMBEDDER", "emb")
+        fk.mode("hang", -1)
+        r.execute_command("CACHE.PUT", "faq", "How do I reset my password?", "reset")
+    c = RespConn(s.port)
+    c.send(RespConn.encode("CACHE.GET", "faq", "how do i reset my password please"))
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    s.stop(check=True)   # SIGTERM; exit status 0 (and no ASan report) required
+    assert time.monotonic() - t0 < BUDGET_S
+    g = as_dict(c.value())
+    assert g["tier"] == b"miss" and g["semantic"] == b"unavailable"
+    c.close()
+    fk.reset()
