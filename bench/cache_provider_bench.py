@@ -15,7 +15,10 @@ threads from /proc/<pid>/task/*/schedstat (ns), read before and after: the
 fake's and this script's CPU are not counted. A warm-up pass (another
 tenant, so it does not fill the measured tenant's embedding cache) first
 fills the fake's vector cache. Peer in the same run: the same N prompts
-through CACHE.GET on a builtin-embedder namespace.
+through CACHE.GET on a builtin-embedder namespace. A last pass repeats the
+provider namespace's prompts, now in the tenant's embedding cache (sized
+256mb here so every prompt fits: under the 16mb default a sequential pass
+over more prompts than fit evicts each before its reuse, as any LRU does).
 
 Usage: bench/cache_provider_bench.py SERVER_BINARY [N [DIM [C]]]
 Defaults: N 4096, DIM 1536, C 64."""
@@ -145,7 +148,8 @@ def main():
         srv = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1",
                                 "--provider", "emb", "openai", "http://127.0.0.1:%d" % fport,
                                 "model", "m", "dimensions", str(dim), "max-batch", "64",
-                                "max-wait-ms", "2", "timeout-ms", "60000"],
+                                "max-wait-ms", "2", "timeout-ms", "60000",
+                                "--embed-cache-bytes", "256mb"],
                                stdout=open(os.path.join(d, "log"), "w"), stderr=subprocess.STDOUT,
                                cwd=d)
         for _ in range(100):

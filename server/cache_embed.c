@@ -121,13 +121,6 @@ static ecache *tenant_cache(const tenant *t, int create) {
     return x->ec;
 }
 
-int cache_embed_tenant_stats(const tenant *t, ecache_stats *out) {
-    ecache *ec = tenant_cache(t, 0);
-    if (!ec) return -1;
-    ecache_get_stats(ec, out);
-    return 0;
-}
-
 static uint64_t fp_hash(const cache_ns *ns) {
     return XXH3_64bits(ns->fingerprint, strlen(ns->fingerprint));
 }

@@ -58,11 +58,6 @@ size_t cache_embed_pending_total(void);
 /* Appends this module's lines to INFO's "# Cache" section. */
 void cache_embed_info(sbuf *o);
 
-/* The tenant's embedding cache statistics (for tests and INFO); 0, or -1
- * if the tenant has none yet. */
-struct ecache_stats;
-int cache_embed_tenant_stats(const tenant *t, struct ecache_stats *out);
-
 /* Frees the embedding caches (shutdown, after provider_stop_all). */
 void cache_embed_shutdown(void);
 
