@@ -243,3 +243,14 @@ def test_gptcache_pairs_all_positive(srv, tmp_path):
     rec = {x["rule"]: x for x in rows(tmp_path / "tune_recommend.csv")}
     assert int(rec["default"]["queries"]) == 999
     assert int(rec["target"]["false"]) / 999 <= 0.01
+
+
+def test_auth_and_tenant_options(server_factory, tmp_path):
+    s = server_factory("--requirepass", "s3cret")
+    res = run("-p", s.port, "--out", tmp_path / "a")
+    assert res.returncode == 1 and "NOAUTH" in res.stderr, res.stderr
+    res = run("-p", s.port, "-a", "s3cret", "--tenant", "acme", "--ns", "faq",
+              "--out", tmp_path / "b")
+    assert res.returncode == 0, res.stderr
+    c = s.redis(password="s3cret")
+    assert c.execute_command("CACHE.LIST", "TENANT", "acme") == []   # dropped after the run
