@@ -482,7 +482,7 @@ static const char *part_name(int part)
 static const char *const REC_COLS[] = {
     "rule", "threshold", "part", "queries", "hits", "correct", "false", "hit_rate",
     "correct_rate", "fhr_query", "fhr_query_lo", "fhr_query_hi", "fhr_hit", "precision",
-    "recall", "f1", "predicted_lo", "predicted_hi", "within"};
+    "recall", "f1", "predicted_lo", "predicted_hi", "within", "in_tune_ci"};
 enum { NREC = sizeof(REC_COLS) / sizeof(*REC_COLS) };
 
 /* One row of the recommendation table; pred_from (tuning counts) gives the
@@ -492,11 +492,13 @@ static int rec_row(sb_table *t, const tune_rec *rec, int part, const tune_counts
 {
     double lo, hi, pl = 0, ph = 1;
     sb_wilson(c->fals, c->n, SB_Z95, &lo, &hi);
-    const char *within = "";
+    const char *within = "", *in_ci = "";
     if (pred_from) {
+        double tl, th, m = ratio(c->fals, c->n);
         sb_predict_rate(pred_from->fals, pred_from->n, c->n, &pl, &ph);
-        double m = ratio(c->fals, c->n);
         within = m >= pl - 1e-12 && m <= ph + 1e-12 ? "yes" : "no";
+        sb_wilson(pred_from->fals, pred_from->n, SB_Z95, &tl, &th);
+        in_ci = m >= tl - 1e-12 && m <= th + 1e-12 ? "yes" : "no";
     }
     char pls[24] = "", phs[24] = "";
     if (pred_from) {
@@ -505,11 +507,11 @@ static int rec_row(sb_table *t, const tune_rec *rec, int part, const tune_counts
     }
     return sb_table_rowf(t,
                          "%s\t%.3f\t%s\t%ld\t%ld\t%ld\t%ld\t%.4f\t%.4f\t%.5f\t%.5f\t%.5f\t%.5f\t"
-                         "%.4f\t%.4f\t%.4f\t%s\t%s\t%s",
+                         "%.4f\t%.4f\t%.4f\t%s\t%s\t%s\t%s",
                          rec->rule, rec->t, part_name(part), c->n, c->hits, c->correct, c->fals,
                          ratio(c->hits, c->n), ratio(c->correct, c->n), ratio(c->fals, c->n), lo,
                          hi, ratio(c->fals, c->hits), c->hits ? ratio(c->correct, c->hits) : 1.0,
-                         ratio(c->correct, c->pos), f1_of(c), pls, phs, within);
+                         ratio(c->correct, c->pos), f1_of(c), pls, phs, within, in_ci);
 }
 
 static int write_table(const sb_table *t, const char *dir, const char *name, FILE *md)
@@ -678,7 +680,9 @@ static int write_summary(const tune_run *r, const tune_opts *o, const tune_rec *
           "*best-f1*; *default* = the server's default threshold (0.45). fhr_query = false "
           "hits / queries (Wilson 95% interval), fhr_hit = false hits / hits. Held-back rows: "
           "predicted_lo/hi is the 95% prediction interval for the held-back rate from the "
-          "tuning counts; within = the measured held-back rate lies in it.\n\n",
+          "tuning counts; within = the measured held-back rate lies in it; in_tune_ci = it "
+          "also lies in the tuning part's Wilson interval (a stricter check that a second "
+          "small sample may fail by chance: see stats.c).\n\n",
           md);
     if (rc == 0) rc = write_table(t, o->out, "tune_recommend.csv", md);
     if (!rec[1].found)
@@ -699,8 +703,9 @@ static int write_summary(const tune_run *r, const tune_opts *o, const tune_rec *
                sb_table_cell(t, row, 6), sb_table_cell(t, row, 9), sb_table_cell(t, row, 10),
                sb_table_cell(t, row, 11));
         if (*sb_table_cell(t, row, 18))
-            printf(" predicted [%s, %s] within %s", sb_table_cell(t, row, 16),
-                   sb_table_cell(t, row, 17), sb_table_cell(t, row, 18));
+            printf(" predicted [%s, %s] within %s (in tuning CI: %s)",
+                   sb_table_cell(t, row, 16), sb_table_cell(t, row, 17),
+                   sb_table_cell(t, row, 18), sb_table_cell(t, row, 19));
         putchar('\n');
     }
     sb_table_free(t);
@@ -774,7 +779,10 @@ int sb_cmd_tune(int argc, char **argv)
     }
     tune_set set = {0};
     const char *source;
-    if (load_pairs(&o, &set, &source) != 0) return 1;
+    if (load_pairs(&o, &set, &source) != 0) {
+        tune_set_free(&set);   /* pairs read before the bad line */
+        return 1;
+    }
     size_t n = set.n;
     tune_run r = {.set = &set, .ua = calloc(n, sizeof(size_t)),
                   .alias = calloc(n, sizeof(long)), .served = calloc(n, sizeof(long)),
