@@ -425,11 +425,13 @@ static const char *gen_name(uint64_t gen) {
     return ns ? ns->name : "";
 }
 
-/* INFO values are field:value lines with comma-separated sub-fields:
- * a reason is printed with ',' and ':' replaced. */
-static void info_reason(sbuf *o, const char *s) {
+/* INFO values are field:value lines with comma-separated key=value
+ * sub-fields: names and reasons are printed with ',', ':', '=', CR and LF
+ * replaced by ';' and spaces by '_' (CACHE.CANARY INFO has them verbatim). */
+static void info_str(sbuf *o, const char *key, const char *s) {
+    sbuf_printf(o, ",%s=", key);
     for (; *s; s++) {
-        char ch = *s == ',' || *s == ':' || *s == '\r' || *s == '\n' ? ';' : *s;
+        char ch = *s == ',' || *s == ':' || *s == '=' || *s == '\r' || *s == '\n' ? ';' : *s;
         if (ch == ' ') ch = '_';
         sbuf_append(o, &ch, 1);
     }
@@ -464,13 +466,14 @@ void canary_info(sbuf *o) {
     int lines = 0;
     for (cache_alias *a = all_aliases; a && lines < 100; a = a->next) {
         if (a->status == CANARY_NONE) continue;
-        sbuf_printf(o, "canary%d:tenant=%s,alias=%s,stable=%s,canary=%s,percent=%.4f,sticky=%s"
-                    ",status=%s,rollbacks_auto=%llu,reason=",
-                    lines++, a->owner->name, a->name, gen_name(a->target_gen),
-                    gen_name(a->canary_gen), (double)a->ppm / 10000.0,
-                    canary_sticky_name(a->sticky), canary_status_name(a->status),
-                    (unsigned long long)a->rollbacks_auto);
-        info_reason(o, a->reason);
+        sbuf_printf(o, "canary%d:percent=%.4f", lines++, (double)a->ppm / 10000.0);
+        info_str(o, "tenant", a->owner->name);
+        info_str(o, "alias", a->name);
+        info_str(o, "stable", gen_name(a->target_gen));
+        info_str(o, "canary", gen_name(a->canary_gen));
+        sbuf_printf(o, ",sticky=%s,status=%s,rollbacks_auto=%llu", canary_sticky_name(a->sticky),
+                    canary_status_name(a->status), (unsigned long long)a->rollbacks_auto);
+        info_str(o, "reason", a->reason);
         info_arm(o, "stable", &a->arm[ARM_STABLE]);
         info_arm(o, "canary", &a->arm[ARM_CANARY]);
         sbuf_puts(o, "\r\n");
