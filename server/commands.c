@@ -154,16 +154,18 @@ static const command_arg_doc args_cache_alias[] = {
 static const command_arg_doc args_cache_unalias[] = {
     ARG("alias", "string"), {"tenant", "string", "TENANT", 1, 0}, END};
 static const command_arg_doc args_cache_canary[] = {
-    ARG("alias", "string"),
-    {"action", "oneof",
-     "namespace PERCENT p [STICKY-BY user|tenant|prompt]|OFF|PROMOTE|ROLLBACK|INFO|"
-     "GUARD [MAX-BAD-RATE r] [MIN-HIT-RATE-RATIO x] [MAX-LATENCY-RATIO y] [MIN-REQUESTS n]|"
-     "GUARD NONE",
-     0, 0},
+    /* CACHE.CANARY alias namespace PERCENT p [STICKY-BY ...] starts a run;
+     * CACHE.CANARY alias OFF|PROMOTE|ROLLBACK|INFO|GUARD ... acts on it */
+    ARG("alias", "string"), OPT("namespace", "string"),
+    {"action", "oneof", "OFF|PROMOTE|ROLLBACK|INFO|GUARD|NONE", 1, 0},
+    {"p", "double", "PERCENT", 1, 0},
+    {"sticky-by", "oneof", "STICKY-BY user|STICKY-BY tenant|STICKY-BY prompt", 1, 0},
+    {"r", "double", "MAX-BAD-RATE", 1, 0}, {"x", "double", "MIN-HIT-RATE-RATIO", 1, 0},
+    {"y", "double", "MAX-LATENCY-RATIO", 1, 0}, {"n", "integer", "MIN-REQUESTS", 1, 0},
     {"tenant", "string", "TENANT", 1, 0}, END};
 static const command_arg_doc args_cache_feedback[] = {
     ARG("namespace", "string"), ARG("id", "integer"),
-    {"verdict", "oneof", "good|bad", 0, 0}, {"tenant", "string", "TENANT", 1, 0}, END};
+    {"verdict", "oneof", "GOOD|BAD", 0, 0}, {"tenant", "string", "TENANT", 1, 0}, END};
 static const command_arg_doc args_tenant_usage[] = {OPT("tenant", "string"), END};
 static const command_arg_doc args_tenant_budget[] = {
     ARG("tenant", "string"), ARG("usd", "string"),

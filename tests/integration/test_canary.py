@@ -10,6 +10,7 @@ a DROP that leaves an alias dangling; a version matrix that misses a
 namespace or a label."""
 import math
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -484,3 +485,23 @@ def test_per_arm_metrics_exposition(server_factory):
     out = subprocess.run([PROMTOOL, "check", "metrics"], input=text.encode(),
                          capture_output=True, timeout=60)
     assert out.returncode == 0, out.stdout.decode() + out.stderr.decode()
+
+
+def test_redis_cli_help_and_hints_work_interactively(srv, tool_env):
+    """redis-cli builds its help and hints from COMMAND DOCS; a malformed
+    argument doc crashes it (commands.c). Typed through a pty."""
+    from test_redis_cli import _pty_run
+    v1, v2 = uniq("v1"), uniq("v2")
+    out, status = _pty_run(srv.port, tool_env, [
+        "help CACHE.CANARY", "CACHE.CREATE %s" % v1, "CACHE.CREATE %s" % v2,
+        "CACHE.ALIAS faq-cli %s" % v1, "CACHE.CANARY faq-cli %s PERCENT 25 STICKY-BY prompt" % v2,
+        "CACHE.FEEDBACK %s 1 good" % v1, "CACHE.VERSIONS"])
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, out)
+    out = re.sub(rb"\x1b\[[0-9;]*[A-Za-z]", b"", out)   # help is printed in colour
+    assert b"CACHE.CANARY alias [namespace]" in out and b"[PERCENT p]" in out
+    assert b"summary: Sends a sticky share" in out
+    assert b"(nil)\n" in out          # CACHE.ALIAS: no previous target
+    assert b"no entry 1 was ever stored" in out
+    r = srv.redis()
+    r.execute_command("CACHE.UNALIAS", "faq-cli")
+    r.close()
