@@ -190,6 +190,10 @@ def test_canary_is_sticky_per_user_and_put_fills_the_same_arm(r):
     assert d(arms["canary"])["puts"] == n_canary
     assert d(arms["canary"])["spend_nusd"] == n_canary * 1000000
     assert d(arms["stable"])["puts"] == 40 - n_canary
+    cn = d(arms["canary"])
+    assert float(cn["cost_per_request_nusd"]) == pytest.approx(
+        cn["spend_nusd"] / cn["requests"])
+    assert cn["saved_nusd"] == 2000000 * (cn["hits_exact"] + cn["hits_semantic"])
 
 
 def test_canary_sticky_by_authenticated_user(server_factory):
@@ -284,6 +288,33 @@ def test_guard_trip_rolls_back_and_records_the_reason(srv, r):
     assert aliases[faq.encode()]["status"] == b"rolled_back"
     # the rolled-back canary may now be dropped; the stable one may not
     assert r.execute_command("CACHE.DROP", v2) == b"OK"
+
+
+def test_hit_rate_guard_rolls_back_a_cold_canary(r):
+    prompts = ["What are your opening hours on day %d?" % i for i in range(20)]
+    v1, v2 = two_versions(r, prompts)
+    r.execute_command("CACHE.FLUSH", v2)          # the canary starts cold
+    faq = uniq("faq")
+    r.execute_command("CACHE.ALIAS", faq, v1)
+    r.execute_command("CACHE.CANARY", faq, v2, "PERCENT", "50")
+    r.execute_command("CACHE.CANARY", faq, "GUARD", "MIN-HIT-RATE-RATIO", "0.5",
+                      "MIN-REQUESTS", "30")
+    arms_seen = []
+    for i in range(400):
+        g = d(r.execute_command("CACHE.GET", faq, prompts[i % 20], "USER", "u%d" % i))
+        if "arm" not in g:
+            break
+        arms_seen.append(g["arm"])
+    info = d(r.execute_command("CACHE.CANARY", faq, "INFO"))
+    assert info["status"] == b"rolled_back", info
+    assert info["reason"].startswith(b"hit rate ratio 0.0000 < min 0.5000")
+    arms = d(info["arms"])
+    cn, st = d(arms["canary"]), d(arms["stable"])
+    # it trips on the request that gives both arms MIN-REQUESTS (the ratio
+    # needs a stable arm to compare with), not later
+    assert min(cn["requests"], st["requests"]) == 30, (cn["requests"], st["requests"])
+    assert float(st["hit_rate"]) == 1.0 and float(cn["hit_rate"]) == 0.0
+    assert arms_seen.count(b"canary") == cn["requests"]
 
 
 def test_feedback_counts_and_bad_deletes_the_entry(r):
