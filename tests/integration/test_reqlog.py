@@ -268,3 +268,49 @@ def test_unwritable_file_refuses_to_start():
         assert "Can't open the request log file" in srv.log_tail()
     finally:
         srv.stop(check=False)
+
+
+def test_stuck_file_writer_drops_lines_not_requests(server_factory):
+    """reqlog-file is a FIFO this test opens but does not read: the writer
+    thread blocks once the pipe is full (64 KiB), the queue fills
+    (reqlog-file-buffer 8kb) and further lines are dropped and counted,
+    while every request is still answered promptly and logged in the ring."""
+    d = tempfile.mkdtemp(prefix="simcache-reqlog-")
+    path = os.path.join(d, "stuck.fifo")
+    os.mkfifo(path)
+    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)   # lets the server's open succeed
+    try:
+        s = server_factory("--reqlog-file", path, "--reqlog-file-buffer", "8kb",
+                           "--reqlog-max-field", "4096")
+        r = s.redis()
+        ns = ns_name()
+        r.execute_command("CACHE.CREATE", ns)
+        r.execute_command("CACHE.PUT", ns, "alpha beta", "a")
+        slowest = 0.0
+        for i in range(200):
+            t0 = time.perf_counter()
+            r.execute_command("CACHE.GET", ns, "alpha beta " + "q" * 2000)
+            slowest = max(slowest, time.perf_counter() - t0)
+        assert slowest < 0.75, "slowest CACHE.GET took %.3f s" % slowest
+        st = r.info("reqlog")
+        assert st["reqlog_file_dropped"] > 0
+        assert st["reqlog_file_lines"] + st["reqlog_file_dropped"] == 201
+        assert st["reqlog_added"] == 201
+        # drain the pipe so the writer can finish and the server exit 0
+        import threading
+        stop = threading.Event()
+
+        def drain():
+            while not stop.is_set():
+                try:
+                    if not os.read(reader, 1 << 16):
+                        time.sleep(0.01)
+                except BlockingIOError:
+                    time.sleep(0.01)
+        t = threading.Thread(target=drain, daemon=True)
+        t.start()
+        assert s.stop() == 0
+        stop.set()
+        t.join(5)
+    finally:
+        os.close(reader)
