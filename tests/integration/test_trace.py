@@ -356,3 +356,38 @@ def test_dead_collector_does_not_delay_shutdown(server_factory):
         assert time.perf_counter() - t0 < 5.0
     finally:
         hole.close()
+
+
+def test_prometheus_counts_exported_dropped_spans_and_reqlog_entries(server_factory, collector):
+    import urllib.request
+    mport = free_port()
+    s = server_factory("--otlp-endpoint", collector.url, "--otlp-flush-interval", "20",
+                       "--otlp-max-queue", "4", "--otlp-batch-size", "1000",
+                       "--metrics-port", mport)
+    r = s.redis()
+    ns = ns_name()
+    r.execute_command("CACHE.CREATE", ns)
+    p = r.pipeline(transaction=False)   # one read: 10 PUTs before the loop can export
+    for i in range(10):
+        p.execute_command("CACHE.PUT", ns, "prompt %d" % i, "a")
+    p.execute()
+    deadline = time.time() + 5
+    while info(r, "tracing")["otlp_queue_len"] + info(r, "tracing")["otlp_inflight_spans"] \
+            and time.time() < deadline:
+        time.sleep(0.02)
+    st = info(r, "tracing")
+    body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10).read()
+    m = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            m[k] = float(v)
+    # 20 spans (request + embedding per PUT) against a queue of 4
+    exported = m["simcache_otlp_spans_exported_total"]
+    dropped = m['simcache_otlp_spans_dropped_total{reason="queue_full"}']
+    assert exported == st["otlp_spans_exported"] and dropped == st["otlp_spans_dropped"]
+    assert dropped > 0 and exported + dropped == 20
+    assert len(collector.spans()) == exported
+    assert m['simcache_otlp_spans_dropped_total{reason="export_failed"}'] == 0
+    assert m["simcache_reqlog_entries_total"] == 10
+    assert m["simcache_reqlog_entries"] == 10
