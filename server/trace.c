@@ -336,6 +336,7 @@ typedef struct exporter {
     sbuf body;
     size_t inflight;            /* spans in it */
     int cur_interval;           /* ms the flush timer repeats at */
+    int failing;                /* the last export failed (log once per outage) */
     trace_stats st;
 } exporter;
 
@@ -373,11 +374,18 @@ static void export_done(CURL *easy, CURLcode res, void *ud) {
     if (res == CURLE_OK && code >= 200 && code < 300) {
         ex.st.spans_exported += ex.inflight;
         ex.st.exports_ok++;
+        if (ex.failing) log_msg(LL_NOTICE, "OTLP export to %s works again", g_cfg.otlp_endpoint);
+        ex.failing = 0;
     } else {
         ex.st.spans_failed += ex.inflight;
         ex.st.exports_failed++;
-        log_msg(LL_VERBOSE, "OTLP export of %zu spans failed: %s (HTTP %ld)", ex.inflight,
+        /* a warning when exports start failing, then verbose: a dead
+         * collector must not flood the log */
+        log_msg(ex.failing ? LL_VERBOSE : LL_WARNING,
+                "OTLP export of %zu spans to %s failed: %s (HTTP %ld)", ex.inflight,
+                g_cfg.otlp_endpoint,
                 res == CURLE_OK ? "collector refused" : curl_easy_strerror(res), code);
+        ex.failing = 1;
     }
     curl_easy_cleanup(easy);
     curl_slist_free_all(ex.hdrs);
