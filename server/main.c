@@ -168,7 +168,7 @@ int main(int argc, char **argv) {
     }
     err[0] = 0;
     if (trace_start(loop) != 0 || reqlog_start(err, sizeof err) != 0) {
-        log_msg(LL_WARNING, "%s", err[0] ? err : "Out of memory starting the span exporter");
+        log_msg(LL_WARNING, "%s", err[0] ? err : "curl_global_init failed");
         return 1;
     }
     if (start_search_pool(loop) != 0) return 1;

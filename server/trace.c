@@ -5,7 +5,8 @@
  * 1. The request path only copies: a span is a fixed-size plain record
  *    (ids, times, up to TRACE_MAX_ATTRS typed attributes whose strings live
  *    in a small arena inside the record), and trace_submit copies it into a
- *    ring of otlp-max-queue records allocated once at start. No JSON, no
+ *    ring of otlp-max-queue records allocated with the first span (a server
+ *    that never traces spends nothing on it). No JSON, no
  *    allocation, no I/O per request. A full ring drops the NEW span and
  *    counts it (spans_dropped): the request never waits for the exporter.
  *    Rejected: building JSON per span (allocation + formatting on the
@@ -307,17 +308,23 @@ static void json_span(sbuf *o, const trace_span *s) {
     sbuf_printf(o, "],\"status\":{\"code\":%d}}", s->status);
 }
 
-void trace_json_encode(sbuf *o, const trace_span *spans, size_t n, const char *service) {
+static void json_head(sbuf *o, const char *service) {
     sbuf_puts(o, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\","
                  "\"value\":{\"stringValue\":");
     trace_json_str(o, service, strlen(service));
     sbuf_puts(o, "}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"simcache\",\"version\":\""
                  SIMCACHE_VERSION "\"},\"spans\":[");
+}
+
+static void json_tail(sbuf *o) { sbuf_puts(o, "]}]}]}"); }
+
+void trace_json_encode(sbuf *o, const trace_span *spans, size_t n, const char *service) {
+    json_head(o, service);
     for (size_t i = 0; i < n; i++) {
         if (i) sbuf_append(o, ",", 1);
         json_span(o, &spans[i]);
     }
-    sbuf_puts(o, "]}]}]}");
+    json_tail(o);
 }
 
 /* ---- the exporter (notes 1, 2, 6) ---- */
@@ -348,6 +355,13 @@ static void export_start(void);
 static void kick_cb(uv_timer_t *t);
 
 int trace_submit(const trace_span *s) {
+    if (ex.running && !ex.ring) {   /* first span: the ring is allocated on demand */
+        ex.ring = malloc(ex.cap * sizeof *ex.ring);
+        if (!ex.ring) {
+            ex.st.spans_dropped++;
+            return -1;
+        }
+    }
     if (!ex.running || ex.len == ex.cap) {
         ex.st.spans_dropped++;
         return -1;
@@ -396,25 +410,16 @@ static void export_done(CURL *easy, CURLcode res, void *ud) {
     if (ex.running && ex.len >= (size_t)g_cfg.otlp_batch_size) export_start();
 }
 
-/* Takes up to otlp-batch-size spans off the ring into ex.body. */
+/* Takes up to otlp-batch-size spans off the ring, encoded into ex.body. */
 static size_t take_batch(void) {
     size_t n = ex.len < (size_t)g_cfg.otlp_batch_size ? ex.len : (size_t)g_cfg.otlp_batch_size;
     sbuf_reset(&ex.body);
-    /* the ring may wrap: encode in at most two runs */
-    size_t first = ex.cap - ex.head < n ? ex.cap - ex.head : n;
-    if (first == n) {
-        trace_json_encode(&ex.body, ex.ring + ex.head, n, g_cfg.otlp_service_name);
-    } else {
-        trace_span *lin = malloc(n * sizeof *lin);
-        if (lin) {
-            memcpy(lin, ex.ring + ex.head, first * sizeof *lin);
-            memcpy(lin + first, ex.ring, (n - first) * sizeof *lin);
-            trace_json_encode(&ex.body, lin, n, g_cfg.otlp_service_name);
-            free(lin);
-        } else {
-            ex.body.oom = 1;
-        }
+    json_head(&ex.body, g_cfg.otlp_service_name);
+    for (size_t i = 0; i < n; i++) {
+        if (i) sbuf_append(&ex.body, ",", 1);
+        json_span(&ex.body, &ex.ring[(ex.head + i) % ex.cap]);
     }
+    json_tail(&ex.body);
     ex.head = (ex.head + n) % ex.cap;
     ex.len -= n;
     return n;
@@ -478,9 +483,7 @@ int trace_start(uv_loop_t *loop) {
     if (ex.running) return 0;
     if (curl_uv_global_init() != 0) return -1;   /* once, before any thread */
     memset(&ex, 0, sizeof ex);
-    ex.cap = (size_t)g_cfg.otlp_max_queue;
-    ex.ring = malloc(ex.cap * sizeof *ex.ring);
-    if (!ex.ring) return -1;
+    ex.cap = (size_t)g_cfg.otlp_max_queue;   /* ring allocated with the first span */
     ex.loop = loop;
     uv_timer_init(loop, &ex.flush);
     uv_timer_init(loop, &ex.kick);

@@ -122,10 +122,11 @@ int trace_enabled(void);
  * exporter is not running (the span is dropped and counted). */
 int trace_submit(const trace_span *s);
 
-/* Starts the exporter on loop: the queue (otlp-max-queue spans) and the
- * flush timer. Always succeeds unless memory is short (-1); with no
- * endpoint configured spans are simply not produced. curl_global_init must
- * already have run (curl_uv_global_init). */
+/* Starts the exporter on loop: the flush timer (the queue of
+ * otlp-max-queue spans is allocated with the first span). 0, or -1 if
+ * curl_global_init failed. Call before any thread starts (it runs
+ * curl_uv_global_init). With no endpoint configured spans are simply not
+ * produced. */
 int trace_start(uv_loop_t *loop);
 
 /* Stops: aborts the export in flight, counts queued spans as dropped,

@@ -391,3 +391,37 @@ def test_prometheus_counts_exported_dropped_spans_and_reqlog_entries(server_fact
     assert m['simcache_otlp_spans_dropped_total{reason="export_failed"}'] == 0
     assert m["simcache_reqlog_entries_total"] == 10
     assert m["simcache_reqlog_entries"] == 10
+
+
+def test_ring_wraps_without_losing_or_duplicating_spans(server_factory, collector):
+    """A queue of 6 spans exported 4 at a time wraps around many times; every
+    span that arrives belongs to a logged request, none twice, and the
+    counters add up."""
+    s = server_factory("--otlp-endpoint", collector.url, "--otlp-flush-interval", "10",
+                       "--otlp-batch-size", "4", "--otlp-max-queue", "6")
+    r = s.redis()
+    ns = ns_name()
+    r.execute_command("CACHE.CREATE", ns)
+    r.execute_command("CACHE.PUT", ns, "alpha beta", "x")
+    for _ in range(60):
+        r.execute_command("CACHE.GET", ns, "alpha beta")
+        time.sleep(0.003)
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        st = info(r, "tracing")
+        if st["otlp_queue_len"] == 0 and st["otlp_inflight_spans"] == 0:
+            break
+        time.sleep(0.02)
+    st = info(r, "tracing")
+    assert st["otlp_spans_exported"] + st["otlp_spans_dropped"] == 62
+    assert st["otlp_spans_exported"] > 6   # more than one ring's worth went through
+    spans = collector.spans()
+    assert len(spans) == st["otlp_spans_exported"]
+    assert len({x["spanId"] for x in spans}) == len(spans)
+    logged = {}
+    for e in r.execute_command("CACHE.LOG", "GET", -1):
+        d = as_dict(e)
+        logged[d["span_id"].decode()] = d["trace_id"].decode()
+    for x in spans:
+        if x["name"].startswith("CACHE."):
+            assert logged[x["spanId"]] == x["traceId"]
