@@ -157,6 +157,10 @@ static void child_spans(const obs_req *r, const trace_span *req, const char *ns_
 
 static void export_spans(const obs_req *r, const outcome *o, uint64_t end_ns) {
     if (!trace_enabled() || !(r->tc.flags & TRACE_FLAG_SAMPLED)) return;
+    if (trace_queue_full()) {   /* the common case behind a dead collector: build nothing */
+        trace_note_dropped(1 + (r->embed0 != 0) + (r->search0 != 0));
+        return;
+    }
     trace_span s;
     char name[32 + CACHE_NS_NAME_MAX];
     int n = snprintf(name, sizeof name, "%s %s", cmd_names[r->op], r->ns_name);

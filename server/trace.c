@@ -354,6 +354,10 @@ int trace_enabled(void) { return ex.running && g_cfg.otlp_endpoint[0] != 0; }
 static void export_start(void);
 static void kick_cb(uv_timer_t *t);
 
+int trace_queue_full(void) { return !ex.running || ex.len == ex.cap; }
+
+void trace_note_dropped(uint64_t n) { ex.st.spans_dropped += n; }
+
 int trace_submit(const trace_span *s) {
     if (ex.running && !ex.ring) {   /* first span: the ring is allocated on demand */
         ex.ring = malloc(ex.cap * sizeof *ex.ring);

@@ -118,6 +118,11 @@ void trace_json_encode(sbuf *o, const trace_span *spans, size_t n, const char *s
 /* 1 when otlp-endpoint is set: callers build spans only then. */
 int trace_enabled(void);
 
+/* 1 if the queue is full (or the exporter is not running): a caller may
+ * then skip building its spans and count them with trace_note_dropped. */
+int trace_queue_full(void);
+void trace_note_dropped(uint64_t n);
+
 /* Queues a copy of s for export. 0, or -1 if the queue is full or the
  * exporter is not running (the span is dropped and counted). */
 int trace_submit(const trace_span *s);
