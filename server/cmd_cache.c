@@ -55,6 +55,7 @@
 #include "keyspace.h"
 #include "mem.h"
 #include "net.h"
+#include "obs.h"
 #include "reply.h"
 #include "sbuf.h"
 #include "strconv.h"
@@ -458,6 +459,7 @@ typedef struct put_opts {
     const req_arg *targ;        /* TENANT t, or NULL */
     const req_arg *user;        /* USER u (canary stickiness), or NULL */
     int priced;                 /* TOKENS ... MODEL given */
+    const req_arg *tparg;       /* TRACEPARENT tp, or NULL (obs.h) */
 } put_opts;
 
 static int parse_put_or_reply(client *c, put_opts *o) {
@@ -510,6 +512,9 @@ static int parse_put_or_reply(client *c, put_opts *o) {
             o->a.meta = n->ptr;
             o->a.meta_len = n->len;
             j++;
+        } else if (arg_is(a, "traceparent")) {
+            o->tparg = n;
+            j++;
         } else {
             goto syntax;
         }
@@ -561,9 +566,12 @@ void cmd_cache_put(client *c) {
     alias_route route;
     cache_ns *ns = alias_route_ns_or_reply(c, t, o.user, &route);   /* sc/canary */
     if (!ns || memory_or_reply(c)) return;
+    obs_req ob;
+    if (obs_begin_or_reply(&ob, REQLOG_PUT, c, o.tparg)) return;
     int64_t now = now_ms();
     cache_entry *e;
     int rc = cache_put(ns, &o.a, now, &e);
+    obs_end_put(&ob, ns, t, &o.a, rc, rc == CACHE_OK ? e : NULL);
     if (rc != CACHE_OK) {
         reply_cache_error(c, rc);
         return;
@@ -582,6 +590,7 @@ typedef struct get_opts {
     long long wait_ms;          /* -1 = no WAIT */
     const req_arg *targ;        /* TENANT t, or NULL */
     const req_arg *user;        /* USER u (canary stickiness), or NULL */
+    const req_arg *tparg;       /* TRACEPARENT tp, or NULL (obs.h) */
 } get_opts;
 
 static int parse_get_or_reply(client *c, get_opts *o) {
@@ -606,6 +615,9 @@ static int parse_get_or_reply(client *c, get_opts *o) {
         } else if (arg_is(a, "wait")) {
             if (nonneg_or_reply(c, &c->argv[j + 1], &o->wait_ms)) return -1;
             if (o->wait_ms > 3600 * 1000) o->wait_ms = 3600 * 1000;
+            j++;
+        } else if (arg_is(a, "traceparent")) {
+            o->tparg = &c->argv[j + 1];
             j++;
         } else {
             goto syntax;
@@ -692,9 +704,15 @@ typedef struct cache_job {
     uint32_t k;                /* SEARCH */
     int64_t now;
     alias_route route;         /* GET through an alias (sc/canary) */
+    obs_req ob;                /* detached; the worker times its search */
 } cache_job;
 
-static void cache_job_work(worker_job *wj) { cache_query_run(((cache_job *)wj)->q); }
+static void cache_job_work(worker_job *wj) {
+    cache_job *j = (cache_job *)wj;
+    j->ob.search0 = obs_clock();
+    cache_query_run(j->q);
+    j->ob.search1 = obs_clock();
+}
 
 static void get_done(worker_job *wj) {
     cache_job *j = (cache_job *)wj;
@@ -706,21 +724,26 @@ static void get_done(worker_job *wj) {
         cache_ns *ns = cache_query_ns(j->q);
         parked = get_answer(c, ns, ns ? ns->owner : NULL, rc, &h, cache_query_key(j->q),
                             j->withmeta, j->wait_ms, j->now, &j->route);
+        obs_end_get(&j->ob, ns, ns ? ns->owner : NULL, rc, &h, parked);
         g_searches_threaded++;
     }
     if (!parked) client_unblock(c);
     client_unref(c);
     cache_query_free(j->q);
+    free(j->ob.prompt_copy);
     free(j);
 }
 
 /* Submits q's search and parks c. 0, or -1 (queue full or ENOMEM: the
  * caller finishes q inline). */
 static int park(client *c, cache_query *q, int withmeta, long long wait_ms, uint32_t k,
-                int64_t now, workers *pool, void (*done)(worker_job *), const alias_route *r) {
+                int64_t now, workers *pool, void (*done)(worker_job *), const alias_route *r,
+                obs_req *ob) {
     cache_job *j = calloc(1, sizeof *j);
     if (!j) return -1;
     if (r) j->route = *r;
+    obs_detach(ob, cache_query_ns(q));
+    j->ob = *ob;   /* the job owns the prompt copy once submitted */
     j->c = c;
     j->q = q;
     j->withmeta = withmeta;
@@ -739,12 +762,12 @@ static int park(client *c, cache_query *q, int withmeta, long long wait_ms, uint
 }
 
 static int get_park(client *c, cache_query *q, int withmeta, long long wait_ms, int64_t now,
-                    workers *pool, const alias_route *r) {
-    return park(c, q, withmeta, wait_ms, 0, now, pool, get_done, r);
+                    workers *pool, const alias_route *r, obs_req *ob) {
+    return park(c, q, withmeta, wait_ms, 0, now, pool, get_done, r, ob);
 }
 
 void cmd_cache_get(client *c) {
-    get_opts o = {0, 0, 0, 0, -1, NULL, NULL};
+    get_opts o = {.wait_ms = -1};
     if (parse_get_or_reply(c, &o)) return;
     tenant *t = tenant_or_reply(c, o.targ);
     if (!t) return;
@@ -770,9 +793,11 @@ void cmd_cache_get(client *c) {
     const req_arg *p = &c->argv[2];
     workers *pool = vset_pool();
     cache_query *q = NULL;
+    obs_req ob;
+    if (obs_begin_or_reply(&ob, REQLOG_GET, c, o.tparg)) return;
     int rc = cache_lookup_start(ns, p->ptr, p->len, thr, stale, now, &h, pool ? &q : NULL);
     if (rc == CACHE_PENDING) {
-        if (get_park(c, q, o.withmeta, o.wait_ms, now, pool, &route) == 0) return;
+        if (get_park(c, q, o.withmeta, o.wait_ms, now, pool, &route, &ob) == 0) return;
         cache_query_run(q);   /* queue full: answer inline */
         rc = cache_lookup_finish(q, &h);
         cache_query_free(q);
@@ -780,7 +805,8 @@ void cmd_cache_get(client *c) {
     }
     uint64_t key = 0;
     if (rc == CACHE_OK && h.tier == CACHE_MISS) cache_key(p->ptr, p->len, &key);
-    get_answer(c, ns, t, rc, &h, key, o.withmeta, o.wait_ms, now, &route);
+    int parked = get_answer(c, ns, t, rc, &h, key, o.withmeta, o.wait_ms, now, &route);
+    obs_end_get(&ob, ns, t, rc, &h, parked);
 }
 
 /* ---- the rest ---- */
@@ -832,12 +858,15 @@ void cmd_cache_list(client *c) {
 
 /* Replies CACHE.SEARCH: from the finished query q, or synchronously (q
  * NULL). */
-static void search_answer(client *c, cache_ns *ns, cache_query *q, uint32_t k, int64_t now) {
+static void search_answer(client *c, cache_ns *ns, cache_query *q, uint32_t k, int64_t now,
+                          obs_req *ob) {
     cache_entry **es = malloc(((size_t)k + 1) * sizeof *es);
     float *sc = malloc(((size_t)k + 1) * sizeof *sc), *cs = malloc(((size_t)k + 1) * sizeof *cs);
     int n = !es || !sc || !cs ? CACHE_ENOMEM
             : q             ? cache_search_finish(q, es, sc, cs)
                             : cache_search(ns, c->argv[2].ptr, c->argv[2].len, k, now, es, sc, cs);
+    const cache_ns *ons = ns ? ns : cache_query_ns(q);
+    obs_end_search(ob, ons, ons ? ons->owner : NULL, n, n > 0 ? (double)sc[0] : 0.0);
     if (n < 0) {
         reply_cache_error(c, n);
     } else {
@@ -865,18 +894,19 @@ static void search_done(worker_job *wj) {
     cache_job *j = (cache_job *)wj;
     client *c = j->c;
     if (client_is_open(c)) {
-        search_answer(c, NULL, j->q, j->k, j->now);
+        search_answer(c, NULL, j->q, j->k, j->now, &j->ob);
         g_searches_threaded++;
     }
     client_unblock(c);
     client_unref(c);
     cache_query_free(j->q);
+    free(j->ob.prompt_copy);
     free(j);
 }
 
 void cmd_cache_search(client *c) {
     long long k = 10;
-    const req_arg *targ = NULL;
+    const req_arg *targ = NULL, *tparg = NULL;
     for (int j = 3; j < c->argc; j += 2) {
         if (j + 1 >= c->argc) {
             reply_error(c, ERR_SYNTAX);
@@ -887,6 +917,8 @@ void cmd_cache_search(client *c) {
             if (k > 1000) k = 1000;
         } else if (arg_is(&c->argv[j], "tenant")) {
             targ = &c->argv[j + 1];
+        } else if (arg_is(&c->argv[j], "traceparent")) {
+            tparg = &c->argv[j + 1];
         } else {
             reply_error(c, ERR_SYNTAX);
             return;
@@ -896,20 +928,23 @@ void cmd_cache_search(client *c) {
     if (!t) return;
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns) return;
+    obs_req ob;
+    if (obs_begin_or_reply(&ob, REQLOG_SEARCH, c, tparg)) return;
     int64_t now = now_ms();
     workers *pool = vset_pool();
     cache_query *q = NULL;
     if (pool && k > 0 && cache_ns_count(ns) >= CACHE_ASYNC_MIN) {
         int rc = cache_search_start(ns, c->argv[2].ptr, c->argv[2].len, (uint32_t)k, now, &q);
         if (rc != CACHE_PENDING) {
+            obs_end_search(&ob, ns, t, rc, 0.0);
             reply_cache_error(c, rc);
             return;
         }
-        if (park(c, q, 0, -1, (uint32_t)k, now, pool, search_done, NULL) == 0) return;
+        if (park(c, q, 0, -1, (uint32_t)k, now, pool, search_done, NULL, &ob) == 0) return;
         cache_query_run(q);   /* queue full: answer inline */
         g_searches_inline++;
     }
-    search_answer(c, ns, q, (uint32_t)k, now);
+    search_answer(c, ns, q, (uint32_t)k, now, &ob);
     cache_query_free(q);
 }
 

@@ -37,6 +37,7 @@
 #include "net.h"
 #include "reply.h"
 #include "sbuf.h"
+#include "reqlog.h"
 #include "slowlog.h"
 #include "stats.h"
 #include "tenant.h"
@@ -135,15 +136,21 @@ static const command_arg_doc args_cache_put[] = {
     {"cost", "oneof", "COST usd|TOKENS in out MODEL m", 1, 0},
     {"model", "string", "MODEL", 1, 0}, {"json", "string", "PARAMS", 1, 0},
     {"json", "string", "META", 1, 0}, {"tenant", "string", "TENANT", 1, 0},
-    {"user", "string", "USER", 1, 0}, END};
+    {"user", "string", "USER", 1, 0},
+    {"traceparent", "string", "TRACEPARENT", 1, 0}, END};
 static const command_arg_doc args_cache_get[] = {
     ARG("namespace", "string"), ARG("prompt", "string"),
     {"threshold", "double", "THRESHOLD", 1, 0}, TOK("stale", "STALE"),
     {"ms", "integer", "WAIT", 1, 0}, TOK("withmeta", "WITHMETA"),
-    {"tenant", "string", "TENANT", 1, 0}, {"user", "string", "USER", 1, 0}, END};
+    {"tenant", "string", "TENANT", 1, 0}, {"user", "string", "USER", 1, 0},
+    {"traceparent", "string", "TRACEPARENT", 1, 0}, END};
 static const command_arg_doc args_cache_search[] = {
     ARG("namespace", "string"), ARG("prompt", "string"), {"k", "integer", "COUNT", 1, 0},
+    {"tenant", "string", "TENANT", 1, 0}, {"traceparent", "string", "TRACEPARENT", 1, 0}, END};
+static const command_arg_doc args_cache_log_get[] = {
+    OPT("count", "integer"), {"namespace", "string", "NS", 1, 0},
     {"tenant", "string", "TENANT", 1, 0}, END};
+static const command_arg_doc args_cache_log_len[] = {{"tenant", "string", "TENANT", 1, 0}, END};
 static const command_arg_doc args_cache_del[] = {
     ARG("namespace", "string"), ARG("id", "integer"), {"tenant", "string", "TENANT", 1, 0},
     END};
@@ -277,6 +284,22 @@ static const command slowlog_subcommands[] = {
      "Clears all entries from the slow log.", "O(N) where N is the number of entries",
      NULL, NULL},
     {"help", cmd_help, 2, LOADING | STALE, 0, 0, 0, "server", "0.1.0",
+     "Returns helpful text about the different subcommands.", "O(1)", NULL, NULL},
+    {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+/* CACHE.LOG (reqlog.c): tenants see their own entries; RESET is admin. */
+static const command cache_log_subcommands[] = {
+    {"get", cmd_cache_log_get, -2, CMD_READONLY | LOADING | STALE, 0, 0, 0, "cache", "0.1.0",
+     "Returns request log entries, newest first (default 10, -1 for all), optionally of one "
+     "namespace.",
+     "O(N) where N is the number of entries kept", args_cache_log_get, NULL},
+    {"len", cmd_cache_log_len, -2, CMD_READONLY | LOADING | STALE, 0, 0, 0, "cache", "0.1.0",
+     "Returns the number of request log entries the caller may see.",
+     "O(N) where N is the number of entries kept", args_cache_log_len, NULL},
+    {"reset", cmd_cache_log_reset, 2, CMD_ADMIN | LOADING | STALE, 0, 0, 0, "cache", "0.1.0",
+     "Clears the request log.", "O(N) where N is the number of entries", NULL, NULL},
+    {"help", cmd_help, 2, LOADING | STALE, 0, 0, 0, "cache", "0.1.0",
      "Returns helpful text about the different subcommands.", "O(1)", NULL, NULL},
     {NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL},
 };
@@ -528,6 +551,9 @@ static const command command_table[] = {
      args_cache_search, NULL},
     {"cache.del", cmd_cache_del, -3, CMD_WRITE, 0, 0, 0, "cache", "0.1.0",
      "Deletes an entry by id.", "O(log N)", args_cache_del, NULL},
+    {"cache.log", NULL, -2, 0, 0, 0, 0, "cache", "0.1.0",
+     "A container for request log commands (replay of PUT/GET/SEARCH).",
+     "Depends on subcommand.", NULL, cache_log_subcommands},
     {"cache.flush", cmd_cache_flush, -2, CMD_WRITE, 0, 0, 0, "cache", "0.1.0",
      "Deletes every entry of a namespace; returns how many.", "O(N)", args_cache_ns, NULL},
     {"cache.alias", cmd_cache_alias, -3, CMD_WRITE, 0, 0, 0, "cache", "0.1.0",
