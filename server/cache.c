@@ -57,6 +57,7 @@
 #include <string.h>
 
 #include "mem.h"
+#include "obs.h"
 #include "prompt_norm.h"
 
 static cache_ns *all_ns;
@@ -365,7 +366,7 @@ int cache_key(const char *prompt, size_t len, uint64_t *key) {
 }
 
 /* Features into `scratch`, vector into qvec[dim]. */
-static int embed_prompt(const char *prompt, size_t len, uint32_t dim) {
+static int embed_prompt_untimed(const char *prompt, size_t len, uint32_t dim) {
     if (qvec_dim < dim) {
         float *v = realloc(qvec, dim * sizeof *v);
         if (!v) return CACHE_ENOMEM;
@@ -376,6 +377,14 @@ static int embed_prompt(const char *prompt, size_t len, uint32_t dim) {
     if (rc == EMBED_OK) rc = embed_builtin_vector(&scratch, dim, qvec);
     if (rc == EMBED_OK) return CACHE_OK;
     return rc == EMBED_ENOMEM ? CACHE_ENOMEM : CACHE_EEMPTY;
+}
+
+/* embed_prompt, reported to the request's trace (obs.h). */
+static int embed_prompt(const char *prompt, size_t len, uint32_t dim) {
+    uint64_t t0 = obs_clock();
+    int rc = embed_prompt_untimed(prompt, len, dim);
+    obs_mark_embed(t0);
+    return rc;
 }
 
 /* ---- put ---- */
@@ -581,7 +590,9 @@ reap:
 static int semantic(cache_ns *ns, const float *vec, float threshold, int allow_stale,
                     int64_t now, cache_hit *out) {
     hnsw_result res[CACHE_CANDIDATES];
+    uint64_t t0 = obs_clock();
     int n = hnsw_search(ns->idx, vec, ns->cfg.dim, CACHE_CANDIDATES, 0, res);
+    obs_mark_search(t0);
     if (n < 0) return n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_OK;
     semantic_pick(ns, res, n, scratch.ids, scratch.tfs, scratch.n, UINT64_MAX, threshold,
                   allow_stale, now, out);
@@ -813,7 +824,9 @@ int cache_search(cache_ns *ns, const char *prompt, size_t len, uint32_t k, int64
     uint32_t want = k + 16;
     hnsw_result *res = malloc(want * sizeof *res);
     if (!res) return CACHE_ENOMEM;
+    uint64_t t0 = obs_clock();
     int n = hnsw_search(ns->idx, qvec, ns->cfg.dim, want, 0, res);
+    obs_mark_search(t0);
     int m = search_collect(ns, res, n, scratch.ids, scratch.tfs, scratch.n, UINT64_MAX, k, now,
                            out, score, cosine);
     free(res);

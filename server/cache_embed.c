@@ -187,6 +187,8 @@ typedef struct call {
     int allow_stale, withmeta; /* GET */
     long long wait_ms;         /* GET */
     int64_t now;               /* GET: the request's time */
+    alias_route route;         /* GET: its alias route (sc/canary) */
+    obs_req ob;                /* GET: detached; owns its prompt copy */
 } call;
 
 /* The tokens of a call into its tenant's ledger (decision 6). */
@@ -248,30 +250,38 @@ static const float *call_vector(const call *k, int status, const float *vecs, si
 
 /* ---- GET (decision 4) ---- */
 
-/* The semantic tier over vec, then the reply. 1 if c was parked (pool
- * search, or WAIT), 0 if it was answered. */
+/* The semantic tier over vec, then the reply, and the end of ob unless
+ * the search went to the pool (whose completion ends it). 1 if c was
+ * parked (pool search, or WAIT), 0 if it was answered. */
 static int get_with_vector(client *c, cache_ns *ns, tenant *t, uint64_t key, const float *vec,
-                           float thr, int stale, int withmeta, long long wait_ms, int64_t now) {
+                           float thr, int stale, int withmeta, long long wait_ms, int64_t now,
+                           const alias_route *r, obs_req *ob) {
     cache_hit h;
     workers *pool = vset_pool();
     cache_query *q = NULL;
     int rc = cache_lookup_vec_start(ns, key, vec, thr, stale, now, &h, pool ? &q : NULL);
     if (rc == CACHE_PENDING) {
-        if (cache_get_park(c, q, withmeta, wait_ms, now, pool) == 0) return 1;
+        if (cache_get_park(c, q, withmeta, wait_ms, now, pool, r, ob) == 0) return 1;
         cache_query_run(q);   /* queue full: answer inline */
         rc = cache_lookup_finish(q, &h);
         cache_query_free(q);
     }
-    return cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, 0);
+    int parked = cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, r, 0);
+    obs_end_get(ob, ns, t, rc, &h, parked);
+    return parked;
 }
 
-/* No vector: exact, stale or a miss that says so. 1 if parked (WAIT). */
+/* No vector: exact, stale or a miss that says so; ends ob. 1 if parked
+ * (WAIT). */
 static int get_degraded(client *c, cache_ns *ns, tenant *t, uint64_t key, int stale,
-                        int withmeta, long long wait_ms, int64_t now) {
+                        int withmeta, long long wait_ms, int64_t now, const alias_route *r,
+                        obs_req *ob) {
     cache_hit h;
     st.gets_degraded++;
     int rc = cache_lookup_degraded(ns, key, stale, now, &h);
-    return cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, 1);
+    int parked = cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, r, 1);
+    obs_end_get(ob, ns, t, rc, &h, parked);
+    return parked;
 }
 
 static void get_cb(void *ud, int status, const float *vecs, size_t n, int dim, long long tokens,
@@ -280,25 +290,33 @@ static void get_cb(void *ud, int status, const float *vecs, size_t n, int dim, l
     call *k = ud;
     inflight--;
     if (status != 0) st.call_errors++;
+    k->ob.embed1 = obs_clock();
     bill(k, tokens);
     const float *vec = call_vector(k, status, vecs, n, dim);
     client *c = k->c;
     int parked = 0;
+    /* k->ob.prompt points at this copy; a pool search takes its own copy
+     * (obs_detach), so ours is freed here in every case */
+    char *prompt_copy = k->ob.prompt_copy;
+    k->ob.prompt_copy = NULL;
     if (client_is_open(c)) {
         cache_ns *ns = cache_ns_by_generation(k->gen);
         if (!ns) {
             cache_hit miss;
             memset(&miss, 0, sizeof miss);
             parked = cache_get_answer(c, NULL, NULL, CACHE_OK, &miss, k->key, k->withmeta,
-                                      k->wait_ms, k->now, 0);
+                                      k->wait_ms, k->now, &k->route, 0);
+            obs_end_get(&k->ob, NULL, k->t, CACHE_OK, &miss, parked);
         } else if (vec) {
             parked = get_with_vector(c, ns, ns->owner, k->key, vec, k->threshold,
-                                     k->allow_stale, k->withmeta, k->wait_ms, k->now);
+                                     k->allow_stale, k->withmeta, k->wait_ms, k->now, &k->route,
+                                     &k->ob);
         } else {
             parked = get_degraded(c, ns, ns->owner, k->key, k->allow_stale, k->withmeta,
-                                  k->wait_ms, k->now);
+                                  k->wait_ms, k->now, &k->route, &k->ob);
         }
     }
+    free(prompt_copy);
     if (!parked) client_unblock(c);
     client_unref(c);
     free(k);
@@ -306,18 +324,19 @@ static void get_cb(void *ud, int status, const float *vecs, size_t n, int dim, l
 
 void cache_embed_get(client *c, cache_ns *ns, tenant *t, const char *prompt, size_t len,
                      float threshold, int allow_stale, int withmeta, long long wait_ms,
-                     int64_t now) {
+                     int64_t now, const alias_route *r, obs_req *ob) {
     cache_hit h;
     uint64_t key = 0;
     int rc = cache_lookup_exact(ns, prompt, len, now, &h, &key);
     if (rc != CACHE_OK || h.tier != CACHE_MISS) {
-        cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, 0);
+        int parked = cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, r, 0);
+        obs_end_get(ob, ns, t, rc, &h, parked);
         return;
     }
     ecache *ec = tenant_cache(t, 1);
     const float *vec = ec ? ecache_get(ec, key, fp_hash(ns), ns->cfg.dim) : NULL;
     if (vec) {
-        get_with_vector(c, ns, t, key, vec, threshold, allow_stale, withmeta, wait_ms, now);
+        get_with_vector(c, ns, t, key, vec, threshold, allow_stale, withmeta, wait_ms, now, r, ob);
         return;
     }
     call *k = call_new(ns, t, key);
@@ -328,7 +347,12 @@ void cache_embed_get(client *c, cache_ns *ns, tenant *t, const char *prompt, siz
         k->withmeta = withmeta;
         k->wait_ms = wait_ms;
         k->now = now;
+        k->route = *r;
+        uint64_t t0 = obs_clock();
         if (call_send(k, prompt, len, get_cb) == 0) {
+            obs_detach(ob, ns);   /* the prompt outlives the request's arguments */
+            k->ob = *ob;          /* the call owns the prompt copy now */
+            k->ob.embed0 = t0;
             client_block(c);
             client_ref(c);
             st.gets_parked++;
@@ -336,7 +360,7 @@ void cache_embed_get(client *c, cache_ns *ns, tenant *t, const char *prompt, siz
         }
         free(k);
     }
-    get_degraded(c, ns, t, key, allow_stale, withmeta, wait_ms, now);
+    get_degraded(c, ns, t, key, allow_stale, withmeta, wait_ms, now, r, ob);
 }
 
 /* ---- PUT and the index queue (decision 5) ---- */
@@ -380,10 +404,13 @@ size_t cache_embed_pending_total(void) {
     return n;
 }
 
-void cache_embed_put(client *c, cache_ns *ns, tenant *t, const cache_put_args *a, int64_t now) {
+void cache_embed_put(client *c, cache_ns *ns, tenant *t, const cache_put_args *a, int64_t now,
+                     const alias_route *r, obs_req *ob) {
     uint64_t key;
+    cache_entry *e = NULL;
     int rc = cache_key(a->prompt, a->prompt_len, &key);
     if (rc != CACHE_OK) {
+        obs_end_put(ob, ns, t, a, rc, NULL);
         reply_error(c, rc == CACHE_EEMPTY ? "ERR prompt is empty after normalisation"
                                           : "OOM out of memory");
         return;
@@ -391,13 +418,13 @@ void cache_embed_put(client *c, cache_ns *ns, tenant *t, const cache_put_args *a
     ecache *ec = tenant_cache(t, 1);
     const float *vec = ec ? ecache_get(ec, key, fp_hash(ns), ns->cfg.dim) : NULL;
     if (!vec && cache_embed_pending_total() >= (size_t)g_cfg.cache_index_queue) {
-        st.index_refused++;
+        st.index_refused++;   /* not in the request log: obs has no code for it */
         reply_errorf(c, "UPSTREAM embedder '%s' is behind: %zu entries wait for a vector "
                      "(cache-index-queue)", ns->cfg.embedder, cache_embed_pending_total());
         return;
     }
-    cache_entry *e;
     rc = cache_put_vec(ns, a, vec, now, &e);
+    obs_end_put(ob, ns, t, a, rc, rc == CACHE_OK ? e : NULL);
     if (rc != CACHE_OK) {
         if (rc == CACHE_EEMPTY) reply_error(c, "ERR prompt is empty after normalisation");
         else if (rc == CACHE_ENOMEM) reply_error(c, "OOM out of memory");
@@ -405,6 +432,7 @@ void cache_embed_put(client *c, cache_ns *ns, tenant *t, const cache_put_args *a
         return;
     }
     tenant_charge(t, e->cost_nusd, now);
+    alias_route_put(r, e->cost_nusd);
     reply_integer(c, (long long)e->id);
     cache_pending_resolve(ns, e);
     if (e->slot == CACHE_NO_SLOT) index_submit(ns, e);

@@ -11,7 +11,9 @@
 #include <stdint.h>
 
 #include "cache.h"
+#include "cache_alias.h"
 #include "client.h"
+#include "obs.h"
 #include "sbuf.h"
 #include "tenant.h"
 
@@ -30,22 +32,24 @@ int cache_embed_choose_or_reply(client *c, const char *name, size_t len, cache_n
  * fingerprint "provider:<name>:<model>:<dim>". 0, or -1 after replying. */
 int cache_embed_finish_config_or_reply(client *c, cache_ns_config *cfg);
 
-/* CACHE.GET on an ext_embedder namespace (options already resolved):
- * exact tier; then the tenant's embedding cache or a provider call (the
- * client is parked meanwhile); then the semantic tier. When no vector can
- * be had the reply is the exact/stale answer or a miss carrying
- * `semantic unavailable`. Replies (now or later) through cmd_cache.c's
- * cache_get_answer. */
+/* CACHE.GET on an ext_embedder namespace (options already resolved, r the
+ * alias route, ob begun by obs_begin_or_reply): exact tier; then the
+ * tenant's embedding cache or a provider call (the client is parked
+ * meanwhile); then the semantic tier. When no vector can be had the reply
+ * is the exact/stale answer or a miss carrying `semantic unavailable`.
+ * Replies (now or later) through cmd_cache.c's cache_get_answer, and ends
+ * ob (or hands it on to the pool search). */
 void cache_embed_get(client *c, cache_ns *ns, tenant *t, const char *prompt, size_t len,
                      float threshold, int allow_stale, int withmeta, long long wait_ms,
-                     int64_t now);
+                     int64_t now, const alias_route *r, obs_req *ob);
 
 /* CACHE.PUT on an ext_embedder namespace: stores the entry at once (exact
  * tier), indexed immediately if the tenant's embedding cache has the
  * vector, else queued and indexed when the provider answers (retried by
  * cache_embed_cron while it fails). Replies the id, or an error if the
  * queue of unindexed entries is at `cache-index-queue`. */
-void cache_embed_put(client *c, cache_ns *ns, tenant *t, const cache_put_args *a, int64_t now);
+void cache_embed_put(client *c, cache_ns *ns, tenant *t, const cache_put_args *a, int64_t now,
+                     const alias_route *r, obs_req *ob);
 
 /* hz cron: at most once a second, deletes queued entries past their grace
  * and resubmits queued entries whose embedding is not in flight. */
@@ -69,10 +73,12 @@ struct workers;
  * coalescing); semantic_down adds `semantic unavailable` to a miss.
  * Returns 1 if the client was parked on a pending fill instead. */
 int cache_get_answer(client *c, cache_ns *ns, tenant *t, int rc, cache_hit *h, uint64_t key,
-                     int withmeta, long long wait_ms, int64_t now, int semantic_down);
-/* Submits q's search to pool and parks c (the completion replies). 0, or
- * -1 (queue full: the caller runs and finishes q inline). */
+                     int withmeta, long long wait_ms, int64_t now, const alias_route *r,
+                     int semantic_down);
+/* Submits q's search to pool and parks c (the completion replies and ends
+ * ob, which it takes over after obs_detach). 0, or -1 (queue full: the
+ * caller runs and finishes q inline, and still owns ob). */
 int cache_get_park(client *c, cache_query *q, int withmeta, long long wait_ms, int64_t now,
-                   struct workers *pool);
+                   struct workers *pool, const alias_route *r, obs_req *ob);
 /* After a PUT stored e: answers the GET ... WAIT callers parked on it. */
 void cache_pending_resolve(cache_ns *ns, cache_entry *e);

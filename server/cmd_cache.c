@@ -48,6 +48,7 @@
 
 #include "cache.h"
 #include "cache_embed.h"
+#include "cache_alias.h"
 #include "cmd_handlers.h"
 #include "commands.h"
 #include "config.h"
@@ -55,6 +56,7 @@
 #include "keyspace.h"
 #include "mem.h"
 #include "net.h"
+#include "obs.h"
 #include "reply.h"
 #include "sbuf.h"
 #include "strconv.h"
@@ -102,7 +104,7 @@ static tenant *only_tenant_opt_or_reply(client *c, int from) {
 
 static cache_ns *ns_or_reply(client *c, tenant *t, const req_arg *name) {
     cache_ns *ns = cache_ns_find(t, name->ptr, name->len);
-    if (!ns) reply_errorf(c, "ERR no such namespace '%.128s'", name->ptr);
+    if (!ns) return alias_ns_or_reply(c, t, name, NULL, NULL);   /* sc/canary */
     return ns;
 }
 
@@ -241,6 +243,7 @@ void cmd_cache_create(client *c) {
         reply_errorf(c, "ERR namespace '%.128s' already exists", name->ptr);
         return;
     }
+    if (alias_create_check_or_reply(c, t, name)) return;   /* sc/canary */
     cache_ns *ns;
     int rc = cache_ns_create(t, name->ptr, name->len, &cfg, &ns);
     if (rc == CACHE_ENOMEM) reply_error(c, "OOM out of memory creating the namespace");
@@ -255,6 +258,7 @@ typedef struct waiter {
     client *c;                 /* referenced (client_ref) while parked */
     struct pending *p;         /* NULL once answered */
     struct waiter *next;
+    alias_route route;         /* sc/canary: alias arm to count and name */
 } waiter;
 
 typedef struct pending {
@@ -288,8 +292,9 @@ static size_t pending_count(void) {
 
 static void waiter_close_cb(uv_handle_t *h) { free(h->data); }
 
-static void reply_miss(client *c, tenant *t, int fill);
-static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now);
+static void reply_miss(client *c, tenant *t, int fill, const alias_route *r);
+static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now,
+                      const alias_route *r);
 
 /* Detaches w from its pending, replies (hit if e != NULL, else miss) and
  * releases the client. */
@@ -313,7 +318,8 @@ static void waiter_finish(waiter *w, cache_ns *ns, cache_entry *e) {
             ns->owner->led.hits_exact++;
             ns->owner->led.saved_nusd += e->cost_nusd;
             ns->owner->led.tokens_saved += e->tokens_in + e->tokens_out;
-            reply_hit(w->c, &h, 0, now);
+            alias_route_get(&w->route, CACHE_EXACT, e->cost_nusd);
+            reply_hit(w->c, &h, 0, now, &w->route);
         } else {
             cache_ns *live = p ? cache_ns_by_generation(p->gen) : NULL;
             if (live) {
@@ -321,7 +327,8 @@ static void waiter_finish(waiter *w, cache_ns *ns, cache_entry *e) {
                 live->owner->led.misses++;
             }
             tenant *t = live ? live->owner : NULL;
-            reply_miss(w->c, t, 1);
+            alias_route_get(&w->route, CACHE_MISS, 0);
+            reply_miss(w->c, t, 1, &w->route);
         }
     }
     client_unblock(w->c);
@@ -350,9 +357,10 @@ static void pending_resolve(cache_ns *ns, cache_entry *e) {
 }
 
 /* Parks c on the pending fill. 0, or -1 (ENOMEM: caller replies a miss). */
-static int wait_park(client *c, pending *p, long long ms) {
+static int wait_park(client *c, pending *p, long long ms, const alias_route *r) {
     waiter *w = calloc(1, sizeof *w);
     if (!w) return -1;
+    if (r) w->route = *r;
     uv_timer_init(uv_default_loop(), &w->timer);
     w->timer.data = w;
     w->c = c;
@@ -388,9 +396,10 @@ void cache_wait_shutdown(void) {
 
 static const char *const tier_names[] = {"miss", "exact", "semantic", "stale"};
 
-static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now) {
+static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now,
+                      const alias_route *r) {
     const cache_entry *e = h->e;
-    reply_map(c, withmeta ? 12 : 5);
+    reply_map(c, (withmeta ? 12 : 5) + alias_reply_pairs(r));
     reply_bulk_cstr(c, "tier");
     reply_bulk_cstr(c, tier_names[h->tier]);
     reply_bulk_cstr(c, "id");
@@ -401,7 +410,10 @@ static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now) 
     reply_integer(c, now - e->created_ms);
     reply_bulk_cstr(c, "response");
     reply_bulk(c, e->response.p, e->response.n);
-    if (!withmeta) return;
+    if (!withmeta) {
+        alias_reply_append(c, r);
+        return;
+    }
     reply_bulk_cstr(c, "prompt");
     reply_bulk(c, e->prompt.p, e->prompt.n);
     reply_bulk_cstr(c, "model");
@@ -421,14 +433,15 @@ static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now) 
     reply_integer(c, e->cost_nusd);
     reply_bulk_cstr(c, "ttl_ms");
     reply_integer(c, e->expire_ms ? e->expire_ms - now : -1);
+    alias_reply_append(c, r);
 }
 
 /* Set around cache_get_answer's reply of a GET whose semantic tier could
  * not run (provider failure, cache_embed.c): the miss says so. */
 static int miss_semantic_down;
 
-static void reply_miss(client *c, tenant *t, int fill) {
-    reply_map(c, miss_semantic_down ? 4 : 3);
+static void reply_miss(client *c, tenant *t, int fill, const alias_route *r) {
+    reply_map(c, 3 + (miss_semantic_down ? 1 : 0) + alias_reply_pairs(r));
     reply_bulk_cstr(c, "tier");
     reply_bulk_cstr(c, "miss");
     reply_bulk_cstr(c, "budget");
@@ -439,6 +452,7 @@ static void reply_miss(client *c, tenant *t, int fill) {
         reply_bulk_cstr(c, "semantic");
         reply_bulk_cstr(c, "unavailable");
     }
+    alias_reply_append(c, r);
 }
 
 static void reply_cache_error(client *c, int rc) {
@@ -452,7 +466,9 @@ static void reply_cache_error(client *c, int rc) {
 typedef struct put_opts {
     cache_put_args a;
     const req_arg *targ;        /* TENANT t, or NULL */
+    const req_arg *user;        /* USER u (canary stickiness), or NULL */
     int priced;                 /* TOKENS ... MODEL given */
+    const req_arg *tparg;       /* TRACEPARENT tp, or NULL (obs.h) */
 } put_opts;
 
 static int parse_put_or_reply(client *c, put_opts *o) {
@@ -464,6 +480,9 @@ static int parse_put_or_reply(client *c, put_opts *o) {
         const req_arg *n = &c->argv[j + 1];
         if (arg_is(a, "tenant")) {
             o->targ = n;
+            j++;
+        } else if (arg_is(a, "user")) {
+            o->user = n;
             j++;
         } else if (arg_is(a, "ttl")) {
             if (nonneg_or_reply(c, n, &v)) return -1;
@@ -501,6 +520,9 @@ static int parse_put_or_reply(client *c, put_opts *o) {
         } else if (arg_is(a, "meta")) {
             o->a.meta = n->ptr;
             o->a.meta_len = n->len;
+            j++;
+        } else if (arg_is(a, "traceparent")) {
+            o->tparg = n;
             j++;
         } else {
             goto syntax;
@@ -550,20 +572,25 @@ void cmd_cache_put(client *c) {
     if (parse_put_or_reply(c, &o)) return;
     tenant *t = tenant_or_reply(c, o.targ);
     if (!t) return;
-    cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
+    alias_route route;
+    cache_ns *ns = alias_route_ns_or_reply(c, t, o.user, &route);   /* sc/canary */
     if (!ns || memory_or_reply(c)) return;
+    obs_req ob;
+    if (obs_begin_or_reply(&ob, REQLOG_PUT, c, o.tparg)) return;
     int64_t now = now_ms();
     if (ns->cfg.ext_embedder) {
-        cache_embed_put(c, ns, t, &o.a, now);
+        cache_embed_put(c, ns, t, &o.a, now, &route, &ob);
         return;
     }
     cache_entry *e;
     int rc = cache_put(ns, &o.a, now, &e);
+    obs_end_put(&ob, ns, t, &o.a, rc, rc == CACHE_OK ? e : NULL);
     if (rc != CACHE_OK) {
         reply_cache_error(c, rc);
         return;
     }
     tenant_charge(t, e->cost_nusd, now);
+    alias_route_put(&route, e->cost_nusd);
     reply_integer(c, (long long)e->id);
     pending_resolve(ns, e);
 }
@@ -575,6 +602,8 @@ typedef struct get_opts {
     int have_threshold, stale, withmeta;
     long long wait_ms;          /* -1 = no WAIT */
     const req_arg *targ;        /* TENANT t, or NULL */
+    const req_arg *user;        /* USER u (canary stickiness), or NULL */
+    const req_arg *tparg;       /* TRACEPARENT tp, or NULL (obs.h) */
 } get_opts;
 
 static int parse_get_or_reply(client *c, get_opts *o) {
@@ -589,6 +618,9 @@ static int parse_get_or_reply(client *c, get_opts *o) {
         } else if (arg_is(a, "tenant")) {
             o->targ = &c->argv[j + 1];
             j++;
+        } else if (arg_is(a, "user")) {
+            o->user = &c->argv[j + 1];
+            j++;
         } else if (arg_is(a, "threshold")) {
             if (unit_or_reply(c, &c->argv[j + 1], &o->threshold)) return -1;
             o->have_threshold = 1;
@@ -596,6 +628,9 @@ static int parse_get_or_reply(client *c, get_opts *o) {
         } else if (arg_is(a, "wait")) {
             if (nonneg_or_reply(c, &c->argv[j + 1], &o->wait_ms)) return -1;
             if (o->wait_ms > 3600 * 1000) o->wait_ms = 3600 * 1000;
+            j++;
+        } else if (arg_is(a, "traceparent")) {
+            o->tparg = &c->argv[j + 1];
             j++;
         } else {
             goto syntax;
@@ -623,12 +658,12 @@ static void ledger_note(tenant *t, const cache_hit *h) {
  * key (returns 1: no reply now), or registers c as the filler (returns 0:
  * the caller replies the miss with fill 1). Note 3 above. */
 static int coalesce_parked(client *c, cache_ns *ns, uint64_t key, long long wait_ms,
-                           int64_t now) {
+                           int64_t now, const alias_route *r) {
     if (wait_closed) return 0;
     pending *pd = pending_find(ns->generation, key);
     if (pd && pd->deadline_ms > now) {
         /* someone is filling it: wait for the PUT instead of paying */
-        if (wait_ms > 0 && wait_park(c, pd, wait_ms) == 0) {
+        if (wait_ms > 0 && wait_park(c, pd, wait_ms, r) == 0) {
             ns->st.misses--;            /* not a miss (yet): counted when it ends */
             return 1;
         }
@@ -649,21 +684,23 @@ static int coalesce_parked(client *c, cache_ns *ns, uint64_t key, long long wait
  * only for a miss (the namespace was dropped during a threaded search).
  * key: the prompt's exact key (a miss here implies the prompt normalised). */
 static int get_answer(client *c, cache_ns *ns, tenant *t, int rc, cache_hit *h, uint64_t key,
-                      int withmeta, long long wait_ms, int64_t now) {
+                      int withmeta, long long wait_ms, int64_t now, const alias_route *r) {
     if (rc != CACHE_OK) {
         reply_cache_error(c, rc);
         return 0;
     }
     if (h->tier != CACHE_MISS) {
         ledger_note(t, h);
-        reply_hit(c, h, withmeta, now);
+        alias_route_get(r, h->tier, h->e->cost_nusd);
+        reply_hit(c, h, withmeta, now, r);
         return 0;
     }
     if (ns) {
-        if (wait_ms >= 0 && coalesce_parked(c, ns, key, wait_ms, now)) return 1;
+        if (wait_ms >= 0 && coalesce_parked(c, ns, key, wait_ms, now, r)) return 1;
         ledger_note(t, h);
     }
-    reply_miss(c, t, 1);
+    alias_route_get(r, CACHE_MISS, 0);
+    reply_miss(c, t, 1, r);
     return 0;
 }
 
@@ -679,9 +716,16 @@ typedef struct cache_job {
     long long wait_ms;         /* GET */
     uint32_t k;                /* SEARCH */
     int64_t now;
+    alias_route route;         /* GET through an alias (sc/canary) */
+    obs_req ob;                /* detached; the worker times its search */
 } cache_job;
 
-static void cache_job_work(worker_job *wj) { cache_query_run(((cache_job *)wj)->q); }
+static void cache_job_work(worker_job *wj) {
+    cache_job *j = (cache_job *)wj;
+    j->ob.search0 = obs_clock();
+    cache_query_run(j->q);
+    j->ob.search1 = obs_clock();
+}
 
 static void get_done(worker_job *wj) {
     cache_job *j = (cache_job *)wj;
@@ -692,21 +736,27 @@ static void get_done(worker_job *wj) {
         int rc = cache_lookup_finish(j->q, &h);
         cache_ns *ns = cache_query_ns(j->q);
         parked = get_answer(c, ns, ns ? ns->owner : NULL, rc, &h, cache_query_key(j->q),
-                            j->withmeta, j->wait_ms, j->now);
+                            j->withmeta, j->wait_ms, j->now, &j->route);
+        obs_end_get(&j->ob, ns, ns ? ns->owner : NULL, rc, &h, parked);
         g_searches_threaded++;
     }
     if (!parked) client_unblock(c);
     client_unref(c);
     cache_query_free(j->q);
+    free(j->ob.prompt_copy);
     free(j);
 }
 
 /* Submits q's search and parks c. 0, or -1 (queue full or ENOMEM: the
  * caller finishes q inline). */
 static int park(client *c, cache_query *q, int withmeta, long long wait_ms, uint32_t k,
-                int64_t now, workers *pool, void (*done)(worker_job *)) {
+                int64_t now, workers *pool, void (*done)(worker_job *), const alias_route *r,
+                obs_req *ob) {
     cache_job *j = calloc(1, sizeof *j);
     if (!j) return -1;
+    if (r) j->route = *r;
+    obs_detach(ob, cache_query_ns(q));
+    j->ob = *ob;   /* the job owns the prompt copy once submitted */
     j->c = c;
     j->q = q;
     j->withmeta = withmeta;
@@ -725,16 +775,17 @@ static int park(client *c, cache_query *q, int withmeta, long long wait_ms, uint
 }
 
 static int get_park(client *c, cache_query *q, int withmeta, long long wait_ms, int64_t now,
-                    workers *pool) {
-    return park(c, q, withmeta, wait_ms, 0, now, pool, get_done);
+                    workers *pool, const alias_route *r, obs_req *ob) {
+    return park(c, q, withmeta, wait_ms, 0, now, pool, get_done, r, ob);
 }
 
 void cmd_cache_get(client *c) {
-    get_opts o = {0, 0, 0, 0, -1, NULL};
+    get_opts o = {.wait_ms = -1};
     if (parse_get_or_reply(c, &o)) return;
     tenant *t = tenant_or_reply(c, o.targ);
     if (!t) return;
-    cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
+    alias_route route;
+    cache_ns *ns = alias_route_ns_or_reply(c, t, o.user, &route);   /* sc/canary */
     if (!ns) return;
     float thr = ns->cfg.threshold;
     if (o.have_threshold) {
@@ -753,15 +804,18 @@ void cmd_cache_get(client *c) {
     }
     cache_hit h;
     const req_arg *p = &c->argv[2];
-    if (ns->cfg.ext_embedder) {
-        cache_embed_get(c, ns, t, p->ptr, p->len, thr, stale, o.withmeta, o.wait_ms, now);
-        return;
-    }
     workers *pool = vset_pool();
     cache_query *q = NULL;
+    obs_req ob;
+    if (obs_begin_or_reply(&ob, REQLOG_GET, c, o.tparg)) return;
+    if (ns->cfg.ext_embedder) {
+        cache_embed_get(c, ns, t, p->ptr, p->len, thr, stale, o.withmeta, o.wait_ms, now, &route,
+                        &ob);
+        return;
+    }
     int rc = cache_lookup_start(ns, p->ptr, p->len, thr, stale, now, &h, pool ? &q : NULL);
     if (rc == CACHE_PENDING) {
-        if (get_park(c, q, o.withmeta, o.wait_ms, now, pool) == 0) return;
+        if (get_park(c, q, o.withmeta, o.wait_ms, now, pool, &route, &ob) == 0) return;
         cache_query_run(q);   /* queue full: answer inline */
         rc = cache_lookup_finish(q, &h);
         cache_query_free(q);
@@ -769,7 +823,8 @@ void cmd_cache_get(client *c) {
     }
     uint64_t key = 0;
     if (rc == CACHE_OK && h.tier == CACHE_MISS) cache_key(p->ptr, p->len, &key);
-    get_answer(c, ns, t, rc, &h, key, o.withmeta, o.wait_ms, now);
+    int parked = get_answer(c, ns, t, rc, &h, key, o.withmeta, o.wait_ms, now, &route);
+    obs_end_get(&ob, ns, t, rc, &h, parked);
 }
 
 /* ---- the rest ---- */
@@ -778,7 +833,7 @@ void cmd_cache_drop(client *c) {
     tenant *t = only_tenant_opt_or_reply(c, 2);
     if (!t) return;
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
-    if (!ns) return;
+    if (!ns || alias_drop_check_or_reply(c, ns)) return;   /* sc/canary */
     cache_ns_drop(ns);
     reply_ok(c);
 }
@@ -821,12 +876,15 @@ void cmd_cache_list(client *c) {
 
 /* Replies CACHE.SEARCH: from the finished query q, or synchronously (q
  * NULL). */
-static void search_answer(client *c, cache_ns *ns, cache_query *q, uint32_t k, int64_t now) {
+static void search_answer(client *c, cache_ns *ns, cache_query *q, uint32_t k, int64_t now,
+                          obs_req *ob) {
     cache_entry **es = malloc(((size_t)k + 1) * sizeof *es);
     float *sc = malloc(((size_t)k + 1) * sizeof *sc), *cs = malloc(((size_t)k + 1) * sizeof *cs);
     int n = !es || !sc || !cs ? CACHE_ENOMEM
             : q             ? cache_search_finish(q, es, sc, cs)
                             : cache_search(ns, c->argv[2].ptr, c->argv[2].len, k, now, es, sc, cs);
+    const cache_ns *ons = ns ? ns : cache_query_ns(q);
+    obs_end_search(ob, ons, ons ? ons->owner : NULL, n, n > 0 ? (double)sc[0] : 0.0);
     if (n < 0) {
         reply_cache_error(c, n);
     } else {
@@ -854,18 +912,19 @@ static void search_done(worker_job *wj) {
     cache_job *j = (cache_job *)wj;
     client *c = j->c;
     if (client_is_open(c)) {
-        search_answer(c, NULL, j->q, j->k, j->now);
+        search_answer(c, NULL, j->q, j->k, j->now, &j->ob);
         g_searches_threaded++;
     }
     client_unblock(c);
     client_unref(c);
     cache_query_free(j->q);
+    free(j->ob.prompt_copy);
     free(j);
 }
 
 void cmd_cache_search(client *c) {
     long long k = 10;
-    const req_arg *targ = NULL;
+    const req_arg *targ = NULL, *tparg = NULL;
     for (int j = 3; j < c->argc; j += 2) {
         if (j + 1 >= c->argc) {
             reply_error(c, ERR_SYNTAX);
@@ -876,6 +935,8 @@ void cmd_cache_search(client *c) {
             if (k > 1000) k = 1000;
         } else if (arg_is(&c->argv[j], "tenant")) {
             targ = &c->argv[j + 1];
+        } else if (arg_is(&c->argv[j], "traceparent")) {
+            tparg = &c->argv[j + 1];
         } else {
             reply_error(c, ERR_SYNTAX);
             return;
@@ -889,20 +950,23 @@ void cmd_cache_search(client *c) {
         reply_error(c, "ERR CACHE.SEARCH is not supported on provider-embedded namespaces yet");
         return;
     }
+    obs_req ob;
+    if (obs_begin_or_reply(&ob, REQLOG_SEARCH, c, tparg)) return;
     int64_t now = now_ms();
     workers *pool = vset_pool();
     cache_query *q = NULL;
     if (pool && k > 0 && cache_ns_count(ns) >= CACHE_ASYNC_MIN) {
         int rc = cache_search_start(ns, c->argv[2].ptr, c->argv[2].len, (uint32_t)k, now, &q);
         if (rc != CACHE_PENDING) {
+            obs_end_search(&ob, ns, t, rc, 0.0);
             reply_cache_error(c, rc);
             return;
         }
-        if (park(c, q, 0, -1, (uint32_t)k, now, pool, search_done) == 0) return;
+        if (park(c, q, 0, -1, (uint32_t)k, now, pool, search_done, NULL, &ob) == 0) return;
         cache_query_run(q);   /* queue full: answer inline */
         g_searches_inline++;
     }
-    search_answer(c, ns, q, (uint32_t)k, now);
+    search_answer(c, ns, q, (uint32_t)k, now, &ob);
     cache_query_free(q);
 }
 
@@ -1019,16 +1083,17 @@ void cache_info(sbuf *o) {
 /* ---- cache_embed.c's way back (cache_embed.h) ---- */
 
 int cache_get_answer(client *c, cache_ns *ns, tenant *t, int rc, cache_hit *h, uint64_t key,
-                     int withmeta, long long wait_ms, int64_t now, int semantic_down) {
+                     int withmeta, long long wait_ms, int64_t now, const alias_route *r,
+                     int semantic_down) {
     miss_semantic_down = semantic_down;
-    int parked = get_answer(c, ns, t, rc, h, key, withmeta, wait_ms, now);
+    int parked = get_answer(c, ns, t, rc, h, key, withmeta, wait_ms, now, r);
     miss_semantic_down = 0;
     return parked;
 }
 
 int cache_get_park(client *c, cache_query *q, int withmeta, long long wait_ms, int64_t now,
-                   workers *pool) {
-    return get_park(c, q, withmeta, wait_ms, now, pool);
+                   workers *pool, const alias_route *r, obs_req *ob) {
+    return get_park(c, q, withmeta, wait_ms, now, pool, r, ob);
 }
 
 void cache_pending_resolve(cache_ns *ns, cache_entry *e) { pending_resolve(ns, e); }

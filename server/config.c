@@ -342,6 +342,17 @@ static const opt opts[] = {
     {"embed-cache-bytes", T_MEM, F(embed_cache_bytes), 0, 0, LLONG_MAX, 0, NULL, NULL, NULL},
     {"cache-index-queue", T_LL, F(cache_index_queue), 0, 0, 100000000, 0, NULL, NULL, NULL},
     {"metrics-bind", T_STR, F(metrics_bind), sizeof g_cfg.metrics_bind, 0, 0, O_IMMUTABLE, NULL, NULL, NULL},
+    {"otlp-endpoint", T_STR, F(otlp_endpoint), sizeof g_cfg.otlp_endpoint, 0, 0, 0, NULL, NULL, NULL},
+    {"otlp-service-name", T_STR, F(otlp_service_name), sizeof g_cfg.otlp_service_name, 0, 0, 0, NULL, NULL, NULL},
+    {"otlp-batch-size", T_INT, F(otlp_batch_size), 0, 1, 65536, 0, NULL, NULL, NULL},
+    {"otlp-flush-interval", T_INT, F(otlp_flush_interval_ms), 0, 10, 3600000, 0, NULL, NULL, NULL},
+    {"otlp-max-queue", T_INT, F(otlp_max_queue), 0, 1, 1000000, O_IMMUTABLE, NULL, NULL, NULL},
+    {"otlp-timeout", T_INT, F(otlp_timeout_ms), 0, 1, 600000, 0, NULL, NULL, NULL},
+    {"reqlog-max-len", T_LL, F(reqlog_max_len), 0, 0, 100000000, 0, NULL, NULL, NULL},
+    {"reqlog-max-bytes", T_MEM, F(reqlog_max_bytes), 0, 0, LLONG_MAX, 0, NULL, NULL, NULL},
+    {"reqlog-max-field", T_MEM, F(reqlog_max_field), 0, 0, 64 * 1024 * 1024, 0, NULL, NULL, NULL},
+    {"reqlog-file", T_STR, F(reqlog_file), sizeof g_cfg.reqlog_file, 0, 0, O_IMMUTABLE, NULL, NULL, NULL},
+    {"reqlog-file-buffer", T_MEM, F(reqlog_file_buffer), 0, 4096, LLONG_MAX, O_IMMUTABLE, NULL, NULL, NULL},
     {"user", T_SPECIAL, NULL, 0, 0, 0, O_IMMUTABLE, NULL, set_user, NULL},
     {"price", T_SPECIAL, NULL, 0, 0, 0, O_IMMUTABLE, NULL, set_price, NULL},
 };
@@ -374,6 +385,15 @@ void config_init(void) {
     g_cfg.slowlog_log_slower_than = 10000;
     g_cfg.slowlog_max_len = 128;
     snprintf(g_cfg.loglevel, sizeof g_cfg.loglevel, "notice");
+    snprintf(g_cfg.otlp_service_name, sizeof g_cfg.otlp_service_name, "simcache");
+    g_cfg.otlp_batch_size = 512;
+    g_cfg.otlp_flush_interval_ms = 1000;
+    g_cfg.otlp_max_queue = 2048;
+    g_cfg.otlp_timeout_ms = 2000;
+    g_cfg.reqlog_max_len = 1024;
+    g_cfg.reqlog_max_bytes = 16LL * 1024 * 1024;
+    g_cfg.reqlog_max_field = 1024;
+    g_cfg.reqlog_file_buffer = 4LL * 1024 * 1024;
     g_cfg.databases = 1;
     memset(users, 0, sizeof users);
     nusers = 0;

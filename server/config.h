@@ -66,6 +66,18 @@ typedef struct sc_config {
     int metrics_max_label_sets;     /* tenant/namespace series before "_other", 1000 */
     long long embed_cache_bytes;    /* per-tenant embedding cache bound, 16mb */
     long long cache_index_queue;    /* entries waiting for a provider vector, 100000 */
+    /* tracing (trace.c) and the request log (reqlog.c) */
+    char otlp_endpoint[512];        /* OTLP/HTTP traces URL; "" = no spans (default) */
+    char otlp_service_name[128];    /* resource service.name, "simcache" */
+    int otlp_batch_size;            /* spans per export, 512 */
+    int otlp_flush_interval_ms;     /* export timer period, 1000 */
+    int otlp_max_queue;             /* spans waiting before new ones drop, 2048 */
+    int otlp_timeout_ms;            /* one export's connect + transfer limit, 2000 */
+    long long reqlog_max_len;       /* entries kept, 1024; 0 = log nothing */
+    long long reqlog_max_bytes;     /* bytes of kept entries, 16mb */
+    long long reqlog_max_field;     /* prompt/response/params bytes kept per entry, 1024 */
+    char reqlog_file[512];          /* JSON-lines file appended to; "" = none */
+    long long reqlog_file_buffer;   /* bytes queued for the file before lines drop, 4mb */
     char config_file[512];          /* absolute path of the file loaded, or "" */
 } sc_config;
 

@@ -26,6 +26,7 @@
 #include <uv.h>
 
 #include "cache.h"
+#include "cache_alias.h"
 #include "cmd_handlers.h"
 #include "cmd_limit.h"
 #include "commands.h"
@@ -39,9 +40,11 @@
 #include "net.h"
 #include "provider.h"
 #include "cache_embed.h"
+#include "reqlog.h"
 #include "slowlog.h"
 #include "stats.h"
 #include "tenant.h"
+#include "trace.h"
 #include "vset.h"
 #include "workers.h"
 
@@ -116,6 +119,7 @@ static void begin_shutdown(void) {
     uv_signal_stop(&sig_int);
     uv_close((uv_handle_t *)&sig_int, NULL);
     provider_stop_all();   /* pending embeddings complete with PROVIDER_ESHUTDOWN */
+    trace_stop();   /* the export in flight is aborted, queued spans dropped */
     limits_stop();   /* waiters get their denial before net_stop flushes */
     metrics_http_stop();   /* scrapes in progress are dropped */
     net_stop(SHUTDOWN_GRACE_MS);
@@ -156,10 +160,18 @@ int main(int argc, char **argv) {
     loop = uv_default_loop();
     info_register_section("vectorsets", vset_info, 1);
     info_register_section("cache", cache_info, 1);   /* sc/cache */
+    info_register_section("canary", canary_info, 1);   /* sc/canary */
     info_register_section("limits", limits_info, 1);
+    info_register_section("tracing", trace_info, 1);
+    info_register_section("reqlog", reqlog_info, 1);
     /* Embedding providers: curl is initialised here, before any thread. */
     if (provider_start_all(loop, err, sizeof err) != 0) {
         log_msg(LL_WARNING, "%s", err);
+        return 1;
+    }
+    err[0] = 0;
+    if (trace_start(loop) != 0 || reqlog_start(err, sizeof err) != 0) {
+        log_msg(LL_WARNING, "%s", err[0] ? err : "curl_global_init failed");
         return 1;
     }
     if (start_search_pool(loop) != 0) return 1;
@@ -197,10 +209,12 @@ int main(int argc, char **argv) {
     workers_destroy(search_pool);
     uv_run(loop, UV_RUN_DEFAULT);
     ks_shutdown();
+    alias_shutdown();   /* sc/canary */
     cache_shutdown();
     cache_embed_shutdown();   /* per-tenant embedding caches (sc/nsprov) */
     tenant_shutdown();
     slowlog_free();
+    reqlog_stop();
     limits_free();
     rc = uv_loop_close(loop);
     if (rc != 0) {

@@ -38,6 +38,9 @@
 #include <string.h>
 
 #include "cache.h"
+#include "cache_alias.h"
+#include "reqlog.h"
+#include "trace.h"
 #include "cmd_handlers.h"
 #include "cmd_limit.h"
 #include "commands.h"
@@ -679,6 +682,32 @@ static void render_cache(sbuf *o) {
     render_tenants(o);
 }
 
+/* Span export (trace.c) and the request log (reqlog.c). */
+static void render_observability(sbuf *o) {
+    trace_stats ts;
+    trace_get_stats(&ts);
+    one_u64(o, "simcache_otlp_spans_exported_total", "counter",
+            "Spans in OTLP exports the collector accepted (2xx).", ts.spans_exported);
+    metrics_family(o, "simcache_otlp_spans_dropped_total", "counter",
+                   "Spans lost: queue full (or shutdown), or in a failed export.");
+    metrics_sample_u64(o, "simcache_otlp_spans_dropped_total",
+                       &(metrics_label){"reason", "queue_full"}, 1, ts.spans_dropped);
+    metrics_sample_u64(o, "simcache_otlp_spans_dropped_total",
+                       &(metrics_label){"reason", "export_failed"}, 1, ts.spans_failed);
+    one_u64(o, "simcache_otlp_export_failures_total", "counter",
+            "OTLP exports that failed (connection, timeout or non-2xx).", ts.exports_failed);
+    one_u64(o, "simcache_otlp_queue_spans", "gauge", "Spans waiting for export.", ts.queue_len);
+    reqlog_stats rs;
+    reqlog_get_stats(&rs);
+    one_u64(o, "simcache_reqlog_entries_total", "counter",
+            "Requests recorded in the request log.", rs.added);
+    one_u64(o, "simcache_reqlog_entries", "gauge", "Request log entries kept now.", rs.entries);
+    one_u64(o, "simcache_reqlog_bytes", "gauge", "Bytes the kept request log entries own.",
+            rs.bytes);
+    one_u64(o, "simcache_reqlog_file_dropped_total", "counter",
+            "Request log lines dropped because the file writer was behind.", rs.file_dropped);
+}
+
 void metrics_render(sbuf *o) {
     render_server(o);
     render_clients(o);
@@ -689,4 +718,6 @@ void metrics_render(sbuf *o) {
     render_providers(o);
     render_limits(o);
     render_cache(o);
+    canary_metrics(o);   /* sc/canary: per-arm families (cache_alias.c) */
+    render_observability(o);
 }
