@@ -30,6 +30,7 @@ import uuid
 import pytest
 
 from conftest import RespConn
+from otlp_collector import Collector, attrs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 pytestmark = pytest.mark.simcache_only
@@ -503,3 +504,35 @@ def test_shutdown_with_embeddings_in_flight_answers_and_exits_cleanly(fk, server
     assert g["tier"] == b"miss" and g["semantic"] == b"unavailable"
     c.close()
     fk.reset()
+
+
+# ---- observability (sc/trace) ----
+
+def test_the_provider_call_is_the_embedding_span_of_the_get(fk, server_factory):
+    col = Collector("ok").start()
+    try:
+        s = server_factory(*provider_args(fk), "--otlp-endpoint", col.url,
+                           "--otlp-flush-interval", "50")
+        with s.redis() as r:
+            r.execute_command("CACHE.CREATE", "faq", "EMBEDDER", "emb")
+            fk.mode("delay", 1, 150)
+            trace, parent = "ab" * 16, "cd" * 8
+            g = get(r, "faq", "a question the provider embeds slowly",
+                    "TRACEPARENT", "00-%s-%s-01" % (trace, parent))
+            assert g["tier"] == b"miss"
+            deadline = time.time() + 10
+            spans = []
+            while time.time() < deadline and len(spans) < 2:
+                spans = [x for x in col.spans() if x["traceId"] == trace]
+                time.sleep(0.02)
+            (req,) = [x for x in spans if x["name"] == "CACHE.GET faq"]
+            (emb,) = [x for x in spans if x["name"] == "embeddings emb"]
+            assert req["parentSpanId"] == parent and emb["parentSpanId"] == req["spanId"]
+            took = int(emb["endTimeUnixNano"]) - int(emb["startTimeUnixNano"])
+            assert took >= 150e6        # it covers the provider round trip
+            assert int(emb["endTimeUnixNano"]) <= int(req["endTimeUnixNano"])
+            assert attrs(emb)["gen_ai.embeddings.dimension.count"] == DIM
+            log = [as_dict(e) for e in r.execute_command("CACHE.LOG", "GET", -1)]
+            assert any(e["trace_id"] == trace.encode() for e in log)
+    finally:
+        col.stop()
