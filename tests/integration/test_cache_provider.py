@@ -536,3 +536,27 @@ def test_the_provider_call_is_the_embedding_span_of_the_get(fk, server_factory):
             assert any(e["trace_id"] == trace.encode() for e in log)
     finally:
         col.stop()
+
+
+def test_wait_coalescing_parks_from_the_embedding_callback(ps):
+    r, fake = ps.r, ps.fake
+    r.execute_command("CACHE.CREATE", "faq", "EMBEDDER", "emb")
+    prompt = "What is the warranty period for refurbished laptops?"
+    fake.mode("delay", 1, 300)   # both GETs wait on the same (coalesced) embedding
+    a, b = RespConn(ps.port), RespConn(ps.port)
+    a.send(RespConn.encode("CACHE.GET", "faq", prompt, "WAIT", 5000))
+    time.sleep(0.05)
+    b.send(RespConn.encode("CACHE.GET", "faq", prompt, "WAIT", 5000))
+    b.send(RespConn.encode("PING"))
+    time.sleep(0.6)   # one callback registered the fill, the other parked on it
+    assert r.execute_command("CACHE.PUT", "faq", prompt, "two years") == 1
+    ga, gb = as_dict(a.value()), as_dict(b.value())
+    assert b.value() == "PONG"
+    tiers = sorted([ga["tier"], gb["tier"]])
+    assert tiers == [b"exact", b"miss"], (ga, gb)
+    (filler,) = [g for g in (ga, gb) if g["tier"] == b"miss"]
+    (waiter,) = [g for g in (ga, gb) if g["tier"] == b"exact"]
+    assert filler["fill"] == 1 and waiter["response"] == b"two years"
+    a.close()
+    b.close()
+    assert fake.stats()["billable_inputs"] == 1
