@@ -808,8 +808,9 @@ static int search_collect(cache_ns *ns, const hnsw_result *res, int n, const uin
         cache_entry *e = slot_entry(ns, res[i].id, id_limit);
         if (!e || expired(e, now)) continue;
         out[m] = e;
-        score[m] = lexscore_similarity(ns->idf, &lp, ids, tfs, nf, e->doc);
         cosine[m] = 1.0f - res[i].dist;
+        score[m] = ns->cfg.ext_embedder ? cosine[m]
+                                        : lexscore_similarity(ns->idf, &lp, ids, tfs, nf, e->doc);
         m++;
     }
     return m;
@@ -843,6 +844,16 @@ int cache_search_start(cache_ns *ns, const char *prompt, size_t len, uint32_t k,
     nq->is_search = 1;
     nq->k = k;
     *q = nq;
+    return CACHE_PENDING;
+}
+
+int cache_search_vec_start(cache_ns *ns, const float *vec, uint32_t k, int64_t now,
+                           cache_query **q) {
+    scratch.n = 0;   /* no lexscore features: scores are the cosine */
+    *q = query_new(ns, vec, k + 16, now);
+    if (!*q) return CACHE_ENOMEM;
+    (*q)->is_search = 1;
+    (*q)->k = k;
     return CACHE_PENDING;
 }
 

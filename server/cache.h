@@ -284,6 +284,11 @@ int cache_lookup_exact(cache_ns *ns, const char *prompt, size_t len, int64_t now
  * goes to the pool; cache_lookup_finish then applies the same pick). */
 int cache_lookup_vec_start(cache_ns *ns, uint64_t key, const float *vec, float threshold,
                            int allow_stale, int64_t now, cache_hit *out, cache_query **q);
+/* cache_search_start for an ext_embedder namespace with the prompt's
+ * vector (vec[ns->cfg.dim], copied); k >= 1. Results are scored by that
+ * cosine. CACHE_PENDING and *q, or CACHE_ENOMEM. */
+int cache_search_vec_start(cache_ns *ns, const float *vec, uint32_t k, int64_t now,
+                           cache_query **q);
 /* The answer when no vector can be had (provider failure): the exact tier,
  * then the exact entry in its grace window if allow_stale, else a miss;
  * the outcome is counted. CACHE_OK. */

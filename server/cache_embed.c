@@ -186,6 +186,7 @@ typedef struct call {
     float threshold;           /* GET */
     int allow_stale, withmeta; /* GET */
     long long wait_ms;         /* GET */
+    uint32_t k;                /* SEARCH: results wanted */
     int64_t now;               /* GET: the request's time */
     alias_route route;         /* GET: its alias route (sc/canary) */
     obs_req ob;                /* GET: detached; owns its prompt copy */
@@ -361,6 +362,96 @@ void cache_embed_get(client *c, cache_ns *ns, tenant *t, const char *prompt, siz
         free(k);
     }
     get_degraded(c, ns, t, key, allow_stale, withmeta, wait_ms, now, r, ob);
+}
+
+/* ---- SEARCH ---- */
+
+/* The search over vec, replied; ends ob (here or in the pool completion).
+ * 1 if parked on the pool. */
+static int search_with_vector(client *c, cache_ns *ns, tenant *t, const float *vec, uint32_t k,
+                              int64_t now, obs_req *ob) {
+    cache_query *q;
+    int rc = cache_search_vec_start(ns, vec, k, now, &q);
+    if (rc != CACHE_PENDING) {
+        obs_end_search(ob, ns, t, rc, 0.0);
+        reply_error(c, "OOM out of memory");
+        return 0;
+    }
+    return cache_search_run_reply(c, ns, q, k, now, ob);
+}
+
+static void search_cb(void *ud, int status, const float *vecs, size_t n, int dim,
+                      long long tokens, const char *msg) {
+    call *k = ud;
+    inflight--;
+    if (status != 0) st.call_errors++;
+    k->ob.embed1 = obs_clock();
+    bill(k, tokens);
+    const float *vec = call_vector(k, status, vecs, n, dim);
+    client *c = k->c;
+    int parked = 0;
+    char *prompt_copy = k->ob.prompt_copy;   /* see get_cb */
+    k->ob.prompt_copy = NULL;
+    if (client_is_open(c)) {
+        cache_ns *ns = cache_ns_by_generation(k->gen);
+        if (!ns) {
+            obs_end_search(&k->ob, NULL, k->t, 0, 0.0);
+            reply_array(c, 0);
+        } else if (vec) {
+            parked = search_with_vector(c, ns, ns->owner, vec, k->k, k->now, &k->ob);
+        } else {
+            /* not logged: obs.h has no code for an upstream failure */
+            if (status != 0) reply_errorf(c, "UPSTREAM %s", msg ? msg : "embedding failed");
+            else reply_errorf(c, "UPSTREAM embedder '%s' returned %d dimensions, not %u",
+                              k->provider, dim, k->dim);
+        }
+    }
+    free(prompt_copy);
+    if (!parked) client_unblock(c);
+    client_unref(c);
+    free(k);
+}
+
+void cache_embed_search(client *c, cache_ns *ns, tenant *t, const char *prompt, size_t len,
+                        uint32_t kres, int64_t now, obs_req *ob) {
+    uint64_t key;
+    int rc = cache_key(prompt, len, &key);
+    if (rc != CACHE_OK) {
+        obs_end_search(ob, ns, t, rc, 0.0);
+        reply_error(c, rc == CACHE_EEMPTY ? "ERR prompt is empty after normalisation"
+                                          : "OOM out of memory");
+        return;
+    }
+    if (kres == 0) {
+        obs_end_search(ob, ns, t, 0, 0.0);
+        reply_array(c, 0);
+        return;
+    }
+    ecache *ec = tenant_cache(t, 1);
+    const float *vec = ec ? ecache_get(ec, key, fp_hash(ns), ns->cfg.dim) : NULL;
+    if (vec) {
+        search_with_vector(c, ns, t, vec, kres, now, ob);
+        return;
+    }
+    call *k = call_new(ns, t, key);
+    char err[64];
+    if (k) {
+        k->c = c;
+        k->k = kres;
+        k->now = now;
+        uint64_t t0 = obs_clock();
+        if (call_send(k, prompt, len, search_cb) == 0) {
+            obs_detach(ob, ns);
+            k->ob = *ob;
+            k->ob.embed0 = t0;
+            client_block(c);
+            client_ref(c);
+            return;
+        }
+        free(k);
+    }
+    snprintf(err, sizeof err, "%s", ns->cfg.embedder);   /* not logged, as above */
+    reply_errorf(c, "UPSTREAM embedder '%s' refused the call (queue full or not running)", err);
 }
 
 /* ---- PUT and the index queue (decision 5) ---- */

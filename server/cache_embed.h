@@ -43,6 +43,15 @@ void cache_embed_get(client *c, cache_ns *ns, tenant *t, const char *prompt, siz
                      float threshold, int allow_stale, int withmeta, long long wait_ms,
                      int64_t now, const alias_route *r, obs_req *ob);
 
+/* CACHE.SEARCH on an ext_embedder namespace (k <= 1000; ob begun): the
+ * vector from the tenant's embedding cache or the provider (client parked
+ * meanwhile), then the search, scored by cosine. A provider failure
+ * replies -UPSTREAM with the provider's reason (SEARCH is a tuning tool:
+ * there is no cached answer to fall back to); a namespace dropped
+ * meanwhile gives an empty array. */
+void cache_embed_search(client *c, cache_ns *ns, tenant *t, const char *prompt, size_t len,
+                        uint32_t k, int64_t now, obs_req *ob);
+
 /* CACHE.PUT on an ext_embedder namespace: stores the entry at once (exact
  * tier), indexed immediately if the tenant's embedding cache has the
  * vector, else queued and indexed when the provider answers (retried by
@@ -80,5 +89,10 @@ int cache_get_answer(client *c, cache_ns *ns, tenant *t, int rc, cache_hit *h, u
  * caller runs and finishes q inline, and still owns ob). */
 int cache_get_park(client *c, cache_query *q, int withmeta, long long wait_ms, int64_t now,
                    struct workers *pool, const alias_route *r, obs_req *ob);
+/* Runs a started CACHE.SEARCH query q (k results) on the pool (1: parked,
+ * the completion replies, ends ob and frees q) or inline (0: replied, ob
+ * ended, q freed). */
+int cache_search_run_reply(client *c, cache_ns *ns, cache_query *q, uint32_t k, int64_t now,
+                           obs_req *ob);
 /* After a PUT stored e: answers the GET ... WAIT callers parked on it. */
 void cache_pending_resolve(cache_ns *ns, cache_entry *e);

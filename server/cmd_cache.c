@@ -946,13 +946,13 @@ void cmd_cache_search(client *c) {
     if (!t) return;
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns) return;
-    if (ns->cfg.ext_embedder) {
-        reply_error(c, "ERR CACHE.SEARCH is not supported on provider-embedded namespaces yet");
-        return;
-    }
     obs_req ob;
     if (obs_begin_or_reply(&ob, REQLOG_SEARCH, c, tparg)) return;
     int64_t now = now_ms();
+    if (ns->cfg.ext_embedder) {
+        cache_embed_search(c, ns, t, c->argv[2].ptr, c->argv[2].len, (uint32_t)k, now, &ob);
+        return;
+    }
     workers *pool = vset_pool();
     cache_query *q = NULL;
     if (pool && k > 0 && cache_ns_count(ns) >= CACHE_ASYNC_MIN) {
@@ -1097,3 +1097,16 @@ int cache_get_park(client *c, cache_query *q, int withmeta, long long wait_ms, i
 }
 
 void cache_pending_resolve(cache_ns *ns, cache_entry *e) { pending_resolve(ns, e); }
+
+int cache_search_run_reply(client *c, cache_ns *ns, cache_query *q, uint32_t k, int64_t now,
+                           obs_req *ob) {
+    workers *pool = vset_pool();
+    if (pool && cache_ns_count(ns) >= CACHE_ASYNC_MIN &&
+        park(c, q, 0, -1, k, now, pool, search_done, NULL, ob) == 0)
+        return 1;
+    cache_query_run(q);
+    if (pool) g_searches_inline++;
+    search_answer(c, ns, q, k, now, ob);
+    cache_query_free(q);
+    return 0;
+}

@@ -560,3 +560,46 @@ def test_wait_coalescing_parks_from_the_embedding_callback(ps):
     a.close()
     b.close()
     assert fake.stats()["billable_inputs"] == 1
+
+
+# ---- CACHE.SEARCH ----
+
+def search(r, ns, prompt, *opts):
+    return [as_dict(x) for x in r.execute_command("CACHE.SEARCH", ns, prompt, *opts)]
+
+
+@pytest.mark.parametrize("fillers", [0, 80], ids=["loop", "pool"])
+def test_search_ranks_by_the_providers_cosine(ps, fillers):
+    r, fake = ps.r, ps.fake
+    r.execute_command("CACHE.CREATE", "faq", "EMBEDDER", "emb")
+    p = r.pipeline(transaction=False)
+    for i in range(fillers):
+        p.execute_command("CACHE.PUT", "faq", "filler about zeppelin%d and kumquat%d" % (i, i), "f")
+    p.execute_command("CACHE.PUT", "faq", "How do I reset my password?", "reset")
+    p.execute_command("CACHE.PUT", "faq", "What is the refund policy for annual plans?", "refund")
+    p.execute()
+    wait_indexed(r, "faq", 15.0)
+    res = search(r, "faq", "how do i reset my password please", "COUNT", 3)
+    assert len(res) == min(3, fillers + 2)
+    assert res[0]["prompt"] == b"How do I reset my password?"
+    assert float(res[0]["score"]) == float(res[0]["cosine"]) > 0.85
+    cos = [float(x["cosine"]) for x in res]
+    assert cos == sorted(cos, reverse=True)
+    assert search(r, "faq", "how do i reset my password please", "COUNT", 0) == []
+    # a provider failure is an error for SEARCH (no cached answer to fall back to)
+    fake.mode("500", -1)
+    with pytest.raises(Exception, match="UPSTREAM provider 'emb'"):
+        r.execute_command("CACHE.SEARCH", "faq", "an unseen question about billing")
+    fake.reset()
+
+
+def test_search_survives_a_drop_while_embedding(ps):
+    r, fake = ps.r, ps.fake
+    r.execute_command("CACHE.CREATE", "faq", "EMBEDDER", "emb")
+    fake.mode("delay", 1, 300)
+    c = RespConn(ps.port)
+    c.send(RespConn.encode("CACHE.SEARCH", "faq", "what is being embedded"))
+    time.sleep(0.1)
+    r.execute_command("CACHE.DROP", "faq")
+    assert c.value() == []
+    c.close()
