@@ -100,7 +100,7 @@ typedef struct lstats {
     uint64_t max_lag_ns;       /* open loop: worst send delay */
     uint64_t tier[P_NKINDS][TIER_N];  /* LLM: reply tier by prompt kind */
     uint64_t false_hits;       /* LLM: a hit serving another prompt's answer */
-    uint64_t wrong_tenant;     /* LLM: a hit serving another tenant's answer */
+    uint64_t wrong_tenant;     /* LLM: a hit serving another tenant's (or namespace's) answer */
     uint64_t foreign;          /* LLM: a hit whose answer the bench did not write */
     lerr err[LERR_MAX];
     int nerr;
@@ -136,6 +136,8 @@ typedef struct lresult {
 int load_run(const lopt *o, const lwl *wl, const struct sockaddr_storage *addr,
              lresult *res);
 void lresult_free(lresult *r);
+/* "SET", "GET", "LLM"... (cmd_load.c). */
+const char *load_test_name(ltest t);
 
 /* ---- workloads (load_wl.c) ---- */
 

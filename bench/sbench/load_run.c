@@ -461,25 +461,26 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     check_done(c->th);
 }
 
-static void handshake_cmds(lconn *c)
+/* AUTH (and HELLO 3) go first; the first batch waits for their replies,
+ * so no request runs unauthenticated. Returns 0 or -1 (ENOMEM). */
+static int handshake_cmds(lconn *c)
 {
     const lopt *o = c->th->o;
     lreq rq = {.kind = K_HANDSHAKE};
-    if (o->resp3) {
-        const char *argv[] = {"HELLO", "3"};
-        size_t lens[] = {5, 1};
-        lbuf_cmd(&c->out, 2, argv, lens);
-        q_push(c, &rq);
-        c->handshake_left++;
-    }
     if (o->pass) {
         const char *argv[] = {"AUTH", o->user ? o->user : o->pass, o->pass};
         int argc = o->user ? 3 : 2;
         size_t lens[] = {4, strlen(argv[1]), strlen(o->pass)};
-        lbuf_cmd(&c->out, argc, argv, lens);
-        q_push(c, &rq);
+        if (lbuf_cmd(&c->out, argc, argv, lens) != 0 || q_push(c, &rq) != 0) return -1;
         c->handshake_left++;
     }
+    if (o->resp3) {
+        const char *argv[] = {"HELLO", "3"};
+        size_t lens[] = {5, 1};
+        if (lbuf_cmd(&c->out, 2, argv, lens) != 0 || q_push(c, &rq) != 0) return -1;
+        c->handshake_left++;
+    }
+    return 0;
 }
 
 static void settled(lthread *th)
@@ -509,7 +510,11 @@ static void connect_cb(uv_connect_t *req, int status)
         settled(th);
         return;
     }
-    handshake_cmds(c);
+    if (handshake_cmds(c) != 0) {
+        conn_fail(c, "client", "out of memory");
+        settled(th);
+        return;
+    }
     if (c->handshake_left) {
         c->state = C_HANDSHAKE;
         flush(c);
@@ -645,8 +650,6 @@ static void progress(const lopt *o, const char *name, double elapsed, uint64_t d
     fflush(stderr);
 }
 
-extern const char *load_test_name(ltest t);
-
 int load_run(const lopt *o, const lwl *wl, const struct sockaddr_storage *addr, lresult *res)
 {
     memset(res, 0, sizeof(*res));
@@ -703,8 +706,11 @@ int load_run(const lopt *o, const lwl *wl, const struct sockaddr_storage *addr, 
             pthread_mutex_unlock(&sh.mu);
             double t = (double)(now - t0) / 1e9;
             double span = (double)(now - (next - 1000000000ULL)) / 1e9;
-            if (window->count || errs || !fin)
-                if (series_add(res, &cap, t, window, window->count + 0, errs) != 0) goto join;
+            if ((window->count || errs || !fin) &&
+                series_add(res, &cap, t, window, window->count, errs) != 0) {
+                fprintf(stderr, "load: out of memory for the time series\n");
+                break;   /* the threads still end on their own; join them */
+            }
             if (show)
                 progress(o, load_test_name(wl->test), t, done_total,
                          span > 0 ? (double)window->count / span : 0,
@@ -718,8 +724,6 @@ int load_run(const lopt *o, const lwl *wl, const struct sockaddr_storage *addr, 
     }
     if (show) fputc('\n', stderr);
     rc = 0;
-join:
-    ;
 done:
     for (int i = 0; i < started; i++) uv_thread_join(&ths[i].thr);
     if (ths) {
