@@ -322,3 +322,19 @@ def test_unknown_host_and_bad_options_are_clean_errors():
     assert r.returncode == 2 and "unknown test" in r.stderr
     r = subprocess.run([BENCH, "load", "-c", "0"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
+
+
+def test_llm_through_a_gateway_user(server_factory, tmp_path):
+    s = server_factory("--user", "gw", "gwpw", "role", "gateway",
+                       "--user", "alice", "apw", "tenant", "acme")
+    r = bench(s.port, "--user", "gw", "-a", "gwpw", "-t", "llm", "--data", DATA, "-n", 400,
+              "-c", 4, "--tenants", 2, "--namespaces", 2, "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    row = rows(tmp_path / "load.csv")[0]
+    assert int(row["ok"]) == 400 and int(row["errors"]) == 0
+    assert int(row["wrong_tenant"]) == 0
+    # a tenant-role user may not pass TENANT: every request is refused, counted
+    r = bench(s.port, "--user", "alice", "-a", "apw", "-t", "llm", "--data", DATA, "-n", 50,
+              "--tenants", 2, "--keep")
+    assert r.returncode == 1
+    assert "NOPERM" in r.stdout
