@@ -165,17 +165,14 @@ static void norm_key(const char *s, char *out, size_t cap)
 }
 
 /* 1 if a or b (normalised) is already the origin or paraphrase of an
- * earlier pair of the pool. O(pool) per pair: ~1000 pairs, milliseconds. */
-static int seen_before(const lwl *wl, int k, const char *a, const char *b)
+ * earlier pair of the pool; else records both keys in keys[2k], keys[2k+1]
+ * (each 512 bytes). O(pool) per pair: ~1000 pairs, a few ms. */
+static int seen_before(char (*keys)[512], int k, const char *a, const char *b)
 {
-    char ka[512], kb[512], kx[512];
-    norm_key(a, ka, sizeof(ka));
-    norm_key(b, kb, sizeof(kb));
-    for (int i = 0; i < k; i++)
-        for (int j = 0; j < 2; j++) {
-            norm_key(j ? wl->similar[i] : wl->origin[i], kx, sizeof(kx));
-            if (!strcmp(kx, ka) || !strcmp(kx, kb)) return 1;
-        }
+    norm_key(a, keys[2 * k], 512);
+    norm_key(b, keys[2 * k + 1], 512);
+    for (int i = 0; i < 2 * k; i++)
+        if (!strcmp(keys[i], keys[2 * k]) || !strcmp(keys[i], keys[2 * k + 1])) return 1;
     return 0;
 }
 
@@ -198,19 +195,22 @@ static int init_llm(lwl *wl, const lopt *o)
     if (o->pool > 0 && o->pool < n) n = o->pool;
     wl->origin = calloc((size_t)n, sizeof(char *));
     wl->similar = calloc((size_t)n, sizeof(char *));
+    char (*keys)[512] = malloc((size_t)n * 2 * 512);
     int vcap = 0, k = 0;
-    if (!wl->origin || !wl->similar) goto oom;
+    if (!wl->origin || !wl->similar || !keys) goto oom;
     for (int i = 0; i < cJSON_GetArraySize(root) && k < n; i++) {
         cJSON *it = cJSON_GetArrayItem(root, i);
         const char *a = cJSON_GetStringValue(cJSON_GetObjectItem(it, "origin"));
         const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(it, "similar"));
-        if (!a || !b || !*a || !*b || seen_before(wl, k, a, b)) continue;
+        if (!a || !b || !*a || !*b || seen_before(keys, k, a, b)) continue;
         if (!(wl->origin[k] = xstrdup(a)) || !(wl->similar[k] = xstrdup(b))) goto oom;
         if (add_words(wl, a, &vcap) != 0) goto oom;
         k++;
     }
     cJSON_Delete(root);
     root = NULL;
+    free(keys);
+    keys = NULL;
     wl->ntopics = k;
     if (k == 0 || wl->nvocab < 10) {
         fprintf(stderr, "load: %s: no usable prompt pairs\n", o->data);
@@ -238,6 +238,7 @@ static int init_llm(lwl *wl, const lopt *o)
     return 0;
 oom:
     cJSON_Delete(root);
+    free(keys);
     fprintf(stderr, "load: out of memory loading %s\n", o->data);
     return -1;
 }
