@@ -56,6 +56,7 @@ static void usage(FILE *f)
         "load:        -c connections (50)  -P pipeline (1)  --threads T (1)\n"
         "             -n requests per test (100000)  |  --duration seconds\n"
         "             --rate R (open loop, requests/s in total)  --arrival fixed|poisson\n"
+        "             --timeout s (30: a busy connection without a reply fails; 0 = never)\n"
         "tests:       -t list of ping,set,get,vadd,vsim,llm (set,get)\n"
         "  get/set:   -r keyspace (0: the single key key:__rand_int__)  -d value bytes (3)\n"
         "  vadd/vsim: --vkey key (sbench:vset)  --dim n (128)  --count k (10)  --clusters k (0)\n"
@@ -140,6 +141,7 @@ static int parse_opts(int argc, char **argv, lopt *o, int *tests, int *ntests)
         else if (ARG("--threads")) bad = parse_int(v, 1, 256, &o->threads);
         else if (ARG("-n")) bad = parse_u64(v, &o->requests) || !o->requests;
         else if (ARG("--duration")) bad = parse_dbl(v, 0.001, 1e7, &o->duration);
+        else if (ARG("--timeout")) bad = parse_dbl(v, 0, 1e6, &o->timeout);
         else if (ARG("--rate")) bad = parse_dbl(v, 0.001, 1e9, &o->rate);
         else if (ARG("--arrival")) {
             bad = strcmp(v, "fixed") && strcmp(v, "poisson");
@@ -612,6 +614,7 @@ static int resolve(const char *host, int port, struct sockaddr_storage *out)
 int sb_cmd_load(int argc, char **argv)
 {
     lopt o = {.host = "127.0.0.1", .port = 6379, .conns = 50, .pipeline = 1, .threads = 1,
+              .timeout = 30,
               .requests = 100000, .datasize = 3, .vkey = "sbench:vset", .dim = 128,
               .vcount = 10, .data = "../shared/data/gptcache_mock_pairs.json",
               .share = {0.5, 0.3, 0.2}, .zipf = 1.0, .namespaces = 1, .ns_prefix = "sbench",

@@ -36,6 +36,7 @@ typedef struct lopt {
     const char *user, *pass;   /* AUTH at connect when pass != NULL */
     int resp3;                 /* HELLO 3 at connect */
     int conns, pipeline, threads;
+    double timeout;            /* s without a reply before a busy connection fails; 0 = never */
     uint64_t requests;         /* -n: primary requests per run (0 with -d) */
     double duration;           /* -d seconds (0 = use -n) */
     double rate;               /* --rate requests/s in total (0 = closed loop) */

@@ -25,7 +25,10 @@
  *    take a pipeline slot.
  * 5. Errors never stop a run: error replies are counted by code, a failed
  *    connect or handshake by message, and requests in flight on a
- *    connection that dies are counted as lost. A thread ends when it has
+ *    connection that dies are counted as lost. A connection with requests
+ *    in flight and no reply for --timeout seconds (checked every 100 ms) is
+ *    failed the same way, so a stuck server ends the run instead of
+ *    hanging it. A thread ends when it has
  *    nothing left to send and nothing in flight, or no live connection.
  * 6. Every ~100 ms a thread folds its interval histogram into the shared
  *    one (mutex); the main thread turns it into one time-series point per
@@ -62,6 +65,7 @@ typedef struct lconn {
     lreq *q;                  /* FIFO ring of requests awaiting replies */
     size_t qcap, qhead, qlen;
     int inflight;             /* primary requests in flight */
+    uint64_t progress_ns;     /* last reply, or when the queue became non-empty */
 } lconn;
 
 struct lthread {
@@ -150,7 +154,7 @@ static int q_push(lconn *c, const lreq *rq)
         c->qhead = 0;
     }
     c->q[(c->qhead + c->qlen) % c->qcap] = *rq;
-    c->qlen++;
+    if (!c->qlen++) c->progress_ns = uv_hrtime();
     return 0;
 }
 
@@ -373,7 +377,7 @@ static void handle_reply(lconn *c, sc_reply *r)
     }
     lreq rq = q_pop(c);
     uint64_t now = uv_hrtime();
-    th->t_last = now;
+    th->t_last = c->progress_ns = now;
     int err = r->type == SC_REPLY_ERROR;
     switch (rq.kind) {
     case K_HANDSHAKE:
@@ -568,6 +572,15 @@ static void tick_cb(uv_timer_t *t)
 {
     lthread *th = t->data;
     fold_interval(th);
+    uint64_t now = uv_hrtime(), limit = (uint64_t)(th->o->timeout * 1e9);
+    for (int i = 0; limit && i < th->nconns && !th->finished; i++) {
+        lconn *c = &th->conns[i];
+        if (c->state != C_DEAD && c->qlen && now - c->progress_ns > limit) {
+            char msg[64];
+            snprintf(msg, sizeof(msg), "no reply for %.3f s", th->o->timeout);
+            conn_fail(c, "timeout", msg);
+        }
+    }
     if (th->deadline && uv_hrtime() >= th->deadline && !th->stopping) {
         th->stopping = 1;
         check_done(th);

@@ -97,12 +97,13 @@ class FakeServer:
     and records how many commands each connection had outstanding at most
     and how many arrived in one recv()."""
 
-    def __init__(self, delay=0.003):
+    def __init__(self, delay=0.003, hang=False):
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.delay = delay
+        self.hang = hang          # never answer a GET
         self.max_per_read = 0
         self.gets = 0
         self.lock = threading.Lock()
@@ -164,7 +165,8 @@ class FakeServer:
                 for a in cmds:
                     name = a[0].upper()
                     if name == b"GET":
-                        out.append(b"$-1\r\n")
+                        if not self.hang:
+                            out.append(b"$-1\r\n")
                     elif name == b"INFO":
                         out.append(b"$8\r\n# Server\r\n")
                     else:
@@ -188,6 +190,18 @@ def test_pipeline_is_one_batch_of_P_in_flight_per_connection():
         # can never have more than one batch outstanding on a connection)
         assert fake.max_per_read == 16
         assert "960 requests answered" in r.stdout
+    finally:
+        fake.close()
+
+
+def test_a_server_that_stops_answering_ends_the_run_by_timeout():
+    fake = FakeServer(hang=True)
+    try:
+        r = bench(fake.port, "-n", 100, "-c", 2, "-P", 4, "-t", "get", "--timeout", 0.5,
+                  timeout=30)
+        assert r.returncode == 1
+        assert "timeout" in r.stdout and "8 lost in flight" in r.stdout
+        assert fake.gets == 8           # one batch per connection, then nothing more
     finally:
         fake.close()
 
