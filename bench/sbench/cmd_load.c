@@ -558,7 +558,7 @@ static int write_md(const char *dir, const run *runs, int nruns, sb_table *t, co
 static int write_outputs(const char *dir, const run *runs, int nruns, const lopt *o)
 {
     sb_table *t = sb_table_new(NRUN_COLS, run_cols);
-    static const char *const ts_cols[] = {"test", "t_s", "requests", "errors", "p50_us",
+    static const char *const ts_cols[] = {"test", "t_s", "ok", "errors", "p50_us",
                                           "p99_us", "max_us"};
     sb_table *ts = sb_table_new(7, ts_cols);
     static const char *const info_cols[] = {"test", "field", "before", "after", "delta"};

@@ -663,109 +663,134 @@ static void progress(const lopt *o, const char *name, double elapsed, uint64_t d
     fflush(stderr);
 }
 
-int load_run(const lopt *o, const lwl *wl, const struct sockaddr_storage *addr, lresult *res)
+/* Thread i's share of the connections, requests and rate. Returns 0 or -1
+ * (ENOMEM; what was allocated is freed by collect). */
+static int thread_setup(lthread *th, int i, const lopt *o, const lwl *wl, lshared *sh,
+                        const struct sockaddr_storage *addr)
 {
-    memset(res, 0, sizeof(*res));
     int T = o->threads;
-    lthread *ths = calloc((size_t)T, sizeof(lthread));
-    lshared sh = {.interval = sb_hdr_new()};
-    pthread_mutex_init(&sh.mu, NULL);
+    th->id = i;
+    th->o = o;
+    th->wl = wl;
+    th->sh = sh;
+    th->addr = addr;
+    th->nconns = o->conns / T + (i < o->conns % T);
+    if (o->duration > 0)
+        th->budget = UINT64_MAX;
+    else
+        th->budget = o->requests / (uint64_t)T + ((uint64_t)i < o->requests % (uint64_t)T);
+    th->rate = o->rate / T;
+    th->rng = o->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)i + 1;
+    th->conns = calloc((size_t)th->nconns, sizeof(lconn));
+    th->lat = sb_hdr_new();
+    th->lat_put = sb_hdr_new();
+    th->interval = sb_hdr_new();
+    if (!th->conns || !th->lat || !th->lat_put || !th->interval) return -1;
+    for (int k = 0; k < th->nconns; k++)
+        if (!(th->conns[k].rd = sc_reader_create(NULL, 0))) return -1;
+    return 0;
+}
+
+/* Main thread while the workers run: every second, one time-series point
+ * from the shared interval histogram and the progress line; returns when
+ * every worker has finished. */
+static void watch(const lopt *o, const lwl *wl, lshared *sh, int T, uint64_t t0, lresult *res)
+{
     sb_hdr *window = sb_hdr_new();
-    res->lat = sb_hdr_new();
-    res->lat_put = sb_hdr_new();
-    int rc = -1, started = 0;
-    if (!ths || !sh.interval || !window || !res->lat || !res->lat_put) goto done;
-    uint64_t budget = o->duration > 0 ? UINT64_MAX : o->requests;
-    for (int i = 0; i < T; i++) {
-        lthread *th = &ths[i];
-        th->id = i;
-        th->o = o;
-        th->wl = wl;
-        th->sh = &sh;
-        th->addr = addr;
-        th->nconns = o->conns / T + (i < o->conns % T);
-        th->budget = budget == UINT64_MAX ? UINT64_MAX : budget / (uint64_t)T + ((uint64_t)i < budget % (uint64_t)T);
-        th->rate = o->rate / T;
-        th->rng = o->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)i + 1;
-        th->conns = calloc((size_t)th->nconns, sizeof(lconn));
-        th->lat = sb_hdr_new();
-        th->lat_put = sb_hdr_new();
-        th->interval = sb_hdr_new();
-        if (!th->conns || !th->lat || !th->lat_put || !th->interval) goto done;
-        for (int k = 0; k < th->nconns; k++)
-            if (!(th->conns[k].rd = sc_reader_create(NULL, 0))) goto done;
-    }
-    uint64_t t0 = uv_hrtime();
-    for (; started < T; started++)
-        if (uv_thread_create(&ths[started].thr, thread_main, &ths[started]) != 0) {
-            fprintf(stderr, "load: cannot start thread %d\n", started);
-            goto done;
-        }
-    int show = o->progress > 0 && !o->csv;
+    int show = o->progress > 0 && !o->csv, oom_series = !window;
     size_t cap = 0;
     uint64_t next = t0 + 1000000000ULL;
     for (;;) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
         uint64_t now = uv_hrtime();
-        pthread_mutex_lock(&sh.mu);
-        int fin = sh.finished == T;
-        if (now >= next || fin) {
-            sb_hdr_reset(window);
-            sb_hdr_merge(window, sh.interval);
-            uint64_t errs = sh.errors, done_total = sh.done_total;
-            sb_hdr_reset(sh.interval);
-            sh.errors = 0;
-            pthread_mutex_unlock(&sh.mu);
-            double t = (double)(now - t0) / 1e9;
-            double span = (double)(now - (next - 1000000000ULL)) / 1e9;
-            if ((window->count || errs || !fin) &&
-                series_add(res, &cap, t, window, window->count, errs) != 0) {
-                fprintf(stderr, "load: out of memory for the time series\n");
-                break;   /* the threads still end on their own; join them */
-            }
-            if (show)
-                progress(o, load_test_name(wl->test), t, done_total,
-                         span > 0 ? (double)window->count / span : 0,
-                         sb_hdr_percentile(window, 99));
-            next += 1000000000ULL;
-            if (now >= next) next = now + 1000000000ULL;
-        } else {
-            pthread_mutex_unlock(&sh.mu);
+        pthread_mutex_lock(&sh->mu);
+        int fin = sh->finished == T;
+        if ((now < next && !fin) || !window) {
+            pthread_mutex_unlock(&sh->mu);
+            if (fin) break;
+            continue;
         }
+        sb_hdr_reset(window);
+        sb_hdr_merge(window, sh->interval);
+        uint64_t errs = sh->errors, done_total = sh->done_total;
+        sb_hdr_reset(sh->interval);
+        sh->errors = 0;
+        pthread_mutex_unlock(&sh->mu);
+        double t = (double)(now - t0) / 1e9;
+        double span = (double)(now - (next - 1000000000ULL)) / 1e9;
+        if (!oom_series && (window->count || errs || !fin) &&
+            series_add(res, &cap, t, window, window->count, errs) != 0)
+            oom_series = 1;
+        if (show)
+            progress(o, load_test_name(wl->test), t, done_total,
+                     span > 0 ? (double)window->count / span : 0, sb_hdr_percentile(window, 99));
+        next += 1000000000ULL;
+        if (now >= next) next = now + 1000000000ULL;
         if (fin) break;
     }
     if (show) fputc('\n', stderr);
+    if (oom_series) fprintf(stderr, "load: out of memory: the time series is incomplete\n");
+    sb_hdr_free(window);
+}
+
+/* Merges the workers' results into res and frees them. */
+static void collect(lthread *ths, int T, lresult *res)
+{
+    uint64_t first = UINT64_MAX, last = 0;
+    for (int i = 0; i < T; i++) {
+        lthread *th = &ths[i];
+        if (th->lat && res->lat) sb_hdr_merge(res->lat, th->lat);
+        if (th->lat_put && res->lat_put) sb_hdr_merge(res->lat_put, th->lat_put);
+        lstats_merge(&res->st, &th->st);
+        if (th->t_first && th->t_first < first) first = th->t_first;
+        if (th->t_last > last) last = th->t_last;
+        for (int k = 0; k < th->nconns && th->conns; k++) {
+            lconn *c = &th->conns[k];
+            sc_reader_free(c->rd);
+            free(c->q);
+            free(c->out.p);
+            free(c->wbuf.p);
+        }
+        free(th->conns);
+        free(th->backlog);
+        sb_hdr_free(th->lat);
+        sb_hdr_free(th->lat_put);
+        sb_hdr_free(th->interval);
+    }
+    res->seconds = first != UINT64_MAX && last > first ? (double)(last - first) / 1e9 : 0;
+}
+
+int load_run(const lopt *o, const lwl *wl, const struct sockaddr_storage *addr, lresult *res)
+{
+    memset(res, 0, sizeof(*res));
+    int T = o->threads, rc = -1, started = 0;
+    lthread *ths = calloc((size_t)T, sizeof(lthread));
+    lshared sh = {.interval = sb_hdr_new()};
+    pthread_mutex_init(&sh.mu, NULL);
+    res->lat = sb_hdr_new();
+    res->lat_put = sb_hdr_new();
+    if (!ths || !sh.interval || !res->lat || !res->lat_put) goto done;
+    for (int i = 0; i < T; i++)
+        if (thread_setup(&ths[i], i, o, wl, &sh, addr) != 0) {
+            fprintf(stderr, "load: out of memory setting up %d connections\n", o->conns);
+            goto done;
+        }
+    uint64_t t0 = uv_hrtime();
+    for (; started < T; started++)
+        if (uv_thread_create(&ths[started].thr, thread_main, &ths[started]) != 0) {
+            fprintf(stderr, "load: cannot start thread %d\n", started);
+            goto done;
+        }
+    watch(o, wl, &sh, T, t0, res);
     rc = 0;
 done:
+    /* A failed thread start leaves the started ones running: they end on
+     * their own (their budget or the deadline), so joining them is safe. */
     for (int i = 0; i < started; i++) uv_thread_join(&ths[i].thr);
-    if (ths) {
-        uint64_t first = UINT64_MAX, last = 0;
-        for (int i = 0; i < T; i++) {
-            lthread *th = &ths[i];
-            if (th->lat) sb_hdr_merge(res->lat, th->lat);
-            if (th->lat_put) sb_hdr_merge(res->lat_put, th->lat_put);
-            lstats_merge(&res->st, &th->st);
-            if (th->t_first && th->t_first < first) first = th->t_first;
-            if (th->t_last > last) last = th->t_last;
-            for (int k = 0; k < th->nconns && th->conns; k++) {
-                lconn *c = &th->conns[k];
-                sc_reader_free(c->rd);
-                free(c->q);
-                free(c->out.p);
-                free(c->wbuf.p);
-            }
-            free(th->conns);
-            free(th->backlog);
-            sb_hdr_free(th->lat);
-            sb_hdr_free(th->lat_put);
-            sb_hdr_free(th->interval);
-        }
-        res->seconds = last > first && first != UINT64_MAX ? (double)(last - first) / 1e9 : 0;
-    }
+    if (ths) collect(ths, T, res);
     free(ths);
     sb_hdr_free(sh.interval);
-    sb_hdr_free(window);
     pthread_mutex_destroy(&sh.mu);
     return rc;
 }

@@ -69,7 +69,7 @@ def test_get_set_counts_match_server_commandstats_and_files_parse(srv, tmp_path)
     assert after["keyspace_hits"] - before["keyspace_hits"] == 3000   # every GET finds a SET key
     ts = rows(out / "load_timeseries.csv")
     assert {row["test"] for row in ts} == {"SET", "GET"}
-    assert sum(int(row["requests"]) for row in ts if row["test"] == "GET") == 3000
+    assert sum(int(row["ok"]) for row in ts if row["test"] == "GET") == 3000
     inf = {(row["test"], row["field"]): row for row in rows(out / "load_info.csv")}
     assert int(inf[("GET", "cmdstat_get.calls")]["delta"]) == 3000
     md = (out / "load.md").read_text()
