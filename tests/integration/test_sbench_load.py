@@ -338,6 +338,11 @@ def test_unknown_host_and_bad_options_are_clean_errors():
     assert r.returncode == 2
 
 
+def test_missing_prompt_data_is_a_clean_error(srv):
+    r = bench(srv.port, "-t", "llm", "--data", "/nonexistent/pairs.json", "-n", 10)
+    assert r.returncode == 1 and "cannot read prompt data" in r.stderr
+
+
 def test_llm_through_a_gateway_user(server_factory, tmp_path):
     s = server_factory("--user", "gw", "gwpw", "role", "gateway",
                        "--user", "alice", "apw", "tenant", "acme")
