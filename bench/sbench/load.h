@@ -77,6 +77,8 @@ typedef struct lwl {
     int nvocab;
     /* vectors */
     float *centers;            /* clusters x dim, unit length */
+    /* SET */
+    char *value;               /* datasize bytes of 'x' */
 } lwl;
 
 /* One error kind: the reply's error code ("ERR", "NOPERM"...) or a

@@ -243,13 +243,21 @@ static void oom(lthread *th)
 
 /* ---- sending ---- */
 
-/* One primary request on c, timed from t0 (ns). */
+/* One primary request on c, timed from t0 (ns). On failure nothing of it
+ * stays in the output buffer, so requests and replies never fall out of
+ * step. */
 static int send_primary(lconn *c, uint64_t t0)
 {
     lthread *th = c->th;
     lreq rq = {0};
-    if (lwl_gen(th->wl, &th->rng, ((uint64_t)th->id << 40) | th->seq++, &c->out, &rq) != 0 ||
-        (rq.t0 = t0, q_push(c, &rq) != 0)) {
+    size_t mark = c->out.len;
+    if (lwl_gen(th->wl, &th->rng, ((uint64_t)th->id << 40) | th->seq++, &c->out, &rq) != 0) {
+        oom(th);
+        return -1;
+    }
+    rq.t0 = t0;
+    if (q_push(c, &rq) != 0) {
+        c->out.len = mark;
         oom(th);
         return -1;
     }
@@ -412,7 +420,11 @@ static void handle_reply(lconn *c, sc_reply *r)
         lreq put = rq;
         put.kind = K_PUT;
         put.t0 = now;
-        if (lwl_gen_put(th->wl, &put, &c->out) != 0 || q_push(c, &put) != 0) oom(th);
+        size_t mark = c->out.len;
+        if (lwl_gen_put(th->wl, &put, &c->out) != 0 || q_push(c, &put) != 0) {
+            c->out.len = mark;
+            oom(th);
+        }
     }
 }
 

@@ -258,6 +258,10 @@ int lwl_init(lwl *wl, ltest test, const lopt *o)
     wl->test = test;
     wl->o = o;
     if (test == T_LLM) return init_llm(wl, o);
+    if (test == T_SET) {   /* written once here: threads only read it */
+        if (!(wl->value = malloc((size_t)o->datasize + 1))) return -1;
+        memset(wl->value, 'x', (size_t)o->datasize);
+    }
     if ((test == T_VADD || test == T_VSIM) && o->clusters > 0) {
         wl->centers = malloc((size_t)o->clusters * (size_t)o->dim * sizeof(float));
         if (!wl->centers) return -1;
@@ -284,6 +288,7 @@ void lwl_free(lwl *wl)
     free(wl->zipf_cdf);
     free(wl->rank_topic);
     free(wl->centers);
+    free(wl->value);
     memset(wl, 0, sizeof(*wl));
 }
 
@@ -375,9 +380,7 @@ int lwl_gen(const lwl *wl, uint64_t *rng, uint64_t seq, lbuf *out, lreq *rq)
             const char *argv[] = {"GET", key};
             return lbuf_cmdv(out, 2, argv);
         }
-        static char value[1 << 16];
-        if (!value[0]) memset(value, 'x', sizeof(value));
-        const char *argv[] = {"SET", key, value};
+        const char *argv[] = {"SET", key, wl->value};
         size_t lens[] = {3, strlen(key), (size_t)o->datasize};
         return lbuf_cmd(out, 3, argv, lens);
     }
