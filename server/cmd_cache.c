@@ -47,6 +47,7 @@
 #include <uv.h>
 
 #include "cache.h"
+#include "cache_alias.h"
 #include "cmd_handlers.h"
 #include "commands.h"
 #include "config.h"
@@ -101,7 +102,7 @@ static tenant *only_tenant_opt_or_reply(client *c, int from) {
 
 static cache_ns *ns_or_reply(client *c, tenant *t, const req_arg *name) {
     cache_ns *ns = cache_ns_find(t, name->ptr, name->len);
-    if (!ns) reply_errorf(c, "ERR no such namespace '%.128s'", name->ptr);
+    if (!ns) return alias_ns_or_reply(c, t, name, NULL, NULL);   /* sc/canary */
     return ns;
 }
 
@@ -240,6 +241,7 @@ void cmd_cache_create(client *c) {
         reply_errorf(c, "ERR namespace '%.128s' already exists", name->ptr);
         return;
     }
+    if (alias_create_check_or_reply(c, t, name)) return;   /* sc/canary */
     cache_ns *ns;
     int rc = cache_ns_create(t, name->ptr, name->len, &cfg, &ns);
     if (rc == CACHE_ENOMEM) reply_error(c, "OOM out of memory creating the namespace");
@@ -254,6 +256,7 @@ typedef struct waiter {
     client *c;                 /* referenced (client_ref) while parked */
     struct pending *p;         /* NULL once answered */
     struct waiter *next;
+    alias_route route;         /* sc/canary: alias arm to count and name */
 } waiter;
 
 typedef struct pending {
@@ -287,8 +290,9 @@ static size_t pending_count(void) {
 
 static void waiter_close_cb(uv_handle_t *h) { free(h->data); }
 
-static void reply_miss(client *c, tenant *t, int fill);
-static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now);
+static void reply_miss(client *c, tenant *t, int fill, const alias_route *r);
+static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now,
+                      const alias_route *r);
 
 /* Detaches w from its pending, replies (hit if e != NULL, else miss) and
  * releases the client. */
@@ -312,7 +316,8 @@ static void waiter_finish(waiter *w, cache_ns *ns, cache_entry *e) {
             ns->owner->led.hits_exact++;
             ns->owner->led.saved_nusd += e->cost_nusd;
             ns->owner->led.tokens_saved += e->tokens_in + e->tokens_out;
-            reply_hit(w->c, &h, 0, now);
+            alias_route_get(&w->route, CACHE_EXACT, e->cost_nusd);
+            reply_hit(w->c, &h, 0, now, &w->route);
         } else {
             cache_ns *live = p ? cache_ns_by_generation(p->gen) : NULL;
             if (live) {
@@ -320,7 +325,8 @@ static void waiter_finish(waiter *w, cache_ns *ns, cache_entry *e) {
                 live->owner->led.misses++;
             }
             tenant *t = live ? live->owner : NULL;
-            reply_miss(w->c, t, 1);
+            alias_route_get(&w->route, CACHE_MISS, 0);
+            reply_miss(w->c, t, 1, &w->route);
         }
     }
     client_unblock(w->c);
@@ -349,9 +355,10 @@ static void pending_resolve(cache_ns *ns, cache_entry *e) {
 }
 
 /* Parks c on the pending fill. 0, or -1 (ENOMEM: caller replies a miss). */
-static int wait_park(client *c, pending *p, long long ms) {
+static int wait_park(client *c, pending *p, long long ms, const alias_route *r) {
     waiter *w = calloc(1, sizeof *w);
     if (!w) return -1;
+    if (r) w->route = *r;
     uv_timer_init(uv_default_loop(), &w->timer);
     w->timer.data = w;
     w->c = c;
@@ -387,9 +394,10 @@ void cache_wait_shutdown(void) {
 
 static const char *const tier_names[] = {"miss", "exact", "semantic", "stale"};
 
-static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now) {
+static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now,
+                      const alias_route *r) {
     const cache_entry *e = h->e;
-    reply_map(c, withmeta ? 12 : 5);
+    reply_map(c, (withmeta ? 12 : 5) + alias_reply_pairs(r));
     reply_bulk_cstr(c, "tier");
     reply_bulk_cstr(c, tier_names[h->tier]);
     reply_bulk_cstr(c, "id");
@@ -400,7 +408,10 @@ static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now) 
     reply_integer(c, now - e->created_ms);
     reply_bulk_cstr(c, "response");
     reply_bulk(c, e->response.p, e->response.n);
-    if (!withmeta) return;
+    if (!withmeta) {
+        alias_reply_append(c, r);
+        return;
+    }
     reply_bulk_cstr(c, "prompt");
     reply_bulk(c, e->prompt.p, e->prompt.n);
     reply_bulk_cstr(c, "model");
@@ -420,16 +431,18 @@ static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now) 
     reply_integer(c, e->cost_nusd);
     reply_bulk_cstr(c, "ttl_ms");
     reply_integer(c, e->expire_ms ? e->expire_ms - now : -1);
+    alias_reply_append(c, r);
 }
 
-static void reply_miss(client *c, tenant *t, int fill) {
-    reply_map(c, 3);
+static void reply_miss(client *c, tenant *t, int fill, const alias_route *r) {
+    reply_map(c, 3 + alias_reply_pairs(r));
     reply_bulk_cstr(c, "tier");
     reply_bulk_cstr(c, "miss");
     reply_bulk_cstr(c, "budget");
     reply_bulk_cstr(c, t && tenant_budget_exhausted(t, now_ms()) ? "exhausted" : "ok");
     reply_bulk_cstr(c, "fill");
     reply_integer(c, fill);
+    alias_reply_append(c, r);
 }
 
 static void reply_cache_error(client *c, int rc) {
@@ -443,6 +456,7 @@ static void reply_cache_error(client *c, int rc) {
 typedef struct put_opts {
     cache_put_args a;
     const req_arg *targ;        /* TENANT t, or NULL */
+    const req_arg *user;        /* USER u (canary stickiness), or NULL */
     int priced;                 /* TOKENS ... MODEL given */
 } put_opts;
 
@@ -455,6 +469,9 @@ static int parse_put_or_reply(client *c, put_opts *o) {
         const req_arg *n = &c->argv[j + 1];
         if (arg_is(a, "tenant")) {
             o->targ = n;
+            j++;
+        } else if (arg_is(a, "user")) {
+            o->user = n;
             j++;
         } else if (arg_is(a, "ttl")) {
             if (nonneg_or_reply(c, n, &v)) return -1;
@@ -541,7 +558,8 @@ void cmd_cache_put(client *c) {
     if (parse_put_or_reply(c, &o)) return;
     tenant *t = tenant_or_reply(c, o.targ);
     if (!t) return;
-    cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
+    alias_route route;
+    cache_ns *ns = alias_route_ns_or_reply(c, t, o.user, &route);   /* sc/canary */
     if (!ns || memory_or_reply(c)) return;
     int64_t now = now_ms();
     cache_entry *e;
@@ -551,6 +569,7 @@ void cmd_cache_put(client *c) {
         return;
     }
     tenant_charge(t, e->cost_nusd, now);
+    alias_route_put(&route, e->cost_nusd);
     reply_integer(c, (long long)e->id);
     pending_resolve(ns, e);
 }
@@ -562,6 +581,7 @@ typedef struct get_opts {
     int have_threshold, stale, withmeta;
     long long wait_ms;          /* -1 = no WAIT */
     const req_arg *targ;        /* TENANT t, or NULL */
+    const req_arg *user;        /* USER u (canary stickiness), or NULL */
 } get_opts;
 
 static int parse_get_or_reply(client *c, get_opts *o) {
@@ -575,6 +595,9 @@ static int parse_get_or_reply(client *c, get_opts *o) {
             goto syntax;
         } else if (arg_is(a, "tenant")) {
             o->targ = &c->argv[j + 1];
+            j++;
+        } else if (arg_is(a, "user")) {
+            o->user = &c->argv[j + 1];
             j++;
         } else if (arg_is(a, "threshold")) {
             if (unit_or_reply(c, &c->argv[j + 1], &o->threshold)) return -1;
@@ -610,12 +633,12 @@ static void ledger_note(tenant *t, const cache_hit *h) {
  * key (returns 1: no reply now), or registers c as the filler (returns 0:
  * the caller replies the miss with fill 1). Note 3 above. */
 static int coalesce_parked(client *c, cache_ns *ns, uint64_t key, long long wait_ms,
-                           int64_t now) {
+                           int64_t now, const alias_route *r) {
     if (wait_closed) return 0;
     pending *pd = pending_find(ns->generation, key);
     if (pd && pd->deadline_ms > now) {
         /* someone is filling it: wait for the PUT instead of paying */
-        if (wait_ms > 0 && wait_park(c, pd, wait_ms) == 0) {
+        if (wait_ms > 0 && wait_park(c, pd, wait_ms, r) == 0) {
             ns->st.misses--;            /* not a miss (yet): counted when it ends */
             return 1;
         }
@@ -636,21 +659,23 @@ static int coalesce_parked(client *c, cache_ns *ns, uint64_t key, long long wait
  * only for a miss (the namespace was dropped during a threaded search).
  * key: the prompt's exact key (a miss here implies the prompt normalised). */
 static int get_answer(client *c, cache_ns *ns, tenant *t, int rc, cache_hit *h, uint64_t key,
-                      int withmeta, long long wait_ms, int64_t now) {
+                      int withmeta, long long wait_ms, int64_t now, const alias_route *r) {
     if (rc != CACHE_OK) {
         reply_cache_error(c, rc);
         return 0;
     }
     if (h->tier != CACHE_MISS) {
         ledger_note(t, h);
-        reply_hit(c, h, withmeta, now);
+        alias_route_get(r, h->tier, h->e->cost_nusd);
+        reply_hit(c, h, withmeta, now, r);
         return 0;
     }
     if (ns) {
-        if (wait_ms >= 0 && coalesce_parked(c, ns, key, wait_ms, now)) return 1;
+        if (wait_ms >= 0 && coalesce_parked(c, ns, key, wait_ms, now, r)) return 1;
         ledger_note(t, h);
     }
-    reply_miss(c, t, 1);
+    alias_route_get(r, CACHE_MISS, 0);
+    reply_miss(c, t, 1, r);
     return 0;
 }
 
@@ -666,6 +691,7 @@ typedef struct cache_job {
     long long wait_ms;         /* GET */
     uint32_t k;                /* SEARCH */
     int64_t now;
+    alias_route route;         /* GET through an alias (sc/canary) */
 } cache_job;
 
 static void cache_job_work(worker_job *wj) { cache_query_run(((cache_job *)wj)->q); }
@@ -679,7 +705,7 @@ static void get_done(worker_job *wj) {
         int rc = cache_lookup_finish(j->q, &h);
         cache_ns *ns = cache_query_ns(j->q);
         parked = get_answer(c, ns, ns ? ns->owner : NULL, rc, &h, cache_query_key(j->q),
-                            j->withmeta, j->wait_ms, j->now);
+                            j->withmeta, j->wait_ms, j->now, &j->route);
         g_searches_threaded++;
     }
     if (!parked) client_unblock(c);
@@ -691,9 +717,10 @@ static void get_done(worker_job *wj) {
 /* Submits q's search and parks c. 0, or -1 (queue full or ENOMEM: the
  * caller finishes q inline). */
 static int park(client *c, cache_query *q, int withmeta, long long wait_ms, uint32_t k,
-                int64_t now, workers *pool, void (*done)(worker_job *)) {
+                int64_t now, workers *pool, void (*done)(worker_job *), const alias_route *r) {
     cache_job *j = calloc(1, sizeof *j);
     if (!j) return -1;
+    if (r) j->route = *r;
     j->c = c;
     j->q = q;
     j->withmeta = withmeta;
@@ -712,16 +739,17 @@ static int park(client *c, cache_query *q, int withmeta, long long wait_ms, uint
 }
 
 static int get_park(client *c, cache_query *q, int withmeta, long long wait_ms, int64_t now,
-                    workers *pool) {
-    return park(c, q, withmeta, wait_ms, 0, now, pool, get_done);
+                    workers *pool, const alias_route *r) {
+    return park(c, q, withmeta, wait_ms, 0, now, pool, get_done, r);
 }
 
 void cmd_cache_get(client *c) {
-    get_opts o = {0, 0, 0, 0, -1, NULL};
+    get_opts o = {0, 0, 0, 0, -1, NULL, NULL};
     if (parse_get_or_reply(c, &o)) return;
     tenant *t = tenant_or_reply(c, o.targ);
     if (!t) return;
-    cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
+    alias_route route;
+    cache_ns *ns = alias_route_ns_or_reply(c, t, o.user, &route);   /* sc/canary */
     if (!ns) return;
     float thr = ns->cfg.threshold;
     if (o.have_threshold) {
@@ -744,7 +772,7 @@ void cmd_cache_get(client *c) {
     cache_query *q = NULL;
     int rc = cache_lookup_start(ns, p->ptr, p->len, thr, stale, now, &h, pool ? &q : NULL);
     if (rc == CACHE_PENDING) {
-        if (get_park(c, q, o.withmeta, o.wait_ms, now, pool) == 0) return;
+        if (get_park(c, q, o.withmeta, o.wait_ms, now, pool, &route) == 0) return;
         cache_query_run(q);   /* queue full: answer inline */
         rc = cache_lookup_finish(q, &h);
         cache_query_free(q);
@@ -752,7 +780,7 @@ void cmd_cache_get(client *c) {
     }
     uint64_t key = 0;
     if (rc == CACHE_OK && h.tier == CACHE_MISS) cache_key(p->ptr, p->len, &key);
-    get_answer(c, ns, t, rc, &h, key, o.withmeta, o.wait_ms, now);
+    get_answer(c, ns, t, rc, &h, key, o.withmeta, o.wait_ms, now, &route);
 }
 
 /* ---- the rest ---- */
@@ -761,7 +789,7 @@ void cmd_cache_drop(client *c) {
     tenant *t = only_tenant_opt_or_reply(c, 2);
     if (!t) return;
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
-    if (!ns) return;
+    if (!ns || alias_drop_check_or_reply(c, ns)) return;   /* sc/canary */
     cache_ns_drop(ns);
     reply_ok(c);
 }
@@ -877,7 +905,7 @@ void cmd_cache_search(client *c) {
             reply_cache_error(c, rc);
             return;
         }
-        if (park(c, q, 0, -1, (uint32_t)k, now, pool, search_done) == 0) return;
+        if (park(c, q, 0, -1, (uint32_t)k, now, pool, search_done, NULL) == 0) return;
         cache_query_run(q);   /* queue full: answer inline */
         g_searches_inline++;
     }

@@ -98,6 +98,13 @@ void cmd_cache_get(client *c);
 void cmd_cache_search(client *c);
 void cmd_cache_del(client *c);
 void cmd_cache_flush(client *c);
+/* cmd_canary.c: aliases, canaries, feedback, the version matrix (sc/canary) */
+void cmd_cache_alias(client *c);
+void cmd_cache_unalias(client *c);
+void cmd_cache_aliases(client *c);
+void cmd_cache_canary(client *c);
+void cmd_cache_feedback(client *c);
+void cmd_cache_versions(client *c);
 /* server hooks of cmd_cache.c (main.c): the hz timer's expiry/eviction
  * pass and pending-WAIT cleanup; at shutdown, answer every parked WAIT
  * with a miss and close its timer. */

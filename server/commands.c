@@ -134,18 +134,38 @@ static const command_arg_doc args_cache_put[] = {
     {"seconds", "integer", "TTL", 1, 0},
     {"cost", "oneof", "COST usd|TOKENS in out MODEL m", 1, 0},
     {"model", "string", "MODEL", 1, 0}, {"json", "string", "PARAMS", 1, 0},
-    {"json", "string", "META", 1, 0}, {"tenant", "string", "TENANT", 1, 0}, END};
+    {"json", "string", "META", 1, 0}, {"tenant", "string", "TENANT", 1, 0},
+    {"user", "string", "USER", 1, 0}, END};
 static const command_arg_doc args_cache_get[] = {
     ARG("namespace", "string"), ARG("prompt", "string"),
     {"threshold", "double", "THRESHOLD", 1, 0}, TOK("stale", "STALE"),
     {"ms", "integer", "WAIT", 1, 0}, TOK("withmeta", "WITHMETA"),
-    {"tenant", "string", "TENANT", 1, 0}, END};
+    {"tenant", "string", "TENANT", 1, 0}, {"user", "string", "USER", 1, 0}, END};
 static const command_arg_doc args_cache_search[] = {
     ARG("namespace", "string"), ARG("prompt", "string"), {"k", "integer", "COUNT", 1, 0},
     {"tenant", "string", "TENANT", 1, 0}, END};
 static const command_arg_doc args_cache_del[] = {
     ARG("namespace", "string"), ARG("id", "integer"), {"tenant", "string", "TENANT", 1, 0},
     END};
+/* aliases and canaries (sc/canary: cmd_canary.c) */
+static const command_arg_doc args_cache_alias[] = {
+    ARG("alias", "string"), ARG("namespace", "string"), {"tenant", "string", "TENANT", 1, 0},
+    END};
+static const command_arg_doc args_cache_unalias[] = {
+    ARG("alias", "string"), {"tenant", "string", "TENANT", 1, 0}, END};
+static const command_arg_doc args_cache_canary[] = {
+    /* CACHE.CANARY alias namespace PERCENT p [STICKY-BY ...] starts a run;
+     * CACHE.CANARY alias OFF|PROMOTE|ROLLBACK|INFO|GUARD ... acts on it */
+    ARG("alias", "string"), OPT("namespace", "string"),
+    {"action", "oneof", "OFF|PROMOTE|ROLLBACK|INFO|GUARD|NONE", 1, 0},
+    {"p", "double", "PERCENT", 1, 0},
+    {"sticky-by", "oneof", "STICKY-BY user|STICKY-BY tenant|STICKY-BY prompt", 1, 0},
+    {"r", "double", "MAX-BAD-RATE", 1, 0}, {"x", "double", "MIN-HIT-RATE-RATIO", 1, 0},
+    {"y", "double", "MAX-LATENCY-RATIO", 1, 0}, {"n", "integer", "MIN-REQUESTS", 1, 0},
+    {"tenant", "string", "TENANT", 1, 0}, END};
+static const command_arg_doc args_cache_feedback[] = {
+    ARG("namespace", "string"), ARG("id", "integer"),
+    {"verdict", "oneof", "GOOD|BAD", 0, 0}, {"tenant", "string", "TENANT", 1, 0}, END};
 static const command_arg_doc args_tenant_usage[] = {OPT("tenant", "string"), END};
 static const command_arg_doc args_tenant_budget[] = {
     ARG("tenant", "string"), ARG("usd", "string"),
@@ -510,6 +530,25 @@ static const command command_table[] = {
      "Deletes an entry by id.", "O(log N)", args_cache_del, NULL},
     {"cache.flush", cmd_cache_flush, -2, CMD_WRITE, 0, 0, 0, "cache", "0.1.0",
      "Deletes every entry of a namespace; returns how many.", "O(N)", args_cache_ns, NULL},
+    {"cache.alias", cmd_cache_alias, -3, CMD_WRITE, 0, 0, 0, "cache", "0.1.0",
+     "Creates or atomically repoints an alias to a namespace; returns the previous target.",
+     "O(N) with N the namespaces and aliases", args_cache_alias, NULL},
+    {"cache.unalias", cmd_cache_unalias, -2, CMD_WRITE, 0, 0, 0, "cache", "0.1.0",
+     "Deletes an alias (and its canary); returns 1 if it existed.", "O(N)",
+     args_cache_unalias, NULL},
+    {"cache.aliases", cmd_cache_aliases, -1, CMD_READONLY, 0, 0, 0, "cache", "0.1.0",
+     "Lists the tenant's aliases with their target, canary, percent and status.", "O(N)",
+     args_cache_list, NULL},
+    {"cache.canary", cmd_cache_canary, -3, CMD_WRITE, 0, 0, 0, "cache", "0.1.0",
+     "Sends a sticky share of an alias's traffic to a canary namespace; OFF, PROMOTE, "
+     "ROLLBACK, INFO (per-arm metrics), GUARD (automatic rollback thresholds).",
+     "O(N)", args_cache_canary, NULL},
+    {"cache.feedback", cmd_cache_feedback, -4, CMD_WRITE, 0, 0, 0, "cache", "0.1.0",
+     "Records good or bad feedback on an entry; bad deletes it. Counts on canary arms.",
+     "O(log N)", args_cache_feedback, NULL},
+    {"cache.versions", cmd_cache_versions, -1, CMD_READONLY, 0, 0, 0, "cache", "0.1.0",
+     "The version matrix: every namespace with its prompt, model and tools versions and the "
+     "aliases and canaries pointing at it.", "O(N)", args_cache_list, NULL},
     {"tenant.usage", cmd_tenant_usage, -1, CMD_READONLY, 0, 0, 0, "cache", "0.1.0",
      "Returns a tenant's ledger: spend, savings, hits by tier, budget.", "O(1)",
      args_tenant_usage, NULL},

@@ -26,6 +26,7 @@
 #include <uv.h>
 
 #include "cache.h"
+#include "cache_alias.h"
 #include "cmd_handlers.h"
 #include "cmd_limit.h"
 #include "commands.h"
@@ -155,6 +156,7 @@ int main(int argc, char **argv) {
     loop = uv_default_loop();
     info_register_section("vectorsets", vset_info, 1);
     info_register_section("cache", cache_info, 1);   /* sc/cache */
+    info_register_section("canary", canary_info, 1);   /* sc/canary */
     info_register_section("limits", limits_info, 1);
     /* Embedding providers: curl is initialised here, before any thread. */
     if (provider_start_all(loop, err, sizeof err) != 0) {
@@ -196,6 +198,7 @@ int main(int argc, char **argv) {
     workers_destroy(search_pool);
     uv_run(loop, UV_RUN_DEFAULT);
     ks_shutdown();
+    alias_shutdown();   /* sc/canary */
     cache_shutdown();
     tenant_shutdown();
     slowlog_free();

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "cache.h"
+#include "cache_alias.h"
 #include "cmd_handlers.h"
 #include "cmd_limit.h"
 #include "commands.h"
@@ -689,4 +690,5 @@ void metrics_render(sbuf *o) {
     render_providers(o);
     render_limits(o);
     render_cache(o);
+    canary_metrics(o);   /* sc/canary: per-arm families (cache_alias.c) */
 }
