@@ -9,7 +9,20 @@
  * not satisfy the filter or missing a nearer one that does; VRANGE's
  * bounded selection dropping or misordering names; a projection that is
  * not deterministic. */
+#ifdef SIMCACHE_PLAIN_TEST      /* TSan build (tests/mt/vset_filter_mt.c): plain_test.h */
+#include <string.h>
+#include "tests/unit/plain_test.h"
+/* the assertions this file uses beyond plain_test.h's set */
+#define cr_expect(c, ...) cr_assert(c, __VA_ARGS__)
+#define cr_expect_eq(a, b, ...) cr_assert((a) == (b), __VA_ARGS__)
+#define cr_expect_gt(a, b, ...) cr_assert((a) > (b), __VA_ARGS__)
+#define cr_assert_gt(a, b, ...) cr_assert((a) > (b), __VA_ARGS__)
+#define cr_assert_str_eq(a, b, ...) cr_assert(strcmp((a), (b)) == 0, __VA_ARGS__)
+#define cr_expect_str_eq(a, b, ...) cr_assert(strcmp((a), (b)) == 0, __VA_ARGS__)
+#define cr_expect_float_eq(a, b, eps, ...) cr_assert(fabs((double)(a) - (double)(b)) <= (eps), __VA_ARGS__)
+#else
 #include <criterion/criterion.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
