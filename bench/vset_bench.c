@@ -24,6 +24,11 @@
  *            Reported per rate: achieved rate, p50, p99, p99.9.
  *   recall   200 queries (one connection): |VSIM & TRUTH| / 10
  *   memory   MEMORY USAGE key / n
+ * With --server-pid (same machine), the server's CPU time (user + system,
+ * all threads, from /proc/PID/stat) is read around the pipelined VSIM
+ * phase and each open-loop rate and reported as server CPU microseconds per
+ * VSIM: the cost of a query including hand-offs, which scheduling noise
+ * from other processes does not inflate the way it inflates latency.
  * Output: one line of key=value pairs (parsed by vset_bench.py). */
 #include <hiredis/hiredis.h>
 #include <math.h>
@@ -33,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct cfg {
     const char *host;
@@ -42,10 +48,30 @@ typedef struct cfg {
     const char *quant;     /* "Q8" or "NOQUANT" */
     const char *open_rates;  /* comma-separated total req/s, or NULL */
     double open_secs;
+    int server_pid;          /* 0: no CPU accounting */
 } cfg;
 
 static cfg C = {"127.0.0.1", 6380, 10000, 384, 50, 16, 20000, 100, 20000, 0, 1, "bench", "Q8",
-                NULL, 3.0};
+                NULL, 3.0, 0};
+
+/* Server CPU seconds (utime + stime), or -1 without --server-pid. */
+static double server_cpu_s(void) {
+    if (!C.server_pid) return -1;
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", C.server_pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');       /* comm may contain spaces */
+    if (!p) return -1;
+    unsigned long ut = 0, st = 0;
+    /* after ")": state(3) ... utime is field 14, stime 15 */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
 static float *data, *queries;
 
 static double now_s(void) {
@@ -268,6 +294,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--quant")) C.quant = v;
         else if (!strcmp(k, "--open-rates")) C.open_rates = v;
         else if (!strcmp(k, "--open-secs")) C.open_secs = atof(v);
+        else if (!strcmp(k, "--server-pid")) C.server_pid = atoi(v);
         else {
             fprintf(stderr, "unknown option %s\n", k);
             return 2;
@@ -289,7 +316,9 @@ int main(int argc, char **argv) {
     freeReplyObject(r);
 
     double t_ins = phase(0, C.n, 0, NULL, NULL);
+    double cpu0 = server_cpu_s();
     double t_q = phase(1, C.queries, 0, NULL, NULL);
+    double cpu_q = server_cpu_s() - cpu0;
     double *lat;
     int nlat;
     double t_lat = phase(2, C.lat_queries, 0, &lat, &nlat);
@@ -301,7 +330,10 @@ int main(int argc, char **argv) {
             int no;
             int total = (int)(rate * C.open_secs);
             if (total < C.conns) total = C.conns;
+            double c0 = server_cpu_s();
             double el = phase(3, total, rate, &ol, &no);
+            if (c0 >= 0)
+                printf("open_%.0f_cpu_us=%.1f ", rate, (server_cpu_s() - c0) / no * 1e6);
             qsort(ol, (size_t)no, sizeof(double), cmpd);
             printf("open_%.0f_achieved=%.0f open_%.0f_p50_ms=%.3f open_%.0f_p99_ms=%.3f "
                    "open_%.0f_p999_ms=%.3f ",
@@ -319,6 +351,7 @@ int main(int argc, char **argv) {
     r = redisCommand(c, "VCARD %s", C.key);
     long long card = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     freeReplyObject(r);
+    if (cpu0 >= 0) printf("vsim_cpu_us=%.1f ", cpu_q / C.queries * 1e6);
     printf("n=%d dim=%d conns=%d pipe=%d card=%lld vadd_per_s=%.0f vsim_per_s=%.0f "
            "lat_qps=%.0f p50_ms=%.3f p99_ms=%.3f recall10=%.4f bytes_per_vector=%.0f\n",
            C.n, C.dim, C.conns, C.pipe, card, C.n / t_ins, C.queries / t_q, nlat / t_lat,

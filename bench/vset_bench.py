@@ -66,8 +66,8 @@ def stop(proc):
     proc.wait(30)
 
 
-def run(bench, port, args):
-    out = subprocess.run([bench, "--port", str(port)] + args, check=True,
+def run(bench, port, args, pid):
+    out = subprocess.run([bench, "--port", str(port), "--server-pid", str(pid)] + args, check=True,
                          capture_output=True, text=True).stdout
     return dict(kv.split("=") for kv in out.split())
 
@@ -83,8 +83,9 @@ def pop_opt(argv, name, default=None):
 
 def main():
     argv = sys.argv[1:]
-    build = pop_opt(argv, "--build", os.path.join(ROOT, "build/release"))
+    build = os.path.abspath(pop_opt(argv, "--build", os.path.join(ROOT, "build/release")))
     base = pop_opt(argv, "--base")
+    base = os.path.abspath(base) if base else None
     rounds = int(pop_opt(argv, "--rounds", "2"))
     server_args = pop_opt(argv, "--server-args", "").split()
     n = "20000"
@@ -109,10 +110,11 @@ def main():
         for name, binary, extra in targets:
             proc, port = start(binary, extra)
             try:
-                rows[name].append(run(bench, port, args))
+                rows[name].append(run(bench, port, args, proc.pid))
             finally:
                 stop(proc)
     keys = [("vadd_per_s", "VADD/s (pipelined)"), ("vsim_per_s", "VSIM/s (pipelined)"),
+            ("vsim_cpu_us", "server CPU us per VSIM (pipelined phase)"),
             ("lat_qps", "VSIM/s closed loop, 1 in flight per conn"),
             ("p50_ms", "closed-loop VSIM p50 ms"), ("p99_ms", "closed-loop VSIM p99 ms")]
     first = rows["simcache"][0]
@@ -122,7 +124,8 @@ def main():
         keys += [(k, "open loop %s/s: achieved/s" % rate),
                  ("open_%s_p50_ms" % rate, "open loop %s/s: p50 ms" % rate),
                  ("open_%s_p99_ms" % rate, "open loop %s/s: p99 ms" % rate),
-                 ("open_%s_p999_ms" % rate, "open loop %s/s: p99.9 ms" % rate)]
+                 ("open_%s_p999_ms" % rate, "open loop %s/s: p99.9 ms" % rate),
+                 ("open_%s_cpu_us" % rate, "open loop %s/s: server CPU us per VSIM" % rate)]
     keys += [("recall10", "recall@10 vs TRUTH"),
              ("bytes_per_vector", "bytes/vector (MEMORY USAGE)")]
     print("vset-bench %s" % " ".join(args))
