@@ -624,6 +624,7 @@ static int resolve_fields(const vfilter *f, jscan *js, val *fields) {
     size_t left = f->nfields;
     for (size_t i = 0; i < f->nfields; i++) fields[i].t = T_NONE;
     if (p >= end || *p != '{') return 0;
+    if (left == 0) return 1;                /* constant expression: any object */
     p = skip_ws(p + 1, end);
     if (p < end && *p == '}') return left == 0;
     while (p < end) {

@@ -106,6 +106,8 @@ Test(vfilter, missing_field_or_bad_attributes_never_match) {
     NO(".a", "{\"a\": tru}");
     NO(".a", "{\"a\" 1}");
     YES("1", "{}");                          /* constants need no field */
+    YES("2 > 1", movie);
+    NO("2 < 1", movie);
     YES("1", " { } ");
 }
 
