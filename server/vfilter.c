@@ -22,10 +22,16 @@
  * 3. JSON arrays are kept as raw text and only walked by `in`, element by
  *    element, so an attribute such as a long tag list costs nothing unless
  *    the expression tests membership in it.
- * 4. Redis semantics for failure: a missing field, a null/object value or
+ * 4. Redis semantics for failure: a missing field, an object value or
  *    malformed attributes make the element not match, whatever the rest of
  *    the expression says (no three-valued logic), so evaluation needs no
  *    short-circuit: every field is known before the code runs.
+ * 5. Value semantics follow Redis 8's expr.c (conversions, equality, truth,
+ *    `in`), including its oddities: `<` and friends always compare numbers
+ *    (a non-numeric string is 0), and mixed-type `==` compares numbers.
+ *    Extensions that Redis rejects as syntax errors: true/false literals,
+ *    unary minus on any operand, exponents with a sign (1e-5), and
+ *    backslash escapes in string literals (Redis keeps the backslash).
  *
  * Threading: a compiled filter is read-only; the scratch is per thread. */
 #include "vfilter.h"
@@ -35,7 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { T_NONE = 0, T_NUM, T_STR, T_LIST, T_JARR };
+enum { T_NONE = 0, T_NUM, T_STR, T_LIST, T_JARR, T_NULL };
 
 typedef struct val {
     int t;
@@ -76,7 +82,7 @@ struct vfilter {
 typedef enum kind {
     K_END, K_NUM, K_STR, K_SEL, K_TRUE, K_FALSE, K_LP, K_RP, K_LB, K_RB, K_COMMA,
     K_NOT, K_POW, K_MUL, K_DIV, K_MOD, K_ADD, K_SUB, K_GT, K_GE, K_LT, K_LE, K_EQ,
-    K_NE, K_IN, K_AND, K_OR, K_BAD
+    K_NE, K_IN, K_AND, K_OR, K_NULL, K_BAD
 } kind;
 
 typedef struct tok {
@@ -98,6 +104,8 @@ typedef struct parser {
 
 static int is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
+/* Selector characters as Redis: letters, digits, '_' and '-'. */
+static int is_sel(char c) { return is_alpha(c) || is_digit(c) || c == '-'; }
 
 /* Parses a number token of at most 63 bytes completely: 0 or -1. */
 static int parse_num(const char *p, size_t n, double *out) {
@@ -127,16 +135,16 @@ static void lex(parser *p) {
     }
     size_t i = p->i, n = p->len;
     char c = s[i], d = i + 1 < n ? s[i + 1] : '\0';
-    if (is_digit(c) || (c == '.' && is_digit(d))) {
+    if (is_digit(c)) {
         size_t j = i;
         while (j < n && (is_digit(s[j]) || s[j] == '.' || s[j] == 'e' || s[j] == 'E' ||
                          ((s[j] == '-' || s[j] == '+') && (s[j - 1] == 'e' || s[j - 1] == 'E'))))
             j++;
         t->k = parse_num(s + i, j - i, &t->num) == 0 ? K_NUM : K_BAD;
         t->len = j - i;
-    } else if (c == '.' && is_alpha(d)) {
+    } else if (c == '.' && is_sel(d)) {
         size_t j = i + 1;
-        while (j < n && (is_alpha(s[j]) || is_digit(s[j]))) j++;
+        while (j < n && is_sel(s[j])) j++;
         t->k = K_SEL;
         t->len = j - i;
     } else if (c == '"' || c == '\'') {
@@ -153,7 +161,7 @@ static void lex(parser *p) {
         while (j < n && (is_alpha(s[j]) || is_digit(s[j]))) j++;
         static const struct { const char *w; kind k; } words[] = {
             {"and", K_AND}, {"or", K_OR}, {"not", K_NOT}, {"in", K_IN},
-            {"true", K_TRUE}, {"false", K_FALSE}};
+            {"true", K_TRUE}, {"false", K_FALSE}, {"null", K_NULL}};
         t->k = K_BAD;
         t->len = j - i;
         for (size_t w = 0; w < sizeof words / sizeof words[0]; w++)
@@ -330,6 +338,7 @@ static void parse_list(parser *p) {
         else if (p->t.k == K_TRUE && !neg) v.num = 1;
         else if (p->t.k == K_FALSE && !neg) v.num = 0;
         else if (p->t.k == K_STR && !neg) v = string_literal(p);
+        else if (p->t.k == K_NULL && !neg) v.t = T_NULL;
         else break;
         if (p->err) break;
         if (grow((void **)&items, &cap, n + 1, sizeof(val)) != 0) {
@@ -360,6 +369,10 @@ static void parse_primary(parser *p) {
     case K_TRUE:
     case K_FALSE:
         v.num = p->t.k == K_TRUE;
+        emit_const(p, v);
+        break;
+    case K_NULL:
+        v.t = T_NULL;
         emit_const(p, v);
         break;
     case K_STR:
@@ -609,7 +622,7 @@ static const char *parse_value(const char *p, const char *end, val *v, char *buf
         v->t = T_NUM;
         v->num = 0;
     } else if (q - p == 4 && memcmp(p, "null", 4) == 0) {
-        v->t = T_NONE;
+        v->t = T_NULL;
     } else {
         if (parse_num(p, (size_t)(q - p), &v->num) != 0) return NULL;
         v->t = T_NUM;
@@ -651,7 +664,7 @@ static int resolve_fields(const vfilter *f, jscan *js, val *fields) {
             }
         if (idx < f->nfields) {
             p = parse_value(p, end, &fields[idx], js->buf, &js->head, 1);
-            if (!p || fields[idx].t == T_NONE) return 0;   /* null/object: no match */
+            if (!p || fields[idx].t == T_NONE) return 0;   /* object: no match */
             if (--left == 0) return 1;
         } else {
             p = skip_value(p, end);
@@ -669,36 +682,29 @@ static int resolve_fields(const vfilter *f, jscan *js, val *fields) {
 
 /* ------------------------------------------------------------ evaluator */
 
+/* Redis's conversions (expr.c): a string that is entirely a number
+ * converts, any other value is 0. */
 static double to_num(const val *v) {
     if (v->t == T_NUM) return v->num;
     double d;
     if (v->t == T_STR && parse_num(v->p, v->n, &d) == 0) return d;
-    return NAN;
+    return 0;
 }
 
+/* Numbers are true when non-zero, strings when non-empty, null is false,
+ * arrays are true. */
 static int truth(const val *v) {
-    if (v->t == T_NUM) return v->num != 0 && !isnan(v->num);
-    return v->n > 0;
+    if (v->t == T_NUM) return v->num != 0;
+    if (v->t == T_STR) return v->n > 0;
+    return v->t != T_NULL;
 }
 
 static int equal(const val *a, const val *b) {
     if (a->t == T_STR && b->t == T_STR)
         return a->n == b->n && (a->n == 0 || memcmp(a->p, b->p, a->n) == 0);
-    if (a->t == T_LIST || a->t == T_JARR || b->t == T_LIST || b->t == T_JARR) return 0;
+    if (a->t == T_NUM && b->t == T_NUM) return a->num == b->num;
+    if (a->t == T_NULL || b->t == T_NULL) return a->t == b->t;
     return to_num(a) == to_num(b);
-}
-
-/* <0, 0, >0, or 2 when unordered (NaN). */
-static int compare(const val *a, const val *b) {
-    if (a->t == T_STR && b->t == T_STR) {
-        size_t n = a->n < b->n ? a->n : b->n;
-        int c = n ? memcmp(a->p, b->p, n) : 0;
-        if (c) return c < 0 ? -1 : 1;
-        return a->n < b->n ? -1 : a->n > b->n;
-    }
-    double x = to_num(a), y = to_num(b);
-    if (isnan(x) || isnan(y)) return 2;
-    return x < y ? -1 : x > y;
 }
 
 static int contains(const val *a, const val *b, char *tmp) {
@@ -716,7 +722,7 @@ static int contains(const val *a, const val *b, char *tmp) {
             size_t head = 0;
             p = parse_value(p, end, &e, tmp, &head, 0);
             if (!p) return 0;
-            if (e.t != T_NONE && e.t != T_JARR && equal(a, &e)) return 1;
+            if (e.t != T_NONE && e.t != T_JARR && equal(a, &e)) return 1;   /* nested: skipped */
             p = skip_ws(p, end);
             if (p >= end || *p != ',') break;
             p = skip_ws(p + 1, end);
@@ -776,10 +782,10 @@ int vfilter_match(const vfilter *f, const char *json, size_t len, vfilter_scratc
         case OP_MOD: r = fmod(to_num(a), to_num(b)); break;
         case OP_ADD: r = to_num(a) + to_num(b); break;
         case OP_SUB: r = to_num(a) - to_num(b); break;
-        case OP_GT: { int c = compare(a, b); r = c == 1; break; }
-        case OP_GE: { int c = compare(a, b); r = c == 1 || c == 0; break; }
-        case OP_LT: { int c = compare(a, b); r = c == -1; break; }
-        case OP_LE: { int c = compare(a, b); r = c == -1 || c == 0; break; }
+        case OP_GT: r = to_num(a) > to_num(b); break;
+        case OP_GE: r = to_num(a) >= to_num(b); break;
+        case OP_LT: r = to_num(a) < to_num(b); break;
+        case OP_LE: r = to_num(a) <= to_num(b); break;
         case OP_EQ: r = equal(a, b); break;
         case OP_NE: r = !equal(a, b); break;
         case OP_IN: r = contains(a, b, tmp); break;

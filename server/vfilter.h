@@ -3,26 +3,27 @@
  * (`.year > 1950 and .genre == "action"`), compiled once per query and
  * evaluated per candidate.
  *
- * Language (vector-sets.md, "FILTER expr"):
- *   selectors   .name  (first-level key; letters, digits, '_')
+ * Language (vector-sets.md, "FILTER expr"; value rules as Redis 8's expr.c):
+ *   selectors   .name  (first-level key; letters, digits, '_', '-')
  *   literals    numbers (1, -2.5, 1e3), strings ('a' or "a", backslash
- *               escapes), true / false (the numbers 1 / 0), arrays of
- *               literals [1, "a", true]
+ *               escapes), null, true / false (the numbers 1 / 0), arrays
+ *               of literals [1, "a", null]
  *   operators   by decreasing precedence:
  *               ! not - (unary)  >  **  >  * / %  >  + -  >
  *               > >= < <= == != in  >  and &&  >  or ||
  *               ** is right-associative, the others left-associative;
  *               parentheses group.
- * Types: arithmetic works on numbers (a string that is entirely a number
- * converts; anything else is NaN, so comparisons with it are false).
- * == and != compare strings bytewise, numbers numerically, a string and a
- * number numerically; arrays are equal to nothing. < <= > >= on two strings
- * compare bytewise (memcmp order), otherwise numerically. `a in b`: b an
- * array (literal or JSON) -> membership by ==; both strings -> substring.
- * Truth: numbers are true when non-zero, strings and arrays when non-empty.
+ * Values: JSON numbers, strings, true/false (1/0), null and arrays.
+ * Arithmetic and < <= > >= work on numbers: a string that is entirely a
+ * number converts, any other string, null or array is 0. == and != compare
+ * two strings bytewise, two numbers numerically, null equals only null,
+ * anything else as numbers. `a in b`: b an array (literal or JSON) ->
+ * membership by ==; both strings -> substring; otherwise false. Truth:
+ * numbers are true when non-zero, strings when non-empty, null is false,
+ * arrays are true.
  * An element without attributes, with attributes that are not a JSON
- * object, or lacking a field the expression names (or whose value is null
- * or an object) does not match, whatever the expression. The scanner stops
+ * object, or lacking a field the expression names (or whose value is an
+ * object) does not match, whatever the expression. The scanner stops
  * at the last field the expression names: bytes after it are not checked
  * (the server validates attributes as JSON when they are set).
  *

@@ -83,21 +83,38 @@ Test(vfilter, membership_in_arrays_and_substrings) {
     YES("not (.genre in [\"drama\"])", movie);
 }
 
-Test(vfilter, strings_compare_bytewise_numbers_numerically) {
-    YES(".title > \"Dune\" and .title < \"Fargo\"", movie);
+Test(vfilter, value_rules_follow_redis_expr) {
+    /* == on two strings is bytewise; mixed types compare as numbers, a
+     * non-numeric string being 0 (Redis's exprTokenToNum) */
     YES("\"10\" == 10", "{}");
-    NO("\"abc\" == 0", "{}");               /* not a number: NaN */
-    NO("\"abc\" < 1 or \"abc\" >= 1", "{}");
+    YES("\"abc\" == 0", "{}");
+    NO("\"abc\" == \"abd\"", "{}");
+    /* ordering always compares numbers: strings are not ordered bytewise */
+    YES("\"10\" > \"9\"", "{}");
+    NO(".title > \"Dune\"", movie);         /* 0 > 0 */
+    YES(".title >= \"Dune\" and .title <= \"Dune\"", movie);
+    /* null: equal only to null, false as a truth value */
+    YES(".n == null and not .n", "{\"n\": null}");
+    NO(".n == 0", "{\"n\": null}");
+    YES(".n or 1", "{\"n\": null}");
+    YES(".a in [null, 2]", "{\"a\": null}");
+    /* truth: empty string false, arrays true, NaN true as in C */
+    NO(".s", "{\"s\": \"\"}");
+    YES(".t", "{\"t\": []}");
+    YES("0 / 0", "{}");
+    /* escapes */
     YES(".s == \"x\\\"y\"", "{\"s\": \"x\\\"y\"}");
     YES(".s == \"\xc3\xa9t\xc3\xa9\"", "{\"s\": \"\\u00e9t\\u00e9\"}");
     YES(".s == \"\xf0\x9f\x98\x80\"", "{\"s\": \"\\ud83d\\ude00\"}");
+    /* selectors may hold '-' and start with a digit, as in Redis */
+    YES(".first-name == \"x\" and .2020 == 1", "{\"first-name\": \"x\", \"2020\": 1}");
 }
 
 Test(vfilter, missing_field_or_bad_attributes_never_match) {
     NO(".missing == 1 or 1", movie);
     NO("not .missing", movie);
     NO(".meta == 1 or 1", movie);           /* objects are not values */
-    NO(".n or 1", "{\"n\": null}");
+    NO(".x or 1", "{\"x\": {\"y\": 1}}");
     NO("1", NULL);                          /* no attributes */
     NO("1", "[1, 2]");                      /* not an object */
     NO("1", "");
