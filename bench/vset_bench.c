@@ -15,8 +15,20 @@
  *   qps      VSIM COUNT 10 of q queries, pipelined P deep
  *   latency  VSIM COUNT 10, one request in flight per connection; every
  *            request timed (p50/p99 of the round trip)
+ *   open     (--open-rates r1,r2,...) open loop: for each total rate R,
+ *            every connection sends VSIM on a fixed schedule (R/conns per
+ *            second, staggered), one request in flight, no pipelining, for
+ *            --open-secs seconds. Latency runs from the *scheduled* send
+ *            time to the reply, so a server that falls behind is charged
+ *            for the queue it causes (no coordinated omission, as wrk2).
+ *            Reported per rate: achieved rate, p50, p99, p99.9.
  *   recall   200 queries (one connection): |VSIM & TRUTH| / 10
  *   memory   MEMORY USAGE key / n
+ * With --server-pid (same machine), the server's CPU time (user + system,
+ * all threads, from /proc/PID/stat) is read around the pipelined VSIM
+ * phase and each open-loop rate and reported as server CPU microseconds per
+ * VSIM: the cost of a query including hand-offs, which scheduling noise
+ * from other processes does not inflate the way it inflates latency.
  * Output: one line of key=value pairs (parsed by vset_bench.py). */
 #include <hiredis/hiredis.h>
 #include <math.h>
@@ -26,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct cfg {
     const char *host;
@@ -33,9 +46,32 @@ typedef struct cfg {
     unsigned seed;
     const char *key;
     const char *quant;     /* "Q8" or "NOQUANT" */
+    const char *open_rates;  /* comma-separated total req/s, or NULL */
+    double open_secs;
+    int server_pid;          /* 0: no CPU accounting */
 } cfg;
 
-static cfg C = {"127.0.0.1", 6380, 10000, 384, 50, 16, 20000, 100, 20000, 0, 1, "bench", "Q8"};
+static cfg C = {"127.0.0.1", 6380, 10000, 384, 50, 16, 20000, 100, 20000, 0, 1, "bench", "Q8",
+                NULL, 3.0, 0};
+
+/* Server CPU seconds (utime + stime), or -1 without --server-pid. */
+static double server_cpu_s(void) {
+    if (!C.server_pid) return -1;
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", C.server_pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');       /* comm may contain spaces */
+    if (!p) return -1;
+    unsigned long ut = 0, st = 0;
+    /* after ")": state(3) ... utime is field 14, stime 15 */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
 static float *data, *queries;
 
 static double now_s(void) {
@@ -123,15 +159,34 @@ static void append_vsim(redisContext *c, int qi, int truth) {
 typedef struct task {
     int id, phase;
     int lo, hi;            /* item range */
-    double *lat;           /* latency phase: seconds per request */
+    double *lat;           /* latency phases: seconds per request */
     int nlat;
+    double t0, interval;   /* open loop: start of schedule, seconds between sends */
 } task;
+
+static void sleep_until(double t) {
+    struct timespec ts;
+    ts.tv_sec = (time_t)t;
+    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
+    }
+}
 
 static void *run(void *arg) {
     task *t = arg;
     redisContext *c = conn();
     redisReply *r;
-    if (t->phase == 2) {                 /* latency: one in flight */
+    if (t->phase == 3) {                 /* open loop: sends on a schedule */
+        for (int i = 0; i < t->hi - t->lo; i++) {
+            double due = t->t0 + (double)i * t->interval;
+            if (now_s() < due) sleep_until(due);
+            append_vsim(c, (t->lo + i) % C.queries, 0);
+            if (redisGetReply(c, (void **)&r) != REDIS_OK) check(NULL, "VSIM");
+            check(r, "VSIM");
+            freeReplyObject(r);
+            t->lat[t->nlat++] = now_s() - due;
+        }
+    } else if (t->phase == 2) {                 /* latency: one in flight */
         for (int i = t->lo; i < t->hi; i++) {
             double t0 = now_s();
             append_vsim(c, i % C.queries, 0);
@@ -158,19 +213,26 @@ static void *run(void *arg) {
     return NULL;
 }
 
-static double phase(int ph, int total, double **lat_out, int *nlat_out) {
-    pthread_t th[1024];
-    task ts[1024];
+/* rate: open loop only, total requests per second. */
+static double phase(int ph, int total, double rate, double **lat_out, int *nlat_out) {
+    static pthread_t th[1024];
+    static task ts[1024];
     int nc = C.conns;
     double t0 = now_s();
+    double start = t0 + 0.2;             /* every connection open before the schedule starts */
     for (int i = 0; i < nc; i++) {
-        ts[i] = (task){i, ph, (int)((long)total * i / nc), (int)((long)total * (i + 1) / nc), NULL, 0};
-        if (ph == 2) ts[i].lat = malloc(sizeof(double) * (size_t)(ts[i].hi - ts[i].lo + 1));
+        ts[i] = (task){i, ph, (int)((long)total * i / nc), (int)((long)total * (i + 1) / nc),
+                       NULL, 0, 0, 0};
+        if (ph >= 2) ts[i].lat = malloc(sizeof(double) * (size_t)(ts[i].hi - ts[i].lo + 1));
+        if (ph == 3) {
+            ts[i].interval = (double)nc / rate;
+            ts[i].t0 = start + (double)i / rate;    /* staggered: arrivals evenly spread */
+        }
         pthread_create(&th[i], NULL, run, &ts[i]);
     }
     for (int i = 0; i < nc; i++) pthread_join(th[i], NULL);
-    double el = now_s() - t0;
-    if (ph == 2) {
+    double el = now_s() - (ph == 3 ? start : t0);
+    if (ph >= 2) {
         double *all = malloc(sizeof(double) * (size_t)total);
         int n = 0;
         for (int i = 0; i < nc; i++) {
@@ -230,6 +292,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--ef")) C.ef = atoi(v);
         else if (!strcmp(k, "--seed")) C.seed = (unsigned)atoi(v);
         else if (!strcmp(k, "--quant")) C.quant = v;
+        else if (!strcmp(k, "--open-rates")) C.open_rates = v;
+        else if (!strcmp(k, "--open-secs")) C.open_secs = atof(v);
+        else if (!strcmp(k, "--server-pid")) C.server_pid = atoi(v);
         else {
             fprintf(stderr, "unknown option %s\n", k);
             return 2;
@@ -250,12 +315,35 @@ int main(int argc, char **argv) {
     check(r, "VADD");
     freeReplyObject(r);
 
-    double t_ins = phase(0, C.n, NULL, NULL);
-    double t_q = phase(1, C.queries, NULL, NULL);
+    double t_ins = phase(0, C.n, 0, NULL, NULL);
+    double cpu0 = server_cpu_s();
+    double t_q = phase(1, C.queries, 0, NULL, NULL);
+    double cpu_q = server_cpu_s() - cpu0;
     double *lat;
     int nlat;
-    double t_lat = phase(2, C.lat_queries, &lat, &nlat);
+    double t_lat = phase(2, C.lat_queries, 0, &lat, &nlat);
     qsort(lat, (size_t)nlat, sizeof(double), cmpd);
+    for (const char *p = C.open_rates; p && *p;) {
+        double rate = atof(p);
+        if (rate > 0) {
+            double *ol;
+            int no;
+            int total = (int)(rate * C.open_secs);
+            if (total < C.conns) total = C.conns;
+            double c0 = server_cpu_s();
+            double el = phase(3, total, rate, &ol, &no);
+            if (c0 >= 0)
+                printf("open_%.0f_cpu_us=%.1f ", rate, (server_cpu_s() - c0) / no * 1e6);
+            qsort(ol, (size_t)no, sizeof(double), cmpd);
+            printf("open_%.0f_achieved=%.0f open_%.0f_p50_ms=%.3f open_%.0f_p99_ms=%.3f "
+                   "open_%.0f_p999_ms=%.3f ",
+                   rate, no / el, rate, ol[no / 2] * 1e3, rate, ol[(size_t)(no * 0.99)] * 1e3,
+                   rate, ol[(size_t)(no * 0.999)] * 1e3);
+            free(ol);
+        }
+        p = strchr(p, ',');
+        if (p) p++;
+    }
     double rec = recall();
     r = redisCommand(c, "MEMORY USAGE %s", C.key);
     long long mem = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
@@ -263,6 +351,7 @@ int main(int argc, char **argv) {
     r = redisCommand(c, "VCARD %s", C.key);
     long long card = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     freeReplyObject(r);
+    if (cpu0 >= 0) printf("vsim_cpu_us=%.1f ", cpu_q / C.queries * 1e6);
     printf("n=%d dim=%d conns=%d pipe=%d card=%lld vadd_per_s=%.0f vsim_per_s=%.0f "
            "lat_qps=%.0f p50_ms=%.3f p99_ms=%.3f recall10=%.4f bytes_per_vector=%.0f\n",
            C.n, C.dim, C.conns, C.pipe, card, C.n / t_ins, C.queries / t_q, nlat / t_lat,

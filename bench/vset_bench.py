@@ -8,10 +8,18 @@ vset-bench against each with the same seed, data and parameters, stops them
 Redis 8 is not installable on Debian 12 (its redis-server is 7.0, without
 vector sets), so without REDIS8_SERVER the Redis column is skipped.
 
-Usage: bench/vset_bench.py [--full] [--build build/release] [vset-bench options]
+Usage: bench/vset_bench.py [--full] [--build build/release] [--base DIR]
+                           [--rounds N] [--server-args "..."] [vset-bench options]
   default (quick): -n 20000 -d 384 -c 50 -P 16 -q 20000 --lat-queries 20000
+                   --open-rates 1000,2000,4000,8000 --open-secs 3
   --full:          -n 100000 (the 100k x 384 target)
-Extra options are passed to vset-bench (e.g. --quant NOQUANT, --ef 200)."""
+  --base DIR:      also run DIR/server/simcache-server (an older build),
+                   alternating new, base, new, base... (--rounds, default 2)
+                   so both are measured under the same machine load
+Extra options are passed to vset-bench (e.g. --quant NOQUANT, --ef 200,
+--open-rates 500,1000). Closed-loop latency: 50 connections, one request in
+flight each, no pipelining. Open loop: fixed arrival rate over the same 50
+connections, latency from the scheduled send time (see vset_bench.c)."""
 import os
 import signal
 import socket
@@ -32,6 +40,7 @@ def free_port():
 
 
 def start(binary, extra):
+    extra = list(extra)
     port = free_port()
     d = tempfile.mkdtemp(prefix="vset-bench-")
     argv = [binary, "--port", str(port), "--bind", "127.0.0.1"] + extra
@@ -57,53 +66,78 @@ def stop(proc):
     proc.wait(30)
 
 
-def run(bench, port, args):
-    out = subprocess.run([bench, "--port", str(port)] + args, check=True,
+def run(bench, port, args, pid):
+    out = subprocess.run([bench, "--port", str(port), "--server-pid", str(pid)] + args, check=True,
                          capture_output=True, text=True).stdout
     return dict(kv.split("=") for kv in out.split())
 
 
+def pop_opt(argv, name, default=None):
+    if name in argv:
+        i = argv.index(name)
+        v = argv[i + 1]
+        del argv[i:i + 2]
+        return v
+    return default
+
+
 def main():
     argv = sys.argv[1:]
-    build = os.path.join(ROOT, "build/release")
-    if "--build" in argv:
-        i = argv.index("--build")
-        build = argv[i + 1]
-        del argv[i:i + 2]
+    build = os.path.abspath(pop_opt(argv, "--build", os.path.join(ROOT, "build/release")))
+    base = pop_opt(argv, "--base")
+    base = os.path.abspath(base) if base else None
+    rounds = int(pop_opt(argv, "--rounds", "2"))
+    server_args = pop_opt(argv, "--server-args", "").split()
     n = "20000"
     if "--full" in argv:
         argv.remove("--full")
         n = "100000"
     args = ["-n", n, "-d", "384", "-c", "50", "-P", "16", "-q", "20000",
-            "--lat-queries", "20000"] + argv
+            "--lat-queries", "20000"]
+    if "--open-rates" not in argv:
+        args += ["--open-rates", "1000,2000,4000,8000", "--open-secs", "3"]
+    args += argv
     bench = os.path.join(build, "bench/vset-bench")
     server = os.path.join(build, "server/simcache-server")
-    rows = {}
-    targets = [("simcache", server, [])]
+    targets = [("simcache", server, server_args)]
+    if base:
+        targets.append(("base", os.path.join(base, "server/simcache-server"), server_args))
     r8 = os.environ.get("REDIS8_SERVER")
     if r8:
         targets.append(("redis8", r8, []))
-    for name, binary, extra in targets:
-        proc, port = start(binary, extra)
-        try:
-            rows[name] = run(bench, port, args)
-        finally:
-            stop(proc)
+    rows = {name: [] for name, _, _ in targets}
+    for _ in range(rounds if base else 1):
+        for name, binary, extra in targets:
+            proc, port = start(binary, extra)
+            try:
+                rows[name].append(run(bench, port, args, proc.pid))
+            finally:
+                stop(proc)
     keys = [("vadd_per_s", "VADD/s (pipelined)"), ("vsim_per_s", "VSIM/s (pipelined)"),
-            ("lat_qps", "VSIM/s (1 in flight per conn)"), ("p50_ms", "VSIM p50 ms"),
-            ("p99_ms", "VSIM p99 ms"), ("recall10", "recall@10 vs TRUTH"),
-            ("bytes_per_vector", "bytes/vector (MEMORY USAGE)")]
+            ("vsim_cpu_us", "server CPU us per VSIM (pipelined phase)"),
+            ("lat_qps", "VSIM/s closed loop, 1 in flight per conn"),
+            ("p50_ms", "closed-loop VSIM p50 ms"), ("p99_ms", "closed-loop VSIM p99 ms")]
+    first = rows["simcache"][0]
+    for k in sorted((k for k in first if k.startswith("open_") and k.endswith("_achieved")),
+                    key=lambda k: float(k.split("_")[1])):
+        rate = k.split("_")[1]
+        keys += [(k, "open loop %s/s: achieved/s" % rate),
+                 ("open_%s_p50_ms" % rate, "open loop %s/s: p50 ms" % rate),
+                 ("open_%s_p99_ms" % rate, "open loop %s/s: p99 ms" % rate),
+                 ("open_%s_p999_ms" % rate, "open loop %s/s: p99.9 ms" % rate),
+                 ("open_%s_cpu_us" % rate, "open loop %s/s: server CPU us per VSIM" % rate)]
+    keys += [("recall10", "recall@10 vs TRUTH"),
+             ("bytes_per_vector", "bytes/vector (MEMORY USAGE)")]
     print("vset-bench %s" % " ".join(args))
-    hdr = "| metric | simcache |" + (" redis 8 | ratio |" if "redis8" in rows else "")
-    print(hdr)
-    print("|---|---|" + ("---|---|" if "redis8" in rows else ""))
+    names = [t[0] for t in targets]
+    print("| metric | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
     for k, label in keys:
-        line = "| %s | %s |" % (label, rows["simcache"][k])
-        if "redis8" in rows:
-            a, b = float(rows["simcache"][k]), float(rows["redis8"][k])
-            line += " %s | %.2fx |" % (rows["redis8"][k], a / b if b else float("nan"))
-        print(line)
-    if "redis8" not in rows:
+        cells = [" / ".join(r.get(k, "-") for r in rows[nm]) for nm in names]
+        print("| %s | %s |" % (label, " | ".join(cells)))
+    if base:
+        print("(base and simcache alternated %d times; cells list each round in order)" % rounds)
+    if not r8:
         print("(REDIS8_SERVER not set: no Redis 8 column)")
 
 

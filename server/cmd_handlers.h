@@ -129,6 +129,7 @@ void cmd_vinfo(client *c);
 void cmd_vismember(client *c);
 void cmd_vgetattr(client *c);
 void cmd_vsetattr(client *c);
+void cmd_vrange(client *c);
 void cmd_vrandmember(client *c);
 void cmd_vlinks(client *c);
 

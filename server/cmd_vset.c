@@ -1,5 +1,5 @@
 /* cmd_vset.c -- the vector-set commands: VADD, VSIM, VREM, VCARD, VDIM,
- * VEMB, VINFO, VISMEMBER, VGETATTR, VSETATTR, VRANDMEMBER, VLINKS, with
+ * VEMB, VINFO, VISMEMBER, VGETATTR, VSETATTR, VRANDMEMBER, VLINKS, VRANGE, with
  * Redis 8's syntax, replies (RESP2 and RESP3) and error wordings
  * (/work/shared/reference/vector-sets.md is the compatibility spec).
  *
@@ -26,8 +26,13 @@
  * 4. Inserts and deletes run on the loop thread through hnsw_insert and
  *    hnsw_delete, which take the index's write side as hnsw.h's contract
  *    defines; they briefly wait for running searches (as Redis's VADD does).
- * 5. Not yet: REDUCE (random projection), BIN quantisation, FILTER and
- *    FILTER-EF answer an explicit error; CAS is accepted and executed as a
+ * 5. FILTER is compiled on the loop (a syntax error is answered before any
+ *    hand-off) and evaluated by the worker (vset_search_filtered, vset.c
+ *    note 6); its completion also re-runs the search if attributes changed
+ *    meanwhile (attr_epoch). REDUCE projects VADD and VSIM vectors on the
+ *    loop before the hand-off (one matrix-vector product).
+ * 6. Not yet: BIN quantisation answers an explicit error (it needs a
+ *    binary storage mode in index/); CAS is accepted and executed as a
  *    normal synchronous insert (its reply is then the normal 1/0).
  *
  * Threading: handlers and completions on the loop thread; vsim_work on a
@@ -48,6 +53,7 @@
 #include "net.h"
 #include "reply.h"
 #include "strconv.h"
+#include "vfilter.h"
 #include "vset.h"
 #include "workers.h"
 
@@ -220,16 +226,80 @@ static int parse_vadd_opts_or_reply(client *c, int j, vadd_opts *o) {
     return 0;
 }
 
+/* Replaces va's vector by its projection through v (REDUCE). */
+static int project_or_reply(client *c, const vset *v, vec_arg *va) {
+    float *p = malloc((size_t)v->dim * sizeof(float));
+    if (!p) {
+        reply_error(c, ERR_NOMEM);
+        return -1;
+    }
+    vset_project(v, va->vec, p);
+    double ss = 0;
+    for (uint32_t i = 0; i < v->dim; i++) ss += (double)p[i] * p[i];
+    free(va->vec);
+    va->vec = p;
+    va->dim = v->dim;
+    va->l2 = (float)sqrt(ss);
+    if (ss == 0 || !isfinite(va->l2)) {
+        reply_error(c, ERR_ZERO);
+        return -1;
+    }
+    return 0;
+}
+
+/* The checks of an existing set against a VADD, in Redis 8's order. */
+static int check_existing_or_reply(client *c, vset *v, const vadd_opts *o, uint32_t dim,
+                                   long long reduce) {
+    if (v->quant != o->quant) {
+        reply_error(c, "ERR asked quantization mismatch with existing vector set");
+        return -1;
+    }
+    if (v->M != (uint32_t)o->M) {
+        reply_error(c, "ERR asked M value mismatch with existing vector set");
+        return -1;
+    }
+    if ((!v->proj && v->dim != dim) || (v->proj && (long long)v->dim != reduce)) {
+        reply_errorf(c, "ERR Vector dimension mismatch - got %u but set has %u", dim, v->dim);
+        return -1;
+    }
+    if (reduce && !v->proj) {
+        reply_error(c, "ERR cannot add projection to existing set without projection");
+        return -1;
+    }
+    if (reduce && reduce != (long long)v->dim) {
+        reply_error(c, "ERR projection dimension mismatch with existing set");
+        return -1;
+    }
+    if (v->proj && dim != v->proj_in) {
+        reply_errorf(c,
+                     "ERR Input dimension mismatch for projection - got %u but projection "
+                     "expects %u",
+                     dim, v->proj_in);
+        return -1;
+    }
+    return 0;
+}
+
 void cmd_vadd(client *c) {
+    long long reduce = 0;
+    int vi = 2;
     if (arg_is(&c->argv[2], "REDUCE")) {
-        reply_error(c, "ERR REDUCE is not supported by simcache yet");
-        return;
+        if (strconv_ll(c->argv[3].ptr, c->argv[3].len, &reduce) != 0 || reduce <= 0 ||
+            reduce > VSET_MAX_DIM) {
+            reply_error(c, ERR_VSPEC);
+            return;
+        }
+        vi = 4;
     }
     vec_arg va;
-    if (parse_vector_or_reply(c, 2, &va) != 0) return;
-    int ei = 2 + va.consumed;
+    if (parse_vector_or_reply(c, vi, &va) != 0) return;
+    int ei = vi + va.consumed;
     vadd_opts o;
     vset *v;
+    if (reduce > (long long)va.dim) {
+        reply_error(c, ERR_VSPEC);
+        goto done;
+    }
     if (ei >= c->argc) {
         reply_error_arity(c, "vadd");
         goto done;
@@ -239,26 +309,21 @@ void cmd_vadd(client *c) {
     const req_arg *ele = &c->argv[ei];
     int added, rc, created = 0;
     if (v) {
-        if (v->quant != o.quant) {
-            reply_error(c, "ERR asked quantization mismatch with existing vector set");
-            goto done;
-        }
-        if (v->M != (uint32_t)o.M) {
-            reply_error(c, "ERR asked M value mismatch with existing vector set");
-            goto done;
-        }
-        if (v->dim != va.dim) {
-            reply_errorf(c, "ERR Vector dimension mismatch - got %u but set has %u", va.dim,
-                         v->dim);
-            goto done;
-        }
+        if (check_existing_or_reply(c, v, &o, va.dim, reduce) != 0) goto done;
+        if (v->proj && project_or_reply(c, v, &va) != 0) goto done;
     } else {
-        rc = vset_create(va.dim, o.quant, (uint32_t)o.M, &v);
+        rc = vset_create(reduce ? (uint32_t)reduce : va.dim, o.quant, (uint32_t)o.M, &v);
+        if (rc == 0 && reduce) rc = vset_set_projection(v, va.dim);
         if (rc) {
+            if (v) vset_unref(v);
             reply_hnsw_error(c, rc);
             goto done;
         }
         created = 1;
+        if (reduce && project_or_reply(c, v, &va) != 0) {
+            vset_unref(v);
+            goto done;
+        }
     }
     rc = vset_add(v, ele->ptr, ele->len, va.vec, va.l2, (uint32_t)o.ef, o.attr != NULL,
                   o.attr ? o.attr->ptr : NULL, o.attr ? o.attr->len : 0, &added);
@@ -279,7 +344,10 @@ typedef struct vsim_job {
     client *c;
     vset *v;
     uint64_t epoch;       /* v->del_epoch at submission */
+    uint64_t aepoch;      /* v->attr_epoch at submission (filtered only) */
     uint64_t t0_us;       /* dispatch time (monotonic) */
+    vfilter *filter;      /* owned, or NULL */
+    uint32_t filter_ef;   /* candidates a filtered search may evaluate */
     uint32_t k, ef, dim;
     float eps;
     int withscores, withattribs, truth;
@@ -289,8 +357,12 @@ typedef struct vsim_job {
 } vsim_job;
 
 static void vsim_search(vsim_job *j) {
-    j->n = j->truth ? hnsw_search_exact(j->v->h, j->q, j->dim, j->k, j->res)
-                    : hnsw_search(j->v->h, j->q, j->dim, j->k, j->ef, j->res);
+    if (j->filter)
+        j->n = vset_search_filtered(j->v, j->q, j->k, j->ef, j->filter, j->filter_ef, j->truth,
+                                    j->res);
+    else
+        j->n = j->truth ? hnsw_search_exact(j->v->h, j->q, j->dim, j->k, j->res)
+                        : hnsw_search(j->v->h, j->q, j->dim, j->k, j->ef, j->res);
 }
 
 static void vsim_reply(vsim_job *j) {
@@ -333,6 +405,7 @@ static void vsim_reply(vsim_job *j) {
 }
 
 static void vsim_job_free(vsim_job *j) {
+    vfilter_free(j->filter);
     free(j->q);
     free(j);
 }
@@ -343,7 +416,7 @@ static void vsim_done(worker_job *wj) {
     vsim_job *j = (vsim_job *)wj;
     client *c = j->c;
     if (client_is_open(c)) {
-        if (j->v->del_epoch != j->epoch) {
+        if (j->v->del_epoch != j->epoch || (j->filter && j->v->attr_epoch != j->aepoch)) {
             g_vset_stats.searches_retried++;
             vsim_search(j);
         }
@@ -358,10 +431,33 @@ static void vsim_done(worker_job *wj) {
 }
 
 typedef struct vsim_opts {
-    long long count, ef;
+    long long count, ef, filter_ef;
     double eps;
     int withscores, withattribs, truth, nothread;
+    vfilter *filter;          /* owned until moved into the job */
 } vsim_opts;
+
+/* FILTER expr: compiled here, once per query. The error echoes the
+ * expression from the offending token (Redis: from the start when the
+ * expression ended early), cut to 128 bytes. */
+static int compile_filter_or_reply(client *c, const req_arg *a, vsim_opts *o) {
+    size_t pos;
+    vfilter_free(o->filter);
+    o->filter = NULL;
+    int rc = vfilter_compile(a->ptr, a->len, &o->filter, &pos);
+    if (rc == VFILTER_ENOMEM) {
+        reply_error(c, ERR_NOMEM);
+        return -1;
+    }
+    if (rc) {
+        if (pos >= a->len) pos = 0;
+        size_t n = a->len - pos;
+        reply_errorf(c, "ERR syntax error in FILTER expression near: %.*s",
+                     (int)(n > 128 ? 128 : n), a->ptr + pos);
+        return -1;
+    }
+    return 0;
+}
 
 static int parse_vsim_opts_or_reply(client *c, int j, vsim_opts *o) {
     memset(o, 0, sizeof *o);
@@ -397,9 +493,15 @@ static int parse_vsim_opts_or_reply(client *c, int j, vsim_opts *o) {
                 return -1;
             }
             j++;
-        } else if ((arg_is(a, "FILTER") || arg_is(a, "FILTER-EF")) && has) {
-            reply_error(c, "ERR FILTER is not supported by simcache yet");
-            return -1;
+        } else if (arg_is(a, "FILTER-EF") && has) {
+            if (strconv_ll(n->ptr, n->len, &o->filter_ef) != 0 || o->filter_ef <= 0) {
+                reply_error(c, "ERR invalid FILTER-EF");
+                return -1;
+            }
+            j++;
+        } else if (arg_is(a, "FILTER") && has) {
+            if (compile_filter_or_reply(c, n, o) != 0) return -1;
+            j++;
         } else {
             reply_error(c, "ERR syntax error in VSIM command");
             return -1;
@@ -433,8 +535,26 @@ void cmd_vsim(client *c) {
     } else if (parse_vector_or_reply(c, 2, &va) != 0) {
         return;
     }
-    vsim_opts o;
+    vsim_opts o = {0};
     vsim_job *j = NULL;
+    if (v->proj && va.dim != v->dim) {
+        if (va.dim != v->proj_in) {
+            reply_errorf(c,
+                         "ERR Input dimension mismatch for projection - got %u but projection "
+                         "expects %u",
+                         va.dim, v->proj_in);
+            goto fail;
+        }
+        float *p = malloc((size_t)v->dim * sizeof(float));
+        if (!p) {
+            reply_error(c, ERR_NOMEM);
+            goto fail;
+        }
+        vset_project(v, va.vec, p);
+        free(va.vec);
+        va.vec = p;
+        va.dim = v->dim;
+    }
     if (va.dim != v->dim) {
         reply_errorf(c, "ERR Vector dimension mismatch - got %u but set has %u", va.dim, v->dim);
         goto fail;
@@ -458,7 +578,13 @@ void cmd_vsim(client *c) {
     j->withscores = o.withscores;
     j->withattribs = o.withattribs;
     j->truth = o.truth;
+    j->filter = o.filter;
+    o.filter = NULL;
+    if (o.filter_ef == 0)   /* Redis: COUNT * 100 candidates */
+        o.filter_ef = o.count > (long long)UINT32_MAX / 100 ? UINT32_MAX : o.count * 100;
+    j->filter_ef = o.filter_ef > (long long)UINT32_MAX ? UINT32_MAX : (uint32_t)o.filter_ef;
     j->epoch = v->del_epoch;
+    j->aepoch = v->attr_epoch;
     j->t0_us = mono_us();
     j->wj.work = vsim_work;
     j->wj.done = vsim_done;
@@ -474,6 +600,7 @@ void cmd_vsim(client *c) {
     vsim_job_free(j);
     return;
 fail:
+    vfilter_free(o.filter);
     free(va.vec);
 }
 
@@ -597,7 +724,7 @@ void cmd_vinfo(client *c) {
     reply_simple(c, "vector-dim");
     reply_integer(c, v->dim);
     reply_simple(c, "projection-input-dim");
-    reply_integer(c, 0);
+    reply_integer(c, v->proj_in);
     reply_simple(c, "size");
     reply_integer(c, (long long)v->count);
     reply_simple(c, "max-level");
@@ -734,6 +861,61 @@ void cmd_vlinks(client *c) {
     }
     free(ids);
     free(a);
+}
+
+/* VRANGE key start end [count]: start is `-`, `[name` or `(name`; end is
+ * `+`, `[name` or `(name` (as ZRANGEBYLEX, `+` as start or `-` as end
+ * select nothing). count < 0 or absent: every element in range. */
+static int parse_lex_bound(const req_arg *a, int is_start, const char **p, size_t *n,
+                           int *incl, int *empty) {
+    *p = NULL;
+    *n = 0;
+    *incl = 0;
+    if (a->len == 1 && (a->ptr[0] == '-' || a->ptr[0] == '+')) {
+        /* the open end on its own side; the other side selects nothing */
+        if ((a->ptr[0] == '-') != is_start) *empty = 1;
+        return 0;
+    }
+    if (a->len < 1 || (a->ptr[0] != '[' && a->ptr[0] != '(')) return -1;
+    *incl = a->ptr[0] == '[';
+    *p = a->ptr + 1;
+    *n = a->len - 1;
+    return 0;
+}
+
+void cmd_vrange(client *c) {
+    if (c->argc > 5) {
+        reply_error_arity(c, "vrange");
+        return;
+    }
+    const char *lo, *hi;
+    size_t lolen, hilen;
+    int loincl, hiincl, empty = 0;
+    long long count = -1;
+    if (parse_lex_bound(&c->argv[2], 1, &lo, &lolen, &loincl, &empty) != 0 ||
+        parse_lex_bound(&c->argv[3], 0, &hi, &hilen, &hiincl, &empty) != 0) {
+        reply_error(c, "ERR min or max not valid string range item");
+        return;
+    }
+    if (c->argc == 5 && strconv_ll(c->argv[4].ptr, c->argv[4].len, &count) != 0) {
+        reply_error_not_integer(c);
+        return;
+    }
+    vset *v;
+    if (lookup_vset_or_reply(c, 0, &v) != 0) return;
+    if (!v || empty || count == 0) {
+        reply_array(c, 0);
+        return;
+    }
+    vset_elem **es;
+    long n = vset_range(v, lo, lolen, loincl, hi, hilen, hiincl, count, &es);
+    if (n < 0) {
+        reply_error(c, ERR_NOMEM);
+        return;
+    }
+    reply_array(c, n);
+    for (long i = 0; i < n; i++) reply_bulk(c, es[i]->name, es[i]->nlen);
+    free(es);
 }
 
 /* ---- INFO ---- */

@@ -197,6 +197,9 @@ static const command_arg_doc args_vemb[] = {ARG("key", "key"), ARG("element", "s
 static const command_arg_doc args_vsetattr[] = {ARG("key", "key"), ARG("element", "string"),
                                                 ARG("json", "string"), END};
 static const command_arg_doc args_vrandmember[] = {ARG("key", "key"), OPT("count", "integer"), END};
+static const command_arg_doc args_vrange[] = {ARG("key", "key"), ARG("start", "string"),
+                                              ARG("end", "string"), OPT("count", "integer"),
+                                              END};
 static const command_arg_doc args_vlinks[] = {ARG("key", "key"), ARG("element", "string"),
                                               TOK("withscores", "WITHSCORES"), END};
 
@@ -506,6 +509,9 @@ static const command command_table[] = {
      "O(N) where N is the absolute value of the count.", args_vrandmember, NULL},
     {"vlinks", cmd_vlinks, -3, CMD_READONLY | FAST, 1, 1, 1, "vectorset", "0.1.0",
      "Returns the HNSW neighbours of an element on every level.", "O(1)", args_vlinks, NULL},
+    {"vrange", cmd_vrange, -4, CMD_READONLY, 1, 1, 1, "vectorset", "0.1.0",
+     "Returns the elements between two names in memcmp order (stateless iterator).",
+     "O(N log(M)): N elements scanned (hash dictionary), M returned.", args_vrange, NULL},
     {"limit.set", cmd_limit_set, -8, CMD_WRITE | CMD_DENYOOM | FAST, 0, 0, 0, "ratelimit", "0.1.0",
      "Creates or updates a token bucket: RATE tokens every PER seconds, up to BURST.", "O(1)",
      args_limit_set, NULL},

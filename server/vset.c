@@ -28,7 +28,21 @@
  *    different element. Inserts need no epoch: they never reuse an id that
  *    a result could hold while its completion is pending without a free.
  *
- * Threading: loop thread only (vset.h). */
+ * 6. Filtered searches (VSIM FILTER) run on pool threads and must read
+ *    attributes, which the loop may replace meanwhile: by_id, elements and
+ *    attributes are written under v->lock (write side, loop thread, a few
+ *    stores each time) and read by vset_search_filtered under the read
+ *    side, never nested inside the index's own lock. Completions compare
+ *    attr_epoch as they compare del_epoch, so a reply never shows an
+ *    element that matched attributes replaced since. Rejected: copying
+ *    the candidates' attributes on the loop before the hand-off (the
+ *    candidates are only known after the search).
+ * 7. REDUCE: a dense Gaussian projection (Johnson-Lindenstrauss), one dot
+ *    product per output dimension through the dispatched kernel. The seed
+ *    is derived from the two dimensions only, so the matrix needs no
+ *    storage in a future persistence format beyond those two numbers.
+ *
+ * Threading: loop thread only (vset.h), except vset_search_filtered. */
 #include "vset.h"
 
 #include <errno.h>
@@ -37,7 +51,9 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "kernels/kernels.h"
 #include "mem.h"
+#include "vfilter.h"
 
 vset_stats g_vset_stats;
 static uint64_t next_uid = 1;
@@ -77,6 +93,12 @@ int vset_create(uint32_t dim, vset_quant q, uint32_t M, vset **out) {
         free(v);
         return HNSW_ENOMEM;
     }
+    if (pthread_rwlock_init(&v->lock, NULL) != 0) {
+        free(v->buckets);
+        hnsw_free(v->h);
+        free(v);
+        return HNSW_ENOMEM;
+    }
     v->quant = q;
     v->dim = dim;
     v->M = M;
@@ -110,6 +132,8 @@ void vset_unref(vset *v) {
     }
     free(v->buckets);
     free(v->by_id);
+    free(v->proj);
+    pthread_rwlock_destroy(&v->lock);
     hnsw_free(v->h);
     g_vset_stats.sets--;
     if (v->detached) g_vset_stats.detached--;
@@ -151,12 +175,15 @@ static int reserve_id(vset *v, uint32_t id) {
     if (id < v->cap_id) return 0;
     uint32_t cap = v->cap_id ? v->cap_id : 64;
     while (cap <= id) cap = cap < (1u << 30) ? cap * 2 : id + 1;
+    pthread_rwlock_wrlock(&v->lock);
     vset_elem **n = realloc(v->by_id, (size_t)cap * sizeof *n);
-    if (!n) return -ENOMEM;
-    memset(n + v->cap_id, 0, (size_t)(cap - v->cap_id) * sizeof *n);
-    v->by_id = n;
-    v->cap_id = cap;
-    return 0;
+    if (n) {
+        memset(n + v->cap_id, 0, (size_t)(cap - v->cap_id) * sizeof *n);
+        v->by_id = n;
+        v->cap_id = cap;
+    }
+    pthread_rwlock_unlock(&v->lock);
+    return n ? 0 : -ENOMEM;
 }
 
 static void unlink_elem(vset *v, vset_elem *e) {
@@ -174,13 +201,17 @@ int vset_set_attr(vset *v, vset_elem *e, const char *attr, size_t alen) {
         memcpy(n, attr, alen);
         n[alen] = '\0';
     }
-    if (e->attr) {
-        v->elem_bytes -= mem_usable(e->attr);
-        free(e->attr);
-        v->nattrs--;
-    }
+    pthread_rwlock_wrlock(&v->lock);
+    char *prev = e->attr;
     e->attr = n;
     e->alen = (uint32_t)alen;
+    v->attr_epoch++;
+    pthread_rwlock_unlock(&v->lock);
+    if (prev) {                 /* no worker can still hold it: freed after */
+        v->elem_bytes -= mem_usable(prev);
+        free(prev);
+        v->nattrs--;
+    }
     if (n) {
         v->elem_bytes += mem_usable(n);
         v->nattrs++;
@@ -191,7 +222,9 @@ int vset_set_attr(vset *v, vset_elem *e, const char *attr, size_t alen) {
 /* Frees id in the index and records it (design note 5). */
 static void delete_id(vset *v, uint32_t id) {
     hnsw_delete(v->h, id);
+    pthread_rwlock_wrlock(&v->lock);
     if (id < v->cap_id) v->by_id[id] = NULL;
+    pthread_rwlock_unlock(&v->lock);
     v->del_epoch++;
 }
 
@@ -211,8 +244,10 @@ int vset_add(vset *v, const char *name, size_t nlen, const float *vec, float l2,
     v->inserts++;
     if (e) {
         uint32_t old = e->id;
+        pthread_rwlock_wrlock(&v->lock);
         e->id = id;
         v->by_id[id] = e;
+        pthread_rwlock_unlock(&v->lock);
         delete_id(v, old);
     } else {
         e = malloc(sizeof *e + nlen + 1);
@@ -231,7 +266,9 @@ int vset_add(vset *v, const char *name, size_t nlen, const float *vec, float l2,
         e->next = v->buckets[i];
         v->buckets[i] = e;
         v->count++;
+        pthread_rwlock_wrlock(&v->lock);
         v->by_id[id] = e;
+        pthread_rwlock_unlock(&v->lock);
         v->elem_bytes += mem_usable(e);
         if (v->count > v->nbuckets) grow_buckets(v);
         *added = 1;
@@ -287,5 +324,159 @@ int vset_get_vector(const vset *v, const vset_elem *e, float *out) {
 size_t vset_mem_usage(const void *obj) {
     const vset *v = obj;
     return mem_usable(v) + hnsw_memory_bytes(v->h) + mem_usable(v->buckets) +
-           (v->by_id ? mem_usable(v->by_id) : 0) + v->elem_bytes;
+           (v->by_id ? mem_usable(v->by_id) : 0) + (v->proj ? mem_usable(v->proj) : 0) +
+           v->elem_bytes;
+}
+
+/* ---- REDUCE (design note 7) ---- */
+
+static uint64_t splitmix(uint64_t *st) {
+    uint64_t z = (*st += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+int vset_set_projection(vset *v, uint32_t in_dim) {
+    if (in_dim < v->dim || in_dim > VSET_MAX_DIM || v->proj) return HNSW_EINVAL;
+    size_t n = (size_t)in_dim * v->dim;
+    float *m = malloc(n * sizeof(float));
+    if (!m) return HNSW_ENOMEM;
+    uint64_t st = 0x73696d6361636865ULL ^ ((uint64_t)in_dim << 32 | v->dim);
+    double scale = 1.0 / sqrt((double)v->dim);
+    for (size_t i = 0; i < n; i += 2) {          /* Box-Muller, two per draw */
+        double u1 = ((double)(splitmix(&st) >> 11) + 1.0) / 9007199254740993.0;
+        double u2 = (double)(splitmix(&st) >> 11) / 9007199254740992.0;
+        double r = sqrt(-2.0 * log(u1));
+        m[i] = (float)(r * cos(2 * M_PI * u2) * scale);
+        if (i + 1 < n) m[i + 1] = (float)(r * sin(2 * M_PI * u2) * scale);
+    }
+    v->proj = m;
+    v->proj_in = in_dim;
+    return 0;
+}
+
+void vset_project(const vset *v, const float *in, float *out) {
+    const kernels *k = kernels_get();
+    for (uint32_t r = 0; r < v->dim; r++)
+        out[r] = k->dot_f32(v->proj + (size_t)r * v->proj_in, in, v->proj_in);
+}
+
+/* ---- filtered search (design note 6) ---- */
+
+int vset_search_filtered(vset *v, const float *q, uint32_t k, uint32_t ef,
+                         const vfilter *f, uint32_t filter_ef, int truth,
+                         hnsw_result *out) {
+    size_t live = hnsw_count(v->h);
+    if (k == 0 || live == 0) return 0;
+    if (live > UINT32_MAX) live = UINT32_MAX;
+    uint32_t limit = truth ? (uint32_t)live
+                           : (filter_ef < live ? filter_ef : (uint32_t)live);
+    if (ef == 0) ef = VSET_DEFAULT_EF_SEARCH;
+    uint32_t kk = truth ? limit : (ef > k ? ef : k);
+    if (kk > limit) kk = limit;
+    if (kk == 0) return 0;
+    hnsw_result *cand = malloc((size_t)limit * sizeof *cand);
+    if (!cand) return HNSW_ENOMEM;
+    vfilter_scratch s = {0};
+    int nm = 0, rc = 0;
+    for (;;) {
+        int n = truth ? hnsw_search_exact(v->h, q, v->dim, kk, cand)
+                      : hnsw_search(v->h, q, v->dim, kk, kk > ef ? kk : ef, cand);
+        if (n < 0) {
+            rc = n;
+            break;
+        }
+        nm = 0;
+        pthread_rwlock_rdlock(&v->lock);
+        for (int i = 0; i < n && (uint32_t)nm < k; i++) {
+            vset_elem *e = cand[i].id < v->cap_id ? v->by_id[cand[i].id] : NULL;
+            if (!e || !e->attr) continue;
+            int m = vfilter_match(f, e->attr, e->alen, &s);
+            if (m < 0) {
+                rc = HNSW_ENOMEM;
+                break;
+            }
+            if (m) out[nm++] = cand[i];
+        }
+        pthread_rwlock_unlock(&v->lock);
+        if (rc || (uint32_t)nm >= k || kk >= limit || (uint32_t)n < kk) break;
+        kk = kk > limit / 4 ? limit : kk * 4;
+    }
+    vfilter_scratch_free(&s);
+    free(cand);
+    return rc ? rc : nm;
+}
+
+/* ---- VRANGE ---- */
+
+static int name_cmp(const char *a, size_t an, const char *b, size_t bn) {
+    size_t n = an < bn ? an : bn;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c) return c;
+    return an < bn ? -1 : an > bn;
+}
+
+static int elem_cmp(const vset_elem *a, const vset_elem *b) {
+    return name_cmp(a->name, a->nlen, b->name, b->nlen);
+}
+
+static int elem_qcmp(const void *a, const void *b) {
+    return elem_cmp(*(vset_elem *const *)a, *(vset_elem *const *)b);
+}
+
+/* Max-heap on name order: heap[0] is the largest kept so far. */
+static void heap_down(vset_elem **h, size_t n, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && elem_cmp(h[l], h[m]) > 0) m = l;
+        if (r < n && elem_cmp(h[r], h[m]) > 0) m = r;
+        if (m == i) return;
+        vset_elem *t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void heap_up(vset_elem **h, size_t i) {
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (elem_cmp(h[i], h[p]) <= 0) return;
+        vset_elem *t = h[i];
+        h[i] = h[p];
+        h[p] = t;
+        i = p;
+    }
+}
+
+long vset_range(const vset *v, const char *lo, size_t lolen, int loincl, const char *hi,
+                size_t hilen, int hiincl, long long count, vset_elem ***out) {
+    size_t cap = count < 0 || (unsigned long long)count > v->count ? v->count : (size_t)count;
+    *out = NULL;
+    vset_elem **h = malloc((cap ? cap : 1) * sizeof *h);
+    if (!h) return -1;
+    size_t n = 0;
+    for (size_t b = 0; cap && b < v->nbuckets; b++) {
+        for (vset_elem *e = v->buckets[b]; e; e = e->next) {
+            if (lo) {
+                int c = name_cmp(e->name, e->nlen, lo, lolen);
+                if (c < 0 || (c == 0 && !loincl)) continue;
+            }
+            if (hi) {
+                int c = name_cmp(e->name, e->nlen, hi, hilen);
+                if (c > 0 || (c == 0 && !hiincl)) continue;
+            }
+            if (n < cap) {
+                h[n] = e;
+                heap_up(h, n++);
+            } else if (elem_cmp(e, h[0]) < 0) {
+                h[0] = e;
+                heap_down(h, n, 0);
+            }
+        }
+    }
+    qsort(h, n, sizeof *h, elem_qcmp);
+    *out = h;
+    return (long)n;
 }

@@ -10,11 +10,15 @@
  *
  * Threading: everything here runs on the loop thread, except that worker
  * threads may call the hnsw_search* functions on v->h (the index has its
- * own reader-writer lock, hnsw.c design note 4). The dictionary, the
- * attributes and the reference count are loop-only. */
+ * own reader-writer lock, hnsw.c design note 4) and vset_search_filtered,
+ * which reads by_id and the elements' attributes under v->lock (read
+ * side). The loop mutates by_id, elements and attributes under v->lock's
+ * write side, and reads them without it (it is the only writer). The
+ * reference count and the name dictionary are loop-only. */
 #ifndef SIMCACHE_VSET_H
 #define SIMCACHE_VSET_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +62,11 @@ typedef struct vset {
     vset_elem **by_id;        /* id -> element, cap_id entries */
     uint32_t cap_id;
     size_t nattrs;            /* elements with attributes */
+    uint64_t attr_epoch;      /* bumped whenever attributes change (filtered
+                               * searches re-validate with it) */
+    float *proj;              /* REDUCE: dim x proj_in row-major, or NULL */
+    uint32_t proj_in;         /* input dimension of proj (0 without) */
+    pthread_rwlock_t lock;    /* by_id / elements / attrs vs. filter workers */
     size_t elem_bytes;        /* allocator bytes of elements and attributes */
 } vset;
 
@@ -89,6 +98,37 @@ int vset_remove(vset *v, const char *name, size_t nlen);
 
 /* Sets (alen > 0) or removes (alen == 0) the attributes of e. 0 or -ENOMEM. */
 int vset_set_attr(vset *v, vset_elem *e, const char *attr, size_t alen);
+
+/* REDUCE: gives the (still empty) set a random projection from in_dim
+ * to v->dim (in_dim >= v->dim). The matrix is a pure function of the two
+ * dimensions (seeded Gaussian, scaled by 1/sqrt(dim)): every set created
+ * with the same REDUCE agrees, across restarts too. 0, HNSW_EINVAL or
+ * HNSW_ENOMEM. */
+int vset_set_projection(vset *v, uint32_t in_dim);
+/* out[v->dim] = proj * in[v->proj_in]. */
+void vset_project(const vset *v, const float *in, float *out);
+
+/* Filtered k-NN (VSIM FILTER). Explores the index for candidates in
+ * distance order and keeps those whose attributes satisfy f, stopping once
+ * k matched or filter_ef candidates were evaluated (or the set is
+ * exhausted). Candidates come from hnsw_search with a growing k (ef, then
+ * x4 per round up to filter_ef), since the index has no predicate hook;
+ * truth: an exact scan of every element instead, with no effort cap.
+ * Writes up to k matches to out (ascending dist) and returns how many, or
+ * a negative HNSW_E* code. Any thread: takes v->lock's read side while it
+ * reads attributes; the loop thread must not hold its write side. */
+struct vfilter;
+int vset_search_filtered(vset *v, const float *q, uint32_t k, uint32_t ef,
+                         const struct vfilter *f, uint32_t filter_ef, int truth,
+                         hnsw_result *out);
+
+/* VRANGE: up to count (count < 0: all) elements whose names lie between
+ * the bounds, in memcmp order, into *out (malloc'd, caller frees; the
+ * elements stay owned by v). A bound is a name with incl 1/0, or open
+ * (lo == NULL: from the first; hi == NULL: to the last). Returns how many
+ * or -1 on ENOMEM. O(N log count): the dictionary is a hash table. */
+long vset_range(const vset *v, const char *lo, size_t lolen, int loincl, const char *hi,
+                size_t hilen, int hiincl, long long count, vset_elem ***out);
 
 /* A uniformly random element (NULL if empty). */
 vset_elem *vset_random(const vset *v);

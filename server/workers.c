@@ -16,9 +16,12 @@
  *    the caller runs the search on the loop thread. That is backpressure
  *    (the loop slows down instead of memory growing without bound) and it
  *    never fails a client's request.
- * 4. Completions: workers push finished jobs on a mutex-protected list and
- *    call uv_async_send (libuv coalesces the signals); the async callback
- *    takes the whole list at once and runs done() in completion order.
+ * 4. Completions: workers push finished jobs on a mutex-protected list;
+ *    the push that finds the list empty calls uv_async_send (later pushes
+ *    ride on that pending wake-up: the async callback takes the whole list
+ *    at once and runs done() in completion order). A worker that has more
+ *    queued work does not take the lock again after its push unless it had
+ *    to wake the loop.
  * 5. The async handle is unreferenced while no job is outstanding, so an
  *    idle pool never keeps the loop alive (graceful shutdown exits when the
  *    clients are gone), and referenced while jobs are in flight, so their
@@ -68,15 +71,21 @@ static void *worker_main(void *arg) {
         atomic_fetch_sub(&w->busy, 1);
         atomic_fetch_add(&w->completed, 1);
 
+        /* Note 4: publish the completion and pick the next job under one
+         * lock hold; only the push that finds the done list empty wakes the
+         * loop (a non-empty list means a wake-up is already pending: the
+         * loop's drain empties the list before it runs anything). */
         pthread_mutex_lock(&w->mu);
+        int wake = w->dhead == NULL && !w->stopping;
         j->next = NULL;
         if (w->dtail) w->dtail->next = j;
         else w->dhead = j;
         w->dtail = j;
-        int stopping = w->stopping;
-        pthread_mutex_unlock(&w->mu);
-        if (!stopping) uv_async_send(&w->async);
-        pthread_mutex_lock(&w->mu);
+        if (wake) {
+            pthread_mutex_unlock(&w->mu);
+            uv_async_send(&w->async);
+            pthread_mutex_lock(&w->mu);
+        }
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;

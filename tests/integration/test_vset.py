@@ -10,6 +10,8 @@ threads search it (run this file under the ASan stage); refcount leaks
 (INFO vset_keys must come back to the number of live keys); recall of the
 HNSW search against TRUTH; vector-set keys escaping the keyspace's rules
 (TYPE, SCAN TYPE, expiry, eviction, MEMORY USAGE)."""
+import json
+import math
 import os
 import random
 import socket
@@ -187,7 +189,10 @@ def test_error_wordings(r):
     r.execute_command("VADD", "k", *vals([1, 0]), "a")
     r.set("s", "x")
     cases = [
-        (("VADD", "k", "REDUCE", 1, *vals([1, 0]), "b"), "REDUCE is not supported by simcache yet"),
+        (("VADD", "k", "REDUCE", 1, *vals([1, 0]), "b"),
+         "cannot add projection to existing set without projection"),
+        (("VADD", "k2", "REDUCE", 3, *vals([1, 0]), "b"), "invalid vector specification"),
+        (("VADD", "k2", "REDUCE", 0, *vals([1, 0]), "b"), "invalid vector specification"),
         (("VADD", "k", *vals([1, 0]), "b", "BIN"), "BIN quantization is not supported by simcache yet"),
         (("VADD", "k", *vals([1, 0]), "b", "NOQUANT"),
          "asked quantization mismatch with existing vector set"),
@@ -205,8 +210,18 @@ def test_error_wordings(r):
         (("VSIM", "k", *vals([1, 0]), "COUNT", 0), "invalid COUNT"),
         (("VSIM", "k", *vals([1, 0]), "EF", 0), "invalid EF"),
         (("VSIM", "k", *vals([1, 0]), "EPSILON", "-1"), "invalid EPSILON"),
-        (("VSIM", "k", *vals([1, 0]), "FILTER", ".a > 1"), "FILTER is not supported by simcache yet"),
-        (("VSIM", "k", *vals([1, 0]), "FILTER-EF", "10"), "FILTER is not supported by simcache yet"),
+        (("VSIM", "k", *vals([1, 0]), "FILTER", ".a >"),
+         "syntax error in FILTER expression near: .a >"),
+        (("VSIM", "k", *vals([1, 0]), "FILTER", ".a > > 1"),
+         "syntax error in FILTER expression near: > 1"),
+        (("VSIM", "k", *vals([1, 0]), "FILTER", ".a = 1 and .b"),
+         "syntax error in FILTER expression near: = 1 and .b"),
+        (("VSIM", "k", *vals([1, 0]), "FILTER-EF", "0"), "invalid FILTER-EF"),
+        (("VSIM", "k", *vals([1, 0]), "FILTER-EF", "-5"), "invalid FILTER-EF"),
+        (("VRANGE", "k", "a", "+"), "min or max not valid string range item"),
+        (("VRANGE", "k", "-", "+", "x"), "value is not an integer or out of range"),
+        (("VRANGE", "k", "-", "+", "1", "2"), "wrong number of arguments for 'vrange' command"),
+        (("VRANGE", "s", "-", "+"), WRONGTYPE),
         (("VSIM", "k", *vals([1, 0]), "BOGUS"), "syntax error in VSIM command"),
         (("VSIM", "k", "ELE", "zz"), "element not found in set"),
         (("VSIM", "k", *vals([1, 0, 0])), "Vector dimension mismatch - got 3 but set has 2"),
@@ -515,3 +530,269 @@ def test_vrandmember_huge_negative_count_does_not_stall_the_server(server_factor
     assert r2.execute_command("VCARD", "k") == 1
     r.close()
     r2.close()
+
+
+# ------------------------------------------------------------ FILTER
+
+GENRES = ["action", "drama", "comedy", "sci-fi"]
+
+
+def _movies(r, key, n, dim, seed, quant="NOQUANT"):
+    """n random vectors; most carry {"year", "genre", "rating", "tags"},
+    every 7th has none, every 11th has only a year (field missing)."""
+    rng = random.Random(seed)
+    data = {}
+    p = r.pipeline(transaction=False)
+    for i in range(n):
+        v = [rng.gauss(0, 1) for _ in range(dim)]
+        name = "m%d" % i
+        attrs = None
+        if i % 7 == 0:
+            attrs = None
+        elif i % 11 == 0:
+            attrs = {"year": rng.randint(1900, 2020)}
+        else:
+            attrs = {"year": rng.randint(1900, 2020), "genre": rng.choice(GENRES),
+                     "rating": round(rng.uniform(1, 10), 1),
+                     "tags": rng.sample(["space", "war", "love", "heist", "robot"], 2)}
+        args = ["VADD", key, "FP32", fp32(v), name, quant]
+        if attrs is not None:
+            args += ["SETATTR", json.dumps(attrs)]
+        p.execute_command(*args)
+        data[name] = (v, attrs)
+    p.execute()
+    return data
+
+
+def _cos(a, b):
+    na = sum(x * x for x in a) ** 0.5
+    nb = sum(x * x for x in b) ** 0.5
+    return sum(x * y for x, y in zip(a, b)) / (na * nb)
+
+
+def _truth(data, q, pred, count):
+    ok = []
+    for name, (v, attrs) in data.items():
+        try:
+            if attrs is not None and pred(attrs):
+                ok.append((-_cos(q, v), name))
+        except KeyError:
+            pass
+    ok.sort()
+    return [name for _, name in ok[:count]]
+
+
+FILTERS = [
+    ('.year > 1950 and .genre == "action"', lambda a: a["year"] > 1950 and a["genre"] == "action"),
+    ('.genre in ["drama", "comedy"] || .rating >= 9', lambda a: a["genre"] in ("drama", "comedy") or a["rating"] >= 9),
+    ('"war" in .tags and not (.year < 2000)', lambda a: "war" in a["tags"] and not a["year"] < 2000),
+    ('.year % 10 == 0', lambda a: a["year"] % 10 == 0),
+    ('(.rating * 2 - 1) ** 2 > 100 and "sci" in .genre', lambda a: (a["rating"] * 2 - 1) ** 2 > 100 and "sci" in a["genre"]),
+    ('.year >= 1900', lambda a: a["year"] >= 1900),     # 1-in-11 lack genre: still match
+]
+
+
+def test_filter_truth_equals_brute_force(r):
+    """TRUTH + FILTER is an exact scan: it must name exactly the top COUNT
+    elements satisfying the predicate, as computed here in Python; elements
+    without attributes or without the field never match."""
+    dim = 8
+    data = _movies(r, "mv", 400, dim, 1)
+    rng = random.Random(2)
+    for expr, pred in FILTERS:
+        for _ in range(3):
+            q = [rng.gauss(0, 1) for _ in range(dim)]
+            got = r.execute_command("VSIM", "mv", "FP32", fp32(q), "COUNT", 10, "TRUTH",
+                                    "FILTER", expr)
+            assert [x.decode() for x in got] == _truth(data, q, pred, 10), expr
+
+
+def test_filter_hnsw_results_satisfy_predicate_and_recall(r):
+    """The graph search with a filter: every returned element satisfies the
+    predicate, scores descend, and recall against the filtered truth is
+    high on a set large enough to use the graph (not the exact scan)."""
+    dim = 8
+    data = _movies(r, "mv", 3000, dim, 3, quant="Q8")
+    rng = random.Random(4)
+    hits = total = 0
+    for expr, pred in FILTERS[:4]:
+        for _ in range(5):
+            q = [rng.gauss(0, 1) for _ in range(dim)]
+            got = r.execute_command("VSIM", "mv", "FP32", fp32(q), "COUNT", 10, "WITHSCORES",
+                                    "FILTER", expr)
+            names = [got[i].decode() for i in range(0, len(got), 2)]
+            scores = [float(got[i]) for i in range(1, len(got), 2)]
+            assert scores == sorted(scores, reverse=True)
+            for nm in names:
+                assert pred(data[nm][1]), (expr, nm, data[nm][1])
+            want = _truth(data, q, pred, 10)
+            assert len(names) == len(want) == 10
+            hits += len(set(names) & set(want))
+            total += len(want)
+    assert hits / total >= 0.85, hits / total
+
+
+def test_filter_ef_bounds_the_candidates_evaluated(r):
+    """Only the element farthest from the query matches: with FILTER-EF 10
+    the ten nearest candidates are evaluated and nothing is found; so with
+    the default (COUNT*100) at COUNT 1 (100 of 200); COUNT 2's default (200)
+    and a large FILTER-EF find it."""
+    n = 200
+    p = r.pipeline(transaction=False)
+    for i in range(n):
+        a = 2 * math.pi * i / n
+        args = ["VADD", "circ", *vals([math.cos(a), math.sin(a)]), "p%d" % i]
+        args += ["SETATTR", '{"far": %d}' % (1 if i == n // 2 else 0)]
+        p.execute_command(*args)
+    p.execute()
+    q = vals([1, 0])
+    assert r.execute_command("VSIM", "circ", *q, "COUNT", 1, "FILTER", ".far", "FILTER-EF", 10) == []
+    assert r.execute_command("VSIM", "circ", *q, "COUNT", 1, "FILTER", ".far") == []
+    assert r.execute_command("VSIM", "circ", *q, "COUNT", 2, "FILTER", ".far") == [b"p100"]
+    assert r.execute_command("VSIM", "circ", *q, "COUNT", 1, "FILTER", ".far",
+                             "FILTER-EF", 100000) == [b"p100"]
+    assert r.execute_command("VSIM", "circ", *q, "COUNT", 3, "FILTER", ".far == 0",
+                             "FILTER-EF", 3) == [b"p0", b"p1", b"p199"] or \
+        r.execute_command("VSIM", "circ", *q, "COUNT", 3, "FILTER", ".far == 0",
+                          "FILTER-EF", 3) == [b"p0", b"p199", b"p1"]
+    # EPSILON and COUNT still apply to the filtered results
+    got = r.execute_command("VSIM", "circ", *q, "COUNT", 50, "FILTER", "not .far",
+                            "EPSILON", "0.01")
+    assert 0 < len(got) < 50
+
+
+def test_filter_reply_shapes_threaded_and_inline_agree(r, c3):
+    r.execute_command("VADD", "k", *vals([1, 0]), "a", "SETATTR", '{"n": 1}')
+    r.execute_command("VADD", "k", *vals([0, 1]), "b", "SETATTR", '{"n": 2}')
+    r.execute_command("VADD", "k", *vals([-1, 0]), "c")
+    for extra in ([], ["NOTHREAD"]):
+        assert r.execute_command("VSIM", "k", *vals([1, 0]), "WITHATTRIBS", "FILTER", ".n >= 1",
+                                 *extra) == [b"a", b'{"n": 1}', b"b", b'{"n": 2}']
+        assert r.execute_command("VSIM", "k", "ELE", "b", "FILTER", ".n == 1", *extra) == [b"a"]
+    # a missing key answers an empty array before the expression is parsed
+    assert r.execute_command("VSIM", "nokey", *vals([1, 0]), "FILTER", "((") == []
+    c3.cmd("VADD", "k", *vals([1, 0]), "a")
+    assert c3.cmd_raw("VSIM", "k", *vals([1, 0]), "WITHSCORES", "FILTER", ".n == 2") == \
+        b"%1\r\n$1\r\nb\r\n,0.5\r\n"
+
+
+def test_filter_never_returns_an_element_whose_attributes_changed(srv):
+    """Threat: a threaded filtered search evaluates attributes that another
+    client replaces meanwhile. Each reply's attributes (WITHATTRIBS, read
+    by the completion) must satisfy the filter."""
+    r = srv.redis()
+    dim = 16
+    n = 2000
+    rng = random.Random(5)
+    p = r.pipeline(transaction=False)
+    for i in range(n):
+        p.execute_command("VADD", "flip", "FP32", fp32([rng.gauss(0, 1) for _ in range(dim)]),
+                          "e%d" % i, "SETATTR", '{"ok": 1}')
+    p.execute()
+    stop = threading.Event()
+    bad = []
+
+    def flipper():
+        cl = srv.redis()
+        k = random.Random(6)
+        while not stop.is_set():
+            pp = cl.pipeline(transaction=False)
+            for _ in range(50):
+                pp.execute_command("VSETATTR", "flip", "e%d" % k.randrange(n),
+                                   '{"ok": %d}' % k.randrange(2))
+            pp.execute()
+        cl.close()
+
+    t = threading.Thread(target=flipper)
+    t.start()
+    try:
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end:
+            q = fp32([rng.gauss(0, 1) for _ in range(dim)])
+            got = r.execute_command("VSIM", "flip", "FP32", q, "COUNT", 20, "WITHATTRIBS",
+                                    "FILTER", ".ok == 1")
+            for i in range(1, len(got), 2):
+                if json.loads(got[i])["ok"] != 1:
+                    bad.append(got[i - 1])
+    finally:
+        stop.set()
+        t.join()
+    assert not bad
+
+
+# ------------------------------------------------------------ VRANGE
+
+def test_vrange_lexicographic_ranges_and_paging(r):
+    fruits = ["apple", "apricot", "banana", "cherry", "date", "elderberry", "fig", "grape"]
+    for i, f in enumerate(fruits):
+        r.execute_command("VADD", "fr", *vals([1, i + 1]), f)
+    d = lambda res: [x.decode() for x in res]    # noqa: E731
+    assert d(r.execute_command("VRANGE", "fr", "[apple", "[grape", 5)) == fruits[:5]
+    assert d(r.execute_command("VRANGE", "fr", "(apple", "[cherry", 10)) == ["apricot", "banana", "cherry"]
+    assert d(r.execute_command("VRANGE", "fr", "[banana", "(date")) == ["banana", "cherry"]
+    assert d(r.execute_command("VRANGE", "fr", "-", "+")) == fruits
+    assert d(r.execute_command("VRANGE", "fr", "-", "+", -1)) == fruits
+    assert d(r.execute_command("VRANGE", "fr", "[c", "+", 2)) == ["cherry", "date"]
+    assert r.execute_command("VRANGE", "fr", "-", "+", 0) == []
+    assert r.execute_command("VRANGE", "fr", "+", "+") == []
+    assert r.execute_command("VRANGE", "fr", "-", "-") == []
+    assert r.execute_command("VRANGE", "fr", "[z", "+") == []
+    assert r.execute_command("VRANGE", "nokey", "-", "+") == []
+    # memcmp order: bytes, not locale; binary-safe names
+    for name in [b"B", b"a", b"\x00x", b"\xffz", b"ab"]:
+        r.execute_command("VADD", "bin", *vals([1, 1]), name)
+    assert r.execute_command("VRANGE", "bin", "-", "+") == [b"\x00x", b"B", b"a", b"ab", b"\xffz"]
+
+
+def test_vrange_stateless_iteration_visits_every_element_once(r):
+    names = ["n%05d" % i for i in range(1000)]
+    random.Random(7).shuffle(names)
+    p = r.pipeline(transaction=False)
+    for i, nm in enumerate(names):
+        p.execute_command("VADD", "it", *vals([1, i + 1]), nm)
+    p.execute()
+    seen, start = [], "-"
+    while True:
+        page = r.execute_command("VRANGE", "it", start, "+", 64)
+        if not page:
+            break
+        seen += page
+        start = b"(" + page[-1]
+    assert seen == sorted(n.encode() for n in names)
+
+
+# ------------------------------------------------------------ REDUCE
+
+def test_reduce_projects_vadd_and_vsim(r):
+    rng = random.Random(8)
+    vs = [[rng.gauss(0, 1) for _ in range(16)] for _ in range(50)]
+    for i, v in enumerate(vs):
+        args = ["VADD", "red", "REDUCE", 4, "FP32", fp32(v), "e%d" % i]
+        assert r.execute_command(*args) == 1
+    assert r.execute_command("VDIM", "red") == 4
+    info = r.execute_command("VINFO", "red")
+    info = dict(zip(info[::2], info[1::2]))
+    assert info[b"projection-input-dim"] == 16 and info[b"vector-dim"] == 4
+    assert len(r.execute_command("VEMB", "red", "e0")) == 4
+    # a query of the input dimension is projected: each element finds itself
+    for i in (0, 17, 49):
+        got = r.execute_command("VSIM", "red", "FP32", fp32(vs[i]), "COUNT", 1, "WITHSCORES")
+        assert got[0] == b"e%d" % i and float(got[1]) > 0.999
+    # a query already of the reduced dimension is used as is
+    emb = [float(x) for x in r.execute_command("VEMB", "red", "e3")]
+    assert r.execute_command("VSIM", "red", *vals(emb), "COUNT", 1) == [b"e3"]
+    assert r.execute_command("VSIM", "red", "ELE", "e5", "COUNT", 1) == [b"e5"]
+    # the matrix is a function of the dimensions: another key agrees
+    r.execute_command("VADD", "red2", "REDUCE", 4, "FP32", fp32(vs[3]), "x")
+    emb2 = [float(x) for x in r.execute_command("VEMB", "red2", "x")]
+    assert emb2 == pytest.approx(emb, rel=1e-4, abs=1e-4)
+    # errors, in Redis 8's order and wording
+    assert err(r, "VSIM", "red", *vals([1] * 8)) == \
+        "Input dimension mismatch for projection - got 8 but projection expects 16"
+    assert err(r, "VADD", "red", "FP32", fp32(vs[0]), "z") == \
+        "Vector dimension mismatch - got 16 but set has 4"
+    assert err(r, "VADD", "red", "REDUCE", 4, *vals([1] * 8), "z") == \
+        "Input dimension mismatch for projection - got 8 but projection expects 16"
+    assert err(r, "VADD", "red", "REDUCE", 3, "FP32", fp32(vs[0]), "z") == \
+        "Vector dimension mismatch - got 16 but set has 4"
+    assert r.execute_command("VCARD", "red") == 50
