@@ -90,6 +90,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "index/hnsw.h"
 #include "index/hnsw_int.h"
@@ -112,7 +115,7 @@ void hnsw_params_default(hnsw_params *p, uint32_t dim)
     p->ef_construction = 200;
     p->ef_search = 100;
     p->storage = HNSW_STORE_F32;
-    p->rerank = 1;
+    p->rerank = HNSW_RERANK_F16;
     p->seed = 0x5eed5eedULL;
 }
 
@@ -125,6 +128,8 @@ int hnsw_check_params(const hnsw_params *p)
         return HNSW_EINVAL;
     if (p->storage != HNSW_STORE_F32 && p->storage != HNSW_STORE_I8)
         return HNSW_EINVAL;
+    if (p->storage == HNSW_STORE_I8 && (p->rerank < HNSW_RERANK_NONE || p->rerank > HNSW_RERANK_F32))
+        return HNSW_EINVAL;
     return HNSW_OK;
 }
 
@@ -135,11 +140,14 @@ int hnsw_init_struct(hnsw *h, const hnsw_params *p)
         return rc;
     memset(h, 0, sizeof(*h));
     h->p = *p;
-    h->p.rerank = p->storage == HNSW_STORE_I8 ? (p->rerank != 0) : 0;
+    h->p.rerank = p->storage == HNSW_STORE_I8 ? p->rerank : HNSW_RERANK_NONE;
     h->dim = p->dim;
     h->M = p->M;
     h->M0 = 2 * p->M;
     h->stride0 = 1 + h->M0;
+    h->voff = (size_t)h->stride0 * sizeof(aword);
+    h->rec0 = h->voff + (p->storage == HNSW_STORE_F32 ? (size_t)p->dim * sizeof(float)
+                                                      : sizeof(float) + ((p->dim + 3u) & ~3u));
     h->ustride = 2 + h->M;
     h->mL = 1.0 / log((double)p->M);
     h->k = kernels_get();
@@ -203,6 +211,54 @@ static void *grow(void *p, size_t n, size_t elem)
     return realloc(p, n * elem);
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define HNSW_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define HNSW_SANITIZED 1
+#endif
+#endif
+
+#if defined(__linux__) && !defined(HNSW_SANITIZED)
+/* The record slab is its own anonymous mapping (design note 1): grown
+ * with mremap (pages move, nothing is copied) and, from HNSW_HUGE_MIN
+ * bytes on, marked MADV_HUGEPAGE. Sanitizer builds use realloc so ASan
+ * still sees every access to the slab. */
+#define HNSW_HUGE_MIN ((size_t)32 << 20)
+
+static void *slab_resize(void *p, size_t oldb, size_t newb)
+{
+    void *q;
+    if (!p)
+        q = mmap(NULL, newb, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    else
+        q = mremap(p, oldb, newb, MREMAP_MAYMOVE);
+    if (q == MAP_FAILED)
+        return NULL;
+    if (newb >= HNSW_HUGE_MIN)
+        (void)madvise(q, newb, MADV_HUGEPAGE); /* advice only: no error */
+    return q;
+}
+
+static void slab_free(void *p, size_t bytes)
+{
+    if (p)
+        munmap(p, bytes);
+}
+#else
+static void *slab_resize(void *p, size_t oldb, size_t newb)
+{
+    (void)oldb;
+    return realloc(p, newb);
+}
+
+static void slab_free(void *p, size_t bytes)
+{
+    (void)bytes;
+    free(p);
+}
+#endif
+
 /* Grows every per-slot array to cap slots (cap > h->cap). Caller holds
  * the write lock (or owns h alone). On failure the arrays already grown
  * stay grown (still consistent: h->cap is only raised at the end). */
@@ -226,17 +282,21 @@ int hnsw_alloc_slots(hnsw *h, uint32_t cap)
      * from ~1735 to 2068 in ann-bench (freed slabs stay in glibc's heap;
      * realloc grows large blocks in place with mremap). */
     GROW(state, 1);
-    GROW(links0, (size_t)h->stride0 * sizeof(aword));
     GROW(indeg0, sizeof(aword));
     GROW(upper, sizeof(aword *));
     GROW(freeids, sizeof(uint32_t));
-    if (h->p.storage == HNSW_STORE_F32 || h->p.rerank)
-        GROW(vf, d * sizeof(float));
-    if (h->p.storage == HNSW_STORE_I8) {
-        GROW(vi, d);
-        GROW(vscale, sizeof(float));
-    }
+    if (h->p.rerank == HNSW_RERANK_F16)
+        GROW(rh, d * sizeof(uint16_t));
+    if (h->p.rerank == HNSW_RERANK_F32)
+        GROW(rf, d * sizeof(float));
 #undef GROW
+    if (h->rec0 > SIZE_MAX / cap)
+        return HNSW_ENOMEM;
+    t = slab_resize(h->base0, h->base0_bytes, (size_t)cap * h->rec0);
+    if (!t)
+        return HNSW_ENOMEM;
+    h->base0 = t;
+    h->base0_bytes = (size_t)cap * h->rec0;
     for (uint32_t i = old; i < cap; i++) {
         atomic_init(&h->state[i], ST_FREE);
         h->upper[i] = NULL;
@@ -251,10 +311,9 @@ void hnsw_free_arrays(hnsw *h)
         for (uint32_t i = 0; i < h->nslots; i++)
             free(h->upper[i]);
     free((void *)h->state);
-    free(h->vf);
-    free(h->vi);
-    free(h->vscale);
-    free(h->links0);
+    slab_free(h->base0, h->base0_bytes);
+    free(h->rh);
+    free(h->rf);
     free(h->indeg0);
     free(h->upper);
     free(h->freeids);
@@ -271,6 +330,7 @@ void hnsw_free(hnsw *h)
         free(c->visited);
         free(c->qf);
         free(c->qi);
+        free(c->qh);
         free(c->cand.a);
         free(c->res.a);
         free(c->sel);
@@ -316,13 +376,15 @@ hnsw_ctx *hnsw_ctx_get(hnsw *h)
         return NULL;
     c->qf = malloc(h->dim * sizeof(float));
     c->qi = malloc(h->dim);
-    if (!c->qf || !c->qi) {
+    c->qh = malloc(h->dim * sizeof(uint16_t));
+    if (!c->qf || !c->qi || !c->qh) {
         free(c->qf);
         free(c->qi);
+        free(c->qh);
         free(c);
         return NULL;
     }
-    atomic_fetch_add(&h->ctx_bytes, sizeof(*c) + h->dim * 5);
+    atomic_fetch_add(&h->ctx_bytes, sizeof(*c) + h->dim * 7);
     return c;
 }
 
@@ -435,8 +497,24 @@ int hnsw_prepare_query(const hnsw *h, hnsw_ctx *c, const float *q, uint32_t dim)
             c->qi[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
         }
         c->qscale = maxabs / 127.0f;
+        if (h->p.rerank == HNSW_RERANK_F16)
+            kernels_f32_to_f16_n(c->qh, c->qf, dim);
     }
     return HNSW_OK;
+}
+
+void hnsw_load_query(const hnsw *h, hnsw_ctx *c, uint32_t id)
+{
+    if (h->p.storage == HNSW_STORE_F32) {
+        memcpy(c->qf, hnsw_vf(h, id), h->dim * sizeof(float));
+        return;
+    }
+    memcpy(c->qi, hnsw_vi(h, id), h->dim);
+    c->qscale = hnsw_vscale(h, id);
+    if (h->rf)
+        memcpy(c->qf, h->rf + (size_t)id * h->dim, h->dim * sizeof(float));
+    if (h->rh)
+        memcpy(c->qh, h->rh + (size_t)id * h->dim, h->dim * sizeof(uint16_t));
 }
 
 /* --------------------------------------------------------------- search */
@@ -493,9 +571,11 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
     const size_t dim = h->dim;
     float (*const dotf)(const float *, const float *, size_t) = h->k->dot_f32;
     int32_t (*const doti)(const int8_t *, const int8_t *, size_t) = h->k->dot_i8;
-    const float *qf = c->qf, *vf = h->vf;
-    const int8_t *qi = c->qi, *vi = h->vi;
-    const float *vscale = h->vscale, qscale = c->qscale;
+    const float *qf = c->qf;
+    const int8_t *qi = c->qi;
+    const float qscale = c->qscale;
+    const uint8_t *base = h->base0;
+    const size_t rec = h->rec0, voff = h->voff;
     hnsw_heap *cand = &c->cand, *res = &c->res;
     visited_next(c);
     epoch = c->epoch;
@@ -511,25 +591,30 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
         if (cur.dist > res->a[0].dist && res->n >= ef)
             break;
         heap_pop_min(cand);
-        blk = hnsw_links(h, cur.id, l);
+        blk = l == 0 ? (aword *)(base + (size_t)cur.id * rec) : hnsw_links(h, cur.id, l);
         n = atomic_load_explicit(&blk[0], memory_order_acquire);
         ids = hnsw_link_ids(h, blk, l);
-        /* Two passes: first the unvisited neighbours, prefetching all of
-         * their vectors (up to 2M misses in flight instead of one), then
-         * the distances. */
+        /* Two passes: first the unvisited neighbours, prefetching the
+         * start of each one's vector (up to 2M misses in flight instead
+         * of one), then the distances. */
         m = 0;
         for (uint32_t i = 0; i < n; i++) {
             uint32_t nb = atomic_load_explicit(&ids[i], memory_order_acquire);
+            const uint8_t *r;
             if (vis[nb] == epoch)
                 continue;
             vis[nb] = epoch;
             todo[m++] = nb;
-            prefetch_vec(h, nb);
+            r = base + (size_t)nb * rec + voff;
+            __builtin_prefetch(r);
+            __builtin_prefetch(r + 64);
         }
         for (uint32_t i = 0; i < m; i++) {
             uint32_t nb = todo[i];
-            float d = f32 ? 1.0f - dotf(qf, vf + nb * dim, dim)
-                          : 1.0f - (float)doti(qi, vi + nb * dim, dim) * qscale * vscale[nb];
+            const uint8_t *r = base + (size_t)nb * rec + voff;
+            float d = f32 ? 1.0f - dotf(qf, (const float *)r, dim)
+                          : 1.0f - (float)doti(qi, (const int8_t *)(r + sizeof(float)), dim) *
+                                       qscale * *(const float *)r;
             if (res->n < ef)
                 heap_push_max(res, nb, d);
             else if (d < res->a[0].dist)
@@ -622,10 +707,15 @@ int hnsw_search(hnsw *h, const float *q, uint32_t dim, uint32_t k, uint32_t ef,
     ep = hnsw_greedy_descent(h, c, ep, &epd, top, 0);
     hnsw_search_layer(h, c, ep, epd, ef, 0);
     n = hnsw_res_sorted(c);
-    if (h->p.rerank) {
+    if (h->rf) {
         for (uint32_t i = 0; i < n; i++)
             c->sel[i].dist =
-                1.0f - h->k->dot_f32(c->qf, h->vf + (size_t)c->sel[i].id * h->dim, h->dim);
+                1.0f - h->k->dot_f32(c->qf, h->rf + (size_t)c->sel[i].id * h->dim, h->dim);
+        qsort(c->sel, n, sizeof(hnsw_result), cmp_result);
+    } else if (h->rh) {
+        for (uint32_t i = 0; i < n; i++)
+            c->sel[i].dist =
+                1.0f - h->k->dot_f16(c->qh, h->rh + (size_t)c->sel[i].id * h->dim, h->dim);
         qsort(c->sel, n, sizeof(hnsw_result), cmp_result);
     }
     want = live < k ? (uint32_t)live : k;
@@ -803,13 +893,17 @@ static int insert_store(hnsw *h, hnsw_ctx *c, uint32_t *id_out, uint32_t *level_
         h->upper[id] = u;
         atomic_fetch_add(&h->upper_bytes, bytes);
     }
-    if (h->vf)
-        memcpy(h->vf + id * d, c->qf, d * sizeof(float));
-    if (h->vi) {
-        memcpy(h->vi + id * d, c->qi, d);
-        h->vscale[id] = c->qscale;
+    if (h->p.storage == HNSW_STORE_F32) {
+        memcpy(hnsw_rec0(h, id) + h->voff, c->qf, d * sizeof(float));
+    } else {
+        memcpy(hnsw_rec0(h, id) + h->voff, &c->qscale, sizeof(float));
+        memcpy(hnsw_rec0(h, id) + h->voff + sizeof(float), c->qi, d);
     }
-    atomic_store_explicit(&h->links0[(size_t)id * h->stride0], 0, memory_order_relaxed);
+    if (h->rf)
+        memcpy(h->rf + id * d, c->qf, d * sizeof(float));
+    if (h->rh)
+        memcpy(h->rh + id * d, c->qh, d * sizeof(uint16_t));
+    atomic_store_explicit(hnsw_links(h, id, 0), 0, memory_order_relaxed);
     atomic_store_explicit(&h->indeg0[id], 0, memory_order_relaxed);
     atomic_store_explicit(&h->state[id], (uint8_t)(level | ST_PENDING), memory_order_release);
     atomic_fetch_add(&h->count, 1);
@@ -946,11 +1040,17 @@ int hnsw_get_vector(const hnsw *h, uint32_t id, float *out)
     s = id < h->nslots ? atomic_load(&h->state[id]) : ST_FREE;
     if (s == ST_FREE || (s & ST_PENDING)) {
         rc = HNSW_ENOENT;
-    } else if (h->vf) {
-        memcpy(out, h->vf + (size_t)id * h->dim, h->dim * sizeof(float));
+    } else if (h->p.storage == HNSW_STORE_F32) {
+        memcpy(out, hnsw_vf(h, id), h->dim * sizeof(float));
+    } else if (h->rf) {
+        memcpy(out, h->rf + (size_t)id * h->dim, h->dim * sizeof(float));
+    } else if (h->rh) {
+        kernels_f16_to_f32_n(out, h->rh + (size_t)id * h->dim, h->dim);
     } else {
+        const int8_t *v = hnsw_vi(h, id);
+        float sc = hnsw_vscale(h, id);
         for (uint32_t i = 0; i < h->dim; i++)
-            out[i] = h->vi[(size_t)id * h->dim + i] * h->vscale[id];
+            out[i] = v[i] * sc;
     }
     pthread_rwlock_unlock(&m->rw);
     return rc;
@@ -961,11 +1061,12 @@ size_t hnsw_memory_bytes(const hnsw *h)
     size_t per, b;
     if (!h)
         return 0;
-    per = 1 + (size_t)h->stride0 * 4 + 4 + sizeof(aword *) + 4;
-    if (h->vf)
+    /* state, record, in-degree, upper pointer, free-id stack, copies */
+    per = 1 + h->rec0 + 4 + sizeof(aword *) + 4;
+    if (h->rf)
         per += (size_t)h->dim * 4;
-    if (h->vi)
-        per += (size_t)h->dim + 4;
+    if (h->rh)
+        per += (size_t)h->dim * 2;
     b = sizeof(*h) + per * h->cap;
     b += atomic_load(&((hnsw *)h)->upper_bytes);
     b += atomic_load(&((hnsw *)h)->ctx_bytes);

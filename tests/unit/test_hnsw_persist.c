@@ -226,11 +226,11 @@ Test(hnsw_persist, wrong_magic_or_version_or_garbage_is_rejected)
     char *buf = small_file(&len, HNSW_STORE_F32);
     hnsw *g = (hnsw *)1;
     char junk[200];
-    uint32_t v = 2;
+    uint32_t v = 3;
     uint64_t hash;
     memset(junk, 'x', sizeof(junk));
     cr_assert_eq(load_bytes(junk, sizeof(junk), &g), HNSW_EFORMAT);
-    memcpy(buf + 8, &v, 4);        /* version 2, checksum fixed up */
+    memcpy(buf + 8, &v, 4);        /* version 3 (unknown), checksum fixed up */
     hash = XXH3_64bits(buf, 88);
     memcpy(buf + 88, &hash, 8);
     cr_assert_eq(load_bytes(buf, len, &g), HNSW_EFORMAT);
