@@ -3,16 +3,28 @@
  *
  * Design decisions:
  *
- * 1. Memory layout: everything is a flat array indexed by the dense id
- *    (hnsw_int.h): vectors in one slab, level-0 links in one fixed-stride
- *    slab (1 + 2M uint32 words), upper levels in a small per-node block
- *    only for the ~1/M nodes that have them. No per-node malloc, no
- *    pointers between nodes: a search touches the vector slab, the link
- *    slab and an epoch-stamped visited array. At d=384, M=16 that is
- *    384 (int8) + 4 (scale) + 132 (links) + 4 (in-degree) + 1 (state)
- *    + 8 (upper pointer) + 4 (free-id stack) + ~5 (upper blocks) ~= 542
- *    bytes per vector (test_hnsw measures 545 with the search scratch), and
- *    1536 more with float32 (hnswlib: ~4 d + 132 + label + 40 B mutex).
+ * 1. Memory layout: one fixed-size record per node for level 0, as
+ *    hnswlib does: [link count, 2M link ids | vector] (hnsw_int.h), where
+ *    the vector is float32, or int8 preceded by its scale. A search pays
+ *    for one record per node it touches: the vector when it scores the
+ *    node, and, if it later expands the node, the link words just before
+ *    that vector, usually still cached. (Separate vector and link slabs
+ *    cost two unrelated misses per expanded node: measured 0.85x hnswlib
+ *    single-thread QPS at 100k x 384 f32 with separate slabs.) Upper levels
+ *    live in a small per-node block only for the ~1/M nodes that have
+ *    them. No per-node malloc, no pointers between nodes. The record slab
+ *    is its own anonymous mapping, grown by mremap (pages move, nothing is
+ *    copied) and from 32 MB on marked MADV_HUGEPAGE: a 100k x 384 float32
+ *    slab is 167 MB, 41k 4 KB pages, and a search touches ~600 records at
+ *    random, each a TLB miss with small pages. (Below 32 MB a huge page
+ *    could waste up to 2 MB per small index; sanitizer builds use realloc
+ *    so ASan sees every access.) At d=384, M=16 the bytes per vector are
+ *    520 (int8 record: 132 links + 4 scale + 384) + 4 (in-degree) + 1
+ *    (state) + 8 (upper pointer) + 4 (free-id stack) + ~5 (upper blocks)
+ *    ~= 542 for int8 (test_hnsw measures it with the search scratch),
+ *    +768 with the float16 re-rank copies (default for int8), +1536 with
+ *    float32 copies instead; float32 storage ~1690 (hnswlib: ~4 d + 132 +
+ *    label + 40 B mutex).
  *
  * 2. Construction follows the paper and hnswlib: levels drawn from a seeded
  *    splitmix64 stream with mL = 1/ln(M) (same seed + same insertion order
@@ -27,11 +39,13 @@
  *    find the nodes that link to d: every node keeps its in-degree per
  *    level (one atomic counter, 4 bytes), and the search stops as soon as
  *    that many are found: first among d's out-neighbours and theirs (2
- *    hops), then by scanning the level (level 0: the link slab as plain
- *    words, which gcc vectorises). Measured on clustered data the 2 hops
+ *    hops), then by scanning the level (level 0: the link words of every
+ *    record as plain words, which gcc vectorises). Measured on clustered data the 2 hops
  *    suffice for only ~15% of deletes: the rest of the in-links are long
  *    "diverse" links from other clusters, so a single hnsw_delete costs a
- *    scan of the link slab (N x 132 bytes at M=16). hnsw_delete_batch does
+ *    scan of the first 132 bytes of every record at M=16 (a strided read
+ *    since design 1 put the vectors between them: slower than the former
+ *    contiguous link slab; the batch delete amortises it). hnsw_delete_batch does
  *    one scan per batch instead (2.7x the delete rate at 20k x 64 with
  *    batches of 256; more as N grows). Reverse-link lists would avoid the
  *    scan but cost ~80 bytes per vector, which breaks the int8 budget.
@@ -68,6 +82,10 @@
  *    acquire loads by readers: plain moves on x86), so a searcher that
  *    follows a fresh link also sees the vector stored before it. A reader
  *    may see a list mid-prune: every id in it is a live node either way.
+ *    The read side stays on the search path: on one thread it is two atomic
+ *    read-modify-writes per search (tens of ns against a search of tens of
+ *    us), and dropping it needs deferred reclamation of deleted slots
+ *    (rejected below).
  *    Rejected: tombstones (grow with a TTL workload, and hnswlib's refill
  *    is 8x slower); a global lock for inserts (searches would stall for
  *    the whole ~100 us insert); epoch-based reclamation so deletes run
@@ -80,9 +98,14 @@
  *    array is a uint16 epoch per slot, cleared only when the epoch wraps.
  *
  * 6. int8 storage: symmetric per-vector scale (max |x| / 127), the query
- *    quantised the same way for graph traversal; with rerank the final ef
- *    candidates are re-scored against float32 copies, so recall matches
- *    float32 at the same ef.
+ *    quantised the same way for graph traversal. Re-rank (hnsw_params
+ *    .rerank) re-scores the final ef candidates against a copy kept outside
+ *    the records (only ef rows are read per search): float16 by default
+ *    (2 d bytes; the rounding error, ~2^-11 relative per element, moves a
+ *    distance by ~1e-4, far below the gaps that decide a top 10: test_hnsw
+ *    checks the top 10 agree with float32 copies), float32 as an option
+ *    (4 d bytes), or none (ranks by the int8 distance). The graph itself
+ *    is built on int8 distances in every case.
  *
  * 7. Small indexes are searched exactly (a flat sgemv scan): below
  *    exact_below live vectors that is faster than the graph and exact. */

@@ -36,6 +36,23 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Mean level-0 out-degree and the share of full lists (2M links). */
+static void degree_stats(hnsw *h, const char *when)
+{
+    uint32_t used = hnsw_slots_used(h), mx = hnsw_max_links(h), links[8192];
+    double sum = 0, full = 0, live = 0;
+    for (uint32_t id = 0; id < used; id++) {
+        int n = hnsw_get_links(h, id, 0, links, mx < 8192 ? mx : 8192);
+        if (n < 0)
+            continue;
+        live++;
+        sum += n;
+        full += (uint32_t)n == mx;
+    }
+    fprintf(stderr, "ann-probe: %s: level-0 out-degree %.2f, %.1f%% of lists full\n", when,
+            live ? sum / live : 0, live ? 100 * full / live : 0);
+}
+
 /* The churn of ann-bench: rounds of deleting a random tenth of the rows
  * and re-inserting them; row_of_id follows the new ids. */
 static int churn(hnsw *h, const ann_matrix *base, uint32_t *row_of_id, double factor,
@@ -56,6 +73,7 @@ static int churn(hnsw *h, const ann_matrix *base, uint32_t *row_of_id, double fa
         perm[i] = i;
         id_of_row[row_of_id[i]] = (uint32_t)i; /* fresh build: ids < n */
     }
+    degree_stats(h, "before churn");
     while (done < target) {
         size_t m = target - done < batch ? target - done : batch;
         for (size_t i = 0; i < m; i++) {
@@ -80,6 +98,7 @@ static int churn(hnsw *h, const ann_matrix *base, uint32_t *row_of_id, double fa
         ins_s += now_s() - t0;
         done += m;
     }
+    degree_stats(h, "after churn");
     fprintf(stderr, "ann-probe: churn %zu: fresh %.0f ins/s, churned %.0f ins/s (%.2fx), "
                     "%.0f del/s\n", done, build_s > 0 ? n / build_s : 0, done / ins_s,
             build_s > 0 ? done / ins_s / (n / build_s) : 0, done / del_s);
@@ -97,6 +116,7 @@ static hnsw *build(const ann_matrix *base, const char *variant, uint32_t *row_of
 {
     hnsw_params p;
     hnsw *h;
+    double t90 = 0;
     hnsw_params_default(&p, base->dim);
     if (strcmp(variant, "f32")) {
         p.storage = HNSW_STORE_I8;
@@ -109,12 +129,20 @@ static hnsw *build(const ann_matrix *base, const char *variant, uint32_t *row_of
     hnsw_reserve(h, (uint32_t)base->rows);
     for (size_t i = 0; i < base->rows; i++) {
         uint32_t id;
+        if (i == base->rows - base->rows / 10)
+            t90 = now_s();
         if (hnsw_insert(h, base->v + i * base->dim, base->dim, &id)) {
             hnsw_free(h);
             return NULL;
         }
         row_of_id[id] = (uint32_t)i;
     }
+    /* The last tenth of a build inserts into an index of nearly full
+     * size, as churn does: the rate to compare churned inserts with,
+     * apart from the whole build's mean. */
+    if (base->rows >= 10)
+        fprintf(stderr, "ann-probe: fresh build, last tenth: %.0f ins/s\n",
+                (base->rows / 10) / (now_s() - t90));
     return h;
 }
 
