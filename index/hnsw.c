@@ -168,9 +168,17 @@ int hnsw_init_struct(hnsw *h, const hnsw_params *p)
     h->M = p->M;
     h->M0 = 2 * p->M;
     h->stride0 = 1 + h->M0;
-    h->voff = (size_t)h->stride0 * sizeof(aword);
-    h->rec0 = h->voff + (p->storage == HNSW_STORE_F32 ? (size_t)p->dim * sizeof(float)
-                                                      : sizeof(float) + ((p->dim + 3u) & ~3u));
+    if (p->storage == HNSW_STORE_F32) {
+        /* vector first, 64-byte aligned (kernels/avx2.c design 1: rows
+         * that are not split every other 32-byte load across lines) */
+        h->voff = 0;
+        h->loff = (size_t)p->dim * sizeof(float);
+        h->rec0 = (h->loff + (size_t)h->stride0 * sizeof(aword) + 63) & ~(size_t)63;
+    } else {
+        h->loff = 0;
+        h->voff = (size_t)h->stride0 * sizeof(aword);
+        h->rec0 = h->voff + sizeof(float) + ((p->dim + 3u) & ~3u);
+    }
     h->ustride = 2 + h->M;
     h->mL = 1.0 / log((double)p->M);
     h->k = kernels_get();
@@ -598,7 +606,7 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
     const int8_t *qi = c->qi;
     const float qscale = c->qscale;
     const uint8_t *base = h->base0;
-    const size_t rec = h->rec0, voff = h->voff;
+    const size_t rec = h->rec0, voff = h->voff, loff = h->loff;
     hnsw_heap *cand = &c->cand, *res = &c->res;
     visited_next(c);
     epoch = c->epoch;
@@ -614,7 +622,7 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
         if (cur.dist > res->a[0].dist && res->n >= ef)
             break;
         heap_pop_min(cand);
-        blk = l == 0 ? (aword *)(base + (size_t)cur.id * rec) : hnsw_links(h, cur.id, l);
+        blk = l == 0 ? (aword *)(base + (size_t)cur.id * rec + loff) : hnsw_links(h, cur.id, l);
         n = atomic_load_explicit(&blk[0], memory_order_acquire);
         ids = hnsw_link_ids(h, blk, l);
         /* Two passes: first the unvisited neighbours, prefetching the

@@ -40,10 +40,10 @@ static uint32_t inlinks_scan(hnsw *h, hnsw_ctx *c, uint32_t d, int l, uint32_t *
     uint16_t ep = c->epoch;
     if (l == 0) {
         for (uint32_t y = 0; y < h->nslots && found < need; y++) {
-            const uint32_t *w = (const uint32_t *)hnsw_rec0(h, y);
+            const uint32_t *w = (const uint32_t *)hnsw_links(h, y, 0);
             uint32_t hit = 0;
             if (y + 8 < h->nslots) { /* strided reads: help the prefetcher */
-                const char *ahead = (const char *)hnsw_rec0(h, y + 8);
+                const char *ahead = (const char *)hnsw_links(h, y + 8, 0);
                 __builtin_prefetch(ahead);
                 __builtin_prefetch(ahead + 64);
                 __builtin_prefetch(ahead + 4 * h->stride0 - 1);

@@ -8,9 +8,11 @@
  *                ST_FREE for a free slot, level|ST_PENDING while an insert
  *                has stored the vector but not linked it yet.
  *   base0        the level-0 records, rec0 bytes each (hnsw.c design 1):
- *                [count, M0 link ids] (1 + 2M aword), then at voff the
- *                vector: F32 float[dim]; I8 float scale, int8[dim]. One
- *                record is what a search touches per visited node.
+ *                F32: [float vector[dim] | count, M0 link ids | pad to 64]
+ *                (voff 0, loff 4 dim: the vector 64-byte aligned);
+ *                I8: [count, M0 link ids | float scale | int8 vector[dim]]
+ *                (loff 0, voff 4 (1 + M0), no padding: the int8 budget).
+ *                One record is what a search touches per visited node.
  *   rh / rf      I8 re-rank copies, cap x dim: float16 (HNSW_RERANK_F16)
  *                or float32 (HNSW_RERANK_F32); NULL without re-rank.
  *   indeg0[id]   counts the level-0 links pointing at id.
@@ -78,8 +80,10 @@ struct hnsw {
     uint32_t nslots;            /* high-water mark: ids < nslots were used */
     _Atomic uint8_t *state;
     uint8_t *base0;             /* cap x rec0 bytes: level-0 records */
-    size_t rec0;                /* bytes per record, a multiple of 4 */
-    size_t voff;                /* vector offset in a record: 4 (1 + M0) */
+    size_t rec0;                /* bytes per record: F32 a multiple of 64,
+                                 * I8 of 4 */
+    size_t voff;                /* vector offset in a record (I8: scale) */
+    size_t loff;                /* link words' offset in a record */
     size_t base0_bytes;         /* mapped/allocated bytes of base0 */
     uint16_t *rh;               /* F16 re-rank copies, cap x dim, or NULL */
     float *rf;                  /* F32 re-rank copies, cap x dim, or NULL */
@@ -143,7 +147,7 @@ static inline float hnsw_vscale(const hnsw *h, uint32_t id)
 static inline aword *hnsw_links(const hnsw *h, uint32_t id, int level)
 {
     if (level == 0)
-        return (aword *)hnsw_rec0(h, id);
+        return (aword *)(hnsw_rec0(h, id) + h->loff);
     return h->upper[id] + (size_t)(level - 1) * h->ustride;
 }
 

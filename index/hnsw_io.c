@@ -427,7 +427,7 @@ static int load_sections(reader *r, hnsw *h)
     if (sec_open(r, SEC_LINKS0, (uint64_t)h->nslots * h->stride0 * 4))
         return -1;
     for (uint32_t id = 0; id < h->nslots; id++)
-        if (r_bytes(r, hnsw_rec0(h, id), (size_t)h->stride0 * 4))
+        if (r_bytes(r, (void *)hnsw_links(h, id, 0), (size_t)h->stride0 * 4))
             return -1;
     if (sec_close(r))
         return -1;
