@@ -316,11 +316,12 @@ int hnsw_alloc_slots(hnsw *h, uint32_t cap)
             return HNSW_ENOMEM;                  \
         h->field = t;                            \
     } while (0)
-    /* realloc, not a 64-byte aligned copy: an aligned_alloc + memcpy
-     * growth of the vector slab measured no search speed-up (ann-probe,
-     * 20k x 384) but raised the resident bytes per vector after a build
-     * from ~1735 to 2068 in ann-bench (freed slabs stay in glibc's heap;
-     * realloc grows large blocks in place with mremap). */
+    /* The small per-slot arrays grow by realloc. The record slab grows by
+     * slab_resize (mremap: in place or moved, never copied, and page
+     * aligned, so float32 records keep their 64-byte alignment). An
+     * earlier aligned_alloc + memcpy growth raised the resident bytes per
+     * vector after a build from ~1735 to 2068 in ann-bench: freed slabs
+     * stayed in the heap. */
     GROW(state, 1);
     GROW(indeg0, sizeof(aword));
     GROW(upper, sizeof(aword *));
@@ -984,12 +985,31 @@ static int insert_link(hnsw *h, hnsw_ctx *c, uint32_t id, uint32_t level)
         /* keep[] indexes sel[]; compact sel to the kept ones. */
         for (uint32_t i = 0; i < kept; i++)
             c->sel[i] = c->sel[keep[i]];
+        /* Another inserter may already have linked itself into this list:
+         * once id is linked on a higher level, a concurrent insert can
+         * descend to id, start its level-l search there and append to
+         * id's level-l list (hnsw_connect) before this write. Those links
+         * are counted in their targets' in-degrees, so they are kept and
+         * ours are appended after them, up to the capacity. (Overwriting
+         * the list lost them and left an in-degree one too high: the
+         * validator caught it once in ~40 runs of tests/mt/hnsw_mt.c.) A selected neighbour that does not fit only loses the
+         * link from this new node, never its way in: it was reachable
+         * before this node existed. */
         pthread_mutex_lock(node_lock(h, id));
-        for (uint32_t i = 0; i < kept; i++) {
-            atomic_store_explicit(&ids[i], c->sel[i].id, memory_order_release);
-            atomic_fetch_add_explicit(hnsw_indeg(h, c->sel[i].id, l), 1, memory_order_relaxed);
+        {
+            uint32_t cnt = atomic_load_explicit(&blk[0], memory_order_relaxed), n0 = cnt;
+            uint32_t mmax = l ? h->M : h->M0;
+            for (uint32_t i = 0; i < kept && cnt < mmax; i++) {
+                uint32_t x = c->sel[i].id, dup = 0;
+                for (uint32_t j = 0; j < n0 && !dup; j++)
+                    dup = atomic_load_explicit(&ids[j], memory_order_relaxed) == x;
+                if (dup)
+                    continue;
+                atomic_store_explicit(&ids[cnt++], x, memory_order_release);
+                atomic_fetch_add_explicit(hnsw_indeg(h, x, l), 1, memory_order_relaxed);
+            }
+            atomic_store_explicit(&blk[0], cnt, memory_order_release);
         }
-        atomic_store_explicit(&blk[0], kept, memory_order_release);
         pthread_mutex_unlock(node_lock(h, id));
         for (uint32_t i = 0; i < kept; i++)
             hnsw_connect(h, c, c->sel[i].id, id, l, 0);

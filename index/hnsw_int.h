@@ -70,7 +70,7 @@ typedef struct hnsw_ctx {
 struct hnsw {
     hnsw_params p;
     uint32_t dim, M, M0;        /* M0 = 2M, level-0 capacity */
-    uint32_t stride0;           /* 1 + M0 link words at a record's start */
+    uint32_t stride0;           /* 1 + M0 link words, at loff in a record */
     uint32_t ustride;           /* 2 + M words per upper level */
     double mL;                  /* 1 / ln(M) */
     const kernels *k;
