@@ -50,8 +50,9 @@ typedef struct hnsw_params {
     uint32_t ef_construction;  /* default 200 */
     uint32_t ef_search;        /* default 100; a search uses max(ef, k) */
     hnsw_storage storage;      /* default F32 */
-    int rerank;                /* I8 only: HNSW_RERANK_* (default F16); any
-                                * other non-zero value is EINVAL */
+    int rerank;                /* I8 only: HNSW_RERANK_* (default F16); a
+                                * value outside NONE..F32 is HNSW_EINVAL;
+                                * ignored for F32 storage */
     uint64_t seed;             /* level generator seed: same seed + same
                                 * insert order = same graph */
 } hnsw_params;
