@@ -3,16 +3,30 @@
  *
  * Design decisions:
  *
- * 1. Memory layout: everything is a flat array indexed by the dense id
- *    (hnsw_int.h): vectors in one slab, level-0 links in one fixed-stride
- *    slab (1 + 2M uint32 words), upper levels in a small per-node block
- *    only for the ~1/M nodes that have them. No per-node malloc, no
- *    pointers between nodes: a search touches the vector slab, the link
- *    slab and an epoch-stamped visited array. At d=384, M=16 that is
- *    384 (int8) + 4 (scale) + 132 (links) + 4 (in-degree) + 1 (state)
- *    + 8 (upper pointer) + 4 (free-id stack) + ~5 (upper blocks) ~= 542
- *    bytes per vector (test_hnsw measures 545 with the search scratch), and
- *    1536 more with float32 (hnswlib: ~4 d + 132 + label + 40 B mutex).
+ * 1. Memory layout: one fixed-size record per node for level 0, as
+ *    hnswlib does (hnsw_int.h): float32 [vector | link count, 2M link ids]
+ *    padded to 64 bytes so every vector is 64-byte aligned (unaligned
+ *    records measured 260-338 us/query against 215-243 aligned, ann-probe
+ *    100k x 384 ef 24, alternating runs at load average ~10); int8
+ *    [link count, 2M ids | scale | vector], unpadded (the 570 B budget). A
+ *    search pays for one record per node it touches: the vector when it
+ *    scores the node, and, if it later expands the node, the link words
+ *    next to that vector, usually still cached. (Separate vector and link slabs
+ *    cost two unrelated misses per expanded node: measured 0.85x hnswlib
+ *    single-thread QPS at 100k x 384 f32 with separate slabs.) Upper levels
+ *    live in a small per-node block only for the ~1/M nodes that have
+ *    them. No per-node malloc, no pointers between nodes. The record slab
+ *    is its own anonymous mapping, grown by mremap (pages move, nothing is
+ *    copied) and from 128 MB on marked MADV_HUGEPAGE: a 100k x 384 float32
+ *    slab is 173 MB, 42k 4 KB pages, and a search touches ~600 records at
+ *    random. (The gain measured small, ~2%, and the partly used last huge
+ *    page costs up to 2 MB, hence the threshold: slab_resize.) At d=384, M=16 the bytes per vector are
+ *    520 (int8 record: 132 links + 4 scale + 384) + 4 (in-degree) + 1
+ *    (state) + 8 (upper pointer) + 4 (free-id stack) + ~5 (upper blocks)
+ *    ~= 542 for int8 (test_hnsw measures it with the search scratch),
+ *    +768 with the float16 re-rank copies (default for int8), +1536 with
+ *    float32 copies instead; float32 storage 1728 + ~22 = ~1750 (hnswlib:
+ *    ~4 d + 132 + label + 40 B mutex).
  *
  * 2. Construction follows the paper and hnswlib: levels drawn from a seeded
  *    splitmix64 stream with mL = 1/ln(M) (same seed + same insertion order
@@ -27,11 +41,13 @@
  *    find the nodes that link to d: every node keeps its in-degree per
  *    level (one atomic counter, 4 bytes), and the search stops as soon as
  *    that many are found: first among d's out-neighbours and theirs (2
- *    hops), then by scanning the level (level 0: the link slab as plain
- *    words, which gcc vectorises). Measured on clustered data the 2 hops
+ *    hops), then by scanning the level (level 0: the link words of every
+ *    record as plain words, which gcc vectorises). Measured on clustered data the 2 hops
  *    suffice for only ~15% of deletes: the rest of the in-links are long
  *    "diverse" links from other clusters, so a single hnsw_delete costs a
- *    scan of the link slab (N x 132 bytes at M=16). hnsw_delete_batch does
+ *    scan of the first 132 bytes of every record at M=16 (a strided read
+ *    since design 1 put the vectors between them: slower than the former
+ *    contiguous link slab; the batch delete amortises it). hnsw_delete_batch does
  *    one scan per batch instead (2.7x the delete rate at 20k x 64 with
  *    batches of 256; more as N grows). Reverse-link lists would avoid the
  *    scan but cost ~80 bytes per vector, which breaks the int8 budget.
@@ -68,6 +84,10 @@
  *    acquire loads by readers: plain moves on x86), so a searcher that
  *    follows a fresh link also sees the vector stored before it. A reader
  *    may see a list mid-prune: every id in it is a live node either way.
+ *    The read side stays on the search path: on one thread it is two atomic
+ *    read-modify-writes per search (tens of ns against a search of tens of
+ *    us), and dropping it needs deferred reclamation of deleted slots
+ *    (rejected below).
  *    Rejected: tombstones (grow with a TTL workload, and hnswlib's refill
  *    is 8x slower); a global lock for inserts (searches would stall for
  *    the whole ~100 us insert); epoch-based reclamation so deletes run
@@ -80,9 +100,14 @@
  *    array is a uint16 epoch per slot, cleared only when the epoch wraps.
  *
  * 6. int8 storage: symmetric per-vector scale (max |x| / 127), the query
- *    quantised the same way for graph traversal; with rerank the final ef
- *    candidates are re-scored against float32 copies, so recall matches
- *    float32 at the same ef.
+ *    quantised the same way for graph traversal. Re-rank (hnsw_params
+ *    .rerank) re-scores the final ef candidates against a copy kept outside
+ *    the records (only ef rows are read per search): float16 by default
+ *    (2 d bytes; the rounding error, ~2^-11 relative per element, moves a
+ *    distance by ~1e-4, far below the gaps that decide a top 10: test_hnsw
+ *    checks the top 10 agree with float32 copies), float32 as an option
+ *    (4 d bytes), or none (ranks by the int8 distance). The graph itself
+ *    is built on int8 distances in every case.
  *
  * 7. Small indexes are searched exactly (a flat sgemv scan): below
  *    exact_below live vectors that is faster than the graph and exact. */
@@ -90,6 +115,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "index/hnsw.h"
 #include "index/hnsw_int.h"
@@ -112,7 +140,7 @@ void hnsw_params_default(hnsw_params *p, uint32_t dim)
     p->ef_construction = 200;
     p->ef_search = 100;
     p->storage = HNSW_STORE_F32;
-    p->rerank = 1;
+    p->rerank = HNSW_RERANK_F16;
     p->seed = 0x5eed5eedULL;
 }
 
@@ -125,6 +153,8 @@ int hnsw_check_params(const hnsw_params *p)
         return HNSW_EINVAL;
     if (p->storage != HNSW_STORE_F32 && p->storage != HNSW_STORE_I8)
         return HNSW_EINVAL;
+    if (p->storage == HNSW_STORE_I8 && (p->rerank < HNSW_RERANK_NONE || p->rerank > HNSW_RERANK_F32))
+        return HNSW_EINVAL;
     return HNSW_OK;
 }
 
@@ -135,11 +165,22 @@ int hnsw_init_struct(hnsw *h, const hnsw_params *p)
         return rc;
     memset(h, 0, sizeof(*h));
     h->p = *p;
-    h->p.rerank = p->storage == HNSW_STORE_I8 ? (p->rerank != 0) : 0;
+    h->p.rerank = p->storage == HNSW_STORE_I8 ? p->rerank : HNSW_RERANK_NONE;
     h->dim = p->dim;
     h->M = p->M;
     h->M0 = 2 * p->M;
     h->stride0 = 1 + h->M0;
+    if (p->storage == HNSW_STORE_F32) {
+        /* vector first, 64-byte aligned (kernels/avx2.c design 1: rows
+         * that are not split every other 32-byte load across lines) */
+        h->voff = 0;
+        h->loff = (size_t)p->dim * sizeof(float);
+        h->rec0 = (h->loff + (size_t)h->stride0 * sizeof(aword) + 63) & ~(size_t)63;
+    } else {
+        h->loff = 0;
+        h->voff = (size_t)h->stride0 * sizeof(aword);
+        h->rec0 = h->voff + sizeof(float) + ((p->dim + 3u) & ~3u);
+    }
     h->ustride = 2 + h->M;
     h->mL = 1.0 / log((double)p->M);
     h->k = kernels_get();
@@ -203,6 +244,61 @@ static void *grow(void *p, size_t n, size_t elem)
     return realloc(p, n * elem);
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define HNSW_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define HNSW_SANITIZED 1
+#endif
+#endif
+
+#if defined(__linux__) && !defined(HNSW_SANITIZED)
+/* The record slab is its own anonymous mapping (design note 1): grown
+ * with mremap (pages move, nothing is copied) and, from HNSW_HUGE_MIN
+ * bytes on, marked MADV_HUGEPAGE. The partly filled last huge page is
+ * resident whole (up to 2 MB): at 32 MB that measured 578 B/vector RSS
+ * for int8 at 100k x 384 (563 without), over the 570 budget, for a gain
+ * within the noise (f32 100k x 384 ef 24, best of 7 alternating ann-probe
+ * runs: 73.8 us/query with huge pages, 75.7 without). From 128 MB the
+ * tail costs at most 1.6%. Sanitizer builds use realloc so ASan still
+ * sees every access to the slab. */
+#ifndef HNSW_HUGE_MIN
+#define HNSW_HUGE_MIN ((size_t)128 << 20)
+#endif
+
+static void *slab_resize(void *p, size_t oldb, size_t newb)
+{
+    void *q;
+    if (!p)
+        q = mmap(NULL, newb, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    else
+        q = mremap(p, oldb, newb, MREMAP_MAYMOVE);
+    if (q == MAP_FAILED)
+        return NULL;
+    if (newb >= HNSW_HUGE_MIN)
+        (void)madvise(q, newb, MADV_HUGEPAGE); /* advice only: no error */
+    return q;
+}
+
+static void slab_free(void *p, size_t bytes)
+{
+    if (p)
+        munmap(p, bytes);
+}
+#else
+static void *slab_resize(void *p, size_t oldb, size_t newb)
+{
+    (void)oldb;
+    return realloc(p, newb);
+}
+
+static void slab_free(void *p, size_t bytes)
+{
+    (void)bytes;
+    free(p);
+}
+#endif
+
 /* Grows every per-slot array to cap slots (cap > h->cap). Caller holds
  * the write lock (or owns h alone). On failure the arrays already grown
  * stay grown (still consistent: h->cap is only raised at the end). */
@@ -220,23 +316,28 @@ int hnsw_alloc_slots(hnsw *h, uint32_t cap)
             return HNSW_ENOMEM;                  \
         h->field = t;                            \
     } while (0)
-    /* realloc, not a 64-byte aligned copy: an aligned_alloc + memcpy
-     * growth of the vector slab measured no search speed-up (ann-probe,
-     * 20k x 384) but raised the resident bytes per vector after a build
-     * from ~1735 to 2068 in ann-bench (freed slabs stay in glibc's heap;
-     * realloc grows large blocks in place with mremap). */
+    /* The small per-slot arrays grow by realloc. The record slab grows by
+     * slab_resize (mremap: in place or moved, never copied, and page
+     * aligned, so float32 records keep their 64-byte alignment). An
+     * earlier aligned_alloc + memcpy growth raised the resident bytes per
+     * vector after a build from ~1735 to 2068 in ann-bench: freed slabs
+     * stayed in the heap. */
     GROW(state, 1);
-    GROW(links0, (size_t)h->stride0 * sizeof(aword));
     GROW(indeg0, sizeof(aword));
     GROW(upper, sizeof(aword *));
     GROW(freeids, sizeof(uint32_t));
-    if (h->p.storage == HNSW_STORE_F32 || h->p.rerank)
-        GROW(vf, d * sizeof(float));
-    if (h->p.storage == HNSW_STORE_I8) {
-        GROW(vi, d);
-        GROW(vscale, sizeof(float));
-    }
+    if (h->p.rerank == HNSW_RERANK_F16)
+        GROW(rh, d * sizeof(uint16_t));
+    if (h->p.rerank == HNSW_RERANK_F32)
+        GROW(rf, d * sizeof(float));
 #undef GROW
+    if (h->rec0 > SIZE_MAX / cap)
+        return HNSW_ENOMEM;
+    t = slab_resize(h->base0, h->base0_bytes, (size_t)cap * h->rec0);
+    if (!t)
+        return HNSW_ENOMEM;
+    h->base0 = t;
+    h->base0_bytes = (size_t)cap * h->rec0;
     for (uint32_t i = old; i < cap; i++) {
         atomic_init(&h->state[i], ST_FREE);
         h->upper[i] = NULL;
@@ -251,10 +352,9 @@ void hnsw_free_arrays(hnsw *h)
         for (uint32_t i = 0; i < h->nslots; i++)
             free(h->upper[i]);
     free((void *)h->state);
-    free(h->vf);
-    free(h->vi);
-    free(h->vscale);
-    free(h->links0);
+    slab_free(h->base0, h->base0_bytes);
+    free(h->rh);
+    free(h->rf);
     free(h->indeg0);
     free(h->upper);
     free(h->freeids);
@@ -271,6 +371,7 @@ void hnsw_free(hnsw *h)
         free(c->visited);
         free(c->qf);
         free(c->qi);
+        free(c->qh);
         free(c->cand.a);
         free(c->res.a);
         free(c->sel);
@@ -316,13 +417,15 @@ hnsw_ctx *hnsw_ctx_get(hnsw *h)
         return NULL;
     c->qf = malloc(h->dim * sizeof(float));
     c->qi = malloc(h->dim);
-    if (!c->qf || !c->qi) {
+    c->qh = malloc(h->dim * sizeof(uint16_t));
+    if (!c->qf || !c->qi || !c->qh) {
         free(c->qf);
         free(c->qi);
+        free(c->qh);
         free(c);
         return NULL;
     }
-    atomic_fetch_add(&h->ctx_bytes, sizeof(*c) + h->dim * 5);
+    atomic_fetch_add(&h->ctx_bytes, sizeof(*c) + h->dim * 7);
     return c;
 }
 
@@ -435,8 +538,24 @@ int hnsw_prepare_query(const hnsw *h, hnsw_ctx *c, const float *q, uint32_t dim)
             c->qi[i] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
         }
         c->qscale = maxabs / 127.0f;
+        if (h->p.rerank == HNSW_RERANK_F16)
+            kernels_f32_to_f16_n(c->qh, c->qf, dim);
     }
     return HNSW_OK;
+}
+
+void hnsw_load_query(const hnsw *h, hnsw_ctx *c, uint32_t id)
+{
+    if (h->p.storage == HNSW_STORE_F32) {
+        memcpy(c->qf, hnsw_vf(h, id), h->dim * sizeof(float));
+        return;
+    }
+    memcpy(c->qi, hnsw_vi(h, id), h->dim);
+    c->qscale = hnsw_vscale(h, id);
+    if (h->rf)
+        memcpy(c->qf, h->rf + (size_t)id * h->dim, h->dim * sizeof(float));
+    if (h->rh)
+        memcpy(c->qh, h->rh + (size_t)id * h->dim, h->dim * sizeof(uint16_t));
 }
 
 /* --------------------------------------------------------------- search */
@@ -493,9 +612,11 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
     const size_t dim = h->dim;
     float (*const dotf)(const float *, const float *, size_t) = h->k->dot_f32;
     int32_t (*const doti)(const int8_t *, const int8_t *, size_t) = h->k->dot_i8;
-    const float *qf = c->qf, *vf = h->vf;
-    const int8_t *qi = c->qi, *vi = h->vi;
-    const float *vscale = h->vscale, qscale = c->qscale;
+    const float *qf = c->qf;
+    const int8_t *qi = c->qi;
+    const float qscale = c->qscale;
+    const uint8_t *base = h->base0;
+    const size_t rec = h->rec0, voff = h->voff, loff = h->loff;
     hnsw_heap *cand = &c->cand, *res = &c->res;
     visited_next(c);
     epoch = c->epoch;
@@ -511,25 +632,30 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
         if (cur.dist > res->a[0].dist && res->n >= ef)
             break;
         heap_pop_min(cand);
-        blk = hnsw_links(h, cur.id, l);
+        blk = l == 0 ? (aword *)(base + (size_t)cur.id * rec + loff) : hnsw_links(h, cur.id, l);
         n = atomic_load_explicit(&blk[0], memory_order_acquire);
         ids = hnsw_link_ids(h, blk, l);
-        /* Two passes: first the unvisited neighbours, prefetching all of
-         * their vectors (up to 2M misses in flight instead of one), then
-         * the distances. */
+        /* Two passes: first the unvisited neighbours, prefetching the
+         * start of each one's vector (up to 2M misses in flight instead
+         * of one), then the distances. */
         m = 0;
         for (uint32_t i = 0; i < n; i++) {
             uint32_t nb = atomic_load_explicit(&ids[i], memory_order_acquire);
+            const uint8_t *r;
             if (vis[nb] == epoch)
                 continue;
             vis[nb] = epoch;
             todo[m++] = nb;
-            prefetch_vec(h, nb);
+            r = base + (size_t)nb * rec + voff;
+            __builtin_prefetch(r);
+            __builtin_prefetch(r + 64);
         }
         for (uint32_t i = 0; i < m; i++) {
             uint32_t nb = todo[i];
-            float d = f32 ? 1.0f - dotf(qf, vf + nb * dim, dim)
-                          : 1.0f - (float)doti(qi, vi + nb * dim, dim) * qscale * vscale[nb];
+            const uint8_t *r = base + (size_t)nb * rec + voff;
+            float d = f32 ? 1.0f - dotf(qf, (const float *)r, dim)
+                          : 1.0f - (float)doti(qi, (const int8_t *)(r + sizeof(float)), dim) *
+                                       qscale * *(const float *)r;
             if (res->n < ef)
                 heap_push_max(res, nb, d);
             else if (d < res->a[0].dist)
@@ -622,10 +748,15 @@ int hnsw_search(hnsw *h, const float *q, uint32_t dim, uint32_t k, uint32_t ef,
     ep = hnsw_greedy_descent(h, c, ep, &epd, top, 0);
     hnsw_search_layer(h, c, ep, epd, ef, 0);
     n = hnsw_res_sorted(c);
-    if (h->p.rerank) {
+    if (h->rf) {
         for (uint32_t i = 0; i < n; i++)
             c->sel[i].dist =
-                1.0f - h->k->dot_f32(c->qf, h->vf + (size_t)c->sel[i].id * h->dim, h->dim);
+                1.0f - h->k->dot_f32(c->qf, h->rf + (size_t)c->sel[i].id * h->dim, h->dim);
+        qsort(c->sel, n, sizeof(hnsw_result), cmp_result);
+    } else if (h->rh) {
+        for (uint32_t i = 0; i < n; i++)
+            c->sel[i].dist =
+                1.0f - h->k->dot_f16(c->qh, h->rh + (size_t)c->sel[i].id * h->dim, h->dim);
         qsort(c->sel, n, sizeof(hnsw_result), cmp_result);
     }
     want = live < k ? (uint32_t)live : k;
@@ -803,13 +934,17 @@ static int insert_store(hnsw *h, hnsw_ctx *c, uint32_t *id_out, uint32_t *level_
         h->upper[id] = u;
         atomic_fetch_add(&h->upper_bytes, bytes);
     }
-    if (h->vf)
-        memcpy(h->vf + id * d, c->qf, d * sizeof(float));
-    if (h->vi) {
-        memcpy(h->vi + id * d, c->qi, d);
-        h->vscale[id] = c->qscale;
+    if (h->p.storage == HNSW_STORE_F32) {
+        memcpy(hnsw_rec0(h, id) + h->voff, c->qf, d * sizeof(float));
+    } else {
+        memcpy(hnsw_rec0(h, id) + h->voff, &c->qscale, sizeof(float));
+        memcpy(hnsw_rec0(h, id) + h->voff + sizeof(float), c->qi, d);
     }
-    atomic_store_explicit(&h->links0[(size_t)id * h->stride0], 0, memory_order_relaxed);
+    if (h->rf)
+        memcpy(h->rf + id * d, c->qf, d * sizeof(float));
+    if (h->rh)
+        memcpy(h->rh + id * d, c->qh, d * sizeof(uint16_t));
+    atomic_store_explicit(hnsw_links(h, id, 0), 0, memory_order_relaxed);
     atomic_store_explicit(&h->indeg0[id], 0, memory_order_relaxed);
     atomic_store_explicit(&h->state[id], (uint8_t)(level | ST_PENDING), memory_order_release);
     atomic_fetch_add(&h->count, 1);
@@ -850,12 +985,31 @@ static int insert_link(hnsw *h, hnsw_ctx *c, uint32_t id, uint32_t level)
         /* keep[] indexes sel[]; compact sel to the kept ones. */
         for (uint32_t i = 0; i < kept; i++)
             c->sel[i] = c->sel[keep[i]];
+        /* Another inserter may already have linked itself into this list:
+         * once id is linked on a higher level, a concurrent insert can
+         * descend to id, start its level-l search there and append to
+         * id's level-l list (hnsw_connect) before this write. Those links
+         * are counted in their targets' in-degrees, so they are kept and
+         * ours are appended after them, up to the capacity. (Overwriting
+         * the list lost them and left an in-degree one too high: the
+         * validator caught it once in ~40 runs of tests/mt/hnsw_mt.c.) A selected neighbour that does not fit only loses the
+         * link from this new node, never its way in: it was reachable
+         * before this node existed. */
         pthread_mutex_lock(node_lock(h, id));
-        for (uint32_t i = 0; i < kept; i++) {
-            atomic_store_explicit(&ids[i], c->sel[i].id, memory_order_release);
-            atomic_fetch_add_explicit(hnsw_indeg(h, c->sel[i].id, l), 1, memory_order_relaxed);
+        {
+            uint32_t cnt = atomic_load_explicit(&blk[0], memory_order_relaxed), n0 = cnt;
+            uint32_t mmax = l ? h->M : h->M0;
+            for (uint32_t i = 0; i < kept && cnt < mmax; i++) {
+                uint32_t x = c->sel[i].id, dup = 0;
+                for (uint32_t j = 0; j < n0 && !dup; j++)
+                    dup = atomic_load_explicit(&ids[j], memory_order_relaxed) == x;
+                if (dup)
+                    continue;
+                atomic_store_explicit(&ids[cnt++], x, memory_order_release);
+                atomic_fetch_add_explicit(hnsw_indeg(h, x, l), 1, memory_order_relaxed);
+            }
+            atomic_store_explicit(&blk[0], cnt, memory_order_release);
         }
-        atomic_store_explicit(&blk[0], kept, memory_order_release);
         pthread_mutex_unlock(node_lock(h, id));
         for (uint32_t i = 0; i < kept; i++)
             hnsw_connect(h, c, c->sel[i].id, id, l, 0);
@@ -946,11 +1100,17 @@ int hnsw_get_vector(const hnsw *h, uint32_t id, float *out)
     s = id < h->nslots ? atomic_load(&h->state[id]) : ST_FREE;
     if (s == ST_FREE || (s & ST_PENDING)) {
         rc = HNSW_ENOENT;
-    } else if (h->vf) {
-        memcpy(out, h->vf + (size_t)id * h->dim, h->dim * sizeof(float));
+    } else if (h->p.storage == HNSW_STORE_F32) {
+        memcpy(out, hnsw_vf(h, id), h->dim * sizeof(float));
+    } else if (h->rf) {
+        memcpy(out, h->rf + (size_t)id * h->dim, h->dim * sizeof(float));
+    } else if (h->rh) {
+        kernels_f16_to_f32_n(out, h->rh + (size_t)id * h->dim, h->dim);
     } else {
+        const int8_t *v = hnsw_vi(h, id);
+        float sc = hnsw_vscale(h, id);
         for (uint32_t i = 0; i < h->dim; i++)
-            out[i] = h->vi[(size_t)id * h->dim + i] * h->vscale[id];
+            out[i] = v[i] * sc;
     }
     pthread_rwlock_unlock(&m->rw);
     return rc;
@@ -961,11 +1121,12 @@ size_t hnsw_memory_bytes(const hnsw *h)
     size_t per, b;
     if (!h)
         return 0;
-    per = 1 + (size_t)h->stride0 * 4 + 4 + sizeof(aword *) + 4;
-    if (h->vf)
+    /* state, record, in-degree, upper pointer, free-id stack, copies */
+    per = 1 + h->rec0 + 4 + sizeof(aword *) + 4;
+    if (h->rf)
         per += (size_t)h->dim * 4;
-    if (h->vi)
-        per += (size_t)h->dim + 4;
+    if (h->rh)
+        per += (size_t)h->dim * 2;
     b = sizeof(*h) + per * h->cap;
     b += atomic_load(&((hnsw *)h)->upper_bytes);
     b += atomic_load(&((hnsw *)h)->ctx_bytes);

@@ -37,14 +37,22 @@ typedef enum hnsw_storage {
     HNSW_STORE_I8 = 1,     /* int8, per-vector scale (quantised) */
 } hnsw_storage;
 
+/* hnsw_params.rerank (I8 only): how the final ef candidates of an int8
+ * search are re-scored. F16 keeps a float16 copy per vector (2 d bytes),
+ * F32 a float32 copy (4 d bytes); NONE ranks by the int8 distance. */
+#define HNSW_RERANK_NONE 0
+#define HNSW_RERANK_F16 1
+#define HNSW_RERANK_F32 2
+
 typedef struct hnsw_params {
     uint32_t dim;              /* 1..65536 */
     uint32_t M;                /* links per node on layers >= 1 (2M on layer 0); 4..4096, default 16 */
     uint32_t ef_construction;  /* default 200 */
     uint32_t ef_search;        /* default 100; a search uses max(ef, k) */
     hnsw_storage storage;      /* default F32 */
-    int rerank;                /* I8 only: keep float32 copies and re-rank the
-                                * final candidates with them (default 1) */
+    int rerank;                /* I8 only: HNSW_RERANK_* (default F16); a
+                                * value outside NONE..F32 is HNSW_EINVAL;
+                                * ignored for F32 storage */
     uint64_t seed;             /* level generator seed: same seed + same
                                 * insert order = same graph */
 } hnsw_params;

@@ -61,16 +61,24 @@ int hnsw_exact_locked(hnsw *h, hnsw_ctx *c, uint32_t k, hnsw_result *out)
     c->res.n = 0;
     for (uint32_t start = 0; start < n; start += EXACT_BLOCK) {
         uint32_t rows = n - start < EXACT_BLOCK ? n - start : EXACT_BLOCK;
-        if (h->vf) {
-            if (batch_dot_f32(c->qf, h->vf + (size_t)start * h->dim, rows, h->dim, c->exact))
+        if (h->p.storage == HNSW_STORE_F32) {
+            /* the vectors sit at a fixed stride in the record slab */
+            if (batch_dot_f32_stride(c->qf, hnsw_vf(h, start), rows, h->dim,
+                                     h->rec0 / sizeof(float), c->exact))
                 return HNSW_EINVAL;
+        } else if (h->rf) {
+            if (batch_dot_f32(c->qf, h->rf + (size_t)start * h->dim, rows, h->dim, c->exact))
+                return HNSW_EINVAL;
+        } else if (h->rh) {
+            for (uint32_t r = 0; r < rows; r++)
+                c->exact[r] = h->k->dot_f16(c->qh, h->rh + (size_t)(start + r) * h->dim, h->dim);
         } else {
             for (uint32_t r = 0; r < rows; r++) {
-                const int8_t *v = h->vi + (size_t)(start + r) * h->dim;
+                const int8_t *v = hnsw_vi(h, start + r);
                 float s = 0;
                 for (uint32_t j = 0; j < h->dim; j++)
                     s += c->qf[j] * (float)v[j];
-                c->exact[r] = s * h->vscale[start + r];
+                c->exact[r] = s * hnsw_vscale(h, start + r);
             }
         }
         for (uint32_t r = 0; r < rows; r++) {

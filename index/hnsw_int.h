@@ -7,11 +7,15 @@
  *   state[id]    uint8: level (0..HNSW_MAX_LEVEL) of a live node,
  *                ST_FREE for a free slot, level|ST_PENDING while an insert
  *                has stored the vector but not linked it yet.
- *   vf           float32 vectors, cap x dim (F32 storage, or the re-rank
- *                copies of I8 storage when rerank is on; else NULL).
- *   vi, vscale   int8 vectors cap x dim and their per-vector scale (I8).
- *   links0       level-0 links: stride0 = 1 + 2M words per node:
- *                [count, id...]; indeg0[id] counts the links pointing at id.
+ *   base0        the level-0 records, rec0 bytes each (hnsw.c design 1):
+ *                F32: [float vector[dim] | count, M0 link ids | pad to 64]
+ *                (voff 0, loff 4 dim: the vector 64-byte aligned);
+ *                I8: [count, M0 link ids | float scale | int8 vector[dim]]
+ *                (loff 0, voff 4 (1 + M0), no padding: the int8 budget).
+ *                One record is what a search touches per visited node.
+ *   rh / rf      I8 re-rank copies, cap x dim: float16 (HNSW_RERANK_F16)
+ *                or float32 (HNSW_RERANK_F32); NULL without re-rank.
+ *   indeg0[id]   counts the level-0 links pointing at id.
  *   upper[id]    NULL for level 0 nodes, else level x (2 + M) words: for
  *                level l >= 1 the block at (l-1)*(2+M) is
  *                [count, indeg, id...].
@@ -51,6 +55,7 @@ typedef struct hnsw_ctx {
     uint16_t epoch;
     float *qf;                  /* normalised query, dim */
     int8_t *qi;                 /* quantised query (I8), dim */
+    uint16_t *qh;               /* float16 query (I8 + F16 re-rank), dim */
     float qscale;
     hnsw_heap cand;             /* min-heap: frontier */
     hnsw_heap res;              /* max-heap: best ef so far */
@@ -65,7 +70,7 @@ typedef struct hnsw_ctx {
 struct hnsw {
     hnsw_params p;
     uint32_t dim, M, M0;        /* M0 = 2M, level-0 capacity */
-    uint32_t stride0;           /* 1 + M0 words */
+    uint32_t stride0;           /* 1 + M0 link words, at loff in a record */
     uint32_t ustride;           /* 2 + M words per upper level */
     double mL;                  /* 1 / ln(M) */
     const kernels *k;
@@ -74,10 +79,14 @@ struct hnsw {
     uint32_t cap;               /* allocated slots */
     uint32_t nslots;            /* high-water mark: ids < nslots were used */
     _Atomic uint8_t *state;
-    float *vf;
-    int8_t *vi;
-    float *vscale;
-    aword *links0;
+    uint8_t *base0;             /* cap x rec0 bytes: level-0 records */
+    size_t rec0;                /* bytes per record: F32 a multiple of 64,
+                                 * I8 of 4 */
+    size_t voff;                /* vector offset in a record (I8: scale) */
+    size_t loff;                /* link words' offset in a record */
+    size_t base0_bytes;         /* mapped/allocated bytes of base0 */
+    uint16_t *rh;               /* F16 re-rank copies, cap x dim, or NULL */
+    float *rf;                  /* F32 re-rank copies, cap x dim, or NULL */
     aword *indeg0;
     aword **upper;              /* pointers written under the write lock */
     uint32_t *freeids;          /* stack of reusable ids (write lock) */
@@ -113,10 +122,32 @@ void hnsw_free_arrays(hnsw *h);
 int hnsw_init_struct(hnsw *h, const hnsw_params *p);
 int hnsw_check_params(const hnsw_params *p);
 
+static inline uint8_t *hnsw_rec0(const hnsw *h, uint32_t id)
+{
+    return h->base0 + (size_t)id * h->rec0;
+}
+
+/* The stored vector of id: F32 storage only. */
+static inline const float *hnsw_vf(const hnsw *h, uint32_t id)
+{
+    return (const float *)(hnsw_rec0(h, id) + h->voff);
+}
+
+/* The int8 vector of id and its scale: I8 storage only. */
+static inline const int8_t *hnsw_vi(const hnsw *h, uint32_t id)
+{
+    return (const int8_t *)(hnsw_rec0(h, id) + h->voff + sizeof(float));
+}
+
+static inline float hnsw_vscale(const hnsw *h, uint32_t id)
+{
+    return *(const float *)(hnsw_rec0(h, id) + h->voff);
+}
+
 static inline aword *hnsw_links(const hnsw *h, uint32_t id, int level)
 {
     if (level == 0)
-        return h->links0 + (size_t)id * h->stride0;
+        return (aword *)(hnsw_rec0(h, id) + h->loff);
     return h->upper[id] + (size_t)(level - 1) * h->ustride;
 }
 
@@ -252,27 +283,22 @@ static inline void sort_results(hnsw_result *a, uint32_t n)
 
 static inline float dist_q(const hnsw *h, const hnsw_ctx *c, uint32_t id)
 {
-    size_t off = (size_t)id * h->dim;
     if (h->p.storage == HNSW_STORE_F32)
-        return 1.0f - h->k->dot_f32(c->qf, h->vf + off, h->dim);
-    return 1.0f - (float)h->k->dot_i8(c->qi, h->vi + off, h->dim) * c->qscale * h->vscale[id];
+        return 1.0f - h->k->dot_f32(c->qf, hnsw_vf(h, id), h->dim);
+    return 1.0f - (float)h->k->dot_i8(c->qi, hnsw_vi(h, id), h->dim) * c->qscale * hnsw_vscale(h, id);
 }
 
 static inline float dist_nn(const hnsw *h, uint32_t a, uint32_t b)
 {
-    size_t oa = (size_t)a * h->dim, ob = (size_t)b * h->dim;
     if (h->p.storage == HNSW_STORE_F32)
-        return 1.0f - h->k->dot_f32(h->vf + oa, h->vf + ob, h->dim);
-    return 1.0f - (float)h->k->dot_i8(h->vi + oa, h->vi + ob, h->dim) * h->vscale[a] * h->vscale[b];
+        return 1.0f - h->k->dot_f32(hnsw_vf(h, a), hnsw_vf(h, b), h->dim);
+    return 1.0f - (float)h->k->dot_i8(hnsw_vi(h, a), hnsw_vi(h, b), h->dim) * hnsw_vscale(h, a) *
+                      hnsw_vscale(h, b);
 }
 
-static inline void prefetch_vec(const hnsw *h, uint32_t id)
-{
-    const char *p = h->p.storage == HNSW_STORE_F32 ? (const char *)(h->vf + (size_t)id * h->dim)
-                                                   : (const char *)(h->vi + (size_t)id * h->dim);
-    __builtin_prefetch(p);
-    __builtin_prefetch(p + 64);
-}
+/* Loads the stored vector of id as a query into c (qf, and qi/qscale for
+ * I8): the delete repair searches for a node's own vector. */
+void hnsw_load_query(const hnsw *h, hnsw_ctx *c, uint32_t id);
 
 static inline void visited_next(hnsw_ctx *c)
 {

@@ -1,6 +1,6 @@
 /* hnsw_io.c -- hnsw_save / hnsw_load: a versioned, checksummed file.
  *
- * Format (version 1; integers little-endian, the host order of every
+ * Format (version 2; integers little-endian, the host order of every
  * platform we build for: x86-64 and AArch64):
  *
  *   header   88 bytes: magic "SCHNSW\r\n", u32 version, u32 dim, M,
@@ -11,6 +11,7 @@
  *   sections each: u32 tag, u32 reserved, u64 payload length, payload,
  *            u64 XXH3-64 of the payload. In order: STATE (nslots bytes),
  *            VECF32 (nslots x dim floats; F32 storage or I8 re-rank copies),
+ *            VECF16 (nslots x dim float16: I8 with HNSW_RERANK_F16),
  *            VECI8 and SCALE (I8 storage), LINKS0 (nslots x (1 + 2M) u32),
  *            UPPER (the upper blocks of the nodes with level > 0, in id
  *            order), FREE (the free-id stack, bottom first).
@@ -32,7 +33,14 @@
  *    logical index (the reproducibility test compares files byte for
  *    byte).
  * 3. The graph is stored as is (no rebuild on load): loading is a few
- *    sequential reads, as fast as the disk. */
+ *    sequential reads, as fast as the disk. The file keeps one section per
+ *    kind of data although memory interleaves level-0 links and vectors
+ *    in one record per node (hnsw.c design 1): the file does not change
+ *    when the memory layout does.
+ * 4. Version 2 added the VECF16 section and made the header's rerank word
+ *    an HNSW_RERANK_* value. Version 1 files still load (their rerank 1
+ *    meant float32 copies: it becomes HNSW_RERANK_F32); any other version
+ *    is HNSW_EFORMAT. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -42,10 +50,11 @@
 #include "index/hnsw_int.h"
 
 #define HDR_SIZE 88
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u
 static const char MAGIC[8] = {'S', 'C', 'H', 'N', 'S', 'W', '\r', '\n'};
 
-enum { SEC_STATE = 1, SEC_VECF32, SEC_VECI8, SEC_SCALE, SEC_LINKS0, SEC_UPPER, SEC_FREE };
+enum { SEC_STATE = 1, SEC_VECF32, SEC_VECI8, SEC_SCALE, SEC_LINKS0, SEC_UPPER, SEC_FREE,
+       SEC_VECF16 };
 
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
@@ -101,19 +110,45 @@ static void sec_end(writer *w)
 
 /* Which vector sections exist follows from the parameters (an index
  * that never held a vector has no arrays yet). */
-static int has_f32(const hnsw *h)
+static int has_f32(const hnsw_params *p)
 {
-    return h->p.storage == HNSW_STORE_F32 || h->p.rerank;
+    return p->storage == HNSW_STORE_F32 || p->rerank == HNSW_RERANK_F32;
 }
 
-static int has_i8(const hnsw *h)
+static int has_f16(const hnsw_params *p)
 {
-    return h->p.storage == HNSW_STORE_I8;
+    return p->storage == HNSW_STORE_I8 && p->rerank == HNSW_RERANK_F16;
 }
 
-static uint32_t nsections(const hnsw *h)
+static int has_i8(const hnsw_params *p)
 {
-    return 4 + (uint32_t)has_f32(h) + (has_i8(h) ? 2 : 0);
+    return p->storage == HNSW_STORE_I8;
+}
+
+static uint32_t nsections(const hnsw_params *p)
+{
+    return 4 + (uint32_t)has_f32(p) + (uint32_t)has_f16(p) + (has_i8(p) ? 2 : 0);
+}
+
+/* Row id of vector section sec: where it lives in memory, *bytes long. */
+static uint8_t *vec_row(const hnsw *h, int sec, uint32_t id, size_t *bytes)
+{
+    size_t d = h->dim;
+    switch (sec) {
+    case SEC_VECF32:
+        *bytes = d * 4;
+        return h->p.storage == HNSW_STORE_F32 ? hnsw_rec0(h, id) + h->voff
+                                              : (uint8_t *)(h->rf + id * d);
+    case SEC_VECF16:
+        *bytes = d * 2;
+        return (uint8_t *)(h->rh + id * d);
+    case SEC_VECI8:
+        *bytes = d;
+        return hnsw_rec0(h, id) + h->voff + sizeof(float);
+    default: /* SEC_SCALE */
+        *bytes = 4;
+        return hnsw_rec0(h, id) + h->voff;
+    }
 }
 
 static int is_live(const hnsw *h, uint32_t id)
@@ -121,14 +156,18 @@ static int is_live(const hnsw *h, uint32_t id)
     return atomic_load(&h->state[id]) != ST_FREE;
 }
 
-static void save_rows(writer *w, const hnsw *h, const void *base, size_t rowbytes)
+static void save_rows(writer *w, const hnsw *h, int sec)
 {
+    size_t rowbytes;
+    vec_row(h, sec, 0, &rowbytes);
+    sec_begin(w, sec, (uint64_t)h->nslots * rowbytes);
     for (uint32_t id = 0; id < h->nslots; id++) {
         if (is_live(h, id))
-            w_bytes(w, (const uint8_t *)base + id * rowbytes, rowbytes);
+            w_bytes(w, vec_row(h, sec, id, &rowbytes), rowbytes);
         else
             w_zeros(w, rowbytes);
     }
+    sec_end(w);
 }
 
 /* One link list in canonical form: count, (level >= 1: in-degree as 0,
@@ -168,7 +207,7 @@ static void save_header(writer *w, const hnsw *h)
     put64(b + 56, h->p.seed);
     put64(b + 64, h->rng);
     put64(b + 72, atomic_load(&h->count));
-    put32(b + 80, nsections(h));
+    put32(b + 80, nsections(&h->p));
     put64(b + HDR_SIZE, XXH3_64bits(b, HDR_SIZE));
     if (fwrite(b, 1, sizeof(b), w->f) != sizeof(b))
         w->err = 1;
@@ -188,7 +227,6 @@ static uint64_t upper_len(const hnsw *h)
 static int save_locked(hnsw *h, FILE *f)
 {
     writer w = {f, XXH3_createState(), 0};
-    size_t d = h->dim;
     if (!w.st)
         return HNSW_ENOMEM;
     for (uint32_t id = 0; id < h->nslots; id++)
@@ -200,18 +238,13 @@ static int save_locked(hnsw *h, FILE *f)
     sec_begin(&w, SEC_STATE, h->nslots);
     w_bytes(&w, (const void *)h->state, h->nslots);
     sec_end(&w);
-    if (has_f32(h)) {
-        sec_begin(&w, SEC_VECF32, (uint64_t)h->nslots * d * 4);
-        save_rows(&w, h, h->vf, d * 4);
-        sec_end(&w);
-    }
-    if (has_i8(h)) {
-        sec_begin(&w, SEC_VECI8, (uint64_t)h->nslots * d);
-        save_rows(&w, h, h->vi, d);
-        sec_end(&w);
-        sec_begin(&w, SEC_SCALE, (uint64_t)h->nslots * 4);
-        save_rows(&w, h, h->vscale, 4);
-        sec_end(&w);
+    if (has_f32(&h->p))
+        save_rows(&w, h, SEC_VECF32);
+    if (has_f16(&h->p))
+        save_rows(&w, h, SEC_VECF16);
+    if (has_i8(&h->p)) {
+        save_rows(&w, h, SEC_VECI8);
+        save_rows(&w, h, SEC_SCALE);
     }
     sec_begin(&w, SEC_LINKS0, (uint64_t)h->nslots * h->stride0 * 4);
     for (uint32_t id = 0; id < h->nslots; id++) {
@@ -293,11 +326,16 @@ static uint64_t bytes_left(FILE *f)
 
 static int load_header(reader *r, hnsw_params *p, uint8_t *b)
 {
+    uint32_t version, rerank;
     if (fread(b, 1, HDR_SIZE + 8, r->f) != HDR_SIZE + 8)
         return -1;
     if (memcmp(b, MAGIC, 8) || get64(b + HDR_SIZE) != XXH3_64bits(b, HDR_SIZE))
         return -1;
-    if (get32(b + 8) != FORMAT_VERSION)
+    version = get32(b + 8);
+    if (version != 1 && version != FORMAT_VERSION)
+        return -1;
+    rerank = get32(b + 32);
+    if (version == 1 && rerank > 1)
         return -1;
     memset(p, 0, sizeof(*p));
     p->dim = get32(b + 12);
@@ -305,9 +343,10 @@ static int load_header(reader *r, hnsw_params *p, uint8_t *b)
     p->ef_construction = get32(b + 20);
     p->ef_search = get32(b + 24);
     p->storage = (hnsw_storage)get32(b + 28);
-    p->rerank = (int)get32(b + 32);
+    p->rerank = version == 1 && rerank == 1 ? HNSW_RERANK_F32 : (int)rerank;
     p->seed = get64(b + 56);
-    if (hnsw_check_params(p) || get32(b + 32) > 1 || (p->storage == HNSW_STORE_F32 && p->rerank))
+    if (rerank > HNSW_RERANK_F32 || hnsw_check_params(p) ||
+        (p->storage == HNSW_STORE_F32 && p->rerank))
         return -1;
     return 0;
 }
@@ -357,9 +396,21 @@ static int load_check(hnsw *h, uint64_t count)
     return 0;
 }
 
+/* Reads vector section sec row by row into its place in memory. */
+static int load_rows(reader *r, hnsw *h, int sec)
+{
+    size_t rowbytes;
+    vec_row(h, sec, 0, &rowbytes);
+    if (sec_open(r, sec, (uint64_t)h->nslots * rowbytes))
+        return -1;
+    for (uint32_t id = 0; id < h->nslots; id++)
+        if (r_bytes(r, vec_row(h, sec, id, &rowbytes), rowbytes))
+            return -1;
+    return sec_close(r);
+}
+
 static int load_sections(reader *r, hnsw *h)
 {
-    size_t d = h->dim;
     uint64_t ulen;
     if (sec_open(r, SEC_STATE, h->nslots) || r_bytes(r, (void *)h->state, h->nslots) ||
         sec_close(r))
@@ -367,16 +418,18 @@ static int load_sections(reader *r, hnsw *h)
     for (uint32_t id = 0; id < h->nslots; id++)
         if (atomic_load(&h->state[id]) != ST_FREE && atomic_load(&h->state[id]) > HNSW_MAX_LEVEL)
             return -1;
-    if (has_f32(h) && (sec_open(r, SEC_VECF32, (uint64_t)h->nslots * d * 4) ||
-                  r_bytes(r, h->vf, (size_t)h->nslots * d * 4) || sec_close(r)))
+    if (has_f32(&h->p) && load_rows(r, h, SEC_VECF32))
         return -1;
-    if (has_i8(h) && (sec_open(r, SEC_VECI8, (uint64_t)h->nslots * d) ||
-                  r_bytes(r, h->vi, (size_t)h->nslots * d) || sec_close(r) ||
-                  sec_open(r, SEC_SCALE, (uint64_t)h->nslots * 4) ||
-                  r_bytes(r, h->vscale, (size_t)h->nslots * 4) || sec_close(r)))
+    if (has_f16(&h->p) && load_rows(r, h, SEC_VECF16))
         return -1;
-    if (sec_open(r, SEC_LINKS0, (uint64_t)h->nslots * h->stride0 * 4) ||
-        r_bytes(r, (void *)h->links0, (size_t)h->nslots * h->stride0 * 4) || sec_close(r))
+    if (has_i8(&h->p) && (load_rows(r, h, SEC_VECI8) || load_rows(r, h, SEC_SCALE)))
+        return -1;
+    if (sec_open(r, SEC_LINKS0, (uint64_t)h->nslots * h->stride0 * 4))
+        return -1;
+    for (uint32_t id = 0; id < h->nslots; id++)
+        if (r_bytes(r, (void *)hnsw_links(h, id, 0), (size_t)h->stride0 * 4))
+            return -1;
+    if (sec_close(r))
         return -1;
     ulen = upper_len(h);
     if (ulen > bytes_left(r->f) || sec_open(r, SEC_UPPER, ulen))
@@ -424,13 +477,12 @@ int hnsw_load(FILE *f, hnsw **out)
     maxlevel = (int32_t)get32(b + 48);
     count = get64(b + 72);
     if (nslots == UINT32_MAX || nfree > nslots || count > nslots || maxlevel < -1 ||
-        maxlevel > HNSW_MAX_LEVEL || get32(b + 80) != (uint32_t)(4 + (p.storage == HNSW_STORE_F32 || p.rerank) +
-                                                      (p.storage == HNSW_STORE_I8 ? 2 : 0)) ||
+        maxlevel > HNSW_MAX_LEVEL || get32(b + 80) != nsections(&p) ||
         (count == 0) != (entry == HNSW_NO_ENTRY) || (entry != HNSW_NO_ENTRY && entry >= nslots))
         goto fail;
     /* Lower bound of what follows: refuse to allocate for a short file. */
-    need = (uint64_t)nslots * (1 + 4ull * (1 + 2ull * p.M) + 4ull * (p.storage == HNSW_STORE_F32 || p.rerank ? p.dim : 0) +
-                               (p.storage == HNSW_STORE_I8 ? p.dim + 4ull : 0));
+    need = (uint64_t)nslots * (1 + 4ull * (1 + 2ull * p.M) + (has_f32(&p) ? 4ull * p.dim : 0) +
+                               (has_f16(&p) ? 2ull * p.dim : 0) + (has_i8(&p) ? p.dim + 4ull : 0));
     if (need > bytes_left(f))
         goto fail;
     h = malloc(sizeof(*h));

@@ -80,7 +80,7 @@ int vset_create(uint32_t dim, vset_quant q, uint32_t M, vset **out) {
     p.ef_construction = VSET_DEFAULT_EF_BUILD;
     p.ef_search = VSET_DEFAULT_EF_SEARCH;
     p.storage = q == VSET_Q8 ? HNSW_STORE_I8 : HNSW_STORE_F32;
-    p.rerank = 1;
+    p.rerank = HNSW_RERANK_F32; /* VEMB returns the inserted vector exactly */
     int rc = hnsw_create(&p, &v->h);
     if (rc) {
         free(v);

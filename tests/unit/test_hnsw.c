@@ -56,9 +56,50 @@ Test(hnsw_recall, float32_recall_at_10_is_at_least_0_9)
     recall_case(HNSW_STORE_F32, 0);
 }
 
-Test(hnsw_recall, int8_with_rerank_recall_at_10_is_at_least_0_9)
+Test(hnsw_recall, int8_with_f16_rerank_recall_at_10_is_at_least_0_9)
 {
-    recall_case(HNSW_STORE_I8, 1);
+    recall_case(HNSW_STORE_I8, HNSW_RERANK_F16);
+}
+
+Test(hnsw_recall, int8_with_f32_rerank_recall_at_10_is_at_least_0_9)
+{
+    recall_case(HNSW_STORE_I8, HNSW_RERANK_F32);
+}
+
+Test(hnsw_recall, f16_rerank_ranks_like_f32_rerank)
+{
+    /* Same graph (same seed, same order; the graph is built on int8 in
+     * both), so the candidates are the same: float16 copies must rank them
+     * as float32 copies do, up to near ties. */
+    size_t n = TU_SLOW ? 2000 : 6000;
+    uint32_t nq = 100, agree = 0, total = 0;
+    float *x = tu_clustered(11, n + nq, D, 32, 0.5), *q = x + n * D;
+    hnsw_params p;
+    hnsw *a, *b;
+    hnsw_params_default(&p, D);
+    p.storage = HNSW_STORE_I8;
+    p.rerank = HNSW_RERANK_F16;
+    a = build(&p, x, n, NULL);
+    p.rerank = HNSW_RERANK_F32;
+    b = build(&p, x, n, NULL);
+    hnsw_set_exact_threshold(a, 0);
+    hnsw_set_exact_threshold(b, 0);
+    for (uint32_t i = 0; i < nq; i++) {
+        hnsw_result ra[10], rb[10];
+        int na = hnsw_search(a, q + i * D, D, 10, 64, ra), nb = hnsw_search(b, q + i * D, D, 10, 64, rb);
+        cr_assert_eq(na, 10);
+        cr_assert_eq(nb, 10);
+        for (int j = 0; j < 10; j++) {
+            cr_assert_float_eq(ra[j].dist, rb[j].dist, 2e-3, "query %u rank %d", i, j);
+            for (int k = 0; k < 10; k++)
+                agree += ra[j].id == rb[k].id;
+            total++;
+        }
+    }
+    cr_assert_geq((double)agree / total, 0.99, "top-10 overlap %u/%u", agree, total);
+    hnsw_free(a);
+    hnsw_free(b);
+    free(x);
 }
 
 Test(hnsw_recall, int8_without_rerank_still_finds_most_neighbours)
@@ -308,6 +349,46 @@ Test(hnsw_memory, int8_costs_at_most_570_bytes_per_vector_at_d384)
     hnsw_free(h);
     hnsw_free(empty);
     free(x);
+}
+
+Test(hnsw_memory, int8_with_f16_rerank_costs_at_most_1340_bytes_per_vector_at_d384)
+{
+    /* int8 record (520 B) + float16 copy (768 B) + bookkeeping */
+    size_t n = TU_SLOW ? 1500 : 4000;
+    float *x = tu_clustered(7, n, 384, 16, 0.5);
+    hnsw_params p;
+    hnsw *h, *empty;
+    double per;
+    hnsw_params_default(&p, 384);
+    cr_assert_eq(p.rerank, HNSW_RERANK_F16); /* the default */
+    p.storage = HNSW_STORE_I8;
+    p.ef_construction = 64;
+    cr_assert_eq(hnsw_create(&p, &empty), HNSW_OK);
+    cr_assert_eq(hnsw_create(&p, &h), HNSW_OK);
+    cr_assert_eq(hnsw_reserve(h, (uint32_t)n), HNSW_OK);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id;
+        cr_assert_eq(hnsw_insert(h, x + i * 384, 384, &id), HNSW_OK);
+    }
+    per = (double)(hnsw_memory_bytes(h) - hnsw_memory_bytes(empty)) / n;
+    cr_log_info("int8 + f16 d=384: %.1f B/vector", per);
+    cr_assert_leq(per, 1340.0, "int8 + f16 %.1f B/vector", per);
+    hnsw_free(h);
+    hnsw_free(empty);
+    free(x);
+}
+
+Test(hnsw_params, rerank_outside_the_three_modes_is_rejected)
+{
+    hnsw_params p;
+    hnsw *h = (hnsw *)1;
+    hnsw_params_default(&p, 8);
+    p.storage = HNSW_STORE_I8;
+    p.rerank = 3;
+    cr_assert_eq(hnsw_create(&p, &h), HNSW_EINVAL);
+    cr_assert_null(h);
+    p.rerank = -1;
+    cr_assert_eq(hnsw_create(&p, &h), HNSW_EINVAL);
 }
 
 Test(hnsw_exact, small_indexes_use_the_exact_path_and_match_the_brute_force)

@@ -110,9 +110,59 @@ Test(hnsw_persist, float32_round_trip_gives_identical_results)
     round_trip(HNSW_STORE_F32, 0);
 }
 
-Test(hnsw_persist, int8_rerank_round_trip_gives_identical_results)
+Test(hnsw_persist, int8_f16_rerank_round_trip_gives_identical_results)
 {
-    round_trip(HNSW_STORE_I8, 1);
+    round_trip(HNSW_STORE_I8, HNSW_RERANK_F16);
+}
+
+Test(hnsw_persist, int8_f32_rerank_round_trip_gives_identical_results)
+{
+    round_trip(HNSW_STORE_I8, HNSW_RERANK_F32);
+}
+
+/* Rewrites a saved file's header as format version 1 with the given
+ * rerank word (the layout of version 1 files of these kinds is the same). */
+static void make_v1(char *buf, uint32_t rerank)
+{
+    uint32_t v = 1;
+    uint64_t hash;
+    memcpy(buf + 8, &v, 4);
+    memcpy(buf + 32, &rerank, 4);
+    hash = XXH3_64bits(buf, 88);
+    memcpy(buf + 88, &hash, 8);
+}
+
+Test(hnsw_persist, version_1_files_still_load_with_their_float32_copies)
+{
+    size_t n = 600, len;
+    uint32_t d = 16;
+    float *x = tu_clustered(62, n + 20, d, 6, 0.5), *q = x + n * d;
+    hnsw_storage st[2] = {HNSW_STORE_F32, HNSW_STORE_I8};
+    int rr[2] = {HNSW_RERANK_NONE, HNSW_RERANK_F32};
+    for (int t = 0; t < 2; t++) {
+        hnsw_params p;
+        hnsw *h, *g = NULL;
+        char *buf, err[256];
+        hnsw_params_default(&p, d);
+        p.storage = st[t];
+        p.rerank = rr[t];
+        h = build(&p, x, n);
+        hnsw_set_exact_threshold(h, 0);
+        buf = save_mem(h, &len);
+        make_v1(buf, rr[t] ? 1 : 0); /* version 1: rerank 1 = float32 copies */
+        cr_assert_eq(load_bytes(buf, len, &g), HNSW_OK, "kind %d", t);
+        cr_assert_eq(hnsw_validate(g, err, sizeof(err)), 0, "%s", err);
+        same_answers(h, g, q, 20, d);
+        /* version 1 never had rerank 2 (float16) */
+        make_v1(buf, 2);
+        hnsw_free(g);
+        g = (hnsw *)1;
+        cr_assert_eq(load_bytes(buf, len, &g), HNSW_EFORMAT);
+        cr_assert_null(g);
+        free(buf);
+        hnsw_free(h);
+    }
+    free(x);
 }
 
 Test(hnsw_persist, int8_round_trip_gives_identical_results)
@@ -226,11 +276,11 @@ Test(hnsw_persist, wrong_magic_or_version_or_garbage_is_rejected)
     char *buf = small_file(&len, HNSW_STORE_F32);
     hnsw *g = (hnsw *)1;
     char junk[200];
-    uint32_t v = 2;
+    uint32_t v = 3;
     uint64_t hash;
     memset(junk, 'x', sizeof(junk));
     cr_assert_eq(load_bytes(junk, sizeof(junk), &g), HNSW_EFORMAT);
-    memcpy(buf + 8, &v, 4);        /* version 2, checksum fixed up */
+    memcpy(buf + 8, &v, 4);        /* version 3 (unknown), checksum fixed up */
     hash = XXH3_64bits(buf, 88);
     memcpy(buf + 88, &hash, 8);
     cr_assert_eq(load_bytes(buf, len, &g), HNSW_EFORMAT);
