@@ -15,41 +15,20 @@
 #include "server/keyspace.h"
 #include "server/net.h"
 #include "server/reply.h"
+#include "fake_client.h"
 
 static client *c;
 
-static void setup(void) {
-    config_init();
-    cr_assert_eq(ks_init(), 0);
-    cr_assert_eq(commands_init(), 0);
-    c = client_create_fake();
-    cr_assert_not_null(c);
-}
-
-static void teardown(void) {
-    client_free_fake(c);
-    ks_shutdown();
-}
+static void setup(void) { c = fake_client_start(); }
+static void teardown(void) { fake_client_stop(c); }
 
 TestSuite(dispatch, .init = setup, .fini = teardown);
 
-static char *take_output(void) {
-    size_t len;
-    const char *o = client_output(c, &len);
-    char *s = malloc(len + 1);
-    memcpy(s, o, len);
-    s[len] = '\0';
-    client_output_clear(c);
-    return s;
-}
+static char *take_output(void) { return fake_take_output(c); }
 
 /* Feeds text, asserts the feed result and the exact reply bytes. */
 static void exchange(const char *in, int want_rc, const char *want) {
-    int rc = client_feed(c, in, strlen(in));
-    char *out = take_output();
-    cr_assert_eq(rc, want_rc, "feed '%s' returned %d", in, rc);
-    cr_assert_str_eq(out, want, "for request '%s'", in);
-    free(out);
+    fake_exchange(c, in, want_rc, want);
 }
 
 Test(dispatch, ping_echo_and_pipelining) {

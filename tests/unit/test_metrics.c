@@ -20,6 +20,7 @@
 #include "server/metrics.h"
 #include "server/metrics_http.h"
 #include "server/net.h"
+#include "fake_client.h"
 
 /* ---- the writer ---- */
 
@@ -135,19 +136,12 @@ Test(metrics_http, connection_tokens_and_bodies_are_recognised) {
 static client *c;
 
 static void setup(void) {
-    config_init();
     kernels_init(KTIER_MASK_ALL);
-    cr_assert_eq(ks_init(), 0);
-    cr_assert_eq(commands_init(), 0);
+    c = fake_client_start();
     commands_reset_stats();
-    c = client_create_fake();
-    cr_assert_not_null(c);
 }
 
-static void teardown(void) {
-    client_free_fake(c);
-    ks_shutdown();
-}
+static void teardown(void) { fake_client_stop(c); }
 
 TestSuite(metrics_render, .init = setup, .fini = teardown);
 
