@@ -97,12 +97,7 @@ class Server:
     def start(self, deadline=10.0):
         last_err = None
         for _attempt in range(5):
-            port = free_port()
-            log = open(self.log_path, "ab")
-            self.proc = subprocess.Popen(self._argv(port), stdout=log, stderr=log,
-                                         stdin=subprocess.DEVNULL, cwd=self.dir)
-            log.close()
-            self.port = port
+            self._spawn(free_port())
             err = self._wait_ready(deadline)
             if err is None:
                 return self
@@ -111,6 +106,14 @@ class Server:
                 self.stop(check=False)
                 break
         raise RuntimeError("server did not start: %s\n%s" % (last_err, self.log_tail()))
+
+    def _spawn(self, port):
+        """Starts the process on `port` (log appended, cwd = own dir)."""
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self._argv(port), stdout=log, stderr=log,
+                                         stdin=subprocess.DEVNULL, cwd=self.dir)
+        self.port = port
+        self.stopped = False
 
     def _wait_ready(self, deadline):
         end = time.monotonic() + deadline
