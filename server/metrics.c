@@ -15,12 +15,13 @@
  *    rejected) at least once, so the exposition stays small; the label set
  *    is bounded by the command table. CONFIG RESETSTAT resets them, which
  *    Prometheus's rate() treats as a counter reset.
- * 4. Providers and rate limits keep their counters private to their
- *    modules (provider.c, cmd_limit.c, owned elsewhere); rather than widen
- *    those interfaces, this file reads their INFO sections, whose field
- *    names are the documented, tested contract of INFO. A renamed field
- *    makes its series disappear, which tests/integration/test_metrics.py
- *    notices (it asserts the families it expects).
+ * 4. Rate limits are read through a typed snapshot (limits_get_stats, the
+ *    rl_stats totals INFO limits prints too). Providers keep their
+ *    counters private to provider.c (owned elsewhere); this file reads
+ *    their INFO section, whose field names are the documented, tested
+ *    contract of INFO. A renamed field makes its series disappear, which
+ *    tests/integration/test_metrics.py notices (it asserts the families it
+ *    expects).
  * 5. Label values are escaped as the format requires (backslash, double
  *    quote, newline); HELP text escapes backslash and newline.
  * 6. Cardinality: tenant and namespace names come from clients, so the
@@ -495,32 +496,31 @@ static void render_providers(sbuf *o) {
     sbuf_free(&t);
 }
 
-/* ---- rate limits (from INFO limits, design note 4) ---- */
+/* ---- rate limits (limits_get_stats, design note 4) ---- */
 
 static void render_limits(sbuf *o) {
-    sbuf t = SBUF_INIT;
-    limits_info(&t);
-    const char *s = sbuf_cstr(&t);
+    rl_stats s;
+    limits_get_stats(&s);
     one_u64(o, "simcache_ratelimit_buckets", "gauge", "LIMIT.* token buckets defined.",
-            info_u64(s, "limit_buckets"));
+            s.buckets);
     one_u64(o, "simcache_ratelimit_queue_depth", "gauge",
-            "Requests waiting in LIMIT.TAKE WAIT queues, all buckets.",
-            info_u64(s, "limit_queue_depth"));
+            "Requests waiting in LIMIT.TAKE WAIT queues, all buckets.", s.waiters);
+    /* whole milliseconds, as INFO limits reports it (the exposition predates
+     * the typed accessor and stays byte-identical) */
     one_f(o, "simcache_ratelimit_oldest_waiter_age_seconds", "gauge",
           "Age of the oldest queued LIMIT.TAKE request; 0 if none.",
-          (double)info_u64(s, "limit_oldest_wait_ms") / 1000.0);
+          (double)(s.oldest_wait_ns / RL_NS_PER_MS) / 1000.0);
     metrics_family(o, "simcache_ratelimit_requests_total", "counter",
                    "LIMIT.TAKE outcomes, all buckets: granted, denied, timed_out.");
-    static const char *const oc[3][2] = {{"granted", "limit_granted"},
-                                         {"denied", "limit_denied"},
-                                         {"timed_out", "limit_timed_out"}};
+    const struct {
+        const char *outcome;
+        uint64_t n;
+    } oc[3] = {{"granted", s.granted}, {"denied", s.denied}, {"timed_out", s.timed_out}};
     for (int i = 0; i < 3; i++)
         metrics_sample_u64(o, "simcache_ratelimit_requests_total",
-                           &(metrics_label){"outcome", oc[i][0]}, 1, info_u64(s, oc[i][1]));
+                           &(metrics_label){"outcome", oc[i].outcome}, 1, oc[i].n);
     one_u64(o, "simcache_ratelimit_throttle_cells", "gauge", "CL.THROTTLE keys tracked.",
-            info_u64(s, "limit_cl_cells"));
-    if (t.oom) o->oom = 1;
-    sbuf_free(&t);
+            s.cells);
 }
 
 /* ---- semantic cache and tenants (design note 6) ---- */
