@@ -26,6 +26,7 @@ Design decisions:
     returns both the decoded value and the exact bytes of each reply, so
     tests can assert on wire format (`_\\r\\n` vs `$-1\\r\\n`).
 """
+import csv
 import os
 import shutil
 import signal
@@ -435,6 +436,25 @@ def ref_redis():
     s = Server(REDIS_SERVER, redis_compat=True).start()
     yield s
     s.stop(check=True)
+
+
+# ------------------------------------------------------------ simcache-bench
+
+SBENCH = os.path.join(BUILD, "bench", "sbench", "simcache-bench")
+SVG = "{http://www.w3.org/2000/svg}"     # ElementTree namespace of the plots
+needs_sbench = pytest.mark.skipif(not os.path.exists(SBENCH), reason="simcache-bench not built")
+
+
+def sbench(*args, timeout=120, cwd=None):
+    """Runs simcache-bench with args (str()-ed); the CompletedProcess, text."""
+    return subprocess.run([SBENCH, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
+
+
+def csv_rows(path):
+    """The rows of a CSV file with a header line, as dicts."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 _TOOL_HOME = tempfile.mkdtemp(prefix="simcache-it-home-")

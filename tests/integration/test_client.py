@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, IS_REDIS, SERVER, Server, free_port
+from conftest import BUILD, SERVER, Server, free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden")

@@ -10,6 +10,7 @@ here must exit 0 when stopped).
 Servers come from conftest.py's server_factory (one per test, see the
 fixtures below). Env: SIMCACHE_SERVER = path to simcache-server.
 """
+import contextlib
 import json
 import os
 import signal
@@ -253,40 +254,42 @@ def wait_for(pred, timeout):
     return False
 
 
-def test_output_hard_limit_disconnects_non_reading_client(server_factory):
-    srv = server_factory("--client-output-buffer-limit", "normal 1mb 0 0")
-    r = srv.redis()
+@contextlib.contextmanager
+def flooding_client(srv):
+    """A client with a 4 KiB receive window flooding srv with requests and
+    never reading, for the duration of the with-block."""
     s = srv.raw(rcvbuf=4096)
     stop = threading.Event()
     t = threading.Thread(target=flood_without_reading, args=(srv, s, stop))
     t.start()
     try:
-        assert wait_for(lambda: r.info("stats")["client_output_buffer_limit_disconnections"] >= 1,
-                        20)
-        assert r.info("clients")["connected_clients"] == 1
+        yield
     finally:
         stop.set()
         t.join()
         s.close()
+
+
+def output_limit_disconnections(r):
+    return r.info("stats")["client_output_buffer_limit_disconnections"]
+
+
+def test_output_hard_limit_disconnects_non_reading_client(server_factory):
+    srv = server_factory("--client-output-buffer-limit", "normal 1mb 0 0")
+    r = srv.redis()
+    with flooding_client(srv):
+        assert wait_for(lambda: output_limit_disconnections(r) >= 1, 20)
+        assert r.info("clients")["connected_clients"] == 1
     assert r.ping()
 
 
 def test_output_soft_limit_disconnects_stalled_client(server_factory):
     srv = server_factory("--client-output-buffer-limit", "normal 64mb 256kb 1")
     r = srv.redis()
-    s = srv.raw(rcvbuf=4096)
-    stop = threading.Event()
-    t = threading.Thread(target=flood_without_reading, args=(srv, s, stop))
-    t.start()
-    try:
-        assert wait_for(lambda: r.info("stats")["client_output_buffer_limit_disconnections"] >= 1,
-                        20)
+    with flooding_client(srv):
+        assert wait_for(lambda: output_limit_disconnections(r) >= 1, 20)
         # memory stayed bounded: reading paused near the soft mark, far below 64mb
         assert r.info("memory")["used_memory"] < 32 * 1024 * 1024
-    finally:
-        stop.set()
-        t.join()
-        s.close()
 
 
 def test_idle_timeout_closes_connection(server_factory):
