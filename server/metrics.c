@@ -177,6 +177,21 @@ static void one_f(sbuf *o, const char *name, const char *type, const char *help,
     metrics_sample_f(o, name, NULL, 0, v);
 }
 
+/* One sample of a by_label_u64 family: the label's value and the count. */
+typedef struct labelled_u64 {
+    const char *value;
+    uint64_t n;
+} labelled_u64;
+
+/* A family of n samples that differ only by the value of label `key`
+ * (e.g. reason="timeout"), written in array order. */
+static void by_label_u64(sbuf *o, const char *name, const char *type, const char *help,
+                         const char *key, const labelled_u64 *v, int n) {
+    metrics_family(o, name, type, help);
+    for (int i = 0; i < n; i++)
+        metrics_sample_u64(o, name, &(metrics_label){key, v[i].value}, 1, v[i].n);
+}
+
 /* ---- reading INFO sections (design note 4) ---- */
 
 /* Value of "key:<number>" at the start of a line of text. 0 if absent. */
@@ -242,22 +257,18 @@ static void render_clients(sbuf *o) {
             (uint64_t)net_blocked_count());
     one_u64(o, "simcache_connections_total", "counter", "Connections accepted.",
             g_stats.total_connections_received);
-    metrics_family(o, "simcache_clients_rejected_total", "counter",
-                   "Connections refused, by reason (maxclients, protected_mode).");
-    metrics_sample_u64(o, "simcache_clients_rejected_total",
-                       &(metrics_label){"reason", "maxclients"}, 1, g_stats.rejected_connections);
-    metrics_sample_u64(o, "simcache_clients_rejected_total",
-                       &(metrics_label){"reason", "protected_mode"}, 1, g_stats.denied_connections);
-    metrics_family(o, "simcache_client_disconnections_total", "counter",
-                   "Clients closed by the server, by reason.");
-    static const char *const reasons[] = {"timeout", "query_buffer_limit", "output_buffer_limit",
-                                          "protocol_error"};
-    const uint64_t vals[] = {g_stats.timeout_disconnections,
-                             g_stats.client_query_limit_disconnections,
-                             g_stats.client_output_limit_disconnections, g_stats.protocol_errors};
-    for (int i = 0; i < 4; i++)
-        metrics_sample_u64(o, "simcache_client_disconnections_total",
-                           &(metrics_label){"reason", reasons[i]}, 1, vals[i]);
+    const labelled_u64 rejected[] = {{"maxclients", g_stats.rejected_connections},
+                                     {"protected_mode", g_stats.denied_connections}};
+    by_label_u64(o, "simcache_clients_rejected_total", "counter",
+                 "Connections refused, by reason (maxclients, protected_mode).", "reason",
+                 rejected, 2);
+    const labelled_u64 closed[] = {
+        {"timeout", g_stats.timeout_disconnections},
+        {"query_buffer_limit", g_stats.client_query_limit_disconnections},
+        {"output_buffer_limit", g_stats.client_output_limit_disconnections},
+        {"protocol_error", g_stats.protocol_errors}};
+    by_label_u64(o, "simcache_client_disconnections_total", "counter",
+                 "Clients closed by the server, by reason.", "reason", closed, 4);
     one_u64(o, "simcache_net_input_bytes_total", "counter", "Bytes read from clients.",
             g_stats.total_net_input_bytes);
     one_u64(o, "simcache_net_output_bytes_total", "counter", "Bytes written to clients.",
@@ -337,14 +348,11 @@ static void render_memory(sbuf *o) {
     if (strcmp(mem_allocator(), "libc") != 0) {
         size_t allocated = 0, active = 0, resident = 0;
         mem_allocator_stats(&allocated, &active, &resident);
-        metrics_family(o, "simcache_allocator_bytes", "gauge",
-                       "jemalloc statistics: allocated, active (pages), resident.");
-        metrics_sample_u64(o, "simcache_allocator_bytes", &(metrics_label){"kind", "allocated"},
-                           1, allocated);
-        metrics_sample_u64(o, "simcache_allocator_bytes", &(metrics_label){"kind", "active"}, 1,
-                           active);
-        metrics_sample_u64(o, "simcache_allocator_bytes", &(metrics_label){"kind", "resident"},
-                           1, resident);
+        const labelled_u64 kinds[] = {
+            {"allocated", allocated}, {"active", active}, {"resident", resident}};
+        by_label_u64(o, "simcache_allocator_bytes", "gauge",
+                     "jemalloc statistics: allocated, active (pages), resident.", "kind", kinds,
+                     3);
     }
 }
 
@@ -363,12 +371,11 @@ static void render_vset(sbuf *o) {
             workers_busy(pool));
     one_u64(o, "simcache_vset_search_queue_depth", "gauge", "Searches waiting for a thread.",
             (uint64_t)workers_queue_depth(pool));
-    metrics_family(o, "simcache_vset_searches_total", "counter",
-                   "VSIM searches, by where they ran (threaded pool or inline on the loop).");
-    metrics_sample_u64(o, "simcache_vset_searches_total", &(metrics_label){"mode", "threaded"}, 1,
-                       g_vset_stats.searches_threaded);
-    metrics_sample_u64(o, "simcache_vset_searches_total", &(metrics_label){"mode", "inline"}, 1,
-                       g_vset_stats.searches_inline);
+    const labelled_u64 modes[] = {{"threaded", g_vset_stats.searches_threaded},
+                                  {"inline", g_vset_stats.searches_inline}};
+    by_label_u64(o, "simcache_vset_searches_total", "counter",
+                 "VSIM searches, by where they ran (threaded pool or inline on the loop).", "mode",
+                 modes, 2);
     one_u64(o, "simcache_vset_search_retries_total", "counter",
             "Threaded searches re-run on the loop because elements were deleted meanwhile.",
             g_vset_stats.searches_retried);
@@ -510,15 +517,11 @@ static void render_limits(sbuf *o) {
     one_f(o, "simcache_ratelimit_oldest_waiter_age_seconds", "gauge",
           "Age of the oldest queued LIMIT.TAKE request; 0 if none.",
           (double)(s.oldest_wait_ns / RL_NS_PER_MS) / 1000.0);
-    metrics_family(o, "simcache_ratelimit_requests_total", "counter",
-                   "LIMIT.TAKE outcomes, all buckets: granted, denied, timed_out.");
-    const struct {
-        const char *outcome;
-        uint64_t n;
-    } oc[3] = {{"granted", s.granted}, {"denied", s.denied}, {"timed_out", s.timed_out}};
-    for (int i = 0; i < 3; i++)
-        metrics_sample_u64(o, "simcache_ratelimit_requests_total",
-                           &(metrics_label){"outcome", oc[i].outcome}, 1, oc[i].n);
+    const labelled_u64 oc[] = {
+        {"granted", s.granted}, {"denied", s.denied}, {"timed_out", s.timed_out}};
+    by_label_u64(o, "simcache_ratelimit_requests_total", "counter",
+                 "LIMIT.TAKE outcomes, all buckets: granted, denied, timed_out.", "outcome", oc,
+                 3);
     one_u64(o, "simcache_ratelimit_throttle_cells", "gauge", "CL.THROTTLE keys tracked.",
             s.cells);
 }
@@ -688,12 +691,11 @@ static void render_observability(sbuf *o) {
     trace_get_stats(&ts);
     one_u64(o, "simcache_otlp_spans_exported_total", "counter",
             "Spans in OTLP exports the collector accepted (2xx).", ts.spans_exported);
-    metrics_family(o, "simcache_otlp_spans_dropped_total", "counter",
-                   "Spans lost: queue full (or shutdown), or in a failed export.");
-    metrics_sample_u64(o, "simcache_otlp_spans_dropped_total",
-                       &(metrics_label){"reason", "queue_full"}, 1, ts.spans_dropped);
-    metrics_sample_u64(o, "simcache_otlp_spans_dropped_total",
-                       &(metrics_label){"reason", "export_failed"}, 1, ts.spans_failed);
+    const labelled_u64 dropped[] = {{"queue_full", ts.spans_dropped},
+                                    {"export_failed", ts.spans_failed}};
+    by_label_u64(o, "simcache_otlp_spans_dropped_total", "counter",
+                 "Spans lost: queue full (or shutdown), or in a failed export.", "reason", dropped,
+                 2);
     one_u64(o, "simcache_otlp_export_failures_total", "counter",
             "OTLP exports that failed (connection, timeout or non-2xx).", ts.exports_failed);
     one_u64(o, "simcache_otlp_queue_spans", "gauge", "Spans waiting for export.", ts.queue_len);
