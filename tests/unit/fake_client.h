@@ -53,6 +53,13 @@ static inline char *fake_take_output(client *fc) {
     return s;
 }
 
+/* Feeds `in` (a C string), asserts client_feed returned 0, and returns the
+ * reply bytes as fake_take_output() does (the caller frees them). */
+static inline char *fake_request(client *fc, const char *in) {
+    cr_assert_eq(client_feed(fc, in, strlen(in)), 0, "feed '%s'", in);
+    return fake_take_output(fc);
+}
+
 /* Feeds `in`, asserts client_feed returned want_rc and the reply bytes are
  * exactly `want`. */
 static inline void fake_exchange(client *fc, const char *in, int want_rc, const char *want) {
