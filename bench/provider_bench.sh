@@ -53,3 +53,9 @@ print('%-8s %14.1f %14.1f %10s %10d' % ('$enc', cpu[i], r['wall_ms'], calls, r['
 assert all(x['ok'] == x['n'] for x in rows), 'failures in the run'
 "
 done
+
+# End to end through the server: CPU per embedded prompt via CACHE.GET on a
+# provider-embedded namespace, builtin namespace as the peer (see the
+# script's header for the method).
+echo
+/usr/bin/python3 bench/cache_provider_bench.py "$BUILD/server/simcache-server" "$N" "$DIM" 64

@@ -52,6 +52,7 @@
  *    CACHE_ASYNC_MIN entries stay synchronous. */
 #include "cache.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,7 +165,9 @@ int cache_ns_create(tenant *t, const char *name, size_t len, const cache_ns_conf
     ns->cfg = *cfg;
     ns->next_id = 1;
     int rc = CACHE_EINDEX;
-    if (embed_builtin_fingerprint(cfg->dim, ns->fingerprint, sizeof ns->fingerprint) != 0)
+    if (cfg->ext_embedder)
+        snprintf(ns->fingerprint, sizeof ns->fingerprint, "%s", cfg->ext_fingerprint);
+    else if (embed_builtin_fingerprint(cfg->dim, ns->fingerprint, sizeof ns->fingerprint) != 0)
         goto fail;
     hnsw_params p;
     hnsw_params_default(&p, cfg->dim);
@@ -224,18 +227,36 @@ static void entry_free(cache_entry *e) {
     free(e);
 }
 
-/* Removes e from the maps, IDF table and slot array, but not from HNSW. */
+static void unindexed_unlink(cache_ns *ns, cache_entry *e) {
+    if (e->unx_prev) e->unx_prev->unx_next = e->unx_next;
+    else ns->unindexed = e->unx_next;
+    if (e->unx_next) e->unx_next->unx_prev = e->unx_prev;
+    e->unx_prev = e->unx_next = NULL;
+    ns->n_unindexed--;
+}
+
+static void unindexed_push(cache_ns *ns, cache_entry *e) {
+    e->unx_prev = NULL;
+    e->unx_next = ns->unindexed;
+    if (ns->unindexed) ns->unindexed->unx_prev = e;
+    ns->unindexed = e;
+    ns->n_unindexed++;
+}
+
+/* Removes e from the maps, IDF table and slot array (or the unindexed
+ * list), but not from HNSW. */
 static void entry_unlink(cache_ns *ns, cache_entry *e) {
     if (map_get(&ns->exact, e->key) == e) map_del(&ns->exact, e->key);
     map_del(&ns->byid, e->id);
     lexidf_remove(ns->idf, e->doc->ids, e->doc->n);
-    ns->slots[e->slot] = NULL;
+    if (e->slot != CACHE_NO_SLOT) ns->slots[e->slot] = NULL;
+    else unindexed_unlink(ns, e);
     ns->entry_bytes -= e->bytes;
 }
 
 void cache_entry_delete(cache_ns *ns, cache_entry *e) {
     entry_unlink(ns, e);
-    hnsw_delete(ns->idx, e->slot);
+    if (e->slot != CACHE_NO_SLOT) hnsw_delete(ns->idx, e->slot);
     entry_free(e);
 }
 
@@ -246,12 +267,20 @@ size_t cache_ns_flush(cache_ns *ns) {
             cache_entry_delete(ns, ns->slots[i]);
             n++;
         }
+    while (ns->unindexed) {
+        cache_entry_delete(ns, ns->unindexed);
+        n++;
+    }
     return n;
 }
 
 static void ns_free(cache_ns *ns) {
     for (uint32_t i = 0; i < ns->nslots; i++)
         if (ns->slots[i]) entry_free(ns->slots[i]);
+    for (cache_entry *e = ns->unindexed, *n; e; e = n) {
+        n = e->unx_next;
+        entry_free(e);
+    }
     free(ns->slots);
     map_free(&ns->exact);
     map_free(&ns->byid);
@@ -269,6 +298,56 @@ void cache_ns_drop(cache_ns *ns) {
     ns->next = NULL;
     ns->dropped = 1;
     if (ns->refs == 0) ns_free(ns);
+}
+
+/* Frees every entry of ns and gives it a new, empty index, IDF table,
+ * slot array and maps (public ids keep increasing). Only when no query
+ * holds ns (a worker may be reading the index). CACHE_OK or CACHE_ENOMEM
+ * (nothing changed). Returns the number of entries freed in *n. */
+static int ns_reset(cache_ns *ns, size_t *n) {
+    hnsw_params p;
+    hnsw_params_default(&p, ns->cfg.dim);
+    p.M = ns->cfg.M;
+    p.ef_search = ns->cfg.ef;
+    p.storage = ns->cfg.quant_int8 ? HNSW_STORE_I8 : HNSW_STORE_F32;
+    hnsw *idx;
+    lex_idf *idf;
+    if (hnsw_create(&p, &idx) != HNSW_OK) return CACHE_ENOMEM;
+    if (lexidf_create(LEXIDF_BITS_DEFAULT, &idf) != LEX_OK) {
+        hnsw_free(idx);
+        return CACHE_ENOMEM;
+    }
+    *n = ns->byid.count;
+    for (uint32_t i = 0; i < ns->nslots; i++)
+        if (ns->slots[i]) entry_free(ns->slots[i]);
+    for (cache_entry *e = ns->unindexed, *nx; e; e = nx) {
+        nx = e->unx_next;
+        entry_free(e);
+    }
+    free(ns->slots);
+    map_free(&ns->exact);
+    map_free(&ns->byid);
+    hnsw_free(ns->idx);
+    lexidf_free(ns->idf);
+    ns->idx = idx;
+    ns->idf = idf;
+    ns->slots = NULL;
+    ns->nslots = 0;
+    ns->unindexed = NULL;
+    ns->n_unindexed = 0;
+    ns->entry_bytes = 0;
+    ns->cron_cursor = 0;
+    return CACHE_OK;
+}
+
+size_t cache_flushall(void) {
+    size_t total = 0;
+    for (cache_ns *ns = all_ns; ns; ns = ns->next) {
+        size_t n = 0;
+        if (ns->refs > 0 || ns_reset(ns, &n) != CACHE_OK) n = cache_ns_flush(ns);
+        total += n;
+    }
+    return total;
 }
 
 void cache_shutdown(void) {
@@ -332,12 +411,54 @@ static int slots_reserve(cache_ns *ns, uint32_t slot) {
     return 0;
 }
 
+/* The features of the prompt into `scratch` (lexscore document). */
+static int features_prompt(const char *prompt, size_t len) {
+    int rc = embed_builtin_features(prompt, len, &scratch);
+    if (rc == EMBED_OK) return CACHE_OK;
+    return rc == EMBED_ENOMEM ? CACHE_ENOMEM : CACHE_EEMPTY;
+}
+
+static int put_entry(cache_ns *ns, const cache_put_args *a, uint64_t key, const float *vec,
+                     int64_t now_ms, cache_entry **out);
+
 int cache_put(cache_ns *ns, const cache_put_args *a, int64_t now_ms, cache_entry **out) {
     uint64_t key;
     int rc = cache_key(a->prompt, a->prompt_len, &key);
     if (rc != CACHE_OK) return rc;
     rc = embed_prompt(a->prompt, a->prompt_len, ns->cfg.dim);
     if (rc != CACHE_OK) return rc;
+    return put_entry(ns, a, key, qvec, now_ms, out);
+}
+
+int cache_put_vec(cache_ns *ns, const cache_put_args *a, const float *vec, int64_t now_ms,
+                  cache_entry **out) {
+    uint64_t key;
+    int rc = cache_key(a->prompt, a->prompt_len, &key);
+    if (rc != CACHE_OK) return rc;
+    rc = features_prompt(a->prompt, a->prompt_len);
+    if (rc != CACHE_OK) return rc;
+    return put_entry(ns, a, key, vec, now_ms, out);
+}
+
+int cache_entry_index(cache_ns *ns, cache_entry *e, const float *vec) {
+    if (e->slot != CACHE_NO_SLOT) return CACHE_OK;
+    uint32_t slot;
+    int hr = hnsw_insert(ns->idx, vec, ns->cfg.dim, &slot);
+    if (hr != HNSW_OK) return hr == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_EINDEX;
+    if (slots_reserve(ns, slot) != 0) {
+        hnsw_delete(ns->idx, slot);
+        return CACHE_ENOMEM;
+    }
+    unindexed_unlink(ns, e);
+    e->slot = slot;
+    ns->slots[slot] = e;
+    return CACHE_OK;
+}
+
+/* Stores the entry of `scratch`'s features with vector vec (NULL: no
+ * vector, the unindexed list). */
+static int put_entry(cache_ns *ns, const cache_put_args *a, uint64_t key, const float *vec,
+                     int64_t now_ms, cache_entry **out) {
     cache_entry *e = calloc(1, sizeof *e);
     if (!e) return CACHE_ENOMEM;
     e->doc = lex_doc_create(scratch.ids, scratch.tfs, scratch.n);
@@ -353,8 +474,10 @@ int cache_put(cache_ns *ns, const cache_put_args *a, int64_t now_ms, cache_entry
     if ((ns->exact.count + 1) * 4 > ns->exact.cap * 3 && map_grow(&ns->exact) != 0) goto oom;
     if ((ns->byid.count + 1) * 4 > ns->byid.cap * 3 && map_grow(&ns->byid) != 0) goto oom;
     if (lexidf_add(ns->idf, e->doc->ids, e->doc->n) != LEX_OK) goto oom;
-    int hr = hnsw_insert(ns->idx, qvec, ns->cfg.dim, &e->slot);
-    if (hr != HNSW_OK || slots_reserve(ns, e->slot) != 0) {
+    int hr = HNSW_OK;
+    e->slot = CACHE_NO_SLOT;
+    if (vec) hr = hnsw_insert(ns->idx, vec, ns->cfg.dim, &e->slot);
+    if (hr != HNSW_OK || (vec && slots_reserve(ns, e->slot) != 0)) {
         if (hr == HNSW_OK) hnsw_delete(ns->idx, e->slot);
         lexidf_remove(ns->idf, e->doc->ids, e->doc->n);
         entry_free(e);
@@ -374,7 +497,8 @@ int cache_put(cache_ns *ns, const cache_put_args *a, int64_t now_ms, cache_entry
                e->params.n + e->meta.n + 5;
     map_put(&ns->exact, key, e);   /* cannot fail: room reserved above */
     map_put(&ns->byid, e->id, e);
-    ns->slots[e->slot] = e;
+    if (vec) ns->slots[e->slot] = e;
+    else unindexed_push(ns, e);
     ns->entry_bytes += e->bytes;
     ns->st.puts++;
     *out = e;
@@ -432,6 +556,18 @@ static void semantic_pick(cache_ns *ns, const hnsw_result *res, int n, const uin
             docs[i] = e->doc;
         }
     }
+    if (ns->cfg.ext_embedder) {
+        /* provider vectors: results come nearest first; the first usable
+         * candidate at or above the cosine threshold is the answer */
+        for (int i = 0; i < n; i++)
+            if (docs[i] && 1.0f - res[i].dist >= threshold) {
+                out->e = ents[i];
+                out->score = 1.0f - res[i].dist;
+                out->tier = expired(out->e, now) ? CACHE_STALE : CACHE_SEMANTIC;
+                break;
+            }
+        goto reap;
+    }
     lex_params lp;
     lex_params_default(&lp);
     lp.threshold = threshold;
@@ -442,18 +578,20 @@ static void semantic_pick(cache_ns *ns, const hnsw_result *res, int n, const uin
         out->score = pick.best;
         out->tier = expired(out->e, now) ? CACHE_STALE : CACHE_SEMANTIC;
     }
+reap:
     for (int i = 0; i < ndead; i++) {
         cache_entry_delete(ns, dead[i]);
         ns->st.expired++;
     }
 }
 
-/* Semantic search of qvec/scratch, synchronously. */
-static int semantic(cache_ns *ns, float threshold, int allow_stale, int64_t now,
-                    cache_hit *out) {
+/* Semantic search of vec (qvec for the builtin) and scratch's features,
+ * synchronously. */
+static int semantic(cache_ns *ns, const float *vec, float threshold, int allow_stale,
+                    int64_t now, cache_hit *out) {
     hnsw_result res[CACHE_CANDIDATES];
     uint64_t t0 = obs_clock();
-    int n = hnsw_search(ns->idx, qvec, ns->cfg.dim, CACHE_CANDIDATES, 0, res);
+    int n = hnsw_search(ns->idx, vec, ns->cfg.dim, CACHE_CANDIDATES, 0, res);
     obs_mark_search(t0);
     if (n < 0) return n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_OK;
     semantic_pick(ns, res, n, scratch.ids, scratch.tfs, scratch.n, UINT64_MAX, threshold,
@@ -477,9 +615,9 @@ struct cache_query {
     hnsw_result *res;         /* want entries */
 };
 
-/* A query of the current qvec/scratch for `want` neighbours. NULL on
- * ENOMEM. Takes a reference on ns. */
-static cache_query *query_new(cache_ns *ns, uint32_t want, int64_t now) {
+/* A query of vec (dim floats) and scratch's features for `want`
+ * neighbours. NULL on ENOMEM. Takes a reference on ns. */
+static cache_query *query_new(cache_ns *ns, const float *vec, uint32_t want, int64_t now) {
     cache_query *q = calloc(1, sizeof *q);
     if (!q) return NULL;
     q->dim = ns->cfg.dim;
@@ -496,7 +634,7 @@ static cache_query *query_new(cache_ns *ns, uint32_t want, int64_t now) {
         free(q);
         return NULL;
     }
-    memcpy(q->vec, qvec, q->dim * sizeof *q->vec);
+    memcpy(q->vec, vec, q->dim * sizeof *q->vec);
     memcpy(q->ids, scratch.ids, scratch.n * sizeof *q->ids);
     memcpy(q->tfs, scratch.tfs, scratch.n);
     q->nf = scratch.n;
@@ -556,6 +694,9 @@ static int exact_stale(cache_ns *ns, uint64_t key, int64_t now, cache_hit *out) 
     return 1;
 }
 
+static int semantic_start(cache_ns *ns, uint64_t key, const float *vec, float threshold,
+                          int allow_stale, int64_t now, cache_hit *out, cache_query **q);
+
 static void count_outcome(cache_ns *ns, cache_hit *out, int64_t now) {
     if (out->tier == CACHE_MISS) ns->st.misses++;
     else note_hit(ns, out, now);
@@ -571,8 +712,16 @@ int cache_lookup_start(cache_ns *ns, const char *prompt, size_t len, float thres
     if (exact_tier(ns, key, now, out)) return CACHE_OK;
     rc = embed_prompt(prompt, len, ns->cfg.dim);
     if (rc != CACHE_OK) return rc;
+    return semantic_start(ns, key, qvec, threshold, allow_stale, now, out, q);
+}
+
+/* The semantic tier of a lookup over vec (exact tier done): on the pool
+ * (CACHE_PENDING, *q) or synchronously. */
+static int semantic_start(cache_ns *ns, uint64_t key, const float *vec, float threshold,
+                          int allow_stale, int64_t now, cache_hit *out, cache_query **q) {
+    int rc;
     if (q && ns->byid.count >= CACHE_ASYNC_MIN) {
-        cache_query *nq = query_new(ns, CACHE_CANDIDATES, now);
+        cache_query *nq = query_new(ns, vec, CACHE_CANDIDATES, now);
         if (nq) {
             nq->key = key;
             nq->threshold = threshold;
@@ -583,13 +732,45 @@ int cache_lookup_start(cache_ns *ns, const char *prompt, size_t len, float thres
         /* no memory for the hand-off: answer synchronously */
     }
     if (hnsw_count(ns->idx) > 0) {
-        rc = semantic(ns, threshold, 0, now, out);
+        rc = semantic(ns, vec, threshold, 0, now, out);
         if (rc == CACHE_OK && out->tier == CACHE_MISS && allow_stale &&
             !exact_stale(ns, key, now, out))
-            rc = semantic(ns, threshold, 1, now, out);
+            rc = semantic(ns, vec, threshold, 1, now, out);
         if (rc != CACHE_OK) return rc;
+    } else if (allow_stale) {
+        exact_stale(ns, key, now, out);   /* only unindexed entries, or none */
     }
     count_outcome(ns, out, now);
+    return CACHE_OK;
+}
+
+int cache_lookup_exact(cache_ns *ns, const char *prompt, size_t len, int64_t now,
+                       cache_hit *out, uint64_t *key) {
+    memset(out, 0, sizeof *out);
+    int rc = cache_key(prompt, len, key);
+    if (rc != CACHE_OK) return rc;
+    exact_tier(ns, *key, now, out);
+    return CACHE_OK;
+}
+
+int cache_lookup_vec_start(cache_ns *ns, uint64_t key, const float *vec, float threshold,
+                           int allow_stale, int64_t now, cache_hit *out, cache_query **q) {
+    if (q) *q = NULL;
+    memset(out, 0, sizeof *out);
+    if (exact_tier(ns, key, now, out)) return CACHE_OK;
+    scratch.n = 0;   /* no lexscore features: the pick is the cosine */
+    return semantic_start(ns, key, vec, threshold, allow_stale, now, out, q);
+}
+
+int cache_lookup_degraded(cache_ns *ns, uint64_t key, int allow_stale, int64_t now,
+                          cache_hit *out) {
+    memset(out, 0, sizeof *out);
+    if (exact_tier(ns, key, now, out)) return CACHE_OK;
+    if (allow_stale && exact_stale(ns, key, now, out)) {
+        note_hit(ns, out, now);
+        return CACHE_OK;
+    }
+    ns->st.misses++;
     return CACHE_OK;
 }
 
@@ -627,8 +808,9 @@ static int search_collect(cache_ns *ns, const hnsw_result *res, int n, const uin
         cache_entry *e = slot_entry(ns, res[i].id, id_limit);
         if (!e || expired(e, now)) continue;
         out[m] = e;
-        score[m] = lexscore_similarity(ns->idf, &lp, ids, tfs, nf, e->doc);
         cosine[m] = 1.0f - res[i].dist;
+        score[m] = ns->cfg.ext_embedder ? cosine[m]
+                                        : lexscore_similarity(ns->idf, &lp, ids, tfs, nf, e->doc);
         m++;
     }
     return m;
@@ -657,11 +839,21 @@ int cache_search_start(cache_ns *ns, const char *prompt, size_t len, uint32_t k,
     *q = NULL;
     int rc = embed_prompt(prompt, len, ns->cfg.dim);
     if (rc != CACHE_OK) return rc;
-    cache_query *nq = query_new(ns, k + 16, now);
+    cache_query *nq = query_new(ns, qvec, k + 16, now);
     if (!nq) return CACHE_ENOMEM;
     nq->is_search = 1;
     nq->k = k;
     *q = nq;
+    return CACHE_PENDING;
+}
+
+int cache_search_vec_start(cache_ns *ns, const float *vec, uint32_t k, int64_t now,
+                           cache_query **q) {
+    scratch.n = 0;   /* no lexscore features: scores are the cosine */
+    *q = query_new(ns, vec, k + 16, now);
+    if (!*q) return CACHE_ENOMEM;
+    (*q)->is_search = 1;
+    (*q)->k = k;
     return CACHE_PENDING;
 }
 
@@ -732,7 +924,7 @@ static cache_entry *sample_entry(cache_ns **ns_out) {
         if (r < ns->byid.count) break;
         r -= ns->byid.count;
     }
-    for (int tries = 0; ns && tries < 64; tries++) {
+    for (int tries = 0; ns && ns->nslots && tries < 64; tries++) {
         cache_entry *e = ns->slots[rng_next() % ns->nslots];
         if (e) {
             *ns_out = ns;

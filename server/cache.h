@@ -40,6 +40,10 @@
 #define CACHE_EINDEX (-3)   /* the index refused the vector */
 #define CACHE_PENDING 1     /* a query was started: run it, then finish it */
 
+/* cache_entry.slot of an entry stored without a vector (provider-embedded
+ * namespace whose embedding has not arrived yet: exact tier only). */
+#define CACHE_NO_SLOT UINT32_MAX
+
 /* Namespaces with fewer live entries than this are searched synchronously
  * on the loop (a handful of distance evaluations costs less than the
  * hand-off to a worker and back). */
@@ -76,6 +80,10 @@ typedef struct cache_entry {
     size_t bytes;             /* memory owned by the entry (estimate) */
     lex_doc *doc;             /* sparse features (IDF re-scoring) */
     cache_str prompt, response, model, params, meta;
+    /* unindexed entries (slot == CACHE_NO_SLOT) of a namespace form a
+     * doubly linked list (ns->unindexed); cache_embed.c indexes them */
+    struct cache_entry *unx_prev, *unx_next;
+    int embedding;            /* cache_embed.c: an embedding call is in flight */
 } cache_entry;
 
 /* u64 -> pointer open-addressing map (linear probing, backward-shift
@@ -101,6 +109,12 @@ typedef struct cache_ns_config {
     char tools_version[CACHE_LABEL_MAX];
     cache_on_budget on_budget;
     float budget_floor;       /* ON_BUDGET_LOWER_THRESHOLD floor */
+    /* External embedder (cache_embed.h): vectors come from a provider
+     * through cache_put_vec / cache_lookup_vec_start, the semantic pick is
+     * the cosine of those vectors against `threshold`, and the namespace's
+     * fingerprint is ext_fingerprint. 0: the built-in embedder. */
+    int ext_embedder;
+    char ext_fingerprint[EMBED_BUILTIN_FP_MAX + 64];
 } cache_ns_config;
 
 typedef struct cache_ns_stats {
@@ -113,7 +127,7 @@ typedef struct cache_ns {
     char name[CACHE_NS_NAME_MAX];
     uint64_t generation;      /* unique per namespace ever created */
     cache_ns_config cfg;
-    char fingerprint[EMBED_BUILTIN_FP_MAX];
+    char fingerprint[EMBED_BUILTIN_FP_MAX + 64];
     hnsw *idx;
     lex_idf *idf;
     cache_entry **slots;      /* by HNSW id; NULL = free */
@@ -127,6 +141,8 @@ typedef struct cache_ns {
     uint32_t refs;            /* in-flight threaded searches (cache_query) */
     int dropped;              /* unlinked by cache_ns_drop; freed at refs 0 */
     struct cache_ns *next;
+    cache_entry *unindexed;   /* entries with slot CACHE_NO_SLOT (list head) */
+    size_t n_unindexed;       /* length of that list */
 } cache_ns;
 
 typedef struct cache_hit {
@@ -243,6 +259,46 @@ uint64_t cache_query_key(const cache_query *q);
 /* Frees q and releases its namespace reference (the last reference of a
  * dropped namespace frees it). Loop thread. NULL is a no-op. */
 void cache_query_free(cache_query *q);
+
+/* ---- external embedders (cache_embed.c) ---- */
+
+/* Like cache_put, with the vector given (vec[ns->cfg.dim], any norm) for a
+ * namespace with ext_embedder. vec NULL stores the entry without a vector:
+ * it serves the exact tier at once and waits on ns->unindexed until
+ * cache_entry_index gives it one. Same return codes as cache_put. */
+int cache_put_vec(cache_ns *ns, const cache_put_args *a, const float *vec, int64_t now_ms,
+                  cache_entry **out);
+/* Inserts the vector of an unindexed entry into the index and takes it off
+ * ns->unindexed. CACHE_OK, CACHE_ENOMEM or CACHE_EINDEX (entry unchanged).
+ * An entry that already has a slot: CACHE_OK, nothing done. */
+int cache_entry_index(cache_ns *ns, cache_entry *e, const float *vec);
+/* The exact tier alone: CACHE_OK with out->tier EXACT (counted as a hit)
+ * or MISS (not counted: the caller goes on to the semantic tier), and the
+ * prompt's exact key in *key; or CACHE_EEMPTY / CACHE_ENOMEM. */
+int cache_lookup_exact(cache_ns *ns, const char *prompt, size_t len, int64_t now,
+                       cache_hit *out, uint64_t *key);
+/* cache_lookup_start for an ext_embedder namespace, with the prompt's
+ * exact key and its vector (vec[ns->cfg.dim]; copied): the exact tier is
+ * checked again, then the semantic tier over `vec` (cosine >= threshold).
+ * Returns like cache_lookup_start (CACHE_PENDING with *q when the search
+ * goes to the pool; cache_lookup_finish then applies the same pick). */
+int cache_lookup_vec_start(cache_ns *ns, uint64_t key, const float *vec, float threshold,
+                           int allow_stale, int64_t now, cache_hit *out, cache_query **q);
+/* cache_search_start for an ext_embedder namespace with the prompt's
+ * vector (vec[ns->cfg.dim], copied); k >= 1. Results are scored by that
+ * cosine. CACHE_PENDING and *q, or CACHE_ENOMEM. */
+int cache_search_vec_start(cache_ns *ns, const float *vec, uint32_t k, int64_t now,
+                           cache_query **q);
+/* The answer when no vector can be had (provider failure): the exact tier,
+ * then the exact entry in its grace window if allow_stale, else a miss;
+ * the outcome is counted. CACHE_OK. */
+int cache_lookup_degraded(cache_ns *ns, uint64_t key, int allow_stale, int64_t now,
+                          cache_hit *out);
+/* Empties every namespace (FLUSHALL): entries deleted, and a namespace no
+ * search holds gets a fresh index, IDF table and maps so their memory is
+ * returned, not just marked free. Definitions (CACHE.CREATE options) stay.
+ * Returns the number of entries deleted. */
+size_t cache_flushall(void);
 
 /* Frees every namespace (shutdown, tests). */
 void cache_shutdown(void);

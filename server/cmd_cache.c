@@ -47,6 +47,7 @@
 #include <uv.h>
 
 #include "cache.h"
+#include "cache_embed.h"
 #include "cache_alias.h"
 #include "cmd_handlers.h"
 #include "commands.h"
@@ -161,11 +162,8 @@ static int parse_create_or_reply(client *c, cache_ns_config *cfg, const req_arg 
             *targ = n;
             j++;
         } else if (arg_is(a, "embedder")) {
-            if (!arg_is(n, "builtin")) {
-                reply_errorf(c, "ERR unknown embedder '%.128s' (only 'builtin' for now)",
-                             n->ptr);
+            if (!arg_is(n, "builtin") && cache_embed_choose_or_reply(c, n->ptr, n->len, cfg))
                 return -1;
-            }
             j++;
         } else if (arg_is(a, "threshold")) {
             if (unit_or_reply(c, n, &cfg->threshold)) return -1;
@@ -230,7 +228,10 @@ void cmd_cache_create(client *c) {
     cache_ns_config cfg;
     const req_arg *targ = NULL;
     cache_ns_config_default(&cfg);
+    cfg.threshold = -1.0f;   /* not given: the embedder's default (cache_embed.h) */
+    cfg.dim = 0;
     if (parse_create_or_reply(c, &cfg, &targ)) return;
+    if (cache_embed_finish_config_or_reply(c, &cfg)) return;
     tenant *t = tenant_or_reply(c, targ);
     if (!t) return;
     const req_arg *name = &c->argv[1];
@@ -435,14 +436,22 @@ static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now,
     alias_reply_append(c, r);
 }
 
+/* Set around cache_get_answer's reply of a GET whose semantic tier could
+ * not run (provider failure, cache_embed.c): the miss says so. */
+static int miss_semantic_down;
+
 static void reply_miss(client *c, tenant *t, int fill, const alias_route *r) {
-    reply_map(c, 3 + alias_reply_pairs(r));
+    reply_map(c, 3 + (miss_semantic_down ? 1 : 0) + alias_reply_pairs(r));
     reply_bulk_cstr(c, "tier");
     reply_bulk_cstr(c, "miss");
     reply_bulk_cstr(c, "budget");
     reply_bulk_cstr(c, t && tenant_budget_exhausted(t, now_ms()) ? "exhausted" : "ok");
     reply_bulk_cstr(c, "fill");
     reply_integer(c, fill);
+    if (miss_semantic_down) {
+        reply_bulk_cstr(c, "semantic");
+        reply_bulk_cstr(c, "unavailable");
+    }
     alias_reply_append(c, r);
 }
 
@@ -569,6 +578,10 @@ void cmd_cache_put(client *c) {
     obs_req ob;
     if (obs_begin_or_reply(&ob, REQLOG_PUT, c, o.tparg)) return;
     int64_t now = now_ms();
+    if (ns->cfg.ext_embedder) {
+        cache_embed_put(c, ns, t, &o.a, now, &route, &ob);
+        return;
+    }
     cache_entry *e;
     int rc = cache_put(ns, &o.a, now, &e);
     obs_end_put(&ob, ns, t, &o.a, rc, rc == CACHE_OK ? e : NULL);
@@ -795,6 +808,11 @@ void cmd_cache_get(client *c) {
     cache_query *q = NULL;
     obs_req ob;
     if (obs_begin_or_reply(&ob, REQLOG_GET, c, o.tparg)) return;
+    if (ns->cfg.ext_embedder) {
+        cache_embed_get(c, ns, t, p->ptr, p->len, thr, stale, o.withmeta, o.wait_ms, now, &route,
+                        &ob);
+        return;
+    }
     int rc = cache_lookup_start(ns, p->ptr, p->len, thr, stale, now, &h, pool ? &q : NULL);
     if (rc == CACHE_PENDING) {
         if (get_park(c, q, o.withmeta, o.wait_ms, now, pool, &route, &ob) == 0) return;
@@ -931,6 +949,10 @@ void cmd_cache_search(client *c) {
     obs_req ob;
     if (obs_begin_or_reply(&ob, REQLOG_SEARCH, c, tparg)) return;
     int64_t now = now_ms();
+    if (ns->cfg.ext_embedder) {
+        cache_embed_search(c, ns, t, c->argv[2].ptr, c->argv[2].len, (uint32_t)k, now, &ob);
+        return;
+    }
     workers *pool = vset_pool();
     cache_query *q = NULL;
     if (pool && k > 0 && cache_ns_count(ns) >= CACHE_ASYNC_MIN) {
@@ -963,7 +985,7 @@ void cmd_cache_info(client *c) {
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns) return;
     const cache_ns_config *g = &ns->cfg;
-    reply_map(c, 27);
+    reply_map(c, 28);
     kv_str(c, "name", ns->name);
     kv_str(c, "tenant", t->name);
     kv_int(c, "entries", (long long)cache_ns_count(ns));
@@ -976,6 +998,7 @@ void cmd_cache_info(client *c) {
     kv_int(c, "expired", (long long)ns->st.expired);
     kv_int(c, "evicted", (long long)ns->st.evicted);
     kv_int(c, "deleted", (long long)ns->st.deleted);
+    kv_int(c, "pending_index", (long long)cache_embed_pending(ns));
     kv_str(c, "embedder", g->embedder);
     kv_str(c, "fingerprint", ns->fingerprint);
     kv_int(c, "dim", g->dim);
@@ -1008,6 +1031,7 @@ void cmd_cache_info(client *c) {
 void cache_cron_tick(void) {
     int64_t now = now_ms();
     cache_cron(now, 2000);
+    cache_embed_cron(now);
     for (pending *p = pendings, *n; p; p = n) {
         n = p->next;
         if (!p->waiters && p->deadline_ms <= now) {
@@ -1053,4 +1077,36 @@ void cache_info(sbuf *o) {
                 (unsigned long long)ev, (unsigned long long)pending_count(),
                 (unsigned long long)tenants, (unsigned long long)exhausted,
                 (unsigned long long)g_searches_threaded, (unsigned long long)g_searches_inline);
+    cache_embed_info(o);
+}
+
+/* ---- cache_embed.c's way back (cache_embed.h) ---- */
+
+int cache_get_answer(client *c, cache_ns *ns, tenant *t, int rc, cache_hit *h, uint64_t key,
+                     int withmeta, long long wait_ms, int64_t now, const alias_route *r,
+                     int semantic_down) {
+    miss_semantic_down = semantic_down;
+    int parked = get_answer(c, ns, t, rc, h, key, withmeta, wait_ms, now, r);
+    miss_semantic_down = 0;
+    return parked;
+}
+
+int cache_get_park(client *c, cache_query *q, int withmeta, long long wait_ms, int64_t now,
+                   workers *pool, const alias_route *r, obs_req *ob) {
+    return get_park(c, q, withmeta, wait_ms, now, pool, r, ob);
+}
+
+void cache_pending_resolve(cache_ns *ns, cache_entry *e) { pending_resolve(ns, e); }
+
+int cache_search_run_reply(client *c, cache_ns *ns, cache_query *q, uint32_t k, int64_t now,
+                           obs_req *ob) {
+    workers *pool = vset_pool();
+    if (pool && cache_ns_count(ns) >= CACHE_ASYNC_MIN &&
+        park(c, q, 0, -1, k, now, pool, search_done, NULL, ob) == 0)
+        return 1;
+    cache_query_run(q);
+    if (pool) g_searches_inline++;
+    search_answer(c, ns, q, k, now, ob);
+    cache_query_free(q);
+    return 0;
 }

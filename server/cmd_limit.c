@@ -57,13 +57,33 @@ static uint64_t mono_ns(void *ud) {
     return (uint64_t)ts.tv_sec * RL_NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
-static int waiter_alive(void *owner) { return client_is_open((client *)owner); }
+/* Waiters of the server's own takes (limits_take_for) carry this tag in
+ * bit 0 of their owner pointer (client and iwait pointers are at least
+ * 8-byte aligned, so the bit is free). */
+#define OWNER_INTERNAL ((uintptr_t)1)
+typedef struct iwait {
+    limits_done_cb *cb;
+    void *ud;
+} iwait;
+
+static int waiter_alive(void *owner) {
+    if ((uintptr_t)owner & OWNER_INTERNAL) return 1;   /* bounded by its own wait */
+    return client_is_open((client *)owner);
+}
 
 static void take_reply(client *c, rl_outcome o, uint64_t retry_ns, uint64_t waited_ns,
                        const uint64_t *remaining, int n);
 
 static void waiter_done(rl_waiter *w, rl_outcome o, void *ud) {
     (void)ud;
+    if ((uintptr_t)rl_waiter_owner(w) & OWNER_INTERNAL) {
+        iwait *iw = (iwait *)((uintptr_t)rl_waiter_owner(w) & ~OWNER_INTERNAL);
+        limits_done_cb *cb = iw->cb;
+        void *cud = iw->ud;
+        free(iw);
+        cb(cud, o);
+        return;
+    }
     client *c = rl_waiter_owner(w);
     if (o != RL_GONE && client_is_open(c)) {
         uint64_t rem[RL_MAX_NAMES];
@@ -501,4 +521,33 @@ void cmd_cl_throttle(client *c) {
     reply_integer(c, res.remaining);
     reply_integer(c, res.retry_after_s);
     reply_integer(c, res.reset_after_s);
+}
+
+/* ---- takes by the server itself (cmd_limit.h) ---- */
+
+int limits_take_for(const char *name, uint64_t cost, uint64_t wait_ms, limits_done_cb *cb,
+                    void *ud) {
+    if (registry() == NULL) return RL_ENOMEM;
+    iwait *iw = malloc(sizeof *iw);
+    if (iw == NULL) return RL_ENOMEM;
+    iw->cb = cb;
+    iw->ud = ud;
+    size_t len = strlen(name);
+    rl_take_req q;
+    memset(&q, 0, sizeof q);
+    q.names = &name;
+    q.lens = &len;
+    q.n = 1;
+    q.cost = cost;
+    q.wait = timer_open && wait_ms > 0;   /* no loop: no waiting (design note 1) */
+    q.wait_ns = wait_ms * RL_NS_PER_MS;
+    q.owner = (void *)((uintptr_t)iw | OWNER_INTERNAL);
+    rl_take_res res;
+    int rc = rl_take(reg, &q, &res);
+    if (rc != 0 || res.outcome != RL_QUEUED) {
+        free(iw);
+        return rc != 0 ? rc : (int)res.outcome;
+    }
+    limits_kick();
+    return RL_QUEUED;
 }

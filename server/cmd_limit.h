@@ -10,6 +10,7 @@
 #ifndef SIMCACHE_CMD_LIMIT_H
 #define SIMCACHE_CMD_LIMIT_H
 
+#include <stdint.h>
 #include <uv.h>
 
 #include "ratelimit.h"
@@ -28,5 +29,19 @@ void limits_info(sbuf *o);
  * client closed, so queue depth counts live requests only); all zero
  * before limits_start() or after limits_free(). Loop thread only. */
 void limits_get_stats(rl_stats *out);
+
+/* ---- takes by the server itself (embedding provider calls) ----
+ * The server's own outgoing calls go through the same LIMIT buckets as
+ * clients' LIMIT.TAKE (same queues, same order). Loop thread only.
+ * Takes `cost` tokens from bucket `name`. Returns RL_GRANTED (taken now;
+ * cb never runs), a denial (RL_LIMITED when wait_ms is 0 or the limiter
+ * has no loop, RL_QUEUE_FULL), a negative RL_E* (RL_ENOENT: no such
+ * bucket, RL_ECOST: cost > burst, RL_ENOMEM), or RL_QUEUED: then cb runs
+ * exactly once with the outcome (RL_GRANTED, RL_TIMEOUT after wait_ms,
+ * RL_DELETED, RL_RECONFIGURED, or RL_SHUTDOWN from limits_stop), possibly
+ * before limits_take_for returns. */
+typedef void limits_done_cb(void *ud, rl_outcome o);
+int limits_take_for(const char *name, uint64_t cost, uint64_t wait_ms, limits_done_cb *cb,
+                    void *ud);
 
 #endif

@@ -14,6 +14,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "cmd_handlers.h"
 #include "commands.h"
 #include "config.h"
@@ -269,6 +270,7 @@ void cmd_flushall(client *c) {
         return;
     }
     ks_flushall(async);
+    cache_flushall();   /* empties every cache namespace (definitions stay) */
     reply_ok(c);
 }
 

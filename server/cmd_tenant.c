@@ -64,7 +64,7 @@ void cmd_tenant_usage(client *c) {
     int64_t now = ks_now_ms();
     int exhausted = tenant_budget_exhausted(t, now);
     char pbuf[32];
-    reply_map(c, 16);
+    reply_map(c, 18);
     reply_bulk_cstr(c, "tenant");
     reply_bulk_cstr(c, t->name);
     kv_int(c, "spend_nusd", t->led.spend_nusd);
@@ -77,6 +77,8 @@ void cmd_tenant_usage(client *c) {
     kv_int(c, "misses", (long long)t->led.misses);
     kv_int(c, "puts", (long long)t->led.puts);
     kv_int(c, "tokens_saved", (long long)t->led.tokens_saved);
+    kv_int(c, "embed_tokens", (long long)t->led.embed_tokens);
+    kv_int(c, "embed_spend_nusd", t->led.embed_nusd);
     kv_int(c, "budget_nusd", t->budget_nusd);
     reply_bulk_cstr(c, "budget_period");
     reply_bulk_cstr(c, period_name(t, pbuf, sizeof pbuf));

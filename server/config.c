@@ -339,6 +339,8 @@ static const opt opts[] = {
     {"vset-threads", T_INT, F(vset_threads), 0, 0, 256, O_IMMUTABLE, NULL, NULL, NULL},
     {"metrics-port", T_INT, F(metrics_port), 0, 0, 65535, O_IMMUTABLE, NULL, NULL, NULL},
     {"metrics-max-label-sets", T_INT, F(metrics_max_label_sets), 0, 1, 1000000, 0, NULL, NULL, NULL},
+    {"embed-cache-bytes", T_MEM, F(embed_cache_bytes), 0, 0, LLONG_MAX, 0, NULL, NULL, NULL},
+    {"cache-index-queue", T_LL, F(cache_index_queue), 0, 0, 100000000, 0, NULL, NULL, NULL},
     {"metrics-bind", T_STR, F(metrics_bind), sizeof g_cfg.metrics_bind, 0, 0, O_IMMUTABLE, NULL, NULL, NULL},
     {"otlp-endpoint", T_STR, F(otlp_endpoint), sizeof g_cfg.otlp_endpoint, 0, 0, 0, NULL, NULL, NULL},
     {"otlp-service-name", T_STR, F(otlp_service_name), sizeof g_cfg.otlp_service_name, 0, 0, 0, NULL, NULL, NULL},
@@ -376,6 +378,8 @@ void config_init(void) {
     g_cfg.preauth_timeout_ms = 10000;
     g_cfg.maxmemory_policy = MAXMEMORY_NOEVICTION;
     g_cfg.maxmemory_samples = 5;
+    g_cfg.embed_cache_bytes = 16LL * 1024 * 1024;
+    g_cfg.cache_index_queue = 100000;
     g_cfg.hz = 10;
     g_cfg.active_expire_effort = 1;
     g_cfg.slowlog_log_slower_than = 10000;

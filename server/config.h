@@ -64,6 +64,8 @@ typedef struct sc_config {
     int metrics_port;               /* Prometheus HTTP endpoint; 0 = off (default) */
     char metrics_bind[256];         /* one address for it, default "127.0.0.1" */
     int metrics_max_label_sets;     /* tenant/namespace series before "_other", 1000 */
+    long long embed_cache_bytes;    /* per-tenant embedding cache bound, 16mb */
+    long long cache_index_queue;    /* entries waiting for a provider vector, 100000 */
     /* tracing (trace.c) and the request log (reqlog.c) */
     char otlp_endpoint[512];        /* OTLP/HTTP traces URL; "" = no spans (default) */
     char otlp_service_name[128];    /* resource service.name, "simcache" */

@@ -39,6 +39,7 @@
 #include "metrics_http.h"
 #include "net.h"
 #include "provider.h"
+#include "cache_embed.h"
 #include "reqlog.h"
 #include "slowlog.h"
 #include "stats.h"
@@ -210,6 +211,7 @@ int main(int argc, char **argv) {
     ks_shutdown();
     alias_shutdown();   /* sc/canary */
     cache_shutdown();
+    cache_embed_shutdown();   /* per-tenant embedding caches (sc/nsprov) */
     tenant_shutdown();
     slowlog_free();
     reqlog_stop();

@@ -59,7 +59,16 @@
  *     136-151 ms loop stall when parsed inline (driver, 512 prompts). The
  *     worker touches only the batch's response buffer and result fields;
  *     everything else stays on the loop thread. Smaller responses (a few
- *     base64 vectors) are parsed inline: the hop would cost more. */
+ *     base64 vectors) are parsed inline: the hop would cost more.
+ * 11. LIMIT buckets (issue 7): a provider may name LIMIT.* buckets (`limit`
+ *     takes 1 token per batch, `limit-tokens` the batch's estimated
+ *     tokens). After the provider's own rpm/tpm gate, a batch takes from
+ *     them through limits_take_for (cmd_limit.h), in the same FIFO queues
+ *     as clients' LIMIT.TAKE, waiting at most limit-wait-ms without
+ *     blocking the loop; a denial fails the batch with PROVIDER_ELIMIT (not
+ *     retried, not a breaker failure: the provider is healthy). A batch
+ *     waiting there holds one of the `concurrency` slots. One take per
+ *     batch: retries of the same batch do not take again. */
 #include "provider.h"
 
 #include <curl/curl.h>
@@ -72,6 +81,7 @@
 #include <strings.h>
 #include <xxhash.h>
 
+#include "cmd_limit.h"
 #include "config.h"
 #include "curl_uv.h"
 #include "info.h"
@@ -97,6 +107,8 @@ typedef struct pspec {
     long long rpm, tpm, queue_cap, max_response;
     int breaker_failures, breaker_cooldown_ms;
     int base64;
+    char limit[2][64];          /* LIMIT buckets: [0] 1 per batch, [1] its tokens */
+    int limit_wait_ms;
 } pspec;
 
 static pspec specs[MAX_PROVIDERS];
@@ -170,7 +182,16 @@ typedef struct batch {
     float *pvecs;
     long long ptokens;
     char perr[200];
+    /* LIMIT buckets (decision 11) */
+    struct lticket *lt;     /* pending take, or NULL */
+    int lstage;             /* next bucket to take from: 0, 1, 2 = done */
 } batch;
+
+/* A batch's pending take from a LIMIT bucket; outlives the batch if the
+ * batch ends first (the take's completion frees it). */
+typedef struct lticket {
+    batch *b;               /* NULL once the batch ended without it */
+} lticket;
 
 typedef struct provider_stats {
     uint64_t requests, inputs, coalesced;       /* provider_embed calls / texts */
@@ -180,6 +201,7 @@ typedef struct provider_stats {
     uint64_t latency_us_sum, latency_count;     /* per HTTP attempt */
     uint64_t batch_sum, batch_count, batch_max; /* inputs per batch */
     uint64_t tokens;                            /* billed prompt tokens */
+    uint64_t err_limit;                         /* LIMIT bucket denials */
 } provider_stats;
 
 struct provider {
@@ -231,6 +253,7 @@ static void spec_defaults(pspec *s) {
     s->breaker_failures = 5;
     s->breaker_cooldown_ms = 5000;
     s->base64 = 1;
+    s->limit_wait_ms = 1000;
 }
 
 static int url_ok(const char *u) {
@@ -249,6 +272,7 @@ static const intopt intopts[] = {
     LOPT("tpm", tpm, 0, 1000000000000ll), LOPT("queue", queue_cap, 1, 100000000),
     IOPT("breaker-failures", breaker_failures, 1, 1000000),
     IOPT("breaker-cooldown-ms", breaker_cooldown_ms, 1, 3600000),
+    IOPT("limit-wait-ms", limit_wait_ms, 0, 600000),
 };
 
 static int set_option(pspec *s, const char *k, const char *v, char *err, size_t errlen) {
@@ -264,6 +288,11 @@ static int set_option(pspec *s, const char *k, const char *v, char *err, size_t 
     }
     if (!strcasecmp(k, "model")) snprintf(s->model, sizeof s->model, "%s", v);
     else if (!strcasecmp(k, "api-key-env")) snprintf(s->keyenv, sizeof s->keyenv, "%s", v);
+    else if (!strcasecmp(k, "limit") || !strcasecmp(k, "limit-tokens")) {
+        if (!v[0] || strlen(v) >= sizeof s->limit[0])
+            return snprintf(err, errlen, "provider %s must name a bucket (1..63 bytes)", k), -1;
+        snprintf(s->limit[!strcasecmp(k, "limit-tokens")], sizeof s->limit[0], "%s", v);
+    }
     else if (!strcasecmp(k, "secondary-url")) {
         if (!url_ok(v) || strlen(v) >= sizeof s->url2)
             return snprintf(err, errlen, "provider secondary-url must be http:// or https://"), -1;
@@ -533,6 +562,10 @@ static void batch_finish(batch *b, int status, const float *vecs, int dim, long 
     else p->batches = b->next;
     if (b->next) b->next->prev = b->prev;
     p->inflight--;
+    if (b->lt) {   /* waiting in a LIMIT queue: its completion finds no batch */
+        b->lt->b = NULL;
+        b->lt = NULL;
+    }
     /* split billed tokens by byte length (integer shares summing to tokens) */
     size_t total_len = 0;
     for (size_t i = 0; i < b->n; i++) total_len += b->items[i]->len;
@@ -823,6 +856,61 @@ static void batch_attempt(batch *b) {
     }
 }
 
+/* ---- LIMIT buckets (decision 11) ---- */
+
+static void limit_next(batch *b);
+
+static const char *limit_err(int rc) {
+    if (rc == RL_ENOENT) return "no such limit";
+    if (rc == RL_ECOST) return "the batch's tokens exceed the bucket's burst";
+    if (rc == RL_ENOMEM) return "out of memory";
+    return rl_outcome_name((rl_outcome)rc);
+}
+
+static void limit_done_cb(void *ud, rl_outcome o) {
+    lticket *t = ud;
+    batch *b = t->b;
+    free(t);
+    if (b == NULL) return;
+    b->lt = NULL;
+    if (o == RL_GRANTED) {
+        b->lstage++;
+        limit_next(b);
+        return;
+    }
+    b->p->st.err_limit++;
+    batch_fail(b, PROVIDER_ELIMIT, "rate limit '%s': %s", b->p->s.limit[b->lstage], limit_err((int)o));
+}
+
+/* Takes the batch's tokens from the provider's LIMIT buckets, waiting in
+ * their queues, then sends it. Touches nothing after a queued take: the
+ * completion continues (it may already have run). */
+static void limit_next(batch *b) {
+    provider *p = b->p;
+    for (; b->lstage < 2; b->lstage++) {
+        const char *name = p->s.limit[b->lstage];
+        if (!name[0]) continue;
+        uint64_t cost = b->lstage == 0 ? 1 : (uint64_t)(b->est_tokens > 0 ? b->est_tokens : 1);
+        lticket *t = malloc(sizeof *t);
+        if (t == NULL) {
+            batch_fail(b, PROVIDER_ENOMEM, "out of memory");
+            return;
+        }
+        t->b = b;
+        b->lt = t;
+        int rc = limits_take_for(name, cost, (uint64_t)p->s.limit_wait_ms, limit_done_cb, t);
+        if (rc == RL_QUEUED) return;
+        b->lt = NULL;
+        free(t);
+        if (rc != RL_GRANTED) {
+            p->st.err_limit++;
+            batch_fail(b, PROVIDER_ELIMIT, "rate limit '%s': %s", name, limit_err(rc));
+            return;
+        }
+    }
+    batch_attempt(b);
+}
+
 /* Takes up to max-batch queued items (skipping those nobody waits for). */
 static batch *batch_take(provider *p) {
     batch *b = calloc(1, sizeof *b);
@@ -901,7 +989,7 @@ static void pump(provider *p) {
         }
         free(texts);
         free(lens);
-        batch_attempt(b);
+        limit_next(b);
     }
 }
 
@@ -993,6 +1081,9 @@ void provider_cancel(provider_req *r) {
 }
 
 size_t provider_queue_depth(const provider *p) { return p->qlen; }
+const char *provider_name(const provider *p) { return p->s.name; }
+const char *provider_model(const provider *p) { return p->s.model; }
+int provider_dims(const provider *p) { return p->s.dims; }
 
 provider *provider_find(const char *name) {
     for (int i = 0; i < nprovs; i++)
@@ -1088,7 +1179,7 @@ void provider_info(sbuf *o) {
                     "err_timeout=%llu,err_transport=%llu,err_http_429=%llu,err_http_5xx=%llu,"
                     "err_http_4xx=%llu,err_redirect=%llu,err_quota=%llu,err_invalid=%llu,"
                     "err_too_large=%llu,err_breaker=%llu,err_queue_full=%llu,latency_us_sum=%llu,"
-                    "latency_count=%llu,batch_sum=%llu,batch_count=%llu,batch_max=%llu\r\n",
+                    "latency_count=%llu,batch_sum=%llu,batch_count=%llu,batch_max=%llu,err_limit=%llu\r\n",
                     p->s.name, p->s.kind == PJ_OLLAMA ? "ollama" : "openai", p->dim,
                     breaker_name(p->br[0].state), p->s.url2[0] ? breaker_name(p->br[1].state) : "none",
                     (unsigned long long)(p->br[0].opens + p->br[1].opens), p->qlen, p->inflight,
@@ -1104,6 +1195,6 @@ void provider_info(sbuf *o) {
                     (unsigned long long)s->err_breaker, (unsigned long long)s->err_queue_full,
                     (unsigned long long)s->latency_us_sum, (unsigned long long)s->latency_count,
                     (unsigned long long)s->batch_sum, (unsigned long long)s->batch_count,
-                    (unsigned long long)s->batch_max);
+                    (unsigned long long)s->batch_max, (unsigned long long)s->err_limit);
     }
 }

@@ -22,7 +22,11 @@
  *   queue N (10000 queued inputs), concurrency N (8 requests in flight),
  *   breaker-failures N (5), breaker-cooldown-ms N (5000),
  *   max-response N (bytes, Redis units: 64mb), encoding base64|float
- *   (openai default base64; ollama is always float).
+ *   (openai default base64; ollama is always float), limit B (a LIMIT.*
+ *   bucket: each batch takes 1 token), limit-tokens B (a bucket each batch
+ *   takes its estimated tokens from), limit-wait-ms N (1000: how long a
+ *   batch may wait in those buckets' queues; then it fails with
+ *   PROVIDER_ELIMIT).
  * A config line holds at most 32 words (config.c), so options may continue
  * on later lines: provider <name> set <option> <value>... */
 #ifndef SIMCACHE_PROVIDER_H
@@ -51,6 +55,7 @@ enum {
     PROVIDER_ESHUTDOWN = -9, /* provider_stop_all while pending */
     PROVIDER_ENOMEM = -10,
     PROVIDER_EARG = -11,     /* empty text or no texts */
+    PROVIDER_ELIMIT = -12,   /* a LIMIT bucket named by the provider denied the call */
 };
 
 /* Completion. On success status == 0, vecs holds n * dim floats in input
@@ -104,5 +109,13 @@ void provider_info(sbuf *o);
 
 /* Queue depth (inputs waiting to be sent) of p. */
 size_t provider_queue_depth(const provider *p);
+
+/* p's configuration as given (loop thread; strings live as long as p):
+ * its name, its `model` ("" if none was configured) and its `dimensions`
+ * (0 if not configured: the vectors' length is whatever the model returns).
+ * Used to bind a cache namespace to p (cache_embed.h). */
+const char *provider_name(const provider *p);
+const char *provider_model(const provider *p);
+int provider_dims(const provider *p);
 
 #endif

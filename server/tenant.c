@@ -119,6 +119,14 @@ void tenant_charge(tenant *t, int64_t nusd, int64_t now_ms) {
     t->led.puts++;
 }
 
+void tenant_charge_embedding(tenant *t, uint64_t tokens, int64_t nusd, int64_t now_ms) {
+    tenant_roll_period(t, now_ms);
+    t->led.embed_tokens += tokens;
+    t->led.embed_nusd += nusd;
+    t->led.spend_nusd += nusd;
+    t->period_spend_nusd += nusd;
+}
+
 int tenant_budget_exhausted(tenant *t, int64_t now_ms) {
     if (t->budget_nusd <= 0) return 0;
     tenant_roll_period(t, now_ms);

@@ -46,6 +46,8 @@ typedef struct tenant_ledger {
     uint64_t hits_exact, hits_semantic, hits_stale, misses;
     uint64_t puts;
     uint64_t tokens_saved;     /* input + output tokens of answers served */
+    uint64_t embed_tokens;     /* provider-billed tokens of this tenant's embeddings */
+    int64_t embed_nusd;        /* their price (`price` line of the provider's model) */
 } tenant_ledger;
 
 typedef struct tenant {
@@ -95,6 +97,10 @@ void tenant_shutdown(void);
 void tenant_roll_period(tenant *t, int64_t now_ms);
 /* Records an upstream spend (a PUT). */
 void tenant_charge(tenant *t, int64_t nusd, int64_t now_ms);
+/* Records the embedding spend of a provider call made for the tenant:
+ * tokens and their price go to embed_tokens/embed_nusd and the price also
+ * to spend_nusd and the period spend (it is real upstream spend). */
+void tenant_charge_embedding(tenant *t, uint64_t tokens, int64_t nusd, int64_t now_ms);
 /* 1 if the tenant has a budget and its period spend reached it. */
 int tenant_budget_exhausted(tenant *t, int64_t now_ms);
 /* Sets the budget (nusd 0 removes it); the period spend is recomputed

@@ -9,7 +9,10 @@ does not block the others). Standard library only; run with /usr/bin/python3.
 Embeddings are deterministic: embedding(text, dim) seeds a PRNG with the
 SHA-256 of the text, so tests can recompute the expected vector. OpenAI
 requests honour "encoding_format": "base64" (little-endian float32) and
-"dimensions"; the default dimension is 8.
+"dimensions"; the default dimension is 8. A request whose "model" starts
+with "bow" gets bag-of-words embeddings instead (bow_embedding: the sum of
+the words' deterministic vectors), so rewordings of a prompt are near each
+other and semantic hits can be tested end to end.
 
 Misbehaviour on request, either for the next N embedding requests
 (POST /mode {"mode": M, "count": N, "arg": A}; count -1 = until reset) or
@@ -33,6 +36,7 @@ import base64
 import hashlib
 import json
 import random
+import re
 import struct
 import sys
 import threading
@@ -71,6 +75,19 @@ def embedding(text, dim):
             _CACHE.clear()
         _CACHE[key] = v
     return v
+
+
+def bow_embedding(text, dim):
+    """Sum of embedding(word) over the lower-cased words of text."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    words = re.findall(r"\w+", text.lower()) or [text]
+    acc = [0.0] * dim
+    for w in words:
+        for i, x in enumerate(embedding("w:" + w, dim)):
+            acc[i] += x
+    raw = struct.pack("<%df" % dim, *acc)
+    return list(struct.unpack("<%df" % dim, raw))
 
 
 def tokens_of(text):
@@ -228,7 +245,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def answer(self, inputs, req, ollama, mode):
         dim = int(req.get("dimensions") or DEFAULT_DIM)
-        vecs = [embedding(t, dim) for t in inputs]
+        if str(req.get("model") or "").startswith("bow"):
+            vecs = [bow_embedding(t, dim) for t in inputs]
+        else:
+            vecs = [embedding(t, dim) for t in inputs]
         if mode == "wrongdim":
             vecs[0] = vecs[0] + [0.5]
         if mode == "inf":

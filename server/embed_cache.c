@@ -1,0 +1,179 @@
+/* embed_cache.c -- the bounded LRU of embedding vectors (embed_cache.h).
+ *
+ * Design decisions:
+ * 1. Chained hash table (power-of-two buckets, doubled when the load
+ *    passes 1) plus one intrusive doubly linked LRU list: get, put and
+ *    evict are O(1). The key is the prompt's exact key (XXH3-64 of the
+ *    normalised prompt, the same key as the cache's exact tier) together
+ *    with a hash of the embedder fingerprint, both compared: two namespaces
+ *    of one tenant bound to different models never see each other's
+ *    vectors, two bound to the same model share them.
+ * 2. The bound is in bytes, counting what the cache really allocates
+ *    (entry header + vector + bucket array), so a tenant's embedding cache
+ *    at 1,536 dimensions holds 4x fewer vectors than at 384 instead of
+ *    silently using 4x the memory.
+ * 3. The vector is stored inline after the header (one allocation per
+ *    entry). */
+#include "embed_cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ent {
+    uint64_t key, fp;
+    uint32_t dim;
+    struct ent *hnext;            /* bucket chain */
+    struct ent *prev, *next;      /* LRU: head = most recent */
+    float v[];
+} ent;
+
+struct ecache {
+    ent **buckets;
+    size_t nbuckets;              /* power of two */
+    size_t count, bytes, limit;
+    ent *head, *tail;
+    uint64_t hits, misses, evictions;
+};
+
+static size_t ent_bytes(uint32_t dim) { return sizeof(ent) + (size_t)dim * sizeof(float); }
+
+static size_t bucket_of(const ecache *c, uint64_t key, uint64_t fp) {
+    uint64_t h = key ^ (fp * 0x9E3779B97F4A7C15ULL);
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
+    return (size_t)h & (c->nbuckets - 1);
+}
+
+ecache *ecache_new(size_t max_bytes) {
+    ecache *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->nbuckets = 64;
+    c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
+    if (!c->buckets) {
+        free(c);
+        return NULL;
+    }
+    c->bytes = c->nbuckets * sizeof *c->buckets;
+    c->limit = max_bytes;
+    return c;
+}
+
+void ecache_free(ecache *c) {
+    if (!c) return;
+    for (ent *e = c->head, *n; e; e = n) {
+        n = e->next;
+        free(e);
+    }
+    free(c->buckets);
+    free(c);
+}
+
+static void lru_unlink(ecache *c, ent *e) {
+    if (e->prev) e->prev->next = e->next;
+    else c->head = e->next;
+    if (e->next) e->next->prev = e->prev;
+    else c->tail = e->prev;
+}
+
+static void lru_push_front(ecache *c, ent *e) {
+    e->prev = NULL;
+    e->next = c->head;
+    if (c->head) c->head->prev = e;
+    else c->tail = e;
+    c->head = e;
+}
+
+static ent **find_link(ecache *c, uint64_t key, uint64_t fp) {
+    ent **pp = &c->buckets[bucket_of(c, key, fp)];
+    while (*pp && !((*pp)->key == key && (*pp)->fp == fp)) pp = &(*pp)->hnext;
+    return pp;
+}
+
+static void remove_ent(ecache *c, ent *e) {
+    ent **pp = find_link(c, e->key, e->fp);
+    *pp = e->hnext;
+    lru_unlink(c, e);
+    c->count--;
+    c->bytes -= ent_bytes(e->dim);
+    free(e);
+}
+
+static void evict_to(ecache *c, size_t limit) {
+    while (c->tail && c->bytes > limit) {
+        remove_ent(c, c->tail);
+        c->evictions++;
+    }
+}
+
+void ecache_set_limit(ecache *c, size_t max_bytes) {
+    c->limit = max_bytes;
+    evict_to(c, max_bytes);
+}
+
+const float *ecache_get(ecache *c, uint64_t key, uint64_t fp, uint32_t dim) {
+    ent *e = *find_link(c, key, fp);
+    if (!e || e->dim != dim) {
+        c->misses++;
+        return NULL;
+    }
+    c->hits++;
+    lru_unlink(c, e);
+    lru_push_front(c, e);
+    return e->v;
+}
+
+/* Doubles the bucket array (load > 1). -1 on ENOMEM (the table still
+ * works, only with longer chains). */
+static int grow(ecache *c) {
+    size_t nb = c->nbuckets * 2;
+    ent **b = calloc(nb, sizeof *b);
+    if (!b) return -1;
+    ent **old = c->buckets;
+    size_t on = c->nbuckets;
+    c->buckets = b;
+    c->nbuckets = nb;
+    for (size_t i = 0; i < on; i++)
+        for (ent *e = old[i], *n; e; e = n) {
+            n = e->hnext;
+            size_t j = bucket_of(c, e->key, e->fp);
+            e->hnext = b[j];
+            b[j] = e;
+        }
+    free(old);
+    c->bytes += on * sizeof *b;
+    return 0;
+}
+
+int ecache_put(ecache *c, uint64_t key, uint64_t fp, const float *v, uint32_t dim) {
+    size_t need = ent_bytes(dim);
+    if (need + c->nbuckets * sizeof *c->buckets > c->limit) return 1;
+    ent *e = malloc(need);
+    if (!e) return -1;
+    e->key = key;
+    e->fp = fp;
+    e->dim = dim;
+    memcpy(e->v, v, (size_t)dim * sizeof(float));
+    ent *old = *find_link(c, key, fp);
+    if (old) remove_ent(c, old);
+    /* grow only while the table itself stays a small part of the bound */
+    if (c->count + 1 > c->nbuckets && c->nbuckets * 2 * sizeof *c->buckets < c->limit / 8)
+        grow(c);
+    ent **pp = &c->buckets[bucket_of(c, key, fp)];
+    e->hnext = *pp;
+    *pp = e;
+    lru_push_front(c, e);
+    c->count++;
+    c->bytes += need;
+    evict_to(c, c->limit);
+    return 0;
+}
+
+void ecache_get_stats(const ecache *c, ecache_stats *out) {
+    out->entries = c->count;
+    out->bytes = c->bytes;
+    out->limit = c->limit;
+    out->hits = c->hits;
+    out->misses = c->misses;
+    out->evictions = c->evictions;
+}

@@ -1,0 +1,44 @@
+/* embed_cache.h -- a bounded LRU map (exact key, embedder fingerprint) ->
+ * embedding vector: the per-tenant embedding cache of provider-embedded
+ * namespaces (cache_embed.c keeps one per tenant, so tenants never share
+ * vectors). Pure data structure: no libuv, no tenant, no provider.
+ *
+ * Threading: none; the caller serialises (the loop thread in the server).
+ * Errors: 0 or -1 (ENOMEM); nothing here aborts or prints. */
+#ifndef SIMCACHE_EMBED_CACHE_H
+#define SIMCACHE_EMBED_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ecache ecache;
+
+typedef struct ecache_stats {
+    size_t entries;
+    size_t bytes;             /* entries + bucket array, as charged to the limit */
+    size_t limit;             /* max bytes */
+    uint64_t hits, misses, evictions;
+} ecache_stats;
+
+/* An empty cache holding at most max_bytes (entry headers, vectors and its
+ * bucket array). NULL on ENOMEM. */
+ecache *ecache_new(size_t max_bytes);
+/* Frees c and every vector. NULL is a no-op. */
+void ecache_free(ecache *c);
+/* Changes the bound; evicts least recently used vectors down to it. */
+void ecache_set_limit(ecache *c, size_t max_bytes);
+
+/* The vector stored for (key, fp) with this dim, or NULL (counted as a
+ * miss). A hit becomes the most recently used; the pointer is valid until
+ * the next ecache_put/ecache_set_limit/ecache_free. */
+const float *ecache_get(ecache *c, uint64_t key, uint64_t fp, uint32_t dim);
+
+/* Stores a copy of v[dim] under (key, fp), replacing an older one, and
+ * evicts least recently used vectors until the bound holds. Returns 0, 1
+ * if one vector alone exceeds the bound (nothing stored), or -1 (ENOMEM,
+ * nothing changed). dim >= 1. */
+int ecache_put(ecache *c, uint64_t key, uint64_t fp, const float *v, uint32_t dim);
+
+void ecache_get_stats(const ecache *c, ecache_stats *out);
+
+#endif
