@@ -15,13 +15,13 @@
  *    rejected) at least once, so the exposition stays small; the label set
  *    is bounded by the command table. CONFIG RESETSTAT resets them, which
  *    Prometheus's rate() treats as a counter reset.
- * 4. Rate limits are read through a typed snapshot (limits_get_stats, the
- *    rl_stats totals INFO limits prints too). Providers keep their
- *    counters private to provider.c (owned elsewhere); this file reads
- *    their INFO section, whose field names are the documented, tested
- *    contract of INFO. A renamed field makes its series disappear, which
- *    tests/integration/test_metrics.py notices (it asserts the families it
- *    expects).
+ * 4. Providers and rate limits keep their counters private to their
+ *    modules (provider.c, cmd_limit.c) and hand out typed copies
+ *    (provider_get_snapshot, limits_get_stats), the same values their INFO
+ *    sections print. (This file used to parse those INFO sections; a
+ *    renamed field then silently dropped a series.) The keyspace hit/miss
+ *    counters and the cache's pending fills are still read from INFO text
+ *    (info_u64), whose field names are the documented contract of INFO.
  * 5. Label values are escaped as the format requires (backslash, double
  *    quote, newline); HELP text escapes backslash and newline.
  * 6. Cardinality: tenant and namespace names come from clients, so the
@@ -202,31 +202,6 @@ static uint64_t info_u64(const char *text, const char *key) {
     return 0;
 }
 
-/* In a "k1=v1,k2=v2" list of length n: copies the value of key into buf
- * (NUL-terminated, cut to cap). Returns 0, or -1 if the key is absent. */
-static int kv_get(const char *list, size_t n, const char *key, char *buf, size_t cap) {
-    size_t kl = strlen(key);
-    const char *p = list, *end = list + n;
-    while (p < end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        const char *fe = comma ? comma : end;
-        if ((size_t)(fe - p) > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
-            size_t vl = (size_t)(fe - p) - kl - 1;
-            if (vl >= cap) vl = cap - 1;
-            memcpy(buf, p + kl + 1, vl);
-            buf[vl] = '\0';
-            return 0;
-        }
-        p = fe + 1;
-    }
-    return -1;
-}
-
-static uint64_t kv_u64(const char *list, size_t n, const char *key) {
-    char buf[32];
-    return kv_get(list, n, key, buf, sizeof buf) == 0 ? strtoull(buf, NULL, 10) : 0;
-}
-
 /* ---- server, clients ---- */
 
 static void render_server(sbuf *o) {
@@ -387,120 +362,96 @@ static void render_vset(sbuf *o) {
                        g_vset_stats.searches_threaded);
 }
 
-/* ---- providers (from INFO providers, design note 4) ---- */
+/* ---- providers (provider_get_snapshot, design note 4) ---- */
 
-typedef struct prov_line {
-    char name[128];
-    const char *kv;    /* "kind=...,dim=...,..." */
-    size_t kvlen;
-} prov_line;
+#define PS_U64(ps, off) (*(const uint64_t *)(const void *)((const char *)(ps) + (off)))
 
-#define MAX_PROV_LINES 256
-
-/* Splits INFO providers text into lines "provider_<name>:<kv list>". The
- * name ends at the ':' that precedes "kind=" (the first field). */
-static int prov_lines(const char *text, prov_line *out, int max) {
-    int n = 0;
-    for (const char *p = text; p && *p && n < max; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-        if (strncmp(p, "provider_", 9) != 0) continue;
-        const char *eol = strchr(p, '\r');
-        if (eol == NULL) eol = p + strlen(p);
-        const char *sep = strstr(p, ":kind=");
-        if (sep == NULL || sep > eol) continue;
-        size_t nl = (size_t)(sep - p - 9);
-        if (nl >= sizeof out[n].name) nl = sizeof out[n].name - 1;
-        memcpy(out[n].name, p + 9, nl);
-        out[n].name[nl] = '\0';
-        out[n].kv = sep + 1;
-        out[n].kvlen = (size_t)(eol - sep - 1);
-        n++;
-    }
-    return n;
-}
-
-static int breaker_value(const char *s) {
-    return strcmp(s, "closed") == 0 ? 0 : strcmp(s, "half-open") == 0 ? 1 : 2;
-}
-
-static void prov_counter(sbuf *o, const prov_line *pl, int n, const char *name, const char *help,
-                         const char *field) {
+/* A counter family with one sample per provider: the uint64_t field at
+ * byte offset `off` of each snapshot. */
+static void prov_counter(sbuf *o, const provider_snapshot *ps, int n, const char *name,
+                         const char *help, size_t off) {
     metrics_family(o, name, "counter", help);
     for (int i = 0; i < n; i++)
-        metrics_sample_u64(o, name, &(metrics_label){"provider", pl[i].name}, 1,
-                           kv_u64(pl[i].kv, pl[i].kvlen, field));
+        metrics_sample_u64(o, name, &(metrics_label){"provider", ps[i].name}, 1,
+                           PS_U64(&ps[i], off));
 }
 
 static void render_providers(sbuf *o) {
-    static prov_line pl[MAX_PROV_LINES];   /* loop thread only */
-    sbuf t = SBUF_INIT;
-    provider_info(&t);
-    int n = prov_lines(sbuf_cstr(&t), pl, MAX_PROV_LINES);
+    int n = provider_count();
+    provider_snapshot *ps = calloc(n > 0 ? (size_t)n : 1, sizeof *ps);
+    if (ps == NULL) {
+        o->oom = 1;
+        return;
+    }
+    for (int i = 0; i < n; i++) provider_get_snapshot(i, &ps[i]);
+#define ST(f) offsetof(provider_snapshot, st.f)
     one_u64(o, "simcache_providers", "gauge", "Embedding providers configured.", (uint64_t)n);
-    prov_counter(o, pl, n, "simcache_provider_requests_total",
-                 "Embedding requests accepted by the provider.", "requests");
-    prov_counter(o, pl, n, "simcache_provider_inputs_total", "Texts submitted for embedding.",
-                 "inputs");
-    prov_counter(o, pl, n, "simcache_provider_coalesced_total",
-                 "Texts answered by an identical pending text.", "coalesced");
-    prov_counter(o, pl, n, "simcache_provider_calls_total", "HTTP calls to the provider.",
-                 "calls");
-    prov_counter(o, pl, n, "simcache_provider_calls_ok_total", "HTTP calls that succeeded.",
-                 "calls_ok");
-    prov_counter(o, pl, n, "simcache_provider_retries_total", "HTTP calls retried.", "retries");
-    prov_counter(o, pl, n, "simcache_provider_failovers_total",
-                 "Calls sent to the secondary endpoint.", "failovers");
-    prov_counter(o, pl, n, "simcache_provider_tokens_total", "Prompt tokens billed.", "tokens");
-    prov_counter(o, pl, n, "simcache_provider_breaker_opens_total",
-                 "Times a circuit breaker opened.", "breaker_opens");
-    static const char *const kinds[] = {"timeout",  "transport", "http_429",  "http_5xx",
-                                        "http_4xx", "redirect",  "quota",     "invalid",
-                                        "too_large", "breaker",  "queue_full"};
+    prov_counter(o, ps, n, "simcache_provider_requests_total",
+                 "Embedding requests accepted by the provider.", ST(requests));
+    prov_counter(o, ps, n, "simcache_provider_inputs_total", "Texts submitted for embedding.",
+                 ST(inputs));
+    prov_counter(o, ps, n, "simcache_provider_coalesced_total",
+                 "Texts answered by an identical pending text.", ST(coalesced));
+    prov_counter(o, ps, n, "simcache_provider_calls_total", "HTTP calls to the provider.",
+                 ST(calls));
+    prov_counter(o, ps, n, "simcache_provider_calls_ok_total", "HTTP calls that succeeded.",
+                 ST(calls_ok));
+    prov_counter(o, ps, n, "simcache_provider_retries_total", "HTTP calls retried.",
+                 ST(retries));
+    prov_counter(o, ps, n, "simcache_provider_failovers_total",
+                 "Calls sent to the secondary endpoint.", ST(failovers));
+    prov_counter(o, ps, n, "simcache_provider_tokens_total", "Prompt tokens billed.",
+                 ST(tokens));
+    prov_counter(o, ps, n, "simcache_provider_breaker_opens_total",
+                 "Times a circuit breaker opened.", offsetof(provider_snapshot, breaker_opens));
+    /* err_limit (LIMIT bucket denials) is not a kind here yet: the
+     * exposition was kept byte-identical when it moved to snapshots */
+    static const struct {
+        const char *kind;
+        size_t off;
+    } kinds[] = {{"timeout", ST(err_timeout)},     {"transport", ST(err_transport)},
+                 {"http_429", ST(err_http_429)},   {"http_5xx", ST(err_http_5xx)},
+                 {"http_4xx", ST(err_http_4xx)},   {"redirect", ST(err_redirect)},
+                 {"quota", ST(err_quota)},         {"invalid", ST(err_invalid)},
+                 {"too_large", ST(err_too_large)}, {"breaker", ST(err_breaker)},
+                 {"queue_full", ST(err_queue_full)}};
+#undef ST
     metrics_family(o, "simcache_provider_errors_total", "counter",
                    "Failed embedding calls or requests, by provider and kind.");
     for (int i = 0; i < n; i++)
         for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-            char field[32];
-            snprintf(field, sizeof field, "err_%s", kinds[k]);
-            metrics_label l[] = {{"provider", pl[i].name}, {"kind", kinds[k]}};
+            metrics_label l[] = {{"provider", ps[i].name}, {"kind", kinds[k].kind}};
             metrics_sample_u64(o, "simcache_provider_errors_total", l, 2,
-                               kv_u64(pl[i].kv, pl[i].kvlen, field));
+                               PS_U64(&ps[i], kinds[k].off));
         }
     metrics_family(o, "simcache_provider_request_duration_seconds", "summary",
                    "Latency of HTTP attempts to the provider (retries counted separately).");
     for (int i = 0; i < n; i++) {
-        metrics_label l = {"provider", pl[i].name};
+        metrics_label l = {"provider", ps[i].name};
         metrics_sample_f(o, "simcache_provider_request_duration_seconds_sum", &l, 1,
-                         (double)kv_u64(pl[i].kv, pl[i].kvlen, "latency_us_sum") / 1e6);
+                         (double)ps[i].st.latency_us_sum / 1e6);
         metrics_sample_u64(o, "simcache_provider_request_duration_seconds_count", &l, 1,
-                           kv_u64(pl[i].kv, pl[i].kvlen, "latency_count"));
+                           ps[i].st.latency_count);
     }
     metrics_family(o, "simcache_provider_breaker_state", "gauge",
                    "Circuit breaker per endpoint: 0 closed, 1 half-open, 2 open.");
-    for (int i = 0; i < n; i++) {
-        static const char *const ep[2][2] = {{"breaker", "primary"},
-                                             {"breaker_secondary", "secondary"}};
+    static const char *const endpoint[2] = {"primary", "secondary"};
+    for (int i = 0; i < n; i++)
         for (int e = 0; e < 2; e++) {
-            char v[16];
-            if (kv_get(pl[i].kv, pl[i].kvlen, ep[e][0], v, sizeof v) != 0 ||
-                strcmp(v, "none") == 0)
-                continue;
-            metrics_label l[] = {{"provider", pl[i].name}, {"endpoint", ep[e][1]}};
+            if (ps[i].breaker[e] == PROVIDER_BREAKER_NONE) continue;
+            metrics_label l[] = {{"provider", ps[i].name}, {"endpoint", endpoint[e]}};
             metrics_sample_u64(o, "simcache_provider_breaker_state", l, 2,
-                               (uint64_t)breaker_value(v));
+                               (uint64_t)ps[i].breaker[e]);
         }
-    }
     metrics_family(o, "simcache_provider_queue_depth", "gauge", "Texts waiting to be sent.");
     for (int i = 0; i < n; i++)
         metrics_sample_u64(o, "simcache_provider_queue_depth",
-                           &(metrics_label){"provider", pl[i].name}, 1,
-                           kv_u64(pl[i].kv, pl[i].kvlen, "queue"));
+                           &(metrics_label){"provider", ps[i].name}, 1, (uint64_t)ps[i].queue);
     metrics_family(o, "simcache_provider_inflight", "gauge", "HTTP calls in flight.");
     for (int i = 0; i < n; i++)
         metrics_sample_u64(o, "simcache_provider_inflight",
-                           &(metrics_label){"provider", pl[i].name}, 1,
-                           kv_u64(pl[i].kv, pl[i].kvlen, "inflight"));
-    if (t.oom) o->oom = 1;
-    sbuf_free(&t);
+                           &(metrics_label){"provider", ps[i].name}, 1, (uint64_t)ps[i].inflight);
+    free(ps);
 }
 
 /* ---- rate limits (limits_get_stats, design note 4) ---- */
