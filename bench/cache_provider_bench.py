@@ -27,18 +27,11 @@ import selectors
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
+import benchlib
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def enc(*args):
@@ -143,21 +136,12 @@ def main():
     srv = None
     try:
         fport = int(fake.stdout.readline())
-        port = free_port()
-        d = tempfile.mkdtemp(prefix="simcache-bench-")
-        srv = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1",
-                                "--provider", "emb", "openai", "http://127.0.0.1:%d" % fport,
-                                "model", "m", "dimensions", str(dim), "max-batch", "64",
-                                "max-wait-ms", "2", "timeout-ms", "60000",
-                                "--embed-cache-bytes", "256mb"],
-                               stdout=open(os.path.join(d, "log"), "w"), stderr=subprocess.STDOUT,
-                               cwd=d)
-        for _ in range(100):
-            try:
-                ctl = socket.create_connection(("127.0.0.1", port))
-                break
-            except OSError:
-                time.sleep(0.05)
+        srv = benchlib.start(server, ["--provider", "emb", "openai", "http://127.0.0.1:%d" % fport,
+                                      "model", "m", "dimensions", str(dim), "max-batch", "64",
+                                      "max-wait-ms", "2", "timeout-ms", "60000",
+                                      "--embed-cache-bytes", "256mb"], prefix="simcache-bench-")
+        port = srv.port
+        ctl = socket.create_connection(("127.0.0.1", port))
         prompts = ["benchmark prompt number %d: what is the capital of country %d?" % (i, i * 7919)
                    for i in range(n)]
         cmd(ctl, "CACHE.CREATE", "warm", "EMBEDDER", "emb", "TENANT", "warmup")
@@ -178,10 +162,10 @@ def main():
             print("%-28s %14.1f %10.1f %14d" % (label, (c1 - c0) / 1000.0 / n, (t1 - t0) * 1000,
                                                  get(calls1) - get(calls0)))
         ctl.sendall(enc("SHUTDOWN"))
-        srv.wait(30)
+        srv.proc.wait(30)
     finally:
-        if srv and srv.poll() is None:
-            srv.terminate()
+        if srv:
+            srv.stop()
         fake.terminate()
         fake.wait(10)
 

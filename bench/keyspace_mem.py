@@ -9,40 +9,12 @@ bytes, persistent and with a TTL, and reports (used_memory after - before)
 Usage: bench/keyspace_mem.py SIMCACHE_SERVER [N]   (N default 500000)
 Prints a markdown table.
 """
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 
-import redis
+import benchlib
 
 REDIS = "/usr/bin/redis-server"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def start(binary):
-    port = free_port()
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1"]
-    if binary.endswith("redis-server"):
-        argv += ["--save", "", "--appendonly", "no", "--dir", tempfile.mkdtemp()]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    r = redis.Redis(host="127.0.0.1", port=port)
-    for _ in range(500):
-        try:
-            r.ping()
-            return proc, r
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.02)
-    proc.terminate()
-    raise RuntimeError("%s did not start" % binary)
 
 
 def per_key(r, n, vlen, ttl):
@@ -67,12 +39,11 @@ def main():
     cases = [(3, None), (3, 3600), (100, None)]
     results = {}
     for name, binary in (("simcache", ours_bin), ("redis", REDIS)):
-        proc, r = start(binary)
+        srv = benchlib.start(binary, prefix="keyspace-mem-")
         try:
-            results[name] = [per_key(r, n, v, t) for v, t in cases]
+            results[name] = [per_key(srv.redis(), n, v, t) for v, t in cases]
         finally:
-            proc.terminate()
-            proc.wait()
+            srv.stop()
     print("| %d keys `key:%%012d` | simcache B/key | redis-server B/key | ratio |" % n)
     print("|---|---|---|---|")
     for i, (v, t) in enumerate(cases):

@@ -20,41 +20,20 @@ import argparse
 import csv
 import io
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 from otlp_collector import Collector, black_hole  # noqa: E402
 
-import redis  # noqa: E402
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+import benchlib  # noqa: E402
 
 
 def start(binary, args):
-    port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1"] + args,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(500):
-        try:
-            r = redis.Redis(port=port)
-            r.ping()
-            return proc, port, r
-        except redis.ConnectionError:
-            time.sleep(0.02)
-    proc.kill()
-    raise RuntimeError("server did not start")
+    srv = benchlib.start(binary, args, prefix="trace-bench-")
+    return srv, srv.port, srv.redis()
 
 
 def bench(port, n):
@@ -102,9 +81,8 @@ def main():
                 m, rps, p50, p99, rps / base, st["otlp_spans_exported"],
                 st["otlp_spans_dropped"], st["otlp_spans_failed"]))
     finally:
-        for proc, _, _ in servers.values():
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(15)
+        for srv, _, _ in servers.values():
+            srv.stop(15)
         hole.close()
         col.stop()
 

@@ -21,49 +21,12 @@ Extra options are passed to vset-bench (e.g. --quant NOQUANT, --ef 200,
 flight each, no pipelining. Open loop: fixed arrival rate over the same 50
 connections, latency from the scheduled send time (see vset_bench.c)."""
 import os
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
+
+import benchlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def start(binary, extra):
-    extra = list(extra)
-    port = free_port()
-    d = tempfile.mkdtemp(prefix="vset-bench-")
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1"] + extra
-    if os.path.basename(binary).startswith("redis"):
-        argv += ["--save", "", "--appendonly", "no", "--dir", d]
-    log = open(os.path.join(d, "server.log"), "wb")
-    proc = subprocess.Popen(argv, stdout=log, stderr=log, cwd=d)
-    end = time.monotonic() + 10
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    sys.exit("server %s did not start" % binary)
-
-
-def stop(proc):
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(30)
 
 
 def run(bench, port, args, pid):
@@ -108,11 +71,11 @@ def main():
     rows = {name: [] for name, _, _ in targets}
     for _ in range(rounds if base else 1):
         for name, binary, extra in targets:
-            proc, port = start(binary, extra)
+            srv = benchlib.start(binary, extra, prefix="vset-bench-")
             try:
-                rows[name].append(run(bench, port, args, proc.pid))
+                rows[name].append(run(bench, srv.port, args, srv.pid))
             finally:
-                stop(proc)
+                srv.stop()
     keys = [("vadd_per_s", "VADD/s (pipelined)"), ("vsim_per_s", "VSIM/s (pipelined)"),
             ("vsim_cpu_us", "server CPU us per VSIM (pipelined phase)"),
             ("lat_qps", "VSIM/s closed loop, 1 in flight per conn"),

@@ -18,30 +18,12 @@ Usage: bench/vset_filter_bench.py [--n 20000] [--dim 128] [--queries 300]
 import argparse
 import os
 import random
-import signal
-import socket
 import struct
-import subprocess
-import tempfile
 import time
 
-import redis
+import benchlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def cpu_s(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        parts = f.read().rsplit(")", 1)[1].split()
-    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main():
@@ -51,19 +33,9 @@ def main():
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--server", default=os.path.join(ROOT, "build/release/server/simcache-server"))
     a = ap.parse_args()
-    port = free_port()
-    d = tempfile.mkdtemp(prefix="vfilter-bench-")
-    log = open(os.path.join(d, "server.log"), "wb")
-    proc = subprocess.Popen([a.server, "--port", str(port), "--bind", "127.0.0.1"],
-                            stdout=log, stderr=log, cwd=d)
+    srv = benchlib.start(a.server, prefix="vfilter-bench-")
     try:
-        r = redis.Redis(port=port)
-        for _ in range(200):
-            try:
-                r.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
+        r = srv.redis()
         rng = random.Random(1)
         p = r.pipeline(transaction=False)
         for i in range(a.n):
@@ -89,20 +61,19 @@ def main():
         for label, expr in rows:
             extra = ["FILTER", expr] if expr else []
             lat, got = [], 0
-            c0 = cpu_s(proc.pid)
+            c0 = benchlib.cpu_seconds(srv.pid)
             for q in qs:
                 t0 = time.perf_counter()
                 res = r.execute_command("VSIM", "fb", "FP32", q, "COUNT", 10, *extra)
                 lat.append((time.perf_counter() - t0) * 1e6)
                 got += len(res)
-            c1 = cpu_s(proc.pid)
+            c1 = benchlib.cpu_seconds(srv.pid)
             lat.sort()
             print("| %s | %.0f | %.0f | %.0f | %.0f | %.1f |" % (
                 label, sum(lat) / len(lat), lat[len(lat) // 2], lat[int(len(lat) * 0.99)],
                 (c1 - c0) / len(qs) * 1e6, got / len(qs)))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        srv.stop()
 
 
 if __name__ == "__main__":

@@ -161,14 +161,18 @@ void limits_cron(void) {
     limits_kick();
 }
 
+void limits_get_stats(rl_stats *out) {
+    if (reg == NULL) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
+    rl_sweep(reg);
+    rl_get_stats(reg, out);
+}
+
 void limits_info(sbuf *o) {
     rl_stats s;
-    if (reg) {
-        rl_sweep(reg);
-        rl_get_stats(reg, &s);
-    } else {
-        memset(&s, 0, sizeof s);
-    }
+    limits_get_stats(&s);
     sbuf_printf(o,
                 "# Limits\r\n"
                 "limit_buckets:%llu\r\n"

@@ -14,7 +14,6 @@
 #include <uv.h>
 
 #include "ratelimit.h"
-
 #include "sbuf.h"
 
 void limits_start(uv_loop_t *loop);
@@ -23,8 +22,13 @@ void limits_free(void);
 /* Drops waiters whose client closed, forgets replenished CL.THROTTLE cells
  * (bounded work), re-arms the wake-up timer. */
 void limits_cron(void);
-/* INFO section "limits" (registered by main.c with info_register_section). */
+/* INFO section "limits" (registered by main.c with info_register_section):
+ * the fields of limits_get_stats(), oldest wait in whole ms. */
 void limits_info(sbuf *o);
+/* Fills *out with the registry's totals (after dropping waiters whose
+ * client closed, so queue depth counts live requests only); all zero
+ * before limits_start() or after limits_free(). Loop thread only. */
+void limits_get_stats(rl_stats *out);
 
 /* ---- takes by the server itself (embedding provider calls) ----
  * The server's own outgoing calls go through the same LIMIT buckets as

@@ -193,17 +193,6 @@ typedef struct lticket {
     batch *b;               /* NULL once the batch ended without it */
 } lticket;
 
-typedef struct provider_stats {
-    uint64_t requests, inputs, coalesced;       /* provider_embed calls / texts */
-    uint64_t calls, calls_ok, inputs_sent, retries, failovers;
-    uint64_t err_timeout, err_transport, err_http_429, err_http_5xx, err_http_4xx;
-    uint64_t err_redirect, err_quota, err_invalid, err_too_large, err_breaker, err_queue_full;
-    uint64_t latency_us_sum, latency_count;     /* per HTTP attempt */
-    uint64_t batch_sum, batch_count, batch_max; /* inputs per batch */
-    uint64_t tokens;                            /* billed prompt tokens */
-    uint64_t err_limit;                         /* LIMIT bucket denials */
-} provider_stats;
-
 struct provider {
     pspec s;
     uv_loop_t *loop;
@@ -476,10 +465,6 @@ static void breaker_record(provider *p, breaker *b, int failed, int was_probe) {
         b->open_until = uv_now(p->loop) + (uint64_t)p->s.breaker_cooldown_ms;
         b->opens++;
     }
-}
-
-static const char *breaker_name(int st) {
-    return st == BR_CLOSED ? "closed" : st == BR_OPEN ? "open" : "half-open";
 }
 
 /* ---- rate limit ---- */
@@ -1167,11 +1152,41 @@ void provider_stop_all(void) {
     nspecs = 0;
 }
 
+int provider_count(void) { return nprovs; }
+
+static provider_breaker breaker_public(int st) {
+    return st == BR_CLOSED ? PROVIDER_BREAKER_CLOSED
+           : st == BR_OPEN ? PROVIDER_BREAKER_OPEN
+                           : PROVIDER_BREAKER_HALF_OPEN;
+}
+
+int provider_get_snapshot(int i, provider_snapshot *out) {
+    if (i < 0 || i >= nprovs) return -1;
+    const provider *p = provs[i];
+    out->name = p->s.name;
+    out->kind = p->s.kind == PJ_OLLAMA ? "ollama" : "openai";
+    out->dim = p->dim;
+    out->breaker[0] = breaker_public(p->br[0].state);
+    out->breaker[1] = p->s.url2[0] ? breaker_public(p->br[1].state) : PROVIDER_BREAKER_NONE;
+    out->breaker_opens = p->br[0].opens + p->br[1].opens;
+    out->queue = p->qlen;
+    out->inflight = p->inflight;
+    out->st = p->st;
+    return 0;
+}
+
+static const char *breaker_info_name(provider_breaker b) {
+    return b == PROVIDER_BREAKER_NONE     ? "none"
+           : b == PROVIDER_BREAKER_CLOSED ? "closed"
+           : b == PROVIDER_BREAKER_OPEN   ? "open"
+                                          : "half-open";
+}
+
 void provider_info(sbuf *o) {
     sbuf_puts(o, "# Providers\r\n");
-    for (int i = 0; i < nprovs; i++) {
-        const provider *p = provs[i];
-        const provider_stats *s = &p->st;
+    provider_snapshot ps;
+    for (int i = 0; provider_get_snapshot(i, &ps) == 0; i++) {
+        const provider_stats *s = &ps.st;
         sbuf_printf(o,
                     "provider_%s:kind=%s,dim=%d,breaker=%s,breaker_secondary=%s,breaker_opens=%llu,"
                     "queue=%zu,inflight=%d,requests=%llu,inputs=%llu,coalesced=%llu,calls=%llu,"
@@ -1180,9 +1195,9 @@ void provider_info(sbuf *o) {
                     "err_http_4xx=%llu,err_redirect=%llu,err_quota=%llu,err_invalid=%llu,"
                     "err_too_large=%llu,err_breaker=%llu,err_queue_full=%llu,latency_us_sum=%llu,"
                     "latency_count=%llu,batch_sum=%llu,batch_count=%llu,batch_max=%llu,err_limit=%llu\r\n",
-                    p->s.name, p->s.kind == PJ_OLLAMA ? "ollama" : "openai", p->dim,
-                    breaker_name(p->br[0].state), p->s.url2[0] ? breaker_name(p->br[1].state) : "none",
-                    (unsigned long long)(p->br[0].opens + p->br[1].opens), p->qlen, p->inflight,
+                    ps.name, ps.kind, ps.dim, breaker_info_name(ps.breaker[0]),
+                    breaker_info_name(ps.breaker[1]), (unsigned long long)ps.breaker_opens,
+                    ps.queue, ps.inflight,
                     (unsigned long long)s->requests, (unsigned long long)s->inputs,
                     (unsigned long long)s->coalesced, (unsigned long long)s->calls,
                     (unsigned long long)s->calls_ok, (unsigned long long)s->inputs_sent,

@@ -10,6 +10,7 @@
  *   use:           provider_find(name), provider_embed(), provider_cancel()
  *   INFO:          provider_info(sbuf) ("# Providers" section), registered
  *                  with INFO (info.h) by provider_start_all
+ *   statistics:    provider_count(), provider_get_snapshot() (metrics.c)
  *   shutdown:      provider_stop_all(), then run the loop until
  *                  uv_loop_close() == 0.
  *
@@ -104,8 +105,50 @@ int provider_embed(provider *p, const char *const *texts, const size_t *lens, si
  * inputs nobody else waits for are dropped. */
 void provider_cancel(provider_req *r);
 
-/* Appends "# Providers" and one line per provider to o (INFO). */
+/* Appends "# Providers" and one line per provider to o (INFO): the fields
+ * of provider_get_snapshot(), in that order. */
 void provider_info(sbuf *o);
+
+/* Counters of one provider since start-up (monotonic). */
+typedef struct provider_stats {
+    uint64_t requests, inputs, coalesced;       /* provider_embed calls / texts */
+    uint64_t calls, calls_ok, inputs_sent, retries, failovers;  /* HTTP calls */
+    uint64_t err_timeout, err_transport, err_http_429, err_http_5xx, err_http_4xx;
+    uint64_t err_redirect, err_quota, err_invalid, err_too_large, err_breaker, err_queue_full;
+    uint64_t latency_us_sum, latency_count;     /* per HTTP attempt, microseconds */
+    uint64_t batch_sum, batch_count, batch_max; /* inputs per batch */
+    uint64_t tokens;                            /* billed prompt tokens */
+    uint64_t err_limit;                         /* LIMIT bucket denials */
+} provider_stats;
+
+/* State of one endpoint's circuit breaker; the values are the ones the
+ * Prometheus gauge simcache_provider_breaker_state exports. */
+typedef enum provider_breaker {
+    PROVIDER_BREAKER_NONE = -1,     /* no such endpoint (no secondary-url) */
+    PROVIDER_BREAKER_CLOSED = 0,
+    PROVIDER_BREAKER_HALF_OPEN = 1,
+    PROVIDER_BREAKER_OPEN = 2,
+} provider_breaker;
+
+/* A copy of one provider's state and counters at the time of the call. */
+typedef struct provider_snapshot {
+    const char *name;               /* the provider's own; valid while it runs */
+    const char *kind;               /* "openai" or "ollama" (static) */
+    int dim;                        /* configured or learned; 0 = not known yet */
+    provider_breaker breaker[2];    /* [0] primary url, [1] secondary-url */
+    uint64_t breaker_opens;         /* times either breaker opened */
+    size_t queue;                   /* inputs waiting to be sent */
+    int inflight;                   /* HTTP calls in flight */
+    provider_stats st;
+} provider_snapshot;
+
+/* Number of started providers; they are numbered 0..count-1 in config
+ * order. 0 before provider_start_all and after provider_stop_all. */
+int provider_count(void);
+
+/* Fills *out for provider number i. Returns 0, or -1 if i is out of range
+ * (*out untouched). Loop thread only. */
+int provider_get_snapshot(int i, provider_snapshot *out);
 
 /* Queue depth (inputs waiting to be sent) of p. */
 size_t provider_queue_depth(const provider *p);

@@ -26,6 +26,7 @@ Design decisions:
     returns both the decoded value and the exact bytes of each reply, so
     tests can assert on wire format (`_\\r\\n` vs `$-1\\r\\n`).
 """
+import csv
 import os
 import shutil
 import signal
@@ -73,9 +74,13 @@ def free_port():
 class Server:
     """One server process on 127.0.0.1:port. Owns its PID and log file."""
 
-    def __init__(self, binary, args=(), redis_compat=None):
+    def __init__(self, binary, args=(), redis_compat=None, exit_log=None):
+        """exit_log: text the log must contain after a clean stop (e.g. the
+        server's "ready to exit"), checked by stop(check=True)."""
         self.binary = binary
         self.args = list(args)
+        self.exit_log = exit_log
+        self.stopped = False
         self.redis_compat = (os.path.basename(binary).startswith("redis-server")
                              if redis_compat is None else redis_compat)
         self.proc = None
@@ -93,12 +98,7 @@ class Server:
     def start(self, deadline=10.0):
         last_err = None
         for _attempt in range(5):
-            port = free_port()
-            log = open(self.log_path, "ab")
-            self.proc = subprocess.Popen(self._argv(port), stdout=log, stderr=log,
-                                         stdin=subprocess.DEVNULL, cwd=self.dir)
-            log.close()
-            self.port = port
+            self._spawn(free_port())
             err = self._wait_ready(deadline)
             if err is None:
                 return self
@@ -107,6 +107,14 @@ class Server:
                 self.stop(check=False)
                 break
         raise RuntimeError("server did not start: %s\n%s" % (last_err, self.log_tail()))
+
+    def _spawn(self, port):
+        """Starts the process on `port` (log appended, cwd = own dir)."""
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self._argv(port), stdout=log, stderr=log,
+                                         stdin=subprocess.DEVNULL, cwd=self.dir)
+        self.port = port
+        self.stopped = False
 
     def _wait_ready(self, deadline):
         end = time.monotonic() + deadline
@@ -131,9 +139,13 @@ class Server:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, check=True, timeout=15.0):
-        """SIGTERM our PID; return the exit status. check: assert it is 0."""
+        """SIGTERM our PID; return the exit status. check: assert it is 0
+        (and that the log holds exit_log). Idempotent: a second call returns
+        the status without checking again (the log is gone by then)."""
         if self.proc is None:
             return None
+        if self.stopped:
+            return self.proc.returncode
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -148,16 +160,24 @@ class Server:
         if check and rc != 0:
             raise AssertionError("server exit status %r (want 0 on SIGTERM)\n%s"
                                  % (rc, self.log_tail()))
+        if check and self.exit_log is not None and self.exit_log not in self.output():
+            raise AssertionError("server log lacks %r after exit\n%s"
+                                 % (self.exit_log, self.log_tail()))
+        self.stopped = True
         shutil.rmtree(self.dir, ignore_errors=True)   # kept only when something failed
         return rc
 
-    def log_tail(self, n=40):
+    def output(self):
+        """The whole server log so far (stdout and stderr), as text."""
         try:
             with open(self.log_path, "rb") as f:
-                lines = f.read().decode("utf-8", "replace").splitlines()
-            return "--- server log tail ---\n" + "\n".join(lines[-n:])
+                return f.read().decode("utf-8", "replace")
         except OSError:
             return ""
+
+    def log_tail(self, n=40):
+        text = self.output()
+        return "--- server log tail ---\n" + "\n".join(text.splitlines()[-n:]) if text else ""
 
     def redis(self, **kw):
         kw.setdefault("socket_timeout", 10)
@@ -165,6 +185,17 @@ class Server:
 
     def conn(self, timeout=10.0):
         return RespConn(self.port, timeout)
+
+    def raw(self, rcvbuf=None, timeout=10.0):
+        """A plain connected TCP socket (the caller closes it); rcvbuf sets
+        SO_RCVBUF before connecting (a small window for clients that never
+        read)."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(timeout)
+        s.connect(("127.0.0.1", self.port))
+        return s
 
 
 # ---------------------------------------------------------------- RESP reader
@@ -376,12 +407,13 @@ def r(srv):
 @pytest.fixture
 def server_factory():
     """start(*args) -> a started Server with extra options; stopped (exit 0
-    asserted) at the end of the test."""
+    asserted, and exit_log found in its log when given) at the end of the
+    test."""
     _require_server()
     started = []
 
-    def start(*args, binary=None):
-        s = Server(binary or SERVER, [str(a) for a in args])
+    def start(*args, binary=None, exit_log=None):
+        s = Server(binary or SERVER, [str(a) for a in args], exit_log=exit_log)
         started.append(s)
         return s.start()
 
@@ -404,6 +436,25 @@ def ref_redis():
     s = Server(REDIS_SERVER, redis_compat=True).start()
     yield s
     s.stop(check=True)
+
+
+# ------------------------------------------------------------ simcache-bench
+
+SBENCH = os.path.join(BUILD, "bench", "sbench", "simcache-bench")
+SVG = "{http://www.w3.org/2000/svg}"     # ElementTree namespace of the plots
+needs_sbench = pytest.mark.skipif(not os.path.exists(SBENCH), reason="simcache-bench not built")
+
+
+def sbench(*args, timeout=120, cwd=None):
+    """Runs simcache-bench with args (str()-ed); the CompletedProcess, text."""
+    return subprocess.run([SBENCH, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
+
+
+def csv_rows(path):
+    """The rows of a CSV file with a header line, as dicts."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 _TOOL_HOME = tempfile.mkdtemp(prefix="simcache-it-home-")

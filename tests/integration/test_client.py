@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, IS_REDIS, SERVER, Server, free_port
+from conftest import BUILD, SERVER, Server, free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden")
@@ -129,11 +129,7 @@ class FixedPortServer(Server):
     """A server restarted on the port its predecessor had."""
 
     def start_on(self, port, deadline=10.0):
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self._argv(port), stdout=log, stderr=log,
-                                     stdin=subprocess.DEVNULL, cwd=self.dir)
-        log.close()
-        self.port = port
+        self._spawn(port)
         err = self._wait_ready(deadline)
         assert err is None, "restart on port %d: %s\n%s" % (port, err, self.log_tail())
         return self

@@ -7,14 +7,14 @@ for a client that never reads, idle and pre-auth timeouts, the unix socket
 and its permissions, SHUTDOWN, and graceful SIGTERM (every server started
 here must exit 0 when stopped).
 
-Self-contained on purpose (its own fixture below), so it does not depend on
-the shared conftest.py. Env: SIMCACHE_SERVER = path to simcache-server.
+Servers come from conftest.py's server_factory (one per test, see the
+fixtures below). Env: SIMCACHE_SERVER = path to simcache-server.
 """
+import contextlib
 import json
 import os
 import signal
 import shutil
-import socket
 import stat
 import subprocess
 import tempfile
@@ -24,88 +24,21 @@ import time
 import pytest
 import redis
 
-SERVER = os.environ.get("SIMCACHE_SERVER", "build/release/server/simcache-server")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Server:
-    """One simcache-server process; stop() asserts a clean exit."""
-
-    def __init__(self, *args, unix=None):
-        self.args = list(args)
-        self.unix = unix
-        for _ in range(5):
-            self.port = free_port()
-            self.log = tempfile.TemporaryFile()
-            cmd = [SERVER, "--port", str(self.port), "--hz", "20"] + self.args
-            self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-            if self._wait_ready():
-                return
-            self.proc.wait(timeout=5)   # bind failure: someone took the port
-        raise RuntimeError("server did not start: " + self.output())
-
-    def _wait_ready(self):
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                    s.sendall(b"PING\r\n")
-                    data = s.recv(100)
-                    if data.startswith(b"+PONG") or data.startswith(b"-NOAUTH"):
-                        return True
-            except OSError:
-                time.sleep(0.05)
-        return False
-
-    def output(self):
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    def client(self, **kw):
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10, **kw)
-
-    def raw(self, rcvbuf=None):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        s.settimeout(10)
-        s.connect(("127.0.0.1", self.port))
-        return s
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=15)
-        assert rc == 0, "server exit code %r\n%s" % (rc, self.output())
-        assert "ready to exit" in self.output()
+from conftest import SERVER
 
 
 @pytest.fixture
-def server_factory():
-    started = []
-
-    def make(*args, **kw):
-        srv = Server(*args, **kw)
-        started.append(srv)
-        return srv
-
-    yield make
-    for srv in started:
-        if srv.proc.poll() is None:
-            srv.stop()
+def server_factory(server_factory):
+    """conftest's factory with this module's defaults: --hz 20, and every
+    server must log "ready to exit" when stopped (besides exiting 0)."""
+    def start(*args):
+        return server_factory("--hz", "20", *args, exit_log="ready to exit")
+    return start
 
 
 @pytest.fixture
 def server(server_factory):
+    """A fresh server per test (several tests here stop it)."""
     return server_factory()
 
 
@@ -152,7 +85,7 @@ def test_hello_3_then_hello_2_shapes(server):
 
 
 def test_redis_py_basics_and_error_wording(server):
-    r = server.client()
+    r = server.redis()
     assert r.ping() is True
     assert r.echo("hé") == "hé".encode()
     with pytest.raises(redis.ResponseError) as e:
@@ -190,16 +123,16 @@ def test_redis_cli_with_piped_stdin_reads_command_docs(server):
 
 def test_auth_flows(server_factory):
     srv = server_factory("--requirepass", "pw", "--user", "alice", "apw")
-    r = srv.client()
+    r = srv.redis()
     with pytest.raises(redis.AuthenticationError):
         r.ping()
     r.close()
-    bad = srv.client(password="nope")
+    bad = srv.redis(password="nope")
     with pytest.raises(redis.ResponseError) as e:
         bad.ping()
     assert "WRONGPASS" in str(e.value)
-    assert srv.client(password="pw").ping() is True
-    assert srv.client(username="alice", password="apw").ping() is True
+    assert srv.redis(password="pw").ping() is True
+    assert srv.redis(username="alice", password="apw").ping() is True
     s = srv.raw()
     s.sendall(b"HELLO 3 AUTH default pw\r\n")
     assert s.recv(4096).startswith(b"%7\r\n")
@@ -268,7 +201,7 @@ def test_protocol_error_replies_then_closes(server):
     data = recv_until_closed(s)
     assert data == b"+PONG\r\n-ERR Protocol error: invalid bulk length\r\n"
     s.close()
-    assert server.client().ping()
+    assert server.redis().ping()
 
 
 def test_quit_replies_ok_then_closes(server):
@@ -295,7 +228,7 @@ def test_maxclients_rejects_with_redis_error(server_factory):
     assert d.recv(100) == b"+PONG\r\n"
     for s in (b, c, d):
         s.close()
-    info = srv.client().info("stats")
+    info = srv.redis().info("stats")
     assert info["rejected_connections"] == 1
 
 
@@ -321,40 +254,42 @@ def wait_for(pred, timeout):
     return False
 
 
-def test_output_hard_limit_disconnects_non_reading_client(server_factory):
-    srv = server_factory("--client-output-buffer-limit", "normal 1mb 0 0")
-    r = srv.client()
+@contextlib.contextmanager
+def flooding_client(srv):
+    """A client with a 4 KiB receive window flooding srv with requests and
+    never reading, for the duration of the with-block."""
     s = srv.raw(rcvbuf=4096)
     stop = threading.Event()
     t = threading.Thread(target=flood_without_reading, args=(srv, s, stop))
     t.start()
     try:
-        assert wait_for(lambda: r.info("stats")["client_output_buffer_limit_disconnections"] >= 1,
-                        20)
-        assert r.info("clients")["connected_clients"] == 1
+        yield
     finally:
         stop.set()
         t.join()
         s.close()
+
+
+def output_limit_disconnections(r):
+    return r.info("stats")["client_output_buffer_limit_disconnections"]
+
+
+def test_output_hard_limit_disconnects_non_reading_client(server_factory):
+    srv = server_factory("--client-output-buffer-limit", "normal 1mb 0 0")
+    r = srv.redis()
+    with flooding_client(srv):
+        assert wait_for(lambda: output_limit_disconnections(r) >= 1, 20)
+        assert r.info("clients")["connected_clients"] == 1
     assert r.ping()
 
 
 def test_output_soft_limit_disconnects_stalled_client(server_factory):
     srv = server_factory("--client-output-buffer-limit", "normal 64mb 256kb 1")
-    r = srv.client()
-    s = srv.raw(rcvbuf=4096)
-    stop = threading.Event()
-    t = threading.Thread(target=flood_without_reading, args=(srv, s, stop))
-    t.start()
-    try:
-        assert wait_for(lambda: r.info("stats")["client_output_buffer_limit_disconnections"] >= 1,
-                        20)
+    r = srv.redis()
+    with flooding_client(srv):
+        assert wait_for(lambda: output_limit_disconnections(r) >= 1, 20)
         # memory stayed bounded: reading paused near the soft mark, far below 64mb
         assert r.info("memory")["used_memory"] < 32 * 1024 * 1024
-    finally:
-        stop.set()
-        t.join()
-        s.close()
 
 
 def test_idle_timeout_closes_connection(server_factory):
@@ -380,13 +315,13 @@ def test_query_buffer_limit_closes_client(server_factory):
         pass
     assert recv_until_closed(s) == b""
     s.close()
-    assert srv.client().info("stats")["client_query_buffer_limit_disconnections"] == 1
+    assert srv.redis().info("stats")["client_query_buffer_limit_disconnections"] == 1
 
 
 # ---- clients ----
 
 def test_client_list_and_kill_by_id(server):
-    r1 = server.client()
+    r1 = server.redis()
     r1.client_setname("one")
     s2 = server.raw()
     s2.sendall(b"CLIENT ID\r\n")
@@ -526,7 +461,7 @@ def test_redis_benchmark_runs_without_config_warning(server):
 
 
 def test_buffers_of_one_big_request_are_given_back(server):
-    r = server.client()
+    r = server.redis()
     big = b"x" * (4 * 1024 * 1024)
     assert r.echo(big) == big
 

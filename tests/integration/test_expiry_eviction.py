@@ -12,99 +12,21 @@ Threats (reliability matrix T1 and R1):
    while keys with a TTL are still there to evict.
 
 Servers are started per test with `--maxmemory 64mb --maxmemory-policy P`
-by the self-contained `server_factory` fixture below (ephemeral loopback
-port, PID recorded, stopped with SIGTERM to that PID, exit status 0
-checked), so the file does not depend on the shared conftest.py. The test
+by conftest.py's `server_factory` (ephemeral loopback port, PID recorded,
+stopped with SIGTERM to that PID, exit status 0 checked). The test
 is valid against Debian's redis-server too (SIMCACHE_SERVER=
 /usr/bin/redis-server), which is how its expectations were checked.
 """
-import os
-import signal
-import socket
-import subprocess
-import tempfile
 import time
 
 import pytest
 import redis
 
-SERVER = os.environ.get("SIMCACHE_SERVER", "build/release/server/simcache-server")
-
 MAXMEMORY = 64 * 1024 * 1024
 VALUE = b"v" * 4000          # entry + key + value fit a 4 KiB size class
 BATCH = 200                  # commands per pipeline; one used_memory sample each
+SLOW = {"socket_timeout": 30}   # redis-py options: a 64 MB fill or eviction is not quick
 OOM_PREFIX = "OOM command not allowed when used memory > 'maxmemory'."
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Server:
-    """One server process on 127.0.0.1; owns its PID."""
-
-    def __init__(self, args):
-        for _ in range(5):            # another process may take the port
-            self.port = free_port()
-            argv = [SERVER, "--port", str(self.port), "--bind", "127.0.0.1"] + list(args)
-            if os.path.basename(SERVER).startswith("redis-server"):
-                argv += ["--save", "", "--appendonly", "no", "--dir", tempfile.mkdtemp()]
-            self.log = tempfile.TemporaryFile()
-            self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
-            if self._ready():
-                return
-            if self.proc.poll() is None:
-                self.stop()
-        raise RuntimeError("server did not start:\n" + self.output())
-
-    def _ready(self):
-        end = time.monotonic() + 10
-        while time.monotonic() < end and self.proc.poll() is None:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                    s.sendall(b"*1\r\n$4\r\nPING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return True
-            except OSError:
-                time.sleep(0.02)
-        return False
-
-    def output(self):
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-3000:]
-
-    def redis(self):
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=30)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-
-@pytest.fixture
-def server_factory():
-    started = []
-
-    def start(*args):
-        s = Server(args)
-        started.append(s)
-        return s
-
-    yield start
-    for s in started:
-        rc = s.stop()
-        assert rc == 0, "server exit status %r on SIGTERM\n%s" % (rc, s.output())
 
 
 def keyspace_expires(r):
@@ -113,7 +35,7 @@ def keyspace_expires(r):
 
 
 def test_active_expiry_reclaims_200k_keys_without_reads(server_factory):
-    r = server_factory().redis()
+    r = server_factory().redis(**SLOW)
     n, batch = 200_000, 10_000
     for start in range(0, n, batch):
         p = r.pipeline(transaction=False)
@@ -177,7 +99,7 @@ def fill_5x(r, volatile_share=0.0, on_error=None):
 
 @pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-lfu", "allkeys-random"])
 def test_allkeys_policies_stay_under_maxmemory_without_errors(server_factory, policy):
-    r = server_factory("--maxmemory", "64mb", "--maxmemory-policy", policy).redis()
+    r = server_factory("--maxmemory", "64mb", "--maxmemory-policy", policy).redis(**SLOW)
     errors, worst = fill_5x(r)
     assert errors == 0, "%d writes refused under %s" % (errors, policy)
     assert r.info("stats")["evicted_keys"] > 0
@@ -187,7 +109,7 @@ def test_allkeys_policies_stay_under_maxmemory_without_errors(server_factory, po
 @pytest.mark.parametrize("policy", ["volatile-lru", "volatile-lfu", "volatile-random",
                                     "volatile-ttl"])
 def test_volatile_policies_refuse_writes_only_when_no_key_has_a_ttl(server_factory, policy):
-    r = server_factory("--maxmemory", "64mb", "--maxmemory-policy", policy).redis()
+    r = server_factory("--maxmemory", "64mb", "--maxmemory-policy", policy).redis(**SLOW)
 
     def check_no_ttl_left(first):
         assert keyspace_expires(r) == 0, \
@@ -202,7 +124,7 @@ def test_volatile_policies_refuse_writes_only_when_no_key_has_a_ttl(server_facto
 
 
 def test_noeviction_refuses_only_writes(server_factory):
-    r = server_factory("--maxmemory", "64mb", "--maxmemory-policy", "noeviction").redis()
+    r = server_factory("--maxmemory", "64mb", "--maxmemory-policy", "noeviction").redis(**SLOW)
     state = {}
 
     def after_first_error(first):
@@ -242,7 +164,7 @@ def test_lowering_maxmemory_at_run_time_evicts_the_backlog(server_factory):
     """CONFIG SET maxmemory far below the data: writes keep being served
     (each evicts for a bounded time) and the cron brings used_memory under
     the new limit within a few seconds."""
-    r = server_factory("--maxmemory-policy", "allkeys-random").redis()
+    r = server_factory("--maxmemory-policy", "allkeys-random").redis(**SLOW)
     for first in range(0, 8000, BATCH):          # ~32 MB of values
         write_batch(r, first, 0.0)
     limit = 8 * 1024 * 1024

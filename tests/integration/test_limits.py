@@ -45,6 +45,13 @@ def info(c, b):
     return as_dict(c.cmd("LIMIT.INFO", b))
 
 
+def park(c, w, b, wait_ms, depth=1):
+    """Sends LIMIT.TAKE b WAIT wait_ms on w (not read), and waits until c
+    sees bucket b's queue at `depth` waiters."""
+    w.send(w.encode("LIMIT.TAKE", b, "WAIT", wait_ms))
+    assert wait_for(lambda: info(c, b)["queue_depth"] == depth)
+
+
 def wait_for(pred, timeout=5.0, step=0.01):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -168,8 +175,7 @@ def test_bounded_queue_rejects_at_once(srv):
     with srv.conn() as c, srv.conn() as w:
         c.cmd("LIMIT.SET", b, "RATE", 1, "PER", 60, "BURST", 1, "QUEUE", 1)
         assert take(c, b)["granted"] == 1
-        w.send(w.encode("LIMIT.TAKE", b, "WAIT", 3000))
-        assert wait_for(lambda: info(c, b)["queue_depth"] == 1)
+        park(c, w, b, 3000)
         t0 = time.monotonic()
         d = take(c, b, "WAIT", 3000)
         assert time.monotonic() - t0 < 1.0
@@ -202,11 +208,9 @@ def test_queue_depth_in_limit_info_and_info(server_factory):
     with s.conn() as c:
         c.cmd("LIMIT.SET", b, "RATE", 1, "PER", 60, "BURST", 1)
         assert take(c, b)["granted"] == 1
-        for _ in range(3):
-            w = s.conn()
-            w.send(w.encode("LIMIT.TAKE", b, "WAIT", 20000))
-            conns.append(w)
-        assert wait_for(lambda: info(c, b)["queue_depth"] == 3)
+        for i in range(3):
+            conns.append(s.conn())
+            park(c, conns[-1], b, 20000, depth=i + 1)
         time.sleep(0.2)
         d = info(c, b)
         assert d["queue_depth"] == 3 and d["queued_cost"] == 3
@@ -229,8 +233,7 @@ def test_waiting_client_that_disconnects_leaves_the_queue(srv):
         c.cmd("LIMIT.SET", b, "RATE", 2, "PER", 1, "BURST", 1)
         assert take(c, b)["granted"] == 1
         w = srv.conn()
-        w.send(w.encode("LIMIT.TAKE", b, "WAIT", 20000))
-        assert wait_for(lambda: info(c, b)["queue_depth"] == 1)
+        park(c, w, b, 20000)
         w.sock.shutdown(socket.SHUT_RDWR)
         w.close()
         assert wait_for(lambda: info(c, b)["queue_depth"] == 0, timeout=3.0)
@@ -294,8 +297,7 @@ def test_shutdown_answers_waiters(server_factory):
         c.cmd("LIMIT.SET", b, "RATE", 1, "PER", 60, "BURST", 1)
         assert take(c, b)["granted"] == 1
         w = s.conn()
-        w.send(w.encode("LIMIT.TAKE", b, "WAIT", 0))
-        assert wait_for(lambda: info(c, b)["queue_depth"] == 1)
+        park(c, w, b, 0)
     assert s.stop() == 0
     d = as_dict(w.value())
     assert d["granted"] == 0 and d["reason"] == b"shutdown"

@@ -18,7 +18,6 @@ billing. The fake's /stats is the oracle for what actually went out.
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 import fake_provider  # noqa: E402  (the embedding oracle)
+from conftest import free_port  # noqa: E402
 
 BUILD = os.path.abspath(os.environ.get("SIMCACHE_BUILD", ""))
 DRIVER = os.path.join(BUILD, "tests", "integration", "provider_driver")
@@ -307,17 +307,10 @@ def test_breaker_opens_then_recovers_after_the_cool_down(fk):
     assert fk.stats()["requests"] == 4
 
 
-def dead_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_failover_to_the_secondary_when_the_primary_is_down(fk):
     texts = ["fo %d" % i for i in range(6)]
-    args = ["p", "openai", "http://127.0.0.1:%d" % dead_port(), "secondary-url", fk.url,
+    dead = "http://127.0.0.1:%d" % free_port()     # nothing listens there
+    args = ["p", "openai", dead, "secondary-url", fk.url,
             "max-attempts", 2, "retry-base-ms", 10, "max-wait-ms", 10]
     r = run(texts, args, concurrency=6)
     check_vectors(r, texts, 8)

@@ -12,34 +12,24 @@ fake server; no timing is asserted beyond loose rate bounds.
 import csv
 import os
 import socket
-import subprocess
 import threading
 import time
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import BUILD, HERE, free_port
+from conftest import HERE, SVG, csv_rows as rows, free_port, needs_sbench, sbench
 
-BENCH = os.path.join(BUILD, "bench", "sbench", "simcache-bench")
 DATA = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "data",
                                      "gptcache_mock_pairs.json"))
-SVG = "{http://www.w3.org/2000/svg}"
 
-pytestmark = [pytest.mark.simcache_only,
-              pytest.mark.skipif(not os.path.exists(BENCH), reason="simcache-bench not built")]
+pytestmark = [pytest.mark.simcache_only, needs_sbench]
 
 
 def bench(port, *args, timeout=120):
-    r = subprocess.run([BENCH, "load", "-p", str(port), "--no-progress", *map(str, args)],
-                       capture_output=True, text=True, timeout=timeout)
+    r = sbench("load", "-p", port, "--no-progress", *args, timeout=timeout)
     assert "Traceback" not in r.stderr and r.returncode >= 0, r.stderr
     return r
-
-
-def rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def info(s, section="all"):
@@ -329,12 +319,11 @@ def test_nothing_listening_is_a_clean_error():
 
 
 def test_unknown_host_and_bad_options_are_clean_errors():
-    r = subprocess.run([BENCH, "load", "-h", "no-such-host.invalid", "-n", "1"],
-                       capture_output=True, text=True, timeout=30)
+    r = sbench("load", "-h", "no-such-host.invalid", "-n", 1, timeout=30)
     assert r.returncode == 1 and "cannot resolve" in r.stderr
-    r = subprocess.run([BENCH, "load", "-t", "nope"], capture_output=True, text=True, timeout=30)
+    r = sbench("load", "-t", "nope", timeout=30)
     assert r.returncode == 2 and "unknown test" in r.stderr
-    r = subprocess.run([BENCH, "load", "-c", "0"], capture_output=True, text=True, timeout=30)
+    r = sbench("load", "-c", 0, timeout=30)
     assert r.returncode == 2
 
 

@@ -6,24 +6,15 @@ tests pin its output format: RFC 4180 quoting survives the round trip,
 markdown escapes pipes, the SVG is well-formed XML with one polyline per
 series, and bad input is refused with a non-zero exit and no traceback.
 """
-import os
-import subprocess
 import xml.etree.ElementTree as ET
 
-import pytest
+from conftest import SVG, needs_sbench, sbench
 
-from conftest import BUILD
-
-BENCH = os.path.join(BUILD, "bench", "sbench", "simcache-bench")
-SVG = "{http://www.w3.org/2000/svg}"
-
-pytestmark = pytest.mark.skipif(not os.path.exists(BENCH),
-                                reason="simcache-bench not built")
+pytestmark = needs_sbench
 
 
 def run(*args, cwd=None):
-    return subprocess.run([BENCH, *args], capture_output=True, text=True,
-                          timeout=30, cwd=cwd)
+    return sbench(*args, timeout=30, cwd=cwd)
 
 
 def test_help_lists_report_mode():

@@ -5,31 +5,18 @@ and approximate answers compared wrongly), a recommendation that does not
 match the table it comes from, outputs that do not parse, and sweeping a
 key the user did not ask to have overwritten.
 """
-import csv
-import os
 import struct
-import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import BUILD
+from conftest import SVG, csv_rows as rows, needs_sbench, sbench
 
-BENCH = os.path.join(BUILD, "bench", "sbench", "simcache-bench")
-SVG = "{http://www.w3.org/2000/svg}"
-
-pytestmark = [pytest.mark.simcache_only,
-              pytest.mark.skipif(not os.path.exists(BENCH), reason="simcache-bench not built")]
+pytestmark = [pytest.mark.simcache_only, needs_sbench]
 
 
 def run(*args, timeout=180):
-    return subprocess.run([BENCH, "sweep", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+    return sbench("sweep", *args, timeout=timeout)
 
 
 # 3000 x 256 is above the server's exact-scan cut-off (n x dim <= 2^19

@@ -7,39 +7,27 @@ independent count through redis-py, and by a fake server that changes its
 decision with the threshold, which the tuner must refuse); intervals that
 do not match the Wilson formula; malformed pair files accepted silently.
 """
-import csv
 import json
 import math
 import os
-import socket
 import socketserver
-import subprocess
 import threading
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import BUILD, HERE
+from conftest import HERE, SVG, csv_rows as rows, needs_sbench, sbench
 
-BENCH = os.path.join(BUILD, "bench", "sbench", "simcache-bench")
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PAIRS = os.path.join(ROOT, "bench", "data", "tune_pairs.tsv")
 GPTCACHE = os.path.join(ROOT, "..", "shared", "data", "gptcache_mock_pairs.json")
-SVG = "{http://www.w3.org/2000/svg}"
 Z95 = 1.959963984540054
 
-pytestmark = [pytest.mark.simcache_only,
-              pytest.mark.skipif(not os.path.exists(BENCH), reason="simcache-bench not built")]
+pytestmark = [pytest.mark.simcache_only, needs_sbench]
 
 
 def run(*args, timeout=120):
-    return subprocess.run([BENCH, "tune", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+    return sbench("tune", *args, timeout=timeout)
 
 
 def wilson(k, n):

@@ -15,41 +15,21 @@
 #include "server/keyspace.h"
 #include "server/net.h"
 #include "server/reply.h"
+#include "fake_client.h"
 
 static client *c;
 
-static void setup(void) {
-    config_init();
-    cr_assert_eq(ks_init(), 0);
-    cr_assert_eq(commands_init(), 0);
-    c = client_create_fake();
-    cr_assert_not_null(c);
-}
-
-static void teardown(void) {
-    client_free_fake(c);
-    ks_shutdown();
-}
+static void setup(void) { c = fake_client_start(); }
+static void teardown(void) { fake_client_stop(c); }
 
 TestSuite(dispatch, .init = setup, .fini = teardown);
 
-static char *take_output(void) {
-    size_t len;
-    const char *o = client_output(c, &len);
-    char *s = malloc(len + 1);
-    memcpy(s, o, len);
-    s[len] = '\0';
-    client_output_clear(c);
-    return s;
-}
+static char *take_output(void) { return fake_take_output(c); }
+static char *request(const char *in) { return fake_request(c, in); }
 
 /* Feeds text, asserts the feed result and the exact reply bytes. */
 static void exchange(const char *in, int want_rc, const char *want) {
-    int rc = client_feed(c, in, strlen(in));
-    char *out = take_output();
-    cr_assert_eq(rc, want_rc, "feed '%s' returned %d", in, rc);
-    cr_assert_str_eq(out, want, "for request '%s'", in);
-    free(out);
+    fake_exchange(c, in, want_rc, want);
 }
 
 Test(dispatch, ping_echo_and_pipelining) {
@@ -96,21 +76,18 @@ Test(dispatch, hello_resp3_and_resp2_shapes) {
     exchange("CLIENT GETNAME\r\n", 0, "_\r\n");
     exchange("HELLO 4\r\n", 0, "-NOPROTO unsupported protocol version\r\n");
     exchange("HELLO x\r\n", 0, "-ERR Protocol version is not an integer or out of range\r\n");
-    client_feed(c, "HELLO 2\r\n", 9);
-    char *out = take_output();
+    char *out = request("HELLO 2\r\n");
     cr_assert(strncmp(out, "*14\r\n", 5) == 0, "HELLO 2 answers in RESP2: %s", out);
     free(out);
     cr_assert_eq(c->resp, 2);
 }
 
 Test(dispatch, hello_without_args_keeps_protocol) {
-    client_feed(c, "HELLO\r\n", 7);
-    char *out = take_output();
+    char *out = request("HELLO\r\n");
     cr_assert(strncmp(out, "*14\r\n$6\r\nserver\r\n", 17) == 0, "%s", out);
     cr_assert_not_null(strstr(out, "$5\r\nproto\r\n:2\r\n"));
     free(out);
-    client_feed(c, "HELLO 3 SETNAME my-conn\r\n", 25);
-    out = take_output();
+    out = request("HELLO 3 SETNAME my-conn\r\n");
     cr_assert(strncmp(out, "%7\r\n", 4) == 0, "%s", out);
     free(out);
     exchange("CLIENT GETNAME\r\n", 0, "$7\r\nmy-conn\r\n");
@@ -141,8 +118,7 @@ Test(dispatch, auth_flows) {
     exchange("AUTH alice apw\r\n", 0, "+OK\r\n");
     cr_assert_str_eq(c->user, "alice");
     exchange("RESET\r\n", 0, "+RESET\r\n");
-    client_feed(c, "HELLO 3 AUTH default pw SETNAME n1\r\n", 36);
-    char *out = take_output();
+    char *out = request("HELLO 3 AUTH default pw SETNAME n1\r\n");
     cr_assert(strncmp(out, "%7\r\n", 4) == 0, "%s", out);
     free(out);
     exchange("CLIENT GETNAME\r\n", 0, "$2\r\nn1\r\n");
@@ -222,23 +198,19 @@ Test(dispatch, config_set_is_all_or_nothing_with_redis_errors) {
 
 Test(dispatch, command_introspection) {
     char *out;
-    client_feed(c, "COMMAND COUNT\r\n", 15);
-    out = take_output();
+    out = request("COMMAND COUNT\r\n");
     long n = strtol(out + 1, NULL, 10);
     cr_assert_gt(n, 10);
     free(out);
-    client_feed(c, "COMMAND INFO get echo nosuch\r\n", 30);
-    out = take_output();
+    out = request("COMMAND INFO get echo nosuch\r\n");
     cr_assert(strncmp(out, "*3\r\n", 4) == 0, "%s", out);
     cr_assert_not_null(strstr(out, "$4\r\necho\r\n:2\r\n"), "%s", out);
     free(out);
-    client_feed(c, "COMMAND DOCS ping\r\n", 19);
-    out = take_output();
+    out = request("COMMAND DOCS ping\r\n");
     cr_assert(strncmp(out, "*2\r\n$4\r\nping\r\n*", 15) == 0, "%s", out);
     cr_assert_not_null(strstr(out, "$7\r\nsummary\r\n"));
     free(out);
-    client_feed(c, "CONFIG HELP\r\n", 13);
-    out = take_output();
+    out = request("CONFIG HELP\r\n");
     cr_assert_not_null(strstr(out, "+GET <parameter> ...\r\n"), "%s", out);
     free(out);
 }
@@ -247,8 +219,7 @@ Test(dispatch, slowlog_records_with_zero_threshold) {
     exchange("CONFIG SET slowlog-log-slower-than 0\r\n", 0, "+OK\r\n");
     exchange("SLOWLOG RESET\r\n", 0, "+OK\r\n");
     exchange("ECHO hi\r\n", 0, "$2\r\nhi\r\n");
-    client_feed(c, "SLOWLOG GET 1\r\n", 15);
-    char *out = take_output();
+    char *out = request("SLOWLOG GET 1\r\n");
     cr_assert(strncmp(out, "*1\r\n*6\r\n:", 9) == 0, "%s", out);
     cr_assert_not_null(strstr(out, "*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n"), "%s", out);
     free(out);
@@ -264,8 +235,7 @@ Test(dispatch, slowlog_cuts_long_arguments) {
     strcpy(req + 205, "\r\n");
     client_feed(c, req, strlen(req));
     client_output_clear(c);
-    client_feed(c, "SLOWLOG GET 2\r\n", 15);
-    char *out = take_output();
+    char *out = request("SLOWLOG GET 2\r\n");
     cr_assert_not_null(strstr(out, "... (72 more bytes)"), "%s", out);
     free(out);
 }
@@ -275,8 +245,7 @@ Test(dispatch, slowlog_cuts_long_arguments) {
 Test(dispatch, blocked_client_defers_pipelined_input) {
     client_block(c);
     cr_assert_eq(net_blocked_count(), 1);
-    cr_assert_eq(client_feed(c, "ECHO a\r\nECHO b\r\n", 16), 0);
-    char *out = take_output();
+    char *out = request("ECHO a\r\nECHO b\r\n");
     cr_assert_str_eq(out, "", "nothing may run while the client is parked");
     free(out);
     reply_simple(c, "DONE");          /* what a completion would send */

@@ -92,6 +92,17 @@ static char *repeat(const char *unit, size_t times, const char *tail) {
     return b;
 }
 
+/* head + body + tail in a new malloc'd string. */
+static char *cat3(const char *head, const char *body, const char *tail) {
+    size_t h = strlen(head), b = strlen(body), t = strlen(tail);
+    char *s = malloc(h + b + t + 1);
+    cr_assert_not_null(s);
+    memcpy(s, head, h);
+    memcpy(s + h, body, b);
+    memcpy(s + h + b, tail, t + 1);
+    return s;
+}
+
 Test(glob, cve_2022_36021_star_chain_pattern_costs_linear_steps) {
     /* "*a*a*a...*a*b" (10k bytes) against 10k 'a's: exponential in Redis
      * before the fix; here each "a" segment is found by one memmem step
@@ -125,13 +136,7 @@ Test(glob, anchored_and_literal_segments_cost_linear_steps) {
      * backtracking matcher (1e8 steps, ~0.8 s measured with the earlier
      * two-pointer version); the last segment is anchored at the end */
     char *seg = repeat("a", 9999, "b");
-    size_t sl0 = strlen(seg);
-    char *tail = malloc(sl0 + 2), *mid = malloc(sl0 + 3);
-    tail[0] = '*';
-    memcpy(tail + 1, seg, sl0 + 1);
-    mid[0] = '*';
-    memcpy(mid + 1, seg, sl0);
-    memcpy(mid + 1 + sl0, "*", 2);
+    char *tail = cat3("*", seg, ""), *mid = cat3("*", seg, "*");
     char *str = repeat("a", 20000, "");
     size_t sl = strlen(str);
     const char *pats[] = {tail, mid, seg};
@@ -154,10 +159,7 @@ Test(glob, worst_case_work_is_within_the_documented_bound) {
     for (int nocase = 0; nocase < 2; nocase++) {
         for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
             char *body = repeat(units[u], 300, "b*");
-            size_t bl = strlen(body);
-            char *pat = malloc(bl + 2);
-            pat[0] = '*';
-            memcpy(pat + 1, body, bl + 1);
+            char *pat = cat3("*", body, "");
             char *str = repeat("a", 2000, "");
             size_t pl = strlen(pat), sl = strlen(str);
             unsigned long long steps = 0;
@@ -209,10 +211,7 @@ Test(glob, long_wildcard_segments_agree_with_the_oracle_and_cost_linear_steps) {
     cr_assert(matches > 20 && matches < 380, "matches %ld", matches);
 
     char *body = repeat("a?", 5000, "b*");
-    size_t bl = strlen(body);
-    char *p = malloc(bl + 2);
-    p[0] = '*';
-    memcpy(p + 1, body, bl + 1);
+    char *p = cat3("*", body, "");
     char *subj = repeat("a", 20000, "");
     size_t pl = strlen(p), sl = strlen(subj);
     unsigned long long steps = 0;

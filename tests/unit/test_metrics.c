@@ -14,12 +14,14 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "server/cmd_limit.h"
 #include "server/commands.h"
 #include "server/config.h"
 #include "server/keyspace.h"
 #include "server/metrics.h"
 #include "server/metrics_http.h"
 #include "server/net.h"
+#include "fake_client.h"
 
 /* ---- the writer ---- */
 
@@ -135,19 +137,12 @@ Test(metrics_http, connection_tokens_and_bodies_are_recognised) {
 static client *c;
 
 static void setup(void) {
-    config_init();
     kernels_init(KTIER_MASK_ALL);
-    cr_assert_eq(ks_init(), 0);
-    cr_assert_eq(commands_init(), 0);
+    c = fake_client_start();
     commands_reset_stats();
-    c = client_create_fake();
-    cr_assert_not_null(c);
 }
 
-static void teardown(void) {
-    client_free_fake(c);
-    ks_shutdown();
-}
+static void teardown(void) { fake_client_stop(c); }
 
 TestSuite(metrics_render, .init = setup, .fini = teardown);
 
@@ -319,6 +314,35 @@ Test(metrics_render, counters_match_the_commands_run) {
     cr_assert_eq(check_histograms(t, "simcache_command_duration_seconds"), 4);
     check_exposition(t);
     free(t);
+}
+
+/* The rate-limit families come from limits_get_stats (typed), which must
+ * agree with what the commands did and with INFO limits. */
+Test(metrics_render, rate_limit_families_follow_limit_take) {
+    run("LIMIT.SET b RATE 1 PER 60 BURST 2\r\n");
+    for (int i = 0; i < 5; i++) run("LIMIT.TAKE b\r\n");      /* 2 granted, 3 denied */
+    run("CL.THROTTLE k 5 10 60\r\n");
+    rl_stats st;
+    limits_get_stats(&st);
+    cr_assert_eq(st.buckets, 1);
+    cr_assert_eq(st.granted, 2);
+    cr_assert_eq(st.denied, 3);
+    cr_assert_eq(st.cells, 1);
+    char *t = render();
+    cr_assert_eq(sample(t, "simcache_ratelimit_buckets"), 1);
+    cr_assert_eq(sample(t, "simcache_ratelimit_requests_total{outcome=\"granted\"}"), 2);
+    cr_assert_eq(sample(t, "simcache_ratelimit_requests_total{outcome=\"denied\"}"), 3);
+    cr_assert_eq(sample(t, "simcache_ratelimit_requests_total{outcome=\"timed_out\"}"), 0);
+    cr_assert_eq(sample(t, "simcache_ratelimit_queue_depth"), 0);
+    cr_assert_eq(sample(t, "simcache_ratelimit_throttle_cells"), 1);
+    check_exposition(t);
+    free(t);
+    sbuf info = SBUF_INIT;
+    limits_info(&info);
+    cr_assert_not_null(strstr(sbuf_cstr(&info), "limit_granted:2\r\nlimit_denied:3\r\n"), "%s",
+                       sbuf_cstr(&info));
+    sbuf_free(&info);
+    limits_free();
 }
 
 Test(metrics_render, every_family_has_help_type_and_ends_in_newline_when_idle) {

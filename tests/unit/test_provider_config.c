@@ -96,3 +96,41 @@ Test(provider_config, refused_embeds_never_call_back) {
     uv_run(&loop, UV_RUN_DEFAULT);
     cr_assert_eq(uv_loop_close(&loop), 0);
 }
+
+/* The typed snapshot metrics.c reads agrees with the INFO line, numbers
+ * providers in config order, and refuses an index out of range (a stale
+ * count must not read past the table). */
+Test(provider_config, snapshot_matches_config_and_refuses_out_of_range) {
+    char err[1024];
+    config_init();
+    cr_assert_eq(provider_count(), 0);
+    provider_snapshot s;
+    cr_assert_eq(provider_get_snapshot(0, &s), -1, "no provider before start-up");
+    cr_assert_eq(config_load_string("provider a openai http://127.0.0.1:1 dimensions 8\n"
+                                    "provider b ollama http://127.0.0.1:1 secondary-url "
+                                    "http://127.0.0.1:2 dimensions 4\n",
+                                    "test", err, sizeof err),
+                 0, "%s", err);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    cr_assert_eq(provider_start_all(&loop, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(provider_count(), 2);
+    cr_assert_eq(provider_get_snapshot(0, &s), 0);
+    cr_assert_str_eq(s.name, "a");
+    cr_assert_str_eq(s.kind, "openai");
+    cr_assert_eq(s.dim, 8);
+    cr_assert_eq(s.breaker[0], PROVIDER_BREAKER_CLOSED);
+    cr_assert_eq(s.breaker[1], PROVIDER_BREAKER_NONE, "no secondary-url");
+    cr_assert_eq(s.queue, 0);
+    cr_assert_eq(s.st.requests, 0);
+    cr_assert_eq(provider_get_snapshot(1, &s), 0);
+    cr_assert_str_eq(s.name, "b");
+    cr_assert_str_eq(s.kind, "ollama");
+    cr_assert_eq(s.breaker[1], PROVIDER_BREAKER_CLOSED);
+    cr_assert_eq(provider_get_snapshot(2, &s), -1);
+    cr_assert_eq(provider_get_snapshot(-1, &s), -1);
+    provider_stop_all();
+    cr_assert_eq(provider_count(), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+}

@@ -19,6 +19,7 @@
 #include "server/keyspace.h"
 #include "server/net.h"
 #include "server/vset.h"
+#include "fake_client.h"
 
 #define DIM 8
 #define NAMES 300
@@ -129,46 +130,14 @@ Test(vset_model, bad_parameters_create_nothing) {
 
 static client *c;
 
-static void setup(void) {
-    config_init();
-    cr_assert_eq(ks_init(), 0);
-    cr_assert_eq(commands_init(), 0);
-    c = client_create_fake();
-    cr_assert_not_null(c);
-}
-
-static void teardown(void) {
-    client_free_fake(c);
-    ks_shutdown();
-}
+static void setup(void) { c = fake_client_start(); }
+static void teardown(void) { fake_client_stop(c); }
 
 TestSuite(vset_cmd, .init = setup, .fini = teardown);
 
-/* A RESP multibulk request from a NULL-terminated argument list. */
-static char *mb(const char *first, ...) {
-    static char buf[1024];
-    const char *args[32];
-    int n = 0;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *)) args[n++] = a;
-    va_end(ap);
-    int off = snprintf(buf, sizeof buf, "*%d\r\n", n);
-    for (int i = 0; i < n; i++)
-        off += snprintf(buf + off, sizeof buf - (size_t)off, "$%zu\r\n%s\r\n", strlen(args[i]),
-                        args[i]);
-    return buf;
-}
+#define mb fake_mb
 
-static void exchange(const char *in, const char *want) {
-    cr_assert_eq(client_feed(c, in, strlen(in)), 0, "feed %s", in);
-    size_t len;
-    const char *o = client_output(c, &len);
-    char *s = strndup(o, len);
-    client_output_clear(c);
-    cr_assert_str_eq(s, want, "for request '%s'", in);
-    free(s);
-}
+static void exchange(const char *in, const char *want) { fake_exchange(c, in, 0, want); }
 
 Test(vset_cmd, inline_search_and_replies_in_both_protocols) {
     exchange("VADD k VALUES 2 1 0 a\r\n", ":1\r\n");
