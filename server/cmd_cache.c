@@ -49,6 +49,7 @@
 #include "cache.h"
 #include "cache_embed.h"
 #include "cache_alias.h"
+#include "cache_args.h"
 #include "cmd_handlers.h"
 #include "commands.h"
 #include "config.h"
@@ -64,43 +65,7 @@
 #include "vset.h"
 #include "workers.h"
 
-static int arg_is(const req_arg *a, const char *s) {
-    return strlen(s) == a->len && strncasecmp(a->ptr, s, a->len) == 0;
-}
-
 /* ---- tenant and namespace resolution ---- */
-
-/* The tenant the request acts for: the connection's, or the TENANT
- * argument's (admin/gateway only). NULL after replying. */
-static tenant *tenant_or_reply(client *c, const req_arg *targ) {
-    char own[TENANT_NAME_MAX];
-    tenant_role role = tenant_role_of(c, own);
-    if (targ) {
-        if (role == ROLE_TENANT) {
-            reply_error(c, "NOPERM the TENANT argument needs the gateway or admin role");
-            return NULL;
-        }
-        if (targ->len == 0 || targ->len >= TENANT_NAME_MAX) {
-            reply_error(c, "ERR invalid tenant name");
-            return NULL;
-        }
-    }
-    const char *name = targ ? targ->ptr : own;
-    size_t len = targ ? targ->len : strlen(own);
-    tenant *t = tenant_get_or_create(name, len);
-    if (!t) reply_error(c, "OOM out of memory creating the tenant");
-    return t;
-}
-
-/* For commands whose only option is TENANT t after `from` fixed
- * arguments: the tenant, or NULL after replying (syntax or role). */
-static tenant *only_tenant_opt_or_reply(client *c, int from) {
-    if (c->argc != from && !(c->argc == from + 2 && arg_is(&c->argv[from], "tenant"))) {
-        reply_error(c, ERR_SYNTAX);
-        return NULL;
-    }
-    return tenant_or_reply(c, c->argc == from ? NULL : &c->argv[from + 1]);
-}
 
 static cache_ns *ns_or_reply(client *c, tenant *t, const req_arg *name) {
     cache_ns *ns = cache_ns_find(t, name->ptr, name->len);
@@ -109,14 +74,6 @@ static cache_ns *ns_or_reply(client *c, tenant *t, const req_arg *name) {
 }
 
 static int64_t now_ms(void) { return ks_now_ms(); }
-
-/* A float as the shortest double that prints like it (0.45f -> 0.45, not
- * 0.44999998807907104): scores and thresholds are float internally. */
-static double f2d(float f) {
-    char b[32];
-    snprintf(b, sizeof b, "%.7g", (double)f);
-    return strtod(b, NULL);
-}
 
 /* Parses a non-negative integer argument. -1 after replying. */
 static int nonneg_or_reply(client *c, const req_arg *a, long long *out) {
@@ -154,31 +111,31 @@ static int parse_create_or_reply(client *c, cache_ns_config *cfg, const req_arg 
         const req_arg *a = &c->argv[j];
         int more = j + 1 < c->argc;
         const req_arg *n = more ? &c->argv[j + 1] : NULL;
-        if (arg_is(a, "allow-lower")) {
+        if (cache_arg_is(a, "allow-lower")) {
             cfg->allow_lower = 1;
         } else if (!more) {
             goto syntax;
-        } else if (arg_is(a, "tenant")) {
+        } else if (cache_arg_is(a, "tenant")) {
             *targ = n;
             j++;
-        } else if (arg_is(a, "embedder")) {
-            if (!arg_is(n, "builtin") && cache_embed_choose_or_reply(c, n->ptr, n->len, cfg))
+        } else if (cache_arg_is(a, "embedder")) {
+            if (!cache_arg_is(n, "builtin") && cache_embed_choose_or_reply(c, n->ptr, n->len, cfg))
                 return -1;
             j++;
-        } else if (arg_is(a, "threshold")) {
+        } else if (cache_arg_is(a, "threshold")) {
             if (unit_or_reply(c, n, &cfg->threshold)) return -1;
             j++;
-        } else if (arg_is(a, "ttl") || arg_is(a, "grace")) {
+        } else if (cache_arg_is(a, "ttl") || cache_arg_is(a, "grace")) {
             if (nonneg_or_reply(c, n, &v)) return -1;
             if (v > 100LL * 365 * 86400) goto syntax;
-            *(arg_is(a, "ttl") ? &cfg->ttl_ms : &cfg->grace_ms) = v * 1000;
+            *(cache_arg_is(a, "ttl") ? &cfg->ttl_ms : &cfg->grace_ms) = v * 1000;
             j++;
-        } else if (arg_is(a, "m") || arg_is(a, "ef") || arg_is(a, "dim")) {
+        } else if (cache_arg_is(a, "m") || cache_arg_is(a, "ef") || cache_arg_is(a, "dim")) {
             if (nonneg_or_reply(c, n, &v)) return -1;
-            if (arg_is(a, "m")) {
+            if (cache_arg_is(a, "m")) {
                 if (v < 4 || v > 4096) goto range;
                 cfg->M = (uint32_t)v;
-            } else if (arg_is(a, "ef")) {
+            } else if (cache_arg_is(a, "ef")) {
                 if (v < 1 || v > 100000) goto range;
                 cfg->ef = (uint32_t)v;
             } else {
@@ -186,25 +143,25 @@ static int parse_create_or_reply(client *c, cache_ns_config *cfg, const req_arg 
                 cfg->dim = (uint32_t)v;
             }
             j++;
-        } else if (arg_is(a, "quant")) {
-            if (arg_is(n, "f32")) cfg->quant_int8 = 0;
-            else if (arg_is(n, "int8")) cfg->quant_int8 = 1;
+        } else if (cache_arg_is(a, "quant")) {
+            if (cache_arg_is(n, "f32")) cfg->quant_int8 = 0;
+            else if (cache_arg_is(n, "int8")) cfg->quant_int8 = 1;
             else goto syntax;
             j++;
-        } else if (arg_is(a, "prompt-version")) {
+        } else if (cache_arg_is(a, "prompt-version")) {
             if (label_or_reply(c, n, cfg->prompt_version)) return -1;
             j++;
-        } else if (arg_is(a, "model-version")) {
+        } else if (cache_arg_is(a, "model-version")) {
             if (label_or_reply(c, n, cfg->model_version)) return -1;
             j++;
-        } else if (arg_is(a, "tools-version")) {
+        } else if (cache_arg_is(a, "tools-version")) {
             if (label_or_reply(c, n, cfg->tools_version)) return -1;
             j++;
-        } else if (arg_is(a, "on-budget")) {
-            if (arg_is(n, "stale")) {
+        } else if (cache_arg_is(a, "on-budget")) {
+            if (cache_arg_is(n, "stale")) {
                 cfg->on_budget = ON_BUDGET_STALE;
                 j++;
-            } else if (arg_is(n, "lower-threshold") && j + 2 < c->argc) {
+            } else if (cache_arg_is(n, "lower-threshold") && j + 2 < c->argc) {
                 if (unit_or_reply(c, &c->argv[j + 2], &cfg->budget_floor)) return -1;
                 cfg->on_budget = ON_BUDGET_LOWER_THRESHOLD;
                 j += 2;
@@ -232,7 +189,7 @@ void cmd_cache_create(client *c) {
     cfg.dim = 0;
     if (parse_create_or_reply(c, &cfg, &targ)) return;
     if (cache_embed_finish_config_or_reply(c, &cfg)) return;
-    tenant *t = tenant_or_reply(c, targ);
+    tenant *t = cache_tenant_or_reply(c, targ);
     if (!t) return;
     const req_arg *name = &c->argv[1];
     if (name->len == 0 || name->len >= CACHE_NS_NAME_MAX) {
@@ -405,7 +362,7 @@ static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now,
     reply_bulk_cstr(c, "id");
     reply_integer(c, (long long)e->id);
     reply_bulk_cstr(c, "score");
-    reply_double(c, f2d(h->score));
+    reply_double(c, cache_score(h->score));
     reply_bulk_cstr(c, "age_ms");
     reply_integer(c, now - e->created_ms);
     reply_bulk_cstr(c, "response");
@@ -478,18 +435,18 @@ static int parse_put_or_reply(client *c, put_opts *o) {
         const req_arg *a = &c->argv[j];
         if (j + 1 >= c->argc) goto syntax;
         const req_arg *n = &c->argv[j + 1];
-        if (arg_is(a, "tenant")) {
+        if (cache_arg_is(a, "tenant")) {
             o->targ = n;
             j++;
-        } else if (arg_is(a, "user")) {
+        } else if (cache_arg_is(a, "user")) {
             o->user = n;
             j++;
-        } else if (arg_is(a, "ttl")) {
+        } else if (cache_arg_is(a, "ttl")) {
             if (nonneg_or_reply(c, n, &v)) return -1;
             if (v > 100LL * 365 * 86400) goto syntax;
             o->a.ttl_ms = v * 1000;
             j++;
-        } else if (arg_is(a, "cost")) {
+        } else if (cache_arg_is(a, "cost")) {
             if (tenant_parse_usd(n->ptr, n->len, &o->a.cost_nusd) != 0) {
                 reply_error(c, "ERR COST must be a non-negative decimal USD amount "
                             "with at most 9 decimals");
@@ -497,10 +454,10 @@ static int parse_put_or_reply(client *c, put_opts *o) {
             }
             have_cost = 1;
             j++;
-        } else if (arg_is(a, "tokens")) {
+        } else if (cache_arg_is(a, "tokens")) {
             /* TOKENS in out MODEL m */
             long long tin, tout;
-            if (j + 4 >= c->argc || !arg_is(&c->argv[j + 3], "model")) goto syntax;
+            if (j + 4 >= c->argc || !cache_arg_is(&c->argv[j + 3], "model")) goto syntax;
             if (nonneg_or_reply(c, n, &tin) || nonneg_or_reply(c, &c->argv[j + 2], &tout))
                 return -1;
             o->a.tokens_in = (uint64_t)tin;
@@ -509,19 +466,19 @@ static int parse_put_or_reply(client *c, put_opts *o) {
             o->a.model_len = c->argv[j + 4].len;
             have_tokens = 1;
             j += 4;
-        } else if (arg_is(a, "model")) {
+        } else if (cache_arg_is(a, "model")) {
             o->a.model = n->ptr;
             o->a.model_len = n->len;
             j++;
-        } else if (arg_is(a, "params")) {
+        } else if (cache_arg_is(a, "params")) {
             o->a.params = n->ptr;
             o->a.params_len = n->len;
             j++;
-        } else if (arg_is(a, "meta")) {
+        } else if (cache_arg_is(a, "meta")) {
             o->a.meta = n->ptr;
             o->a.meta_len = n->len;
             j++;
-        } else if (arg_is(a, "traceparent")) {
+        } else if (cache_arg_is(a, "traceparent")) {
             o->tparg = n;
             j++;
         } else {
@@ -570,7 +527,7 @@ void cmd_cache_put(client *c) {
     o.a.response = c->argv[3].ptr;
     o.a.response_len = c->argv[3].len;
     if (parse_put_or_reply(c, &o)) return;
-    tenant *t = tenant_or_reply(c, o.targ);
+    tenant *t = cache_tenant_or_reply(c, o.targ);
     if (!t) return;
     alias_route route;
     cache_ns *ns = alias_route_ns_or_reply(c, t, o.user, &route);   /* sc/canary */
@@ -609,27 +566,27 @@ typedef struct get_opts {
 static int parse_get_or_reply(client *c, get_opts *o) {
     for (int j = 3; j < c->argc; j++) {
         const req_arg *a = &c->argv[j];
-        if (arg_is(a, "stale")) {
+        if (cache_arg_is(a, "stale")) {
             o->stale = 1;
-        } else if (arg_is(a, "withmeta")) {
+        } else if (cache_arg_is(a, "withmeta")) {
             o->withmeta = 1;
         } else if (j + 1 >= c->argc) {
             goto syntax;
-        } else if (arg_is(a, "tenant")) {
+        } else if (cache_arg_is(a, "tenant")) {
             o->targ = &c->argv[j + 1];
             j++;
-        } else if (arg_is(a, "user")) {
+        } else if (cache_arg_is(a, "user")) {
             o->user = &c->argv[j + 1];
             j++;
-        } else if (arg_is(a, "threshold")) {
+        } else if (cache_arg_is(a, "threshold")) {
             if (unit_or_reply(c, &c->argv[j + 1], &o->threshold)) return -1;
             o->have_threshold = 1;
             j++;
-        } else if (arg_is(a, "wait")) {
+        } else if (cache_arg_is(a, "wait")) {
             if (nonneg_or_reply(c, &c->argv[j + 1], &o->wait_ms)) return -1;
             if (o->wait_ms > 3600 * 1000) o->wait_ms = 3600 * 1000;
             j++;
-        } else if (arg_is(a, "traceparent")) {
+        } else if (cache_arg_is(a, "traceparent")) {
             o->tparg = &c->argv[j + 1];
             j++;
         } else {
@@ -782,7 +739,7 @@ static int get_park(client *c, cache_query *q, int withmeta, long long wait_ms, 
 void cmd_cache_get(client *c) {
     get_opts o = {.wait_ms = -1};
     if (parse_get_or_reply(c, &o)) return;
-    tenant *t = tenant_or_reply(c, o.targ);
+    tenant *t = cache_tenant_or_reply(c, o.targ);
     if (!t) return;
     alias_route route;
     cache_ns *ns = alias_route_ns_or_reply(c, t, o.user, &route);   /* sc/canary */
@@ -830,7 +787,7 @@ void cmd_cache_get(client *c) {
 /* ---- the rest ---- */
 
 void cmd_cache_drop(client *c) {
-    tenant *t = only_tenant_opt_or_reply(c, 2);
+    tenant *t = cache_only_tenant_opt_or_reply(c, 2);
     if (!t) return;
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns || alias_drop_check_or_reply(c, ns)) return;   /* sc/canary */
@@ -839,7 +796,7 @@ void cmd_cache_drop(client *c) {
 }
 
 void cmd_cache_flush(client *c) {
-    tenant *t = only_tenant_opt_or_reply(c, 2);
+    tenant *t = cache_only_tenant_opt_or_reply(c, 2);
     if (!t) return;
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns) return;
@@ -847,7 +804,7 @@ void cmd_cache_flush(client *c) {
 }
 
 void cmd_cache_del(client *c) {
-    tenant *t = only_tenant_opt_or_reply(c, 3);
+    tenant *t = cache_only_tenant_opt_or_reply(c, 3);
     if (!t) return;
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns) return;
@@ -865,7 +822,7 @@ void cmd_cache_del(client *c) {
 }
 
 void cmd_cache_list(client *c) {
-    tenant *t = only_tenant_opt_or_reply(c, 1);
+    tenant *t = cache_only_tenant_opt_or_reply(c, 1);
     if (!t) return;
     long n = 0;
     for (cache_ns *ns = cache_ns_first(); ns; ns = ns->next) n += ns->owner == t;
@@ -894,9 +851,9 @@ static void search_answer(client *c, cache_ns *ns, cache_query *q, uint32_t k, i
             reply_bulk_cstr(c, "id");
             reply_integer(c, (long long)es[i]->id);
             reply_bulk_cstr(c, "score");
-            reply_double(c, f2d(sc[i]));
+            reply_double(c, cache_score(sc[i]));
             reply_bulk_cstr(c, "cosine");
-            reply_double(c, f2d(cs[i]));
+            reply_double(c, cache_score(cs[i]));
             reply_bulk_cstr(c, "age_ms");
             reply_integer(c, now - es[i]->created_ms);
             reply_bulk_cstr(c, "prompt");
@@ -930,19 +887,19 @@ void cmd_cache_search(client *c) {
             reply_error(c, ERR_SYNTAX);
             return;
         }
-        if (arg_is(&c->argv[j], "count")) {
+        if (cache_arg_is(&c->argv[j], "count")) {
             if (nonneg_or_reply(c, &c->argv[j + 1], &k)) return;
             if (k > 1000) k = 1000;
-        } else if (arg_is(&c->argv[j], "tenant")) {
+        } else if (cache_arg_is(&c->argv[j], "tenant")) {
             targ = &c->argv[j + 1];
-        } else if (arg_is(&c->argv[j], "traceparent")) {
+        } else if (cache_arg_is(&c->argv[j], "traceparent")) {
             tparg = &c->argv[j + 1];
         } else {
             reply_error(c, ERR_SYNTAX);
             return;
         }
     }
-    tenant *t = tenant_or_reply(c, targ);
+    tenant *t = cache_tenant_or_reply(c, targ);
     if (!t) return;
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns) return;
@@ -980,7 +937,7 @@ static void kv_str(client *c, const char *k, const char *v) {
 }
 
 void cmd_cache_info(client *c) {
-    tenant *t = only_tenant_opt_or_reply(c, 2);
+    tenant *t = cache_only_tenant_opt_or_reply(c, 2);
     if (!t) return;
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns) return;
@@ -1003,7 +960,7 @@ void cmd_cache_info(client *c) {
     kv_str(c, "fingerprint", ns->fingerprint);
     kv_int(c, "dim", g->dim);
     reply_bulk_cstr(c, "threshold");
-    reply_double(c, f2d(g->threshold));
+    reply_double(c, cache_score(g->threshold));
     kv_int(c, "allow_lower", g->allow_lower);
     kv_int(c, "ttl", g->ttl_ms / 1000);
     kv_int(c, "grace", g->grace_ms / 1000);

@@ -1,0 +1,65 @@
+/* cache_args.c -- argument helpers shared by the CACHE.* handlers (see
+ * cache_args.h).
+ *
+ * Design decisions:
+ * 1. The TENANT rule lives here once; cmd_cache.c and cmd_canary.c used to
+ *    carry identical copies.
+ * 2. cache_score memoises one (float -> double) pair: the conversion goes
+ *    through snprintf("%.7g") and strtod, which costs more than the rest of
+ *    an exact-hit lookup, and hits repeat the same few scores (1.0 for
+ *    every exact and stale hit). The memo is keyed by the float's bits, so
+ *    the result is exactly the unmemoised one. */
+#include "cache_args.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "errors.h"
+#include "reply.h"
+
+int cache_arg_is(const req_arg *a, const char *s) {
+    return strlen(s) == a->len && strncasecmp(a->ptr, s, a->len) == 0;
+}
+
+tenant *cache_tenant_or_reply(client *c, const req_arg *targ) {
+    char own[TENANT_NAME_MAX];
+    tenant_role role = tenant_role_of(c, own);
+    if (targ) {
+        if (role == ROLE_TENANT) {
+            reply_error(c, "NOPERM the TENANT argument needs the gateway or admin role");
+            return NULL;
+        }
+        if (targ->len == 0 || targ->len >= TENANT_NAME_MAX) {
+            reply_error(c, "ERR invalid tenant name");
+            return NULL;
+        }
+    }
+    tenant *t = tenant_get_or_create(targ ? targ->ptr : own, targ ? targ->len : strlen(own));
+    if (!t) reply_error(c, "OOM out of memory creating the tenant");
+    return t;
+}
+
+tenant *cache_only_tenant_opt_or_reply(client *c, int from) {
+    if (c->argc != from && !(c->argc == from + 2 && cache_arg_is(&c->argv[from], "tenant"))) {
+        reply_error(c, ERR_SYNTAX);
+        return NULL;
+    }
+    return cache_tenant_or_reply(c, c->argc == from ? NULL : &c->argv[from + 1]);
+}
+
+double cache_score(float f) {
+    static uint32_t memo_bits;
+    static double memo_val;
+    static int memo_set;
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    if (memo_set && bits == memo_bits) return memo_val;
+    char b[32];
+    snprintf(b, sizeof b, "%.7g", (double)f);
+    memo_val = strtod(b, NULL);
+    memo_bits = bits;
+    memo_set = 1;
+    return memo_val;
+}
