@@ -267,7 +267,7 @@ static int get_with_vector(client *c, cache_ns *ns, tenant *t, uint64_t key, con
         rc = cache_lookup_finish(q, &h);
         cache_query_free(q);
     }
-    int parked = cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, r, 0);
+    int parked = cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, r, 0, ob);
     obs_end_get(ob, ns, t, rc, &h, parked);
     return parked;
 }
@@ -280,7 +280,7 @@ static int get_degraded(client *c, cache_ns *ns, tenant *t, uint64_t key, int st
     cache_hit h;
     st.gets_degraded++;
     int rc = cache_lookup_degraded(ns, key, stale, now, &h);
-    int parked = cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, r, 1);
+    int parked = cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, r, 1, ob);
     obs_end_get(ob, ns, t, rc, &h, parked);
     return parked;
 }
@@ -306,7 +306,7 @@ static void get_cb(void *ud, int status, const float *vecs, size_t n, int dim, l
             cache_hit miss;
             memset(&miss, 0, sizeof miss);
             parked = cache_get_answer(c, NULL, NULL, CACHE_OK, &miss, k->key, k->withmeta,
-                                      k->wait_ms, k->now, &k->route, 0);
+                                      k->wait_ms, k->now, &k->route, 0, &k->ob);
             obs_end_get(&k->ob, NULL, k->t, CACHE_OK, &miss, parked);
         } else if (vec) {
             parked = get_with_vector(c, ns, ns->owner, k->key, vec, k->threshold,
@@ -330,7 +330,7 @@ void cache_embed_get(client *c, cache_ns *ns, tenant *t, const char *prompt, siz
     uint64_t key = 0;
     int rc = cache_lookup_exact(ns, prompt, len, now, &h, &key);
     if (rc != CACHE_OK || h.tier != CACHE_MISS) {
-        int parked = cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, r, 0);
+        int parked = cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, r, 0, ob);
         obs_end_get(ob, ns, t, rc, &h, parked);
         return;
     }

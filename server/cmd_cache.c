@@ -216,6 +216,9 @@ typedef struct waiter {
     struct pending *p;         /* NULL once answered */
     struct waiter *next;
     alias_route route;         /* sc/canary: alias arm to count and name */
+    obs_req ob;                /* the request's observation (obs_park), ended by
+                                * waiter_finish with the final answer */
+    int has_ob;
 } waiter;
 
 typedef struct pending {
@@ -265,10 +268,15 @@ static void waiter_finish(waiter *w, cache_ns *ns, cache_entry *e) {
             }
         w->p = NULL;
     }
+    cache_hit h = {CACHE_MISS, NULL, 0.0f};
+    const cache_ns *ons = NULL;   /* for the log: the namespace answered from */
+    int answered = 0;
     if (client_is_open(w->c)) {
         int64_t now = now_ms();
+        answered = 1;
         if (e) {
-            cache_hit h = {CACHE_EXACT, e, 1.0f};
+            h = (cache_hit){CACHE_EXACT, e, 1.0f};
+            ons = ns;
             e->hits++;
             e->last_hit_ms = now;
             ns->st.hits_exact++;
@@ -284,9 +292,14 @@ static void waiter_finish(waiter *w, cache_ns *ns, cache_entry *e) {
                 live->owner->led.misses++;
             }
             tenant *t = live ? live->owner : NULL;
+            ons = live;
             alias_route_get(&w->route, CACHE_MISS, 0);
             reply_miss(w->c, t, 1, &w->route);
         }
+    }
+    if (w->has_ob) {   /* one log entry per request, with its final answer */
+        obs_end_get(&w->ob, ons, ons ? ons->owner : NULL, CACHE_OK, &h, !answered);
+        w->has_ob = 0;
     }
     client_unblock(w->c);
     client_unref(w->c);
@@ -313,11 +326,18 @@ static void pending_resolve(cache_ns *ns, cache_entry *e) {
     free(p);
 }
 
-/* Parks c on the pending fill. 0, or -1 (ENOMEM: caller replies a miss). */
-static int wait_park(client *c, pending *p, long long ms, const alias_route *r) {
+/* Parks c on the pending fill; the waiter takes over ob (may be NULL),
+ * which the caller must then not end. 0, or -1 (ENOMEM: caller replies a
+ * miss and still owns ob). */
+static int wait_park(client *c, pending *p, long long ms, const alias_route *r,
+                     const cache_ns *ns, obs_req *ob) {
     waiter *w = calloc(1, sizeof *w);
     if (!w) return -1;
     if (r) w->route = *r;
+    if (ob) {
+        obs_park(ob, ns, &w->ob);
+        w->has_ob = 1;
+    }
     uv_timer_init(uv_default_loop(), &w->timer);
     w->timer.data = w;
     w->c = c;
@@ -615,12 +635,12 @@ static void ledger_note(tenant *t, const cache_hit *h) {
  * key (returns 1: no reply now), or registers c as the filler (returns 0:
  * the caller replies the miss with fill 1). Note 3 above. */
 static int coalesce_parked(client *c, cache_ns *ns, uint64_t key, long long wait_ms,
-                           int64_t now, const alias_route *r) {
+                           int64_t now, const alias_route *r, obs_req *ob) {
     if (wait_closed) return 0;
     pending *pd = pending_find(ns->generation, key);
     if (pd && pd->deadline_ms > now) {
         /* someone is filling it: wait for the PUT instead of paying */
-        if (wait_ms > 0 && wait_park(c, pd, wait_ms, r) == 0) {
+        if (wait_ms > 0 && wait_park(c, pd, wait_ms, r, ns, ob) == 0) {
             ns->st.misses--;            /* not a miss (yet): counted when it ends */
             return 1;
         }
@@ -639,9 +659,12 @@ static int coalesce_parked(client *c, cache_ns *ns, uint64_t key, long long wait
 /* Replies a GET from its lookup result (both paths). Returns 1 if the
  * client was parked on a pending fill (WAIT) instead. ns/t may be NULL
  * only for a miss (the namespace was dropped during a threaded search).
- * key: the prompt's exact key (a miss here implies the prompt normalised). */
+ * key: the prompt's exact key (a miss here implies the prompt normalised).
+ * ob: the request's observation; a parked client's waiter takes it over
+ * (obs_end_get(..., parked = 1) is then a no-op). */
 static int get_answer(client *c, cache_ns *ns, tenant *t, int rc, cache_hit *h, uint64_t key,
-                      int withmeta, long long wait_ms, int64_t now, const alias_route *r) {
+                      int withmeta, long long wait_ms, int64_t now, const alias_route *r,
+                      obs_req *ob) {
     if (rc != CACHE_OK) {
         reply_cache_error(c, rc);
         return 0;
@@ -653,7 +676,7 @@ static int get_answer(client *c, cache_ns *ns, tenant *t, int rc, cache_hit *h, 
         return 0;
     }
     if (ns) {
-        if (wait_ms >= 0 && coalesce_parked(c, ns, key, wait_ms, now, r)) return 1;
+        if (wait_ms >= 0 && coalesce_parked(c, ns, key, wait_ms, now, r, ob)) return 1;
         ledger_note(t, h);
     }
     alias_route_get(r, CACHE_MISS, 0);
@@ -693,7 +716,7 @@ static void get_done(worker_job *wj) {
         int rc = cache_lookup_finish(j->q, &h);
         cache_ns *ns = cache_query_ns(j->q);
         parked = get_answer(c, ns, ns ? ns->owner : NULL, rc, &h, cache_query_key(j->q),
-                            j->withmeta, j->wait_ms, j->now, &j->route);
+                            j->withmeta, j->wait_ms, j->now, &j->route, &j->ob);
         obs_end_get(&j->ob, ns, ns ? ns->owner : NULL, rc, &h, parked);
         g_searches_threaded++;
     }
@@ -780,7 +803,7 @@ void cmd_cache_get(client *c) {
     }
     uint64_t key = 0;
     if (rc == CACHE_OK && h.tier == CACHE_MISS) cache_key(p->ptr, p->len, &key);
-    int parked = get_answer(c, ns, t, rc, &h, key, o.withmeta, o.wait_ms, now, &route);
+    int parked = get_answer(c, ns, t, rc, &h, key, o.withmeta, o.wait_ms, now, &route, &ob);
     obs_end_get(&ob, ns, t, rc, &h, parked);
 }
 
@@ -1041,9 +1064,9 @@ void cache_info(sbuf *o) {
 
 int cache_get_answer(client *c, cache_ns *ns, tenant *t, int rc, cache_hit *h, uint64_t key,
                      int withmeta, long long wait_ms, int64_t now, const alias_route *r,
-                     int semantic_down) {
+                     int semantic_down, obs_req *ob) {
     miss_semantic_down = semantic_down;
-    int parked = get_answer(c, ns, t, rc, h, key, withmeta, wait_ms, now, r);
+    int parked = get_answer(c, ns, t, rc, h, key, withmeta, wait_ms, now, r, ob);
     miss_semantic_down = 0;
     return parked;
 }

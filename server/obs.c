@@ -96,11 +96,9 @@ static void copy_ns(obs_req *r, const cache_ns *ns) {
     r->dim = ns->cfg.dim;
 }
 
-int obs_detach(obs_req *r, const cache_ns *ns) {
-    phases_take(r);
-    r->detached = 1;
-    r->threaded = 1;
-    if (ns) copy_ns(r, ns);
+/* Points r->prompt at an owned copy, cut to reqlog-max-field. 0, or -1
+ * (ENOMEM: the prompt is then logged empty, with its full length). */
+static int own_prompt(obs_req *r) {
     size_t n = r->prompt_len;
     if (n > (size_t)g_cfg.reqlog_max_field) n = (size_t)g_cfg.reqlog_max_field;
     r->prompt_copy = malloc(n + 1);
@@ -114,6 +112,30 @@ int obs_detach(obs_req *r, const cache_ns *ns) {
     r->prompt = r->prompt_copy;
     r->prompt_len = n;
     return 0;
+}
+
+int obs_detach(obs_req *r, const cache_ns *ns) {
+    phases_take(r);
+    r->detached = 1;
+    r->threaded = 1;
+    if (ns) copy_ns(r, ns);
+    return own_prompt(r);
+}
+
+void obs_park(obs_req *r, const cache_ns *ns, obs_req *dst) {
+    if (!r->detached) {
+        phases_take(r);
+        r->detached = 1;
+    }
+    if (ns) copy_ns(r, ns);
+    *dst = *r;
+    dst->waiter = 1;
+    if (r->prompt_copy) {   /* ownership moves to dst */
+        r->prompt_copy = NULL;
+        r->prompt = NULL;
+    } else if (dst->prompt) {
+        own_prompt(dst);
+    }
 }
 
 /* ---- spans (note 1) ---- */
@@ -277,6 +299,7 @@ static const char *const tier_names[] = {"miss", "exact", "semantic", "stale"};
 
 void obs_end_get(obs_req *r, const cache_ns *ns, const tenant *t, int rc, const cache_hit *h,
                  int parked) {
+    if (parked && !r->waiter) return;   /* a WAIT waiter took r over (obs_park) */
     outcome o = {"miss", 0, 0, NULL, NULL, -1};
     if (rc != CACHE_OK) {
         o.tier = "error";
