@@ -32,4 +32,8 @@ tenant *cache_only_tenant_opt_or_reply(client *c, int from);
  * server CPU under redis-benchmark -P 16, measured with perf). */
 double cache_score(float f);
 
+/* Replies cache_score(f) as reply_double would (a RESP3 double, a RESP2
+ * bulk string), the RESP2 text from the memo. Loop thread. */
+void cache_reply_score(client *c, float f);
+
 #endif

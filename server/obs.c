@@ -58,6 +58,21 @@ static void phases_take(obs_req *r) {
     memset(&phase, 0, sizeof phase);
 }
 
+/* Unix ns for a uv_hrtime() reading: the monotonic clock plus an offset
+ * to the wall clock taken again whenever 100 ms of monotonic time have
+ * passed, so a request costs one clock read at its start instead of two
+ * (clock reads were ~9% of an exact-hit CACHE.GET's server CPU, perf). A
+ * wall-clock step shows up within 100 ms; slewing is far below a µs over
+ * that span. */
+static uint64_t wall_ns(uint64_t mono) {
+    static uint64_t cal_mono, cal_off;
+    if (!cal_mono || mono - cal_mono > 100000000ULL) {
+        cal_off = trace_clock_ns() - mono;
+        cal_mono = mono;
+    }
+    return mono + cal_off;
+}
+
 int obs_begin_or_reply(obs_req *r, reqlog_op op, client *c, const req_arg *tp) {
     memset(r, 0, sizeof *r);
     if (tp) {
@@ -71,8 +86,8 @@ int obs_begin_or_reply(obs_req *r, reqlog_op op, client *c, const req_arg *tp) {
     }
     trace_random_id(r->span_id, SPAN_ID_BYTES);
     r->op = op;
-    r->start_ns = trace_clock_ns();
     r->start_mono = uv_hrtime();
+    r->start_ns = wall_ns(r->start_mono);
     r->prompt = c->argv[2].ptr;
     r->prompt_len = c->argv[2].len;
     r->prompt_full = c->argv[2].len;
