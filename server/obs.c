@@ -356,3 +356,9 @@ void obs_end_search(obs_req *r, const cache_ns *ns, const tenant *t, int n, doub
     }
     finish(r, ns, t, &o, NULL);
 }
+
+void obs_end_error(obs_req *r, const cache_ns *ns, const tenant *t, const cache_put_args *a,
+                   const char *error) {
+    outcome o = {"error", 0, 0, NULL, error, -1};
+    finish(r, ns, t, &o, a);
+}

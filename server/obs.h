@@ -84,4 +84,11 @@ void obs_end_put(obs_req *r, const cache_ns *ns, const tenant *t, const cache_pu
 /* n: results (or a negative CACHE_E*); best: the first result's score. */
 void obs_end_search(obs_req *r, const cache_ns *ns, const tenant *t, int n, double best);
 
+/* A request refused with the error reply `error` ("-CODE message" without
+ * the dash, e.g. an UPSTREAM refusal that has no CACHE_E* code): logged
+ * with tier "error" (a PUT with what it asked to store, a = its args; NULL
+ * otherwise) and a span with status ERROR. */
+void obs_end_error(obs_req *r, const cache_ns *ns, const tenant *t, const cache_put_args *a,
+                   const char *error);
+
 #endif
