@@ -84,6 +84,20 @@ def rb(port, requests, *cmd, pipeline=1):
     raise RuntimeError("no redis-benchmark result: %r" % out)
 
 
+def cpu_s(pid):
+    """utime + stime of a process, in seconds (/proc/<pid>/stat)."""
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rb_cpu(proc, port, requests, *cmd, pipeline=1):
+    """rb() plus the server's CPU per request in µs: on a shared machine
+    rps swings with the neighbours' load, CPU per request much less."""
+    c0 = cpu_s(proc.pid)
+    rps, p99 = rb(port, requests, *cmd, pipeline=pipeline)
+    return rps, p99, (cpu_s(proc.pid) - c0) / requests * 1e6
+
+
 def as_dict(reply):
     it = iter(reply)
     return {k.decode(): v for k, v in zip(it, it)}
@@ -107,9 +121,9 @@ def part_exact(server, args):
             n = args.requests * (5 if pl > 1 else 1)
             o, r, g = [], [], []
             for _ in range(args.rounds):   # alternating, so drift hits all three
-                o.append(rb(oport, n, "CACHE.GET", "bench", prompt, pipeline=pl))
-                r.append(rb(rport, n, "GET", "key", pipeline=pl))
-                g.append(rb(oport, n, "GET", "key", pipeline=pl))
+                o.append(rb_cpu(ours, oport, n, "CACHE.GET", "bench", prompt, pipeline=pl))
+                r.append(rb_cpu(ref, rport, n, "GET", "key", pipeline=pl))
+                g.append(rb_cpu(ours, oport, n, "GET", "key", pipeline=pl))
             orps = statistics.median(x[0] for x in o)
             rrps = statistics.median(x[0] for x in r)
             grps = statistics.median(x[0] for x in g)
@@ -119,6 +133,10 @@ def part_exact(server, args):
                   (pl, orps, statistics.median(x[1] for x in o), rrps,
                    statistics.median(x[1] for x in r), orps / rrps, grps, grps / rrps,
                    args.rounds, n), flush=True)
+            ocpu, rcpu, gcpu = (statistics.median(x[2] for x in v) for v in (o, r, g))
+            print("exact -P %d: server CPU per request: CACHE.GET %.2f us, redis GET %.2f us, "
+                  "simcache GET %.2f us; CPU ratio redis/CACHE.GET %.2fx" %
+                  (pl, ocpu, rcpu, gcpu, rcpu / ocpu), flush=True)
     finally:
         stop(ours)
         stop(ref)
