@@ -267,7 +267,7 @@ static int get_with_vector(client *c, cache_ns *ns, tenant *t, uint64_t key, con
         rc = cache_lookup_finish(q, &h);
         cache_query_free(q);
     }
-    int parked = cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, r, 0);
+    int parked = cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, r, 0, ob);
     obs_end_get(ob, ns, t, rc, &h, parked);
     return parked;
 }
@@ -280,7 +280,7 @@ static int get_degraded(client *c, cache_ns *ns, tenant *t, uint64_t key, int st
     cache_hit h;
     st.gets_degraded++;
     int rc = cache_lookup_degraded(ns, key, stale, now, &h);
-    int parked = cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, r, 1);
+    int parked = cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, r, 1, ob);
     obs_end_get(ob, ns, t, rc, &h, parked);
     return parked;
 }
@@ -306,7 +306,7 @@ static void get_cb(void *ud, int status, const float *vecs, size_t n, int dim, l
             cache_hit miss;
             memset(&miss, 0, sizeof miss);
             parked = cache_get_answer(c, NULL, NULL, CACHE_OK, &miss, k->key, k->withmeta,
-                                      k->wait_ms, k->now, &k->route, 0);
+                                      k->wait_ms, k->now, &k->route, 0, &k->ob);
             obs_end_get(&k->ob, NULL, k->t, CACHE_OK, &miss, parked);
         } else if (vec) {
             parked = get_with_vector(c, ns, ns->owner, k->key, vec, k->threshold,
@@ -330,7 +330,7 @@ void cache_embed_get(client *c, cache_ns *ns, tenant *t, const char *prompt, siz
     uint64_t key = 0;
     int rc = cache_lookup_exact(ns, prompt, len, now, &h, &key);
     if (rc != CACHE_OK || h.tier != CACHE_MISS) {
-        int parked = cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, r, 0);
+        int parked = cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, r, 0, ob);
         obs_end_get(ob, ns, t, rc, &h, parked);
         return;
     }
@@ -400,10 +400,12 @@ static void search_cb(void *ud, int status, const float *vecs, size_t n, int dim
         } else if (vec) {
             parked = search_with_vector(c, ns, ns->owner, vec, k->k, k->now, &k->ob);
         } else {
-            /* not logged: obs.h has no code for an upstream failure */
-            if (status != 0) reply_errorf(c, "UPSTREAM %s", msg ? msg : "embedding failed");
-            else reply_errorf(c, "UPSTREAM embedder '%s' returned %d dimensions, not %u",
-                              k->provider, dim, k->dim);
+            char e[256];
+            if (status != 0) snprintf(e, sizeof e, "UPSTREAM %s", msg ? msg : "embedding failed");
+            else snprintf(e, sizeof e, "UPSTREAM embedder '%s' returned %d dimensions, not %u",
+                          k->provider, dim, k->dim);
+            obs_end_error(&k->ob, ns, ns->owner, NULL, e);
+            reply_error(c, e);
         }
     }
     free(prompt_copy);
@@ -434,7 +436,6 @@ void cache_embed_search(client *c, cache_ns *ns, tenant *t, const char *prompt, 
         return;
     }
     call *k = call_new(ns, t, key);
-    char err[64];
     if (k) {
         k->c = c;
         k->k = kres;
@@ -450,8 +451,11 @@ void cache_embed_search(client *c, cache_ns *ns, tenant *t, const char *prompt, 
         }
         free(k);
     }
-    snprintf(err, sizeof err, "%s", ns->cfg.embedder);   /* not logged, as above */
-    reply_errorf(c, "UPSTREAM embedder '%s' refused the call (queue full or not running)", err);
+    char e[256];
+    snprintf(e, sizeof e, "UPSTREAM embedder '%s' refused the call (queue full or not running)",
+             ns->cfg.embedder);
+    obs_end_error(ob, ns, t, NULL, e);
+    reply_error(c, e);
 }
 
 /* ---- PUT and the index queue (decision 5) ---- */
@@ -509,9 +513,12 @@ void cache_embed_put(client *c, cache_ns *ns, tenant *t, const cache_put_args *a
     ecache *ec = tenant_cache(t, 1);
     const float *vec = ec ? ecache_get(ec, key, fp_hash(ns), ns->cfg.dim) : NULL;
     if (!vec && cache_embed_pending_total() >= (size_t)g_cfg.cache_index_queue) {
-        st.index_refused++;   /* not in the request log: obs has no code for it */
-        reply_errorf(c, "UPSTREAM embedder '%s' is behind: %zu entries wait for a vector "
-                     "(cache-index-queue)", ns->cfg.embedder, cache_embed_pending_total());
+        st.index_refused++;
+        char msg[256];
+        snprintf(msg, sizeof msg, "UPSTREAM embedder '%s' is behind: %zu entries wait for a "
+                 "vector (cache-index-queue)", ns->cfg.embedder, cache_embed_pending_total());
+        obs_end_error(ob, ns, t, a, msg);
+        reply_error(c, msg);
         return;
     }
     rc = cache_put_vec(ns, a, vec, now, &e);

@@ -80,10 +80,12 @@ void cache_embed_shutdown(void);
 struct workers;
 /* Replies a GET from a lookup result, as CACHE.GET does (ledger, WAIT
  * coalescing); semantic_down adds `semantic unavailable` to a miss.
- * Returns 1 if the client was parked on a pending fill instead. */
+ * Returns 1 if the client was parked on a pending fill instead: the waiter
+ * then took ob over (the caller's obs_end_get(..., parked = 1) is a no-op)
+ * and logs the request with its final answer. */
 int cache_get_answer(client *c, cache_ns *ns, tenant *t, int rc, cache_hit *h, uint64_t key,
                      int withmeta, long long wait_ms, int64_t now, const alias_route *r,
-                     int semantic_down);
+                     int semantic_down, obs_req *ob);
 /* Submits q's search to pool and parks c (the completion replies and ends
  * ob, which it takes over after obs_detach). 0, or -1 (queue full: the
  * caller runs and finishes q inline, and still owns ob). */

@@ -49,6 +49,7 @@
 #include "cache.h"
 #include "cache_embed.h"
 #include "cache_alias.h"
+#include "cache_args.h"
 #include "cmd_handlers.h"
 #include "commands.h"
 #include "config.h"
@@ -64,43 +65,11 @@
 #include "vset.h"
 #include "workers.h"
 
-static int arg_is(const req_arg *a, const char *s) {
-    return strlen(s) == a->len && strncasecmp(a->ptr, s, a->len) == 0;
-}
+/* A string literal as a bulk reply, its length known at compile time
+ * (strlen in reply_bulk_cstr showed in the exact-hit profile). */
+#define REPLY_LIT(c, s) reply_bulk((c), "" s, sizeof(s) - 1)
 
 /* ---- tenant and namespace resolution ---- */
-
-/* The tenant the request acts for: the connection's, or the TENANT
- * argument's (admin/gateway only). NULL after replying. */
-static tenant *tenant_or_reply(client *c, const req_arg *targ) {
-    char own[TENANT_NAME_MAX];
-    tenant_role role = tenant_role_of(c, own);
-    if (targ) {
-        if (role == ROLE_TENANT) {
-            reply_error(c, "NOPERM the TENANT argument needs the gateway or admin role");
-            return NULL;
-        }
-        if (targ->len == 0 || targ->len >= TENANT_NAME_MAX) {
-            reply_error(c, "ERR invalid tenant name");
-            return NULL;
-        }
-    }
-    const char *name = targ ? targ->ptr : own;
-    size_t len = targ ? targ->len : strlen(own);
-    tenant *t = tenant_get_or_create(name, len);
-    if (!t) reply_error(c, "OOM out of memory creating the tenant");
-    return t;
-}
-
-/* For commands whose only option is TENANT t after `from` fixed
- * arguments: the tenant, or NULL after replying (syntax or role). */
-static tenant *only_tenant_opt_or_reply(client *c, int from) {
-    if (c->argc != from && !(c->argc == from + 2 && arg_is(&c->argv[from], "tenant"))) {
-        reply_error(c, ERR_SYNTAX);
-        return NULL;
-    }
-    return tenant_or_reply(c, c->argc == from ? NULL : &c->argv[from + 1]);
-}
 
 static cache_ns *ns_or_reply(client *c, tenant *t, const req_arg *name) {
     cache_ns *ns = cache_ns_find(t, name->ptr, name->len);
@@ -109,14 +78,6 @@ static cache_ns *ns_or_reply(client *c, tenant *t, const req_arg *name) {
 }
 
 static int64_t now_ms(void) { return ks_now_ms(); }
-
-/* A float as the shortest double that prints like it (0.45f -> 0.45, not
- * 0.44999998807907104): scores and thresholds are float internally. */
-static double f2d(float f) {
-    char b[32];
-    snprintf(b, sizeof b, "%.7g", (double)f);
-    return strtod(b, NULL);
-}
 
 /* Parses a non-negative integer argument. -1 after replying. */
 static int nonneg_or_reply(client *c, const req_arg *a, long long *out) {
@@ -154,31 +115,31 @@ static int parse_create_or_reply(client *c, cache_ns_config *cfg, const req_arg 
         const req_arg *a = &c->argv[j];
         int more = j + 1 < c->argc;
         const req_arg *n = more ? &c->argv[j + 1] : NULL;
-        if (arg_is(a, "allow-lower")) {
+        if (cache_arg_is(a, "allow-lower")) {
             cfg->allow_lower = 1;
         } else if (!more) {
             goto syntax;
-        } else if (arg_is(a, "tenant")) {
+        } else if (cache_arg_is(a, "tenant")) {
             *targ = n;
             j++;
-        } else if (arg_is(a, "embedder")) {
-            if (!arg_is(n, "builtin") && cache_embed_choose_or_reply(c, n->ptr, n->len, cfg))
+        } else if (cache_arg_is(a, "embedder")) {
+            if (!cache_arg_is(n, "builtin") && cache_embed_choose_or_reply(c, n->ptr, n->len, cfg))
                 return -1;
             j++;
-        } else if (arg_is(a, "threshold")) {
+        } else if (cache_arg_is(a, "threshold")) {
             if (unit_or_reply(c, n, &cfg->threshold)) return -1;
             j++;
-        } else if (arg_is(a, "ttl") || arg_is(a, "grace")) {
+        } else if (cache_arg_is(a, "ttl") || cache_arg_is(a, "grace")) {
             if (nonneg_or_reply(c, n, &v)) return -1;
             if (v > 100LL * 365 * 86400) goto syntax;
-            *(arg_is(a, "ttl") ? &cfg->ttl_ms : &cfg->grace_ms) = v * 1000;
+            *(cache_arg_is(a, "ttl") ? &cfg->ttl_ms : &cfg->grace_ms) = v * 1000;
             j++;
-        } else if (arg_is(a, "m") || arg_is(a, "ef") || arg_is(a, "dim")) {
+        } else if (cache_arg_is(a, "m") || cache_arg_is(a, "ef") || cache_arg_is(a, "dim")) {
             if (nonneg_or_reply(c, n, &v)) return -1;
-            if (arg_is(a, "m")) {
+            if (cache_arg_is(a, "m")) {
                 if (v < 4 || v > 4096) goto range;
                 cfg->M = (uint32_t)v;
-            } else if (arg_is(a, "ef")) {
+            } else if (cache_arg_is(a, "ef")) {
                 if (v < 1 || v > 100000) goto range;
                 cfg->ef = (uint32_t)v;
             } else {
@@ -186,25 +147,25 @@ static int parse_create_or_reply(client *c, cache_ns_config *cfg, const req_arg 
                 cfg->dim = (uint32_t)v;
             }
             j++;
-        } else if (arg_is(a, "quant")) {
-            if (arg_is(n, "f32")) cfg->quant_int8 = 0;
-            else if (arg_is(n, "int8")) cfg->quant_int8 = 1;
+        } else if (cache_arg_is(a, "quant")) {
+            if (cache_arg_is(n, "f32")) cfg->quant_int8 = 0;
+            else if (cache_arg_is(n, "int8")) cfg->quant_int8 = 1;
             else goto syntax;
             j++;
-        } else if (arg_is(a, "prompt-version")) {
+        } else if (cache_arg_is(a, "prompt-version")) {
             if (label_or_reply(c, n, cfg->prompt_version)) return -1;
             j++;
-        } else if (arg_is(a, "model-version")) {
+        } else if (cache_arg_is(a, "model-version")) {
             if (label_or_reply(c, n, cfg->model_version)) return -1;
             j++;
-        } else if (arg_is(a, "tools-version")) {
+        } else if (cache_arg_is(a, "tools-version")) {
             if (label_or_reply(c, n, cfg->tools_version)) return -1;
             j++;
-        } else if (arg_is(a, "on-budget")) {
-            if (arg_is(n, "stale")) {
+        } else if (cache_arg_is(a, "on-budget")) {
+            if (cache_arg_is(n, "stale")) {
                 cfg->on_budget = ON_BUDGET_STALE;
                 j++;
-            } else if (arg_is(n, "lower-threshold") && j + 2 < c->argc) {
+            } else if (cache_arg_is(n, "lower-threshold") && j + 2 < c->argc) {
                 if (unit_or_reply(c, &c->argv[j + 2], &cfg->budget_floor)) return -1;
                 cfg->on_budget = ON_BUDGET_LOWER_THRESHOLD;
                 j += 2;
@@ -232,7 +193,7 @@ void cmd_cache_create(client *c) {
     cfg.dim = 0;
     if (parse_create_or_reply(c, &cfg, &targ)) return;
     if (cache_embed_finish_config_or_reply(c, &cfg)) return;
-    tenant *t = tenant_or_reply(c, targ);
+    tenant *t = cache_tenant_or_reply(c, targ);
     if (!t) return;
     const req_arg *name = &c->argv[1];
     if (name->len == 0 || name->len >= CACHE_NS_NAME_MAX) {
@@ -259,6 +220,9 @@ typedef struct waiter {
     struct pending *p;         /* NULL once answered */
     struct waiter *next;
     alias_route route;         /* sc/canary: alias arm to count and name */
+    obs_req ob;                /* the request's observation (obs_park), ended by
+                                * waiter_finish with the final answer */
+    int has_ob;
 } waiter;
 
 typedef struct pending {
@@ -308,10 +272,15 @@ static void waiter_finish(waiter *w, cache_ns *ns, cache_entry *e) {
             }
         w->p = NULL;
     }
+    cache_hit h = {CACHE_MISS, NULL, 0.0f};
+    const cache_ns *ons = NULL;   /* for the log: the namespace answered from */
+    int answered = 0;
     if (client_is_open(w->c)) {
         int64_t now = now_ms();
+        answered = 1;
         if (e) {
-            cache_hit h = {CACHE_EXACT, e, 1.0f};
+            h = (cache_hit){CACHE_EXACT, e, 1.0f};
+            ons = ns;
             e->hits++;
             e->last_hit_ms = now;
             ns->st.hits_exact++;
@@ -327,9 +296,14 @@ static void waiter_finish(waiter *w, cache_ns *ns, cache_entry *e) {
                 live->owner->led.misses++;
             }
             tenant *t = live ? live->owner : NULL;
+            ons = live;
             alias_route_get(&w->route, CACHE_MISS, 0);
             reply_miss(w->c, t, 1, &w->route);
         }
+    }
+    if (w->has_ob) {   /* one log entry per request, with its final answer */
+        obs_end_get(&w->ob, ons, ons ? ons->owner : NULL, CACHE_OK, &h, !answered);
+        w->has_ob = 0;
     }
     client_unblock(w->c);
     client_unref(w->c);
@@ -356,11 +330,18 @@ static void pending_resolve(cache_ns *ns, cache_entry *e) {
     free(p);
 }
 
-/* Parks c on the pending fill. 0, or -1 (ENOMEM: caller replies a miss). */
-static int wait_park(client *c, pending *p, long long ms, const alias_route *r) {
+/* Parks c on the pending fill; the waiter takes over ob (may be NULL),
+ * which the caller must then not end. 0, or -1 (ENOMEM: caller replies a
+ * miss and still owns ob). */
+static int wait_park(client *c, pending *p, long long ms, const alias_route *r,
+                     const cache_ns *ns, obs_req *ob) {
     waiter *w = calloc(1, sizeof *w);
     if (!w) return -1;
     if (r) w->route = *r;
+    if (ob) {
+        obs_park(ob, ns, &w->ob);
+        w->has_ob = 1;
+    }
     uv_timer_init(uv_default_loop(), &w->timer);
     w->timer.data = w;
     w->c = c;
@@ -400,38 +381,38 @@ static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now,
                       const alias_route *r) {
     const cache_entry *e = h->e;
     reply_map(c, (withmeta ? 12 : 5) + alias_reply_pairs(r));
-    reply_bulk_cstr(c, "tier");
+    REPLY_LIT(c, "tier");
     reply_bulk_cstr(c, tier_names[h->tier]);
-    reply_bulk_cstr(c, "id");
+    REPLY_LIT(c, "id");
     reply_integer(c, (long long)e->id);
-    reply_bulk_cstr(c, "score");
-    reply_double(c, f2d(h->score));
-    reply_bulk_cstr(c, "age_ms");
+    REPLY_LIT(c, "score");
+    cache_reply_score(c, h->score);
+    REPLY_LIT(c, "age_ms");
     reply_integer(c, now - e->created_ms);
-    reply_bulk_cstr(c, "response");
+    REPLY_LIT(c, "response");
     reply_bulk(c, e->response.p, e->response.n);
     if (!withmeta) {
         alias_reply_append(c, r);
         return;
     }
-    reply_bulk_cstr(c, "prompt");
+    REPLY_LIT(c, "prompt");
     reply_bulk(c, e->prompt.p, e->prompt.n);
-    reply_bulk_cstr(c, "model");
+    REPLY_LIT(c, "model");
     if (e->model.p) reply_bulk(c, e->model.p, e->model.n);
     else reply_null(c);
-    reply_bulk_cstr(c, "params");
+    REPLY_LIT(c, "params");
     if (e->params.p) reply_bulk(c, e->params.p, e->params.n);
     else reply_null(c);
-    reply_bulk_cstr(c, "meta");
+    REPLY_LIT(c, "meta");
     if (e->meta.p) reply_bulk(c, e->meta.p, e->meta.n);
     else reply_null(c);
-    reply_bulk_cstr(c, "tokens");
+    REPLY_LIT(c, "tokens");
     reply_array(c, 2);
     reply_integer(c, (long long)e->tokens_in);
     reply_integer(c, (long long)e->tokens_out);
-    reply_bulk_cstr(c, "cost_nusd");
+    REPLY_LIT(c, "cost_nusd");
     reply_integer(c, e->cost_nusd);
-    reply_bulk_cstr(c, "ttl_ms");
+    REPLY_LIT(c, "ttl_ms");
     reply_integer(c, e->expire_ms ? e->expire_ms - now : -1);
     alias_reply_append(c, r);
 }
@@ -442,15 +423,15 @@ static int miss_semantic_down;
 
 static void reply_miss(client *c, tenant *t, int fill, const alias_route *r) {
     reply_map(c, 3 + (miss_semantic_down ? 1 : 0) + alias_reply_pairs(r));
-    reply_bulk_cstr(c, "tier");
-    reply_bulk_cstr(c, "miss");
-    reply_bulk_cstr(c, "budget");
+    REPLY_LIT(c, "tier");
+    REPLY_LIT(c, "miss");
+    REPLY_LIT(c, "budget");
     reply_bulk_cstr(c, t && tenant_budget_exhausted(t, now_ms()) ? "exhausted" : "ok");
-    reply_bulk_cstr(c, "fill");
+    REPLY_LIT(c, "fill");
     reply_integer(c, fill);
     if (miss_semantic_down) {
-        reply_bulk_cstr(c, "semantic");
-        reply_bulk_cstr(c, "unavailable");
+        REPLY_LIT(c, "semantic");
+        REPLY_LIT(c, "unavailable");
     }
     alias_reply_append(c, r);
 }
@@ -478,18 +459,18 @@ static int parse_put_or_reply(client *c, put_opts *o) {
         const req_arg *a = &c->argv[j];
         if (j + 1 >= c->argc) goto syntax;
         const req_arg *n = &c->argv[j + 1];
-        if (arg_is(a, "tenant")) {
+        if (cache_arg_is(a, "tenant")) {
             o->targ = n;
             j++;
-        } else if (arg_is(a, "user")) {
+        } else if (cache_arg_is(a, "user")) {
             o->user = n;
             j++;
-        } else if (arg_is(a, "ttl")) {
+        } else if (cache_arg_is(a, "ttl")) {
             if (nonneg_or_reply(c, n, &v)) return -1;
             if (v > 100LL * 365 * 86400) goto syntax;
             o->a.ttl_ms = v * 1000;
             j++;
-        } else if (arg_is(a, "cost")) {
+        } else if (cache_arg_is(a, "cost")) {
             if (tenant_parse_usd(n->ptr, n->len, &o->a.cost_nusd) != 0) {
                 reply_error(c, "ERR COST must be a non-negative decimal USD amount "
                             "with at most 9 decimals");
@@ -497,10 +478,10 @@ static int parse_put_or_reply(client *c, put_opts *o) {
             }
             have_cost = 1;
             j++;
-        } else if (arg_is(a, "tokens")) {
+        } else if (cache_arg_is(a, "tokens")) {
             /* TOKENS in out MODEL m */
             long long tin, tout;
-            if (j + 4 >= c->argc || !arg_is(&c->argv[j + 3], "model")) goto syntax;
+            if (j + 4 >= c->argc || !cache_arg_is(&c->argv[j + 3], "model")) goto syntax;
             if (nonneg_or_reply(c, n, &tin) || nonneg_or_reply(c, &c->argv[j + 2], &tout))
                 return -1;
             o->a.tokens_in = (uint64_t)tin;
@@ -509,19 +490,19 @@ static int parse_put_or_reply(client *c, put_opts *o) {
             o->a.model_len = c->argv[j + 4].len;
             have_tokens = 1;
             j += 4;
-        } else if (arg_is(a, "model")) {
+        } else if (cache_arg_is(a, "model")) {
             o->a.model = n->ptr;
             o->a.model_len = n->len;
             j++;
-        } else if (arg_is(a, "params")) {
+        } else if (cache_arg_is(a, "params")) {
             o->a.params = n->ptr;
             o->a.params_len = n->len;
             j++;
-        } else if (arg_is(a, "meta")) {
+        } else if (cache_arg_is(a, "meta")) {
             o->a.meta = n->ptr;
             o->a.meta_len = n->len;
             j++;
-        } else if (arg_is(a, "traceparent")) {
+        } else if (cache_arg_is(a, "traceparent")) {
             o->tparg = n;
             j++;
         } else {
@@ -570,7 +551,7 @@ void cmd_cache_put(client *c) {
     o.a.response = c->argv[3].ptr;
     o.a.response_len = c->argv[3].len;
     if (parse_put_or_reply(c, &o)) return;
-    tenant *t = tenant_or_reply(c, o.targ);
+    tenant *t = cache_tenant_or_reply(c, o.targ);
     if (!t) return;
     alias_route route;
     cache_ns *ns = alias_route_ns_or_reply(c, t, o.user, &route);   /* sc/canary */
@@ -609,27 +590,27 @@ typedef struct get_opts {
 static int parse_get_or_reply(client *c, get_opts *o) {
     for (int j = 3; j < c->argc; j++) {
         const req_arg *a = &c->argv[j];
-        if (arg_is(a, "stale")) {
+        if (cache_arg_is(a, "stale")) {
             o->stale = 1;
-        } else if (arg_is(a, "withmeta")) {
+        } else if (cache_arg_is(a, "withmeta")) {
             o->withmeta = 1;
         } else if (j + 1 >= c->argc) {
             goto syntax;
-        } else if (arg_is(a, "tenant")) {
+        } else if (cache_arg_is(a, "tenant")) {
             o->targ = &c->argv[j + 1];
             j++;
-        } else if (arg_is(a, "user")) {
+        } else if (cache_arg_is(a, "user")) {
             o->user = &c->argv[j + 1];
             j++;
-        } else if (arg_is(a, "threshold")) {
+        } else if (cache_arg_is(a, "threshold")) {
             if (unit_or_reply(c, &c->argv[j + 1], &o->threshold)) return -1;
             o->have_threshold = 1;
             j++;
-        } else if (arg_is(a, "wait")) {
+        } else if (cache_arg_is(a, "wait")) {
             if (nonneg_or_reply(c, &c->argv[j + 1], &o->wait_ms)) return -1;
             if (o->wait_ms > 3600 * 1000) o->wait_ms = 3600 * 1000;
             j++;
-        } else if (arg_is(a, "traceparent")) {
+        } else if (cache_arg_is(a, "traceparent")) {
             o->tparg = &c->argv[j + 1];
             j++;
         } else {
@@ -658,12 +639,12 @@ static void ledger_note(tenant *t, const cache_hit *h) {
  * key (returns 1: no reply now), or registers c as the filler (returns 0:
  * the caller replies the miss with fill 1). Note 3 above. */
 static int coalesce_parked(client *c, cache_ns *ns, uint64_t key, long long wait_ms,
-                           int64_t now, const alias_route *r) {
+                           int64_t now, const alias_route *r, obs_req *ob) {
     if (wait_closed) return 0;
     pending *pd = pending_find(ns->generation, key);
     if (pd && pd->deadline_ms > now) {
         /* someone is filling it: wait for the PUT instead of paying */
-        if (wait_ms > 0 && wait_park(c, pd, wait_ms, r) == 0) {
+        if (wait_ms > 0 && wait_park(c, pd, wait_ms, r, ns, ob) == 0) {
             ns->st.misses--;            /* not a miss (yet): counted when it ends */
             return 1;
         }
@@ -682,9 +663,12 @@ static int coalesce_parked(client *c, cache_ns *ns, uint64_t key, long long wait
 /* Replies a GET from its lookup result (both paths). Returns 1 if the
  * client was parked on a pending fill (WAIT) instead. ns/t may be NULL
  * only for a miss (the namespace was dropped during a threaded search).
- * key: the prompt's exact key (a miss here implies the prompt normalised). */
+ * key: the prompt's exact key (a miss here implies the prompt normalised).
+ * ob: the request's observation; a parked client's waiter takes it over
+ * (obs_end_get(..., parked = 1) is then a no-op). */
 static int get_answer(client *c, cache_ns *ns, tenant *t, int rc, cache_hit *h, uint64_t key,
-                      int withmeta, long long wait_ms, int64_t now, const alias_route *r) {
+                      int withmeta, long long wait_ms, int64_t now, const alias_route *r,
+                      obs_req *ob) {
     if (rc != CACHE_OK) {
         reply_cache_error(c, rc);
         return 0;
@@ -696,7 +680,7 @@ static int get_answer(client *c, cache_ns *ns, tenant *t, int rc, cache_hit *h, 
         return 0;
     }
     if (ns) {
-        if (wait_ms >= 0 && coalesce_parked(c, ns, key, wait_ms, now, r)) return 1;
+        if (wait_ms >= 0 && coalesce_parked(c, ns, key, wait_ms, now, r, ob)) return 1;
         ledger_note(t, h);
     }
     alias_route_get(r, CACHE_MISS, 0);
@@ -736,7 +720,7 @@ static void get_done(worker_job *wj) {
         int rc = cache_lookup_finish(j->q, &h);
         cache_ns *ns = cache_query_ns(j->q);
         parked = get_answer(c, ns, ns ? ns->owner : NULL, rc, &h, cache_query_key(j->q),
-                            j->withmeta, j->wait_ms, j->now, &j->route);
+                            j->withmeta, j->wait_ms, j->now, &j->route, &j->ob);
         obs_end_get(&j->ob, ns, ns ? ns->owner : NULL, rc, &h, parked);
         g_searches_threaded++;
     }
@@ -782,7 +766,7 @@ static int get_park(client *c, cache_query *q, int withmeta, long long wait_ms, 
 void cmd_cache_get(client *c) {
     get_opts o = {.wait_ms = -1};
     if (parse_get_or_reply(c, &o)) return;
-    tenant *t = tenant_or_reply(c, o.targ);
+    tenant *t = cache_tenant_or_reply(c, o.targ);
     if (!t) return;
     alias_route route;
     cache_ns *ns = alias_route_ns_or_reply(c, t, o.user, &route);   /* sc/canary */
@@ -823,14 +807,14 @@ void cmd_cache_get(client *c) {
     }
     uint64_t key = 0;
     if (rc == CACHE_OK && h.tier == CACHE_MISS) cache_key(p->ptr, p->len, &key);
-    int parked = get_answer(c, ns, t, rc, &h, key, o.withmeta, o.wait_ms, now, &route);
+    int parked = get_answer(c, ns, t, rc, &h, key, o.withmeta, o.wait_ms, now, &route, &ob);
     obs_end_get(&ob, ns, t, rc, &h, parked);
 }
 
 /* ---- the rest ---- */
 
 void cmd_cache_drop(client *c) {
-    tenant *t = only_tenant_opt_or_reply(c, 2);
+    tenant *t = cache_only_tenant_opt_or_reply(c, 2);
     if (!t) return;
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns || alias_drop_check_or_reply(c, ns)) return;   /* sc/canary */
@@ -839,7 +823,7 @@ void cmd_cache_drop(client *c) {
 }
 
 void cmd_cache_flush(client *c) {
-    tenant *t = only_tenant_opt_or_reply(c, 2);
+    tenant *t = cache_only_tenant_opt_or_reply(c, 2);
     if (!t) return;
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns) return;
@@ -847,7 +831,7 @@ void cmd_cache_flush(client *c) {
 }
 
 void cmd_cache_del(client *c) {
-    tenant *t = only_tenant_opt_or_reply(c, 3);
+    tenant *t = cache_only_tenant_opt_or_reply(c, 3);
     if (!t) return;
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns) return;
@@ -865,7 +849,7 @@ void cmd_cache_del(client *c) {
 }
 
 void cmd_cache_list(client *c) {
-    tenant *t = only_tenant_opt_or_reply(c, 1);
+    tenant *t = cache_only_tenant_opt_or_reply(c, 1);
     if (!t) return;
     long n = 0;
     for (cache_ns *ns = cache_ns_first(); ns; ns = ns->next) n += ns->owner == t;
@@ -891,15 +875,15 @@ static void search_answer(client *c, cache_ns *ns, cache_query *q, uint32_t k, i
         reply_array(c, n);
         for (int i = 0; i < n; i++) {
             reply_map(c, 5);
-            reply_bulk_cstr(c, "id");
+            REPLY_LIT(c, "id");
             reply_integer(c, (long long)es[i]->id);
-            reply_bulk_cstr(c, "score");
-            reply_double(c, f2d(sc[i]));
-            reply_bulk_cstr(c, "cosine");
-            reply_double(c, f2d(cs[i]));
-            reply_bulk_cstr(c, "age_ms");
+            REPLY_LIT(c, "score");
+            cache_reply_score(c, sc[i]);
+            REPLY_LIT(c, "cosine");
+            cache_reply_score(c, cs[i]);
+            REPLY_LIT(c, "age_ms");
             reply_integer(c, now - es[i]->created_ms);
-            reply_bulk_cstr(c, "prompt");
+            REPLY_LIT(c, "prompt");
             reply_bulk(c, es[i]->prompt.p, es[i]->prompt.n);
         }
     }
@@ -930,19 +914,19 @@ void cmd_cache_search(client *c) {
             reply_error(c, ERR_SYNTAX);
             return;
         }
-        if (arg_is(&c->argv[j], "count")) {
+        if (cache_arg_is(&c->argv[j], "count")) {
             if (nonneg_or_reply(c, &c->argv[j + 1], &k)) return;
             if (k > 1000) k = 1000;
-        } else if (arg_is(&c->argv[j], "tenant")) {
+        } else if (cache_arg_is(&c->argv[j], "tenant")) {
             targ = &c->argv[j + 1];
-        } else if (arg_is(&c->argv[j], "traceparent")) {
+        } else if (cache_arg_is(&c->argv[j], "traceparent")) {
             tparg = &c->argv[j + 1];
         } else {
             reply_error(c, ERR_SYNTAX);
             return;
         }
     }
-    tenant *t = tenant_or_reply(c, targ);
+    tenant *t = cache_tenant_or_reply(c, targ);
     if (!t) return;
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns) return;
@@ -980,7 +964,7 @@ static void kv_str(client *c, const char *k, const char *v) {
 }
 
 void cmd_cache_info(client *c) {
-    tenant *t = only_tenant_opt_or_reply(c, 2);
+    tenant *t = cache_only_tenant_opt_or_reply(c, 2);
     if (!t) return;
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns) return;
@@ -1002,8 +986,8 @@ void cmd_cache_info(client *c) {
     kv_str(c, "embedder", g->embedder);
     kv_str(c, "fingerprint", ns->fingerprint);
     kv_int(c, "dim", g->dim);
-    reply_bulk_cstr(c, "threshold");
-    reply_double(c, f2d(g->threshold));
+    REPLY_LIT(c, "threshold");
+    reply_double(c, cache_score(g->threshold));
     kv_int(c, "allow_lower", g->allow_lower);
     kv_int(c, "ttl", g->ttl_ms / 1000);
     kv_int(c, "grace", g->grace_ms / 1000);
@@ -1013,15 +997,15 @@ void cmd_cache_info(client *c) {
     kv_str(c, "prompt_version", g->prompt_version);
     kv_str(c, "model_version", g->model_version);
     kv_str(c, "tools_version", g->tools_version);
-    reply_bulk_cstr(c, "on_budget");
+    REPLY_LIT(c, "on_budget");
     if (g->on_budget == ON_BUDGET_STALE) {
-        reply_bulk_cstr(c, "stale");
+        REPLY_LIT(c, "stale");
     } else if (g->on_budget == ON_BUDGET_LOWER_THRESHOLD) {
         char buf[48];
         snprintf(buf, sizeof buf, "lower-threshold %.3f", (double)g->budget_floor);
         reply_bulk_cstr(c, buf);
     } else {
-        reply_bulk_cstr(c, "none");
+        REPLY_LIT(c, "none");
     }
     kv_str(c, "budget", tenant_budget_exhausted(t, now_ms()) ? "exhausted" : "ok");
 }
@@ -1084,9 +1068,9 @@ void cache_info(sbuf *o) {
 
 int cache_get_answer(client *c, cache_ns *ns, tenant *t, int rc, cache_hit *h, uint64_t key,
                      int withmeta, long long wait_ms, int64_t now, const alias_route *r,
-                     int semantic_down) {
+                     int semantic_down, obs_req *ob) {
     miss_semantic_down = semantic_down;
-    int parked = get_answer(c, ns, t, rc, h, key, withmeta, wait_ms, now, r);
+    int parked = get_answer(c, ns, t, rc, h, key, withmeta, wait_ms, now, r, ob);
     miss_semantic_down = 0;
     return parked;
 }

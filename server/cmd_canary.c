@@ -28,44 +28,12 @@
 
 #include "cache.h"
 #include "cache_alias.h"
+#include "cache_args.h"
 #include "cmd_handlers.h"
 #include "errors.h"
 #include "reply.h"
 #include "strconv.h"
 #include "tenant.h"
-
-static int arg_is(const req_arg *a, const char *s) {
-    return strlen(s) == a->len && strncasecmp(a->ptr, s, a->len) == 0;
-}
-
-/* As cmd_cache.c's tenant_or_reply (note 2 above). */
-static tenant *tenant_or_reply(client *c, const req_arg *targ) {
-    char own[TENANT_NAME_MAX];
-    tenant_role role = tenant_role_of(c, own);
-    if (targ) {
-        if (role == ROLE_TENANT) {
-            reply_error(c, "NOPERM the TENANT argument needs the gateway or admin role");
-            return NULL;
-        }
-        if (targ->len == 0 || targ->len >= TENANT_NAME_MAX) {
-            reply_error(c, "ERR invalid tenant name");
-            return NULL;
-        }
-    }
-    tenant *t = tenant_get_or_create(targ ? targ->ptr : own, targ ? targ->len : strlen(own));
-    if (!t) reply_error(c, "OOM out of memory creating the tenant");
-    return t;
-}
-
-/* Commands whose only option is a trailing TENANT t after `from` fixed
- * arguments. */
-static tenant *only_tenant_opt_or_reply(client *c, int from) {
-    if (c->argc != from && !(c->argc == from + 2 && arg_is(&c->argv[from], "tenant"))) {
-        reply_error(c, ERR_SYNTAX);
-        return NULL;
-    }
-    return tenant_or_reply(c, c->argc == from ? NULL : &c->argv[from + 1]);
-}
 
 static cache_alias *alias_or_reply(client *c, tenant *t, const req_arg *name) {
     cache_alias *a = alias_find(t, name->ptr, name->len);
@@ -112,7 +80,7 @@ int alias_drop_check_or_reply(client *c, const cache_ns *ns) {
 /* ---- CACHE.ALIAS / UNALIAS / ALIASES ---- */
 
 void cmd_cache_alias(client *c) {
-    tenant *t = only_tenant_opt_or_reply(c, 3);
+    tenant *t = cache_only_tenant_opt_or_reply(c, 3);
     if (!t) return;
     const req_arg *name = &c->argv[1], *target = &c->argv[2];
     if (name->len == 0 || name->len >= CACHE_NS_NAME_MAX) {
@@ -147,7 +115,7 @@ void cmd_cache_alias(client *c) {
 }
 
 void cmd_cache_unalias(client *c) {
-    tenant *t = only_tenant_opt_or_reply(c, 2);
+    tenant *t = cache_only_tenant_opt_or_reply(c, 2);
     if (!t) return;
     cache_alias *a = alias_find(t, c->argv[1].ptr, c->argv[1].len);
     if (a) alias_del(a);
@@ -173,7 +141,7 @@ static void reply_alias_row(client *c, const cache_alias *a) {
 }
 
 void cmd_cache_aliases(client *c) {
-    tenant *t = only_tenant_opt_or_reply(c, 1);
+    tenant *t = cache_only_tenant_opt_or_reply(c, 1);
     if (!t) return;
     long n = 0;
     for (cache_alias *a = alias_first(); a; a = a->next) n += a->owner == t;
@@ -261,7 +229,7 @@ static void canary_info_reply(client *c, const cache_alias *a) {
 /* A non-negative decimal guard threshold, or "off" (-1). */
 static int ratio_or_reply(client *c, const req_arg *a, double *out) {
     double d;
-    if (arg_is(a, "off")) {
+    if (cache_arg_is(a, "off")) {
         *out = -1;
         return 0;
     }
@@ -279,20 +247,20 @@ static int ratio_or_reply(client *c, const req_arg *a, double *out) {
  * consumed. The alias's guard is changed only if all parse. */
 static int parse_guard_or_reply(client *c, int from, canary_guard *g, int *end) {
     int j = from;
-    if (j < c->argc && arg_is(&c->argv[j], "none")) {
+    if (j < c->argc && cache_arg_is(&c->argv[j], "none")) {
         canary_guard_default(g);
         *end = j + 1;
         return 0;
     }
     for (; j + 1 < c->argc; j += 2) {
         const req_arg *a = &c->argv[j], *n = &c->argv[j + 1];
-        if (arg_is(a, "max-bad-rate")) {
+        if (cache_arg_is(a, "max-bad-rate")) {
             if (ratio_or_reply(c, n, &g->max_bad_rate)) return -1;
-        } else if (arg_is(a, "min-hit-rate-ratio")) {
+        } else if (cache_arg_is(a, "min-hit-rate-ratio")) {
             if (ratio_or_reply(c, n, &g->min_hit_ratio)) return -1;
-        } else if (arg_is(a, "max-latency-ratio")) {
+        } else if (cache_arg_is(a, "max-latency-ratio")) {
             if (ratio_or_reply(c, n, &g->max_latency_ratio)) return -1;
-        } else if (arg_is(a, "min-requests")) {
+        } else if (cache_arg_is(a, "min-requests")) {
             long long v;
             if (strconv_ll(n->ptr, n->len, &v) != 0 || v < 1) {
                 reply_error(c, "ERR MIN-REQUESTS must be a positive integer");
@@ -325,18 +293,18 @@ static void canary_set(client *c) {
     for (int j = 5; j < c->argc; j += 2) {
         if (j + 1 >= c->argc) goto syntax;
         const req_arg *n = &c->argv[j + 1];
-        if (arg_is(&c->argv[j], "sticky-by")) {
-            if (arg_is(n, "user")) sticky = STICKY_USER;
-            else if (arg_is(n, "tenant")) sticky = STICKY_TENANT;
-            else if (arg_is(n, "prompt")) sticky = STICKY_PROMPT;
+        if (cache_arg_is(&c->argv[j], "sticky-by")) {
+            if (cache_arg_is(n, "user")) sticky = STICKY_USER;
+            else if (cache_arg_is(n, "tenant")) sticky = STICKY_TENANT;
+            else if (cache_arg_is(n, "prompt")) sticky = STICKY_PROMPT;
             else goto syntax;
-        } else if (arg_is(&c->argv[j], "tenant")) {
+        } else if (cache_arg_is(&c->argv[j], "tenant")) {
             targ = n;
         } else {
             goto syntax;
         }
     }
-    tenant *t = tenant_or_reply(c, targ);
+    tenant *t = cache_tenant_or_reply(c, targ);
     if (!t) return;
     cache_alias *a = alias_or_reply(c, t, &c->argv[1]);
     if (!a) return;
@@ -358,14 +326,14 @@ syntax:
 }
 
 void cmd_cache_canary(client *c) {
-    if (c->argc >= 5 && arg_is(&c->argv[3], "percent")) {
+    if (c->argc >= 5 && cache_arg_is(&c->argv[3], "percent")) {
         canary_set(c);
         return;
     }
     const req_arg *sub = &c->argv[2];
     int end = 3;
     canary_guard g;
-    int is_guard = arg_is(sub, "guard");
+    int is_guard = cache_arg_is(sub, "guard");
     if (is_guard) {
         /* parsed before the alias is known: start from a neutral guard and
          * merge only the fields given (below) */
@@ -373,21 +341,21 @@ void cmd_cache_canary(client *c) {
         g.max_bad_rate = g.min_hit_ratio = g.max_latency_ratio = -2;
         g.min_requests = 0;
         if (parse_guard_or_reply(c, 3, &g, &end)) return;
-    } else if (!arg_is(sub, "off") && !arg_is(sub, "promote") && !arg_is(sub, "rollback") &&
-               !arg_is(sub, "info")) {
+    } else if (!cache_arg_is(sub, "off") && !cache_arg_is(sub, "promote") && !cache_arg_is(sub, "rollback") &&
+               !cache_arg_is(sub, "info")) {
         reply_error(c, ERR_SYNTAX);
         return;
     }
-    tenant *t = only_tenant_opt_or_reply(c, end);
+    tenant *t = cache_only_tenant_opt_or_reply(c, end);
     if (!t) return;
     cache_alias *a = alias_or_reply(c, t, &c->argv[1]);
     if (!a) return;
-    if (arg_is(sub, "info")) {
+    if (cache_arg_is(sub, "info")) {
         canary_info_reply(c, a);
         return;
     }
     if (is_guard) {
-        if (arg_is(&c->argv[3], "none")) {
+        if (cache_arg_is(&c->argv[3], "none")) {
             canary_guard_default(&a->guard);
         } else {
             if (g.max_bad_rate > -2) a->guard.max_bad_rate = g.max_bad_rate;
@@ -402,9 +370,9 @@ void cmd_cache_canary(client *c) {
         reply_errorf(c, "ERR alias '%.128s' has no running canary", a->name);
         return;
     }
-    if (arg_is(sub, "off")) {
+    if (cache_arg_is(sub, "off")) {
         canary_stop(a, CANARY_OFF, "off");
-    } else if (arg_is(sub, "rollback")) {
+    } else if (cache_arg_is(sub, "rollback")) {
         canary_stop(a, CANARY_ROLLED_BACK, "manual rollback");
     } else {
         if (!cache_ns_by_generation(a->canary_gen)) {
@@ -419,10 +387,10 @@ void cmd_cache_canary(client *c) {
 /* ---- CACHE.FEEDBACK ---- */
 
 void cmd_cache_feedback(client *c) {
-    tenant *t = only_tenant_opt_or_reply(c, 4);
+    tenant *t = cache_only_tenant_opt_or_reply(c, 4);
     if (!t) return;
-    int bad = arg_is(&c->argv[3], "bad");
-    if (!bad && !arg_is(&c->argv[3], "good")) {
+    int bad = cache_arg_is(&c->argv[3], "bad");
+    if (!bad && !cache_arg_is(&c->argv[3], "good")) {
         reply_error(c, "ERR feedback must be 'good' or 'bad'");
         return;
     }
@@ -500,7 +468,7 @@ void cmd_cache_versions(client *c) {
     tenant *t = NULL;
     if (c->argc == 1 && tenant_role_of(c, own) == ROLE_ADMIN) {
         t = NULL;   /* all tenants */
-    } else if (!(t = only_tenant_opt_or_reply(c, 1))) {
+    } else if (!(t = cache_only_tenant_opt_or_reply(c, 1))) {
         return;
     }
     long n = 0;

@@ -35,6 +35,7 @@
 #include "resp_parser.h"
 #include "strconv.h"
 #include "tenant.h"
+#include "trace.h"
 
 sc_config g_cfg;
 
@@ -348,6 +349,7 @@ static const opt opts[] = {
     {"otlp-flush-interval", T_INT, F(otlp_flush_interval_ms), 0, 10, 3600000, 0, NULL, NULL, NULL},
     {"otlp-max-queue", T_INT, F(otlp_max_queue), 0, 1, 1000000, O_IMMUTABLE, NULL, NULL, NULL},
     {"otlp-timeout", T_INT, F(otlp_timeout_ms), 0, 1, 600000, 0, NULL, NULL, NULL},
+    {"otlp-sample-ratio", T_SPECIAL, NULL, 0, 0, 0, 0, NULL, trace_config_set_sample_ratio, trace_config_get_sample_ratio},
     {"reqlog-max-len", T_LL, F(reqlog_max_len), 0, 0, 100000000, 0, NULL, NULL, NULL},
     {"reqlog-max-bytes", T_MEM, F(reqlog_max_bytes), 0, 0, LLONG_MAX, 0, NULL, NULL, NULL},
     {"reqlog-max-field", T_MEM, F(reqlog_max_field), 0, 0, 64 * 1024 * 1024, 0, NULL, NULL, NULL},

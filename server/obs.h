@@ -33,6 +33,7 @@ typedef struct obs_req {
     uint64_t search0, search1;      /* unix ns of the HNSW search, 0 = none */
     int threaded;                   /* the search ran on the pool */
     int detached;                   /* obs_detach ran: phases already taken */
+    int waiter;                     /* held by a WAIT waiter (obs_park) */
     const char *prompt;             /* borrowed from argv, or prompt_copy */
     size_t prompt_len;
     char *prompt_copy;              /* owned after obs_detach (cut to reqlog-max-field) */
@@ -58,6 +59,14 @@ int obs_begin_or_reply(obs_req *r, reqlog_op op, client *c, const req_arg *tp);
  * (ENOMEM: the prompt is then logged empty, with its full length). */
 int obs_detach(obs_req *r, const cache_ns *ns);
 
+/* A GET parked by WAIT (cmd_cache.c): moves r into dst, which the waiter
+ * holds until the final answer and then ends with obs_end_get (parked = 1
+ * there means the client closed before any answer: logged as tier "wait").
+ * dst owns a prompt copy (cut to reqlog-max-field; empty on ENOMEM); r is
+ * left owning nothing, and the caller's obs_end_get(r, ..., parked = 1)
+ * does nothing. */
+void obs_park(obs_req *r, const cache_ns *ns, obs_req *dst);
+
 /* Phase hooks for cache.c: the embedding / HNSW search that started at t0
  * (obs_clock) ended now. Recorded for the request being observed. */
 void obs_mark_embed(uint64_t t0);
@@ -66,12 +75,20 @@ void obs_mark_search(uint64_t t0);
 /* The request's outcome: exports its spans (if tracing is on and the
  * trace is sampled), appends the request log entry, frees r's copies.
  * ns may be NULL (dropped during a threaded search); t is ns's owner or
- * the requesting tenant. */
+ * the requesting tenant. obs_end_get with parked = 1 on a request that
+ * obs_park moved does nothing (its waiter ends it, once). */
 void obs_end_get(obs_req *r, const cache_ns *ns, const tenant *t, int rc, const cache_hit *h,
                  int parked);
 void obs_end_put(obs_req *r, const cache_ns *ns, const tenant *t, const cache_put_args *a,
                  int rc, const cache_entry *e);
 /* n: results (or a negative CACHE_E*); best: the first result's score. */
 void obs_end_search(obs_req *r, const cache_ns *ns, const tenant *t, int n, double best);
+
+/* A request refused with the error reply `error` ("-CODE message" without
+ * the dash, e.g. an UPSTREAM refusal that has no CACHE_E* code): logged
+ * with tier "error" (a PUT with what it asked to store, a = its args; NULL
+ * otherwise) and a span with status ERROR. */
+void obs_end_error(obs_req *r, const cache_ns *ns, const tenant *t, const cache_put_args *a,
+                   const char *error);
 
 #endif

@@ -22,8 +22,9 @@
  *    (one thread-pool job per request and ordering to manage); a
  *    synchronous write (a slow disk would stall every client).
  * 4. Times: time_us is the request's start (unix µs), latency_us runs to
- *    the reply; a GET parked by WAIT is logged when it parks (tier "wait")
- *    and its later answer is not logged again. */
+ *    the reply; a GET parked by WAIT is logged once, with its final answer
+ *    (the tier that served it, latency to that reply); tier "wait" only
+ *    if the client closed before it was answered. */
 #include "reqlog.h"
 
 #include <errno.h>

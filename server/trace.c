@@ -145,10 +145,40 @@ void trace_random_id(uint8_t *out, size_t n) {
     } while (all_zero(out, n));
 }
 
+/* ---- head sampling of new traces ---- */
+
+static double sample_ratio = 1.0;   /* otlp-sample-ratio, 0..1 */
+
+int trace_config_set_sample_ratio(int argc, char **argv, char *err, size_t errlen) {
+    char *end;
+    double d = argc == 1 ? strtod(argv[0], &end) : -1.0;
+    if (argc != 1 || end == argv[0] || *end != 0 || !(d >= 0.0 && d <= 1.0)) {
+        snprintf(err, errlen, "argument must be a number between 0 and 1");
+        return -1;
+    }
+    sample_ratio = d;
+    return 0;
+}
+
+void trace_config_get_sample_ratio(char *buf, size_t cap) { snprintf(buf, cap, "%.17g", sample_ratio); }
+
+/* OpenTelemetry's TraceIdRatioBased rule: the trace id's last 8 bytes, as
+ * a big-endian integer, below ratio * 2^64. Deterministic in the id, so
+ * every service using the same rule keeps the same traces. */
+int trace_id_sampled(const uint8_t *trace_id, double ratio) {
+    if (ratio >= 1.0) return 1;
+    if (!(ratio > 0.0)) return 0;
+    uint64_t x = 0;
+    for (int i = 8; i < 16; i++) x = x << 8 | trace_id[i];
+    double bound = ratio * 18446744073709551616.0;   /* 2^64 */
+    if (bound >= 18446744073709551615.0) return 1;
+    return x < (uint64_t)bound;
+}
+
 void trace_ctx_new(trace_ctx *out) {
     memset(out, 0, sizeof *out);
     trace_random_id(out->trace_id, TRACE_ID_BYTES);
-    out->flags = TRACE_FLAG_SAMPLED;
+    out->flags = trace_id_sampled(out->trace_id, sample_ratio) ? TRACE_FLAG_SAMPLED : 0;
 }
 
 void trace_hex(const uint8_t *b, size_t n, char *out) {

@@ -87,8 +87,20 @@ int trace_parse_traceparent(const char *s, size_t len, trace_ctx *out);
  * xoshiro256** generator seeded from getrandom(). Loop thread only. */
 void trace_random_id(uint8_t *out, size_t n);
 
-/* A new root context (random trace id, sampled). Loop thread only. */
+/* A new root context: a random trace id, sampled (trace-flags bit 0) per
+ * otlp-sample-ratio by trace_id_sampled. A request that brings its own
+ * traceparent keeps the caller's decision instead. Loop thread only. */
 void trace_ctx_new(trace_ctx *out);
+
+/* 1 if a trace with this 16-byte id is kept at ratio (0..1): OpenTelemetry's
+ * TraceIdRatioBased rule (the id's last 8 bytes, big-endian, below
+ * ratio * 2^64). Pure. */
+int trace_id_sampled(const uint8_t *trace_id, double ratio);
+
+/* otlp-sample-ratio (config.c's T_SPECIAL hooks): a number in [0, 1],
+ * default 1; 0 on success, -1 with a message in err. Loop thread. */
+int trace_config_set_sample_ratio(int argc, char **argv, char *err, size_t errlen);
+void trace_config_get_sample_ratio(char *buf, size_t cap);
 
 /* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
 void trace_hex(const uint8_t *b, size_t n, char *out);

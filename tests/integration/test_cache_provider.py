@@ -351,6 +351,11 @@ def test_stale_answers_are_served_when_the_provider_is_down(ps):
     assert g["tier"] == b"miss" and g["semantic"] == b"unavailable"
 
 
+def last_log(r):
+    e = r.execute_command("CACHE.LOG", "GET", 1)[0]
+    return dict(zip(e[::2], e[1::2]))
+
+
 def test_the_unindexed_queue_is_bounded_and_refuses_clearly(fk, server_factory):
     s = server_factory(*provider_args(fk, "--cache-index-queue", 3))
     fk.mode("500", -1)
@@ -360,6 +365,11 @@ def test_the_unindexed_queue_is_bounded_and_refuses_clearly(fk, server_factory):
             r.execute_command("CACHE.PUT", "faq", "question number %d" % i, str(i))
         with pytest.raises(Exception, match="UPSTREAM embedder 'emb' is behind: 3 entries"):
             r.execute_command("CACHE.PUT", "faq", "question number 3", "3")
+        # the refusal is in the request log, with what the PUT asked to store
+        refused = last_log(r)
+        assert (refused[b"op"], refused[b"tier"], refused[b"prompt"], refused[b"response"]) == \
+            (b"put", b"error", b"question number 3", b"3")
+        assert refused[b"error"].startswith(b"UPSTREAM embedder 'emb' is behind")
         assert info(r, "faq")["entries"] == 3
         assert int(r.info("cache")["cache_index_pending"]) == 3
         fk.reset()
@@ -588,9 +598,13 @@ def test_search_ranks_by_the_providers_cosine(ps, fillers):
     assert search(r, "faq", "how do i reset my password please", "COUNT", 0) == []
     # a provider failure is an error for SEARCH (no cached answer to fall back to)
     fake.mode("500", -1)
-    with pytest.raises(Exception, match="UPSTREAM provider 'emb'"):
+    with pytest.raises(Exception, match="UPSTREAM provider 'emb'") as err:
         r.execute_command("CACHE.SEARCH", "faq", "an unseen question about billing")
     fake.reset()
+    failed = last_log(r)   # logged with the error the client got
+    assert (failed[b"op"], failed[b"tier"], failed[b"prompt"]) == \
+        (b"search", b"error", b"an unseen question about billing")
+    assert failed[b"error"].decode() == str(err.value)
 
 
 def test_search_survives_a_drop_while_embedding(ps):

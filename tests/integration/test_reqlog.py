@@ -314,3 +314,49 @@ def test_stuck_file_writer_drops_lines_not_requests(server_factory):
         t.join(5)
     finally:
         os.close(reader)
+
+
+def test_get_parked_by_wait_is_logged_once_with_its_final_answer(server_factory):
+    """A CACHE.GET ... WAIT parked on another caller's fill is one log entry,
+    written when it is answered: tier exact (served by the PUT) or miss (its
+    WAIT ran out), latency up to that reply -- not a `wait` entry at park time."""
+    import threading
+    s = server_factory()
+    r = s.redis()
+    ns = ns_name()
+    r.execute_command("CACHE.CREATE", ns)
+    prompt = "What is the refund policy for annual plans?"
+    first = as_dict(r.execute_command("CACHE.GET", ns, prompt, "WAIT", "10000"))
+    assert first["tier"] == b"miss" and first["fill"] == 1   # this caller fills
+    got = {}
+
+    def waiter():
+        got["d"] = as_dict(s.redis().execute_command("CACHE.GET", ns, prompt, "WAIT", "10000"))
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.5)                     # parked on the fill
+    assert "d" not in got
+    assert [e["op"] for e in log(r, 10)] == [b"get"]   # only the filler's miss so far
+    r.execute_command("CACHE.PUT", ns, prompt, "Refunds within 30 days.")
+    t.join(10)
+    assert got["d"]["tier"] == b"exact"
+    entries = log(r, 10)
+    assert [(e["op"], e["tier"]) for e in entries] == [(b"get", b"exact"), (b"put", b"stored"),
+                                                         (b"get", b"miss")]
+    served = entries[0]
+    assert served["prompt"] == prompt.encode() and served["namespace"] == ns.encode()
+    assert served["response"] == b"Refunds within 30 days."
+    assert served["entry_id"] == entries[1]["entry_id"] and float(served["score"]) == 1.0
+    assert served["latency_us"] >= 250_000   # it waited for the PUT, and says so
+
+    # a waiter whose WAIT runs out: one entry, a miss, logged at the timeout
+    other = "Do you ship to Antarctica?"
+    assert as_dict(r.execute_command("CACHE.GET", ns, other, "WAIT", "10000"))["fill"] == 1
+    d = as_dict(s.redis().execute_command("CACHE.GET", ns, other, "WAIT", "300"))
+    assert d["tier"] == b"miss"
+    timed_out = log(r, 1)[0]
+    assert (timed_out["tier"], timed_out["prompt"]) == (b"miss", other.encode())
+    assert 250_000 <= timed_out["latency_us"] < 5_000_000
+    assert [e["tier"] for e in log(r, 10)].count(b"wait") == 0
+    assert r.execute_command("CACHE.LOG", "LEN") == 5

@@ -425,3 +425,31 @@ def test_ring_wraps_without_losing_or_duplicating_spans(server_factory, collecto
     for x in spans:
         if x["name"].startswith("CACHE."):
             assert logged[x["spanId"]] == x["traceId"]
+
+
+def test_sample_ratio_zero_builds_no_span_unless_the_caller_sampled(server_factory, collector):
+    """otlp-sample-ratio 0: requests without a traceparent export nothing (but
+    are still logged with a trace id); a caller's sampled traceparent is
+    followed. CONFIG SET takes 0..1 only."""
+    s = start(server_factory, collector.url, "--otlp-sample-ratio", "0")
+    r = s.redis()
+    assert r.config_get("otlp-sample-ratio") == {"otlp-sample-ratio": "0"}
+    ns = ns_name()
+    r.execute_command("CACHE.CREATE", ns)
+    r.execute_command("CACHE.PUT", ns, "alpha beta", "x")
+    for _ in range(20):
+        r.execute_command("CACHE.GET", ns, "alpha beta")
+    t1, _, h1 = tp(flags="01")
+    r.execute_command("CACHE.GET", ns, "alpha beta", "TRACEPARENT", h1)
+    assert len(wait_trace(collector, t1, 1)) == 1
+    time.sleep(0.3)   # two flush intervals: anything else would have arrived
+    assert {x["traceId"] for x in collector.spans()} == {t1}
+    logged = r.execute_command("CACHE.LOG", "GET", 3)
+    assert all(len(dict(zip(e[::2], e[1::2]))[b"trace_id"]) == 32 for e in logged)
+    for bad in ("1.5", "-1", "x"):
+        with pytest.raises(redis.ResponseError):
+            r.config_set("otlp-sample-ratio", bad)
+    r.config_set("otlp-sample-ratio", "1")
+    r.execute_command("CACHE.GET", ns, "alpha beta")
+    spans = collector.wait_spans(2)
+    assert len({x["traceId"] for x in spans}) == 2   # an unparented root, sampled again

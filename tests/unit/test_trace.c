@@ -228,3 +228,49 @@ Test(otlp_json, many_spans_in_one_request) {
     sbuf_free(&o);
     free(s);
 }
+
+/* ---- otlp-sample-ratio (TraceIdRatioBased) ---- */
+
+static void id_with_low(uint8_t id[16], uint64_t low) {
+    memset(id, 0xAB, 8);
+    for (int i = 15; i >= 8; i--, low >>= 8) id[i] = (uint8_t)(low & 0xff);
+}
+
+Test(sampling, ratio_bounds_keep_all_or_nothing_and_split_on_the_low_id_bytes) {
+    uint8_t id[16];
+    id_with_low(id, 0);
+    cr_assert_eq(trace_id_sampled(id, 0.0), 0, "ratio 0 must drop even the smallest id");
+    cr_assert_eq(trace_id_sampled(id, 1.0), 1);
+    id_with_low(id, UINT64_MAX);
+    cr_assert_eq(trace_id_sampled(id, 1.0), 1, "ratio 1 must keep even the largest id");
+    cr_assert_eq(trace_id_sampled(id, 0.999), 0);
+    id_with_low(id, 0x7fffffffffffffffULL);
+    cr_assert_eq(trace_id_sampled(id, 0.5), 1);
+    id_with_low(id, 0x8000000000000000ULL);
+    cr_assert_eq(trace_id_sampled(id, 0.5), 0);
+}
+
+Test(sampling, new_roots_follow_the_configured_ratio) {
+    char err[128], buf[64];
+    char *one[] = {"0.25"};
+    cr_assert_eq(trace_config_set_sample_ratio(1, one, err, sizeof err), 0);
+    trace_config_get_sample_ratio(buf, sizeof buf);
+    cr_assert_eq(strtod(buf, NULL), 0.25);
+    int kept = 0, n = 20000;
+    for (int i = 0; i < n; i++) {
+        trace_ctx tc;
+        trace_ctx_new(&tc);
+        cr_assert_eq(tc.flags & TRACE_FLAG_SAMPLED ? 1 : 0, trace_id_sampled(tc.trace_id, 0.25));
+        kept += tc.flags & TRACE_FLAG_SAMPLED;
+    }
+    /* binomial(20000, 0.25): sd ~61, so +-600 is ~10 sd */
+    cr_assert(kept > n / 4 - 600 && kept < n / 4 + 600, "kept %d of %d at 0.25", kept, n);
+    char *bad[] = {"1.5", "-0.1", "nan", "abc", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(trace_config_set_sample_ratio(1, &bad[i], err, sizeof err), -1, "%s", bad[i]);
+    char *def[] = {"1"};
+    cr_assert_eq(trace_config_set_sample_ratio(1, def, err, sizeof err), 0);
+    trace_ctx tc;
+    trace_ctx_new(&tc);
+    cr_assert(tc.flags & TRACE_FLAG_SAMPLED);
+}
