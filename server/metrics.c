@@ -404,8 +404,6 @@ static void render_providers(sbuf *o) {
                  ST(tokens));
     prov_counter(o, ps, n, "simcache_provider_breaker_opens_total",
                  "Times a circuit breaker opened.", offsetof(provider_snapshot, breaker_opens));
-    /* err_limit (LIMIT bucket denials) is not a kind here yet: the
-     * exposition was kept byte-identical when it moved to snapshots */
     static const struct {
         const char *kind;
         size_t off;
@@ -414,7 +412,7 @@ static void render_providers(sbuf *o) {
                  {"http_4xx", ST(err_http_4xx)},   {"redirect", ST(err_redirect)},
                  {"quota", ST(err_quota)},         {"invalid", ST(err_invalid)},
                  {"too_large", ST(err_too_large)}, {"breaker", ST(err_breaker)},
-                 {"queue_full", ST(err_queue_full)}};
+                 {"queue_full", ST(err_queue_full)}, {"limit", ST(err_limit)}};
 #undef ST
     metrics_family(o, "simcache_provider_errors_total", "counter",
                    "Failed embedding calls or requests, by provider and kind.");
