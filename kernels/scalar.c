@@ -18,7 +18,17 @@
  *    default "very cheap" model refuses loops needing an epilogue), then
  *    reuses the float32 kernel. kernel-bench, d=3072: 2389 ns per f16 dot,
  *    against 4330 ns decoding element by element inside the loop (the
- *    same flag also vectorises the int8 loops: 888 -> 311 ns). */
+ *    same flag also vectorises the int8 loops: 888 -> 311 ns).
+ * 5. Vector preparation is written so gcc vectorises it: f32 -> f16 by
+ *    F. Giesen's float_to_half_fast3_rtne (selects between the normal,
+ *    subnormal and inf/NaN encodings; the subnormal one adds a magic float
+ *    so the FPU's round-to-nearest-even does the rounding); quant_i8
+ *    clamps on the magnitude bits and rounds with the 1.5 * 2^23 trick
+ *    ((v + M) - M rounds v to an integer, ties to even, for |v| < 2^22; no
+ *    -ffast-math here, so gcc keeps both operations). The selects are
+ *    integer masks: gcc does not if-convert the float compares (NaN rules)
+ *    and with them neither loop vectorised. kernel-bench, d=384:
+ *    f32 -> f16 335 -> 274 ns, quant_i8 367 -> 112 ns. */
 #include <math.h>
 
 #include "kernels/kernels_impl.h"
@@ -148,6 +158,12 @@ static inline float u2f(uint32_t u)
     return f;
 }
 
+/* all ones when c, else 0: integer selects gcc's vectoriser if-converts */
+static inline uint32_t mask_if(int c)
+{
+    return 0u - (uint32_t)(c != 0);
+}
+
 /* Same bits as kernels_f32_to_f16 for every input (NaN included: quiet,
  * payload's top bits kept). */
 static inline uint16_t f32_to_f16_one(float f)
@@ -156,12 +172,14 @@ static inline uint16_t f32_to_f16_one(float f)
     uint32_t x = f2u(f), sign = (x >> 16) & 0x8000u;
     x &= 0x7FFFFFFFu;
     /* inf/NaN input or |f| >= 2^16 (which rounds to inf) */
-    uint32_t big = x > 0x7F800000u ? 0x7E00u | ((x >> 13) & 0x3FFu) : 0x7C00u;
+    uint32_t m_nan = mask_if(x > 0x7F800000u);
+    uint32_t big = 0x7C00u | (m_nan & (0x200u | ((x >> 13) & 0x3FFu)));
     /* |f| < 2^-14: the sum's low mantissa bits are the rounded subnormal */
     uint32_t sub = f2u(u2f(x) + u2f(denorm_magic)) - denorm_magic;
     /* normal: rebias, round to nearest even by adding 0xFFF + the lsb */
     uint32_t nrm = (x + ((uint32_t)(15 - 127) << 23) + 0xFFFu + ((x >> 13) & 1u)) >> 13;
-    uint32_t h = x >= 0x47800000u ? big : x < 0x38800000u ? sub : nrm;
+    uint32_t m_big = mask_if(x >= 0x47800000u), m_sub = mask_if(x < 0x38800000u);
+    uint32_t h = (big & m_big) | (sub & m_sub) | (nrm & ~(m_big | m_sub));
     return (uint16_t)(h | sign);
 }
 
@@ -182,6 +200,9 @@ static void scale_f32_scalar(float *dst, const float *src, float s, size_t n)
         dst[i] = src[i] * s;
 }
 
+/* Four running maxima (float compares; the integer-maximum form
+ * vectorises but needs SSE4.1's pmaxud, and its SSE2 emulation measured
+ * 168 ns against 93 at d=384). */
 static float maxabs_f32_scalar(const float *x, size_t n)
 {
     float m0 = 0.f, m1 = 0.f, m2 = 0.f, m3 = 0.f;
@@ -205,12 +226,13 @@ static float maxabs_f32_scalar(const float *x, size_t n)
 static void quant_i8_scalar(int8_t *dst, const float *src, float s, size_t n)
 {
     const float magic = 0x1.8p23f;
+    const uint32_t c127 = 0x42FE0000u; /* 127.0f */
     for (size_t i = 0; i < n; i++) {
-        float v = src[i] * s;
-        v = v == v ? v : 0.f; /* NaN -> 0: the cast below must not see it */
-        v = v > 127.f ? 127.f : v;
-        v = v < -127.f ? -127.f : v;
-        v = (v + magic) - magic; /* round half to even (decision 5) */
+        uint32_t u = f2u(src[i] * s);
+        /* clamp to +-127 by magnitude bits (a NaN clamps too: to +-127) */
+        uint32_t m = mask_if((u & 0x7FFFFFFFu) > c127);
+        u = (u & ~m) | (((u & 0x80000000u) | c127) & m);
+        float v = (u2f(u) + magic) - magic; /* round half to even (decision 5) */
         dst[i] = (int8_t)(int32_t)v;
     }
 }
