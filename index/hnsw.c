@@ -749,13 +749,18 @@ int hnsw_search(hnsw *h, const float *q, uint32_t dim, uint32_t k, uint32_t ef,
         for (uint32_t i = 0; i < n; i++)
             c->sel[i].dist =
                 1.0f - h->k->dot_f32(c->qf, h->rf + (size_t)c->sel[i].id * h->dim, h->dim);
-        qsort(c->sel, n, sizeof(hnsw_result), cmp_result);
+        sort_results(c->sel, n);
     } else if (h->rh) {
         for (uint32_t i = 0; i < n; i++)
             c->sel[i].dist =
                 1.0f - h->k->dot_f16(c->qh, h->rh + (size_t)c->sel[i].id * h->dim, h->dim);
-        qsort(c->sel, n, sizeof(hnsw_result), cmp_result);
+        sort_results(c->sel, n);
     }
+    /* Re-ranked rows are nearly in order already (the int8 order), so the
+     * insertion sort is close to linear; the qsort it replaced was 2.4% of
+     * a search's instructions (callgrind, int8 + f16, 100k x 384, ef 24),
+     * in merge-sort set-up and comparator calls. Same total order (ties by
+     * id), so the same results. */
     want = live < k ? (uint32_t)live : k;
     if (n < want) {
         /* A graph search can only come back short if part of the graph
