@@ -22,6 +22,10 @@
  *    cycle. "% peak" = GFLOP/s / (16 x GHz). (A core with more load ports
  *    can exceed 100% of this model.)
  * 5. The i8/f32 ratio compares calls per second at the same dim.
+ * 6. Vector preparation (the index's per-query work: scale, max-abs,
+ *    quantise, f32 -> f16) runs from the same in-cache inputs into private
+ *    output buffers; the portable element-by-element converters are the
+ *    rows the index used before these kernels existed.
  *
  * Usage: kernel-bench [samples]   (default 31). Output: markdown on stdout. */
 #include <math.h>
@@ -44,9 +48,17 @@ static const size_t dims[] = {100, 384, 768, 1536, 3072};
 static int nsamples = 31;
 static volatile double sink;
 
-typedef enum { OP_DOT_F32, OP_L2_F32, OP_DOT_I8, OP_DOT_F16, OP_COUNT } op_kind;
-static const char *const op_names[OP_COUNT] = {"f32 dot", "f32 l2", "i8 dot", "f16 dot"};
-static const double op_flop[OP_COUNT] = {2, 3, 2, 2};
+/* Distance kernels, then (from OP_PREP) the vector-preparation kernels,
+ * which get their own table: ns per call and elements per ns. */
+typedef enum {
+    OP_DOT_F32, OP_L2_F32, OP_DOT_I8, OP_DOT_F16,
+    OP_PREP, OP_F32_TO_F16 = OP_PREP, OP_F16_TO_F32, OP_SCALE, OP_MAXABS, OP_QUANT,
+    OP_COUNT
+} op_kind;
+static const char *const op_names[OP_COUNT] = {"f32 dot", "f32 l2", "i8 dot", "f16 dot",
+                                               "f32 -> f16", "f16 -> f32", "scale f32",
+                                               "max-abs f32", "quantise i8"};
+static const double op_flop[OP_COUNT] = {2, 3, 2, 2, 1, 1, 1, 1, 1};
 
 typedef struct impl {
     const char *name;
@@ -56,11 +68,44 @@ typedef struct impl {
     float (*f16)(const uint16_t *, const uint16_t *, size_t);
     int blas; /* cblas_sdot */
     int skew; /* operands 16 bytes past a 64-byte boundary (plain malloc) */
+    const kernels *k;   /* preparation ops: the tier's table */
+    int portable;       /* f32 -> f16 / f16 -> f32: kernels_*_n helpers */
 } impl;
 
 static float *va, *vb;
 static int8_t *ia, *ib;
 static uint16_t *ha, *hb;
+static float *pf;     /* preparation output, MAXDIM floats */
+static int8_t *pi;    /* preparation output, MAXDIM bytes */
+static uint16_t *ph;  /* preparation output, MAXDIM halves */
+
+/* One call of a preparation op (the output buffers are private, the
+ * inputs the shared vectors); returns something to fold into the sink. */
+static double run_prep(const impl *m, size_t n)
+{
+    switch (m->op) {
+    case OP_F32_TO_F16:
+        if (m->portable)
+            kernels_f32_to_f16_n(ph, va, n);
+        else
+            m->k->f32_to_f16(ph, va, n);
+        return ph[n - 1];
+    case OP_F16_TO_F32:
+        if (m->portable)
+            kernels_f16_to_f32_n(pf, ha, n);
+        else
+            m->k->f16_to_f32(pf, ha, n);
+        return pf[n - 1];
+    case OP_SCALE:
+        m->k->scale_f32(pf, va, 0.75f, n);
+        return pf[n - 1];
+    case OP_MAXABS:
+        return m->k->maxabs_f32(va, n);
+    default:
+        m->k->quant_i8(pi, va, 254.0f, n);
+        return pi[n - 1];
+    }
+}
 
 static double now_ns(void)
 {
@@ -80,7 +125,10 @@ static double run(const impl *m, size_t n, size_t reps)
 {
     double acc = 0, t0 = now_ns();
     const float *fa = va + (m->skew ? 4 : 0), *fb = vb + (m->skew ? 4 : 0);
-    if (m->f32)
+    if (m->op >= OP_PREP)
+        for (size_t r = 0; r < reps; r++)
+            acc += run_prep(m, n);
+    else if (m->f32)
         for (size_t r = 0; r < reps; r++)
             acc += m->f32(fa, fb, n);
     else if (m->i8)
@@ -162,6 +210,9 @@ static void fill(void)
     ib = aligned_alloc(64, MAXDIM);
     ha = aligned_alloc(64, MAXDIM * sizeof *ha);
     hb = aligned_alloc(64, MAXDIM * sizeof *hb);
+    pf = aligned_alloc(64, MAXDIM * sizeof *pf);
+    pi = aligned_alloc(64, MAXDIM);
+    ph = aligned_alloc(64, MAXDIM * sizeof *ph);
     for (size_t i = 0; i < MAXDIM + 16; i++) {
         va[i] = vb[i] = 0.25f;
     }
@@ -186,7 +237,7 @@ int main(int argc, char **argv)
         nsamples = 31;
     fill();
 
-    impl impls[32];
+    impl impls[64];
     int ni = 0;
     for (int t = 0; t < KTIER_COUNT; t++) {
         const kernels *k = kernels_tier((ktier)t);
@@ -200,6 +251,15 @@ int main(int argc, char **argv)
         impls[ni++] = (impl){k->name, OP_DOT_F16, .f16 = k->dot_f16};
     }
     impls[ni++] = (impl){"openblas cblas_sdot", OP_DOT_F32, .blas = 1};
+    impls[ni++] = (impl){"portable kernels_f32_to_f16_n", OP_F32_TO_F16, .portable = 1};
+    impls[ni++] = (impl){"portable kernels_f16_to_f32_n", OP_F16_TO_F32, .portable = 1};
+    for (int t = 0; t < KTIER_COUNT; t++) {
+        const kernels *k = kernels_tier((ktier)t);
+        if (!k)
+            continue;
+        for (int op = OP_PREP; op < OP_COUNT; op++)
+            impls[ni++] = (impl){k->name, (op_kind)op, .k = k};
+    }
 #if defined(__x86_64__)
     if (kernels_tier(KTIER_AVX2)) {
         impls[ni++] = (impl){"maddubs abs/sign, no -128 check (inexact), scalar tail", OP_DOT_I8,
@@ -221,7 +281,7 @@ int main(int argc, char **argv)
            kernels_get()->name, ghz, cpuinfo_mhz(), nsamples,
            bench_have_simsimd ? "compiled in" : "not found (bench/fetch_simsimd.sh)");
 
-    static double ns[32][NDIMS];
+    static double ns[64][NDIMS];
     for (int m = 0; m < ni; m++)
         for (size_t d = 0; d < NDIMS; d++)
             ns[m][d] = measure(&impls[m], dims[d]);
@@ -234,6 +294,15 @@ int main(int argc, char **argv)
         printf("---:|");
     printf("\n");
     for (int op = 0; op < OP_COUNT; op++) {
+        if (op == OP_PREP) {
+            printf("\nvector preparation: ns per call (elements per ns)\n\n| op | impl |");
+            for (size_t d = 0; d < NDIMS; d++)
+                printf(" d=%zu |", dims[d]);
+            printf("\n|---|---|");
+            for (size_t d = 0; d < NDIMS; d++)
+                printf("---:|");
+            printf("\n");
+        }
         for (int m = 0; m < ni; m++) {
             if ((int)impls[m].op != op)
                 continue;

@@ -40,7 +40,16 @@
  *    sums; shift-based sign extension (srai/slli) and a shuffle/shift mix
  *    measured no faster than vpmovsxbw (73 and 58 ns).
  * 4. float16 decodes in hardware (vcvtph2ps), which is exact, then runs the
- *    float32 loop; products of decoded halves are exact in float32. */
+ *    float32 loop; products of decoded halves are exact in float32.
+ * 5. Vector preparation: vcvtps2ph with imm 0 (round to nearest even,
+ *    subnormal results produced, overflow to inf, NaN quieted with its
+ *    payload's top bits: the portable encoder's exact bits) and vcvtph2ps;
+ *    quant_i8 clamps in float (vmaxps/vminps) before vcvtps2dq, which
+ *    rounds by MXCSR (nearest even by default) and cannot overflow after
+ *    the clamp, then packs with vpackssdw/vpacksswb + one vpermd to undo
+ *    their per-lane interleave. Tails (n % 8) run the same instructions
+ *    on a masked load and store through a small stack buffer, so tails and
+ *    bodies give identical bits. */
 #include <immintrin.h>
 
 #include "kernels/kernels_impl.h"
@@ -315,6 +324,122 @@ static float l2sq_f16_avx2(const uint16_t *a, const uint16_t *b, size_t n)
     return hsum_ps(_mm256_add_ps(s0, s1)) + t;
 }
 
+static void f32_to_f16_avx2(uint16_t *dst, const float *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i h0 = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+        __m128i h1 = _mm256_cvtps_ph(_mm256_loadu_ps(src + i + 8), _MM_FROUND_TO_NEAREST_INT);
+        _mm_storeu_si128((__m128i *)(dst + i), h0);
+        _mm_storeu_si128((__m128i *)(dst + i + 8), h1);
+    }
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    if (i < n) {
+        uint16_t tmp[8];
+        __m256 v = _mm256_maskload_ps(src + i, tail_mask(n - i));
+        _mm_storeu_si128((__m128i *)tmp, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+        memcpy(dst + i, tmp, (n - i) * sizeof(uint16_t));
+    }
+}
+
+static void f16_to_f32_avx2(float *dst, const uint16_t *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm256_storeu_ps(dst + i, load_f16x8(src + i));
+        _mm256_storeu_ps(dst + i + 8, load_f16x8(src + i + 8));
+    }
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, load_f16x8(src + i));
+    if (i < n) {
+        size_t r = n - i;
+        __m128i m = tail_mask4(r / 2);
+        __m256 v = load_f16x8_masked(src + i, m);
+        _mm256_maskstore_ps(dst + i, tail_mask(r & ~(size_t)1), v);
+        if (r & 1)
+            dst[n - 1] = _cvtsh_ss(src[n - 1]);
+    }
+}
+
+static void scale_f32_avx2(float *dst, const float *src, float s, size_t n)
+{
+    const __m256 vs = _mm256_set1_ps(s);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 a = _mm256_mul_ps(_mm256_loadu_ps(src + i), vs);
+        __m256 b = _mm256_mul_ps(_mm256_loadu_ps(src + i + 8), vs);
+        _mm256_storeu_ps(dst + i, a);
+        _mm256_storeu_ps(dst + i + 8, b);
+    }
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_mul_ps(_mm256_loadu_ps(src + i), vs));
+    if (i < n) {
+        __m256i m = tail_mask(n - i);
+        _mm256_maskstore_ps(dst + i, m, _mm256_mul_ps(_mm256_maskload_ps(src + i, m), vs));
+    }
+}
+
+static float maxabs_f32_avx2(const float *x, size_t n)
+{
+    const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    __m256 m0 = _mm256_setzero_ps(), m1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        m0 = _mm256_max_ps(m0, _mm256_and_ps(_mm256_loadu_ps(x + i), abs));
+        m1 = _mm256_max_ps(m1, _mm256_and_ps(_mm256_loadu_ps(x + i + 8), abs));
+    }
+    for (; i + 8 <= n; i += 8)
+        m0 = _mm256_max_ps(m0, _mm256_and_ps(_mm256_loadu_ps(x + i), abs));
+    if (i < n) /* masked-out lanes load as 0, which never raises the max */
+        m1 = _mm256_max_ps(m1, _mm256_and_ps(_mm256_maskload_ps(x + i, tail_mask(n - i)), abs));
+    m0 = _mm256_max_ps(m0, m1);
+    __m128 v = _mm_max_ps(_mm256_castps256_ps128(m0), _mm256_extractf128_ps(m0, 1));
+    v = _mm_max_ps(v, _mm_movehl_ps(v, v));
+    v = _mm_max_ss(v, _mm_movehdup_ps(v));
+    return _mm_cvtss_f32(v);
+}
+
+/* round(clamp(v * s)) for 8 floats as 8 int32 lanes (decision 5). */
+static inline __m256i quant8(__m256 v, __m256 vs)
+{
+    const __m256 lo = _mm256_set1_ps(-127.f), hi = _mm256_set1_ps(127.f);
+    v = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v, vs), lo), hi);
+    return _mm256_cvtps_epi32(v);
+}
+
+static void quant_i8_avx2(int8_t *dst, const float *src, float s, size_t n)
+{
+    const __m256 vs = _mm256_set1_ps(s);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i a = quant8(_mm256_loadu_ps(src + i), vs);
+        __m256i b = quant8(_mm256_loadu_ps(src + i + 8), vs);
+        __m256i c = quant8(_mm256_loadu_ps(src + i + 16), vs);
+        __m256i d = quant8(_mm256_loadu_ps(src + i + 24), vs);
+        /* packs work per 128-bit lane: bytes come out in 4-byte groups
+         * a0 b0 c0 d0 a1 b1 c1 d1 (x0 = x's first four); vpermd sorts them */
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_permutevar8x32_epi32(p, order));
+    }
+    for (; i < n; i += 8) {
+        size_t r = n - i < 8 ? n - i : 8;
+        __m256 v = r == 8 ? _mm256_loadu_ps(src + i) : _mm256_maskload_ps(src + i, tail_mask(r));
+        __m256i q = quant8(v, vs);
+        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        __m128i b = _mm_packs_epi16(w, w); /* bytes 0..7 in order */
+        if (r == 8) {
+            _mm_storel_epi64((__m128i *)(void *)(dst + i), b);
+        } else {
+            int8_t tmp[16];
+            _mm_storeu_si128((__m128i *)(void *)tmp, b);
+            memcpy(dst + i, tmp, r);
+        }
+    }
+}
+
 const kernels kernels_table_avx2 = {
     .tier = KTIER_AVX2,
     .name = "avx2",
@@ -324,4 +449,9 @@ const kernels kernels_table_avx2 = {
     .l2sq_i8 = l2sq_i8_avx2,
     .dot_f16 = dot_f16_avx2,
     .l2sq_f16 = l2sq_f16_avx2,
+    .f32_to_f16 = f32_to_f16_avx2,
+    .f16_to_f32 = f16_to_f32_avx2,
+    .scale_f32 = scale_f32_avx2,
+    .maxabs_f32 = maxabs_f32_avx2,
+    .quant_i8 = quant_i8_avx2,
 };

@@ -46,6 +46,32 @@ typedef struct kernels {
     int32_t (*l2sq_i8)(const int8_t *a, const int8_t *b, size_t n);
     float (*dot_f16)(const uint16_t *a, const uint16_t *b, size_t n);
     float (*l2sq_f16)(const uint16_t *a, const uint16_t *b, size_t n);
+
+    /* Vector preparation (the index's per-query and per-insert work). Any
+     * n (0 does nothing / returns 0), unaligned pointers; reads src[0..n)
+     * and writes dst[0..n) only. Unlike the distance kernels these results
+     * are bit-identical in every tier (tests compare them bitwise):
+     * - f32_to_f16: dst[i] = kernels_f32_to_f16(src[i]) for every non-NaN
+     *   input (round to nearest even, subnormals, overflow to +-inf); a NaN
+     *   gives a NaN of the same sign (payload bits may differ by tier).
+     * - f16_to_f32: dst[i] = kernels_f16_to_f32(src[i]), exact; NaN stays
+     *   NaN.
+     * - scale_f32: dst[i] = src[i] * s, one float multiply each (no FMA, so
+     *   no tier can differ); dst == src is allowed (in place).
+     * - maxabs_f32: max over i of |x[i]|, 0 for n == 0; x must hold no NaN
+     *   (the result is then unspecified).
+     * - quant_i8: dst[i] = clamp(rne(src[i] * s), -127, 127), where the
+     *   product is one float multiply and rne rounds to the nearest
+     *   integer, ties to even (so 0.5 -> 0, 1.5 -> 2, -2.5 -> -2); +-inf
+     *   products clamp to +-127. Never -128 (avx2's int8 dot fast path
+     *   relies on that). A NaN product gives an unspecified value in
+     *   [-127, 127]. SIMD tiers assume the default floating-point
+     *   environment (round to nearest), which simcache never changes. */
+    void (*f32_to_f16)(uint16_t *dst, const float *src, size_t n);
+    void (*f16_to_f32)(float *dst, const uint16_t *src, size_t n);
+    void (*scale_f32)(float *dst, const float *src, float s, size_t n);
+    float (*maxabs_f32)(const float *x, size_t n);
+    void (*quant_i8)(int8_t *dst, const float *src, float s, size_t n);
 } kernels;
 
 /* Chooses the tier: the best one compiled in, supported by this CPU and
@@ -83,7 +109,9 @@ int kernels_tier_from_name(const char *name, ktier *out);
  * give +-0, NaN gives a quiet NaN. */
 float kernels_f16_to_f32(uint16_t h);
 uint16_t kernels_f32_to_f16(float f);
-/* Bulk versions: dst[i] = convert(src[i]) for i < n. */
+/* Bulk versions: dst[i] = convert(src[i]) for i < n. Portable element by
+ * element (the tests' oracle); hot paths use the dispatched table's
+ * f32_to_f16 / f16_to_f32, which give the same bits. */
 void kernels_f16_to_f32_n(float *dst, const uint16_t *src, size_t n);
 void kernels_f32_to_f16_n(uint16_t *dst, const float *src, size_t n);
 

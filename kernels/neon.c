@@ -11,7 +11,14 @@
  *    them into int32. SDOT would be faster but is optional before
  *    Armv8.4 (dotprod), so it stays out of the baseline tier.
  * 3. float16 decodes with FCVTL (vcvt_f32_f16), part of baseline AArch64
- *    and exact; the arithmetic is then float32. */
+ *    and exact; the arithmetic is then float32.
+ * 4. Vector preparation: FCVTN (vcvt_f16_f32) encodes float16, rounding by
+ *    FPCR (nearest even by default; Linux starts processes with FZ and DN
+ *    clear, so subnormal results are kept and NaN payloads propagate);
+ *    quant_i8 clamps with FMAX/FMIN, then FCVTNS
+ *    (vcvtnq_s32_f32: to nearest, ties to even, whatever FPCR says) and
+ *    two saturating narrows. Tails (n % 8) go element by element through
+ *    the portable encoder, or the same instructions on one lane group. */
 #include <arm_neon.h>
 
 #include "kernels/kernels_impl.h"
@@ -148,6 +155,97 @@ static float l2sq_f16_neon(const uint16_t *a, const uint16_t *b, size_t n)
     return s;
 }
 
+static void f32_to_f16_neon(uint16_t *dst, const float *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float16x4_t h0 = vcvt_f16_f32(vld1q_f32(src + i));
+        float16x4_t h1 = vcvt_f16_f32(vld1q_f32(src + i + 4));
+        vst1_u16(dst + i, vreinterpret_u16_f16(h0));
+        vst1_u16(dst + i + 4, vreinterpret_u16_f16(h1));
+    }
+    for (; i + 4 <= n; i += 4)
+        vst1_u16(dst + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
+    for (; i < n; i++)
+        dst[i] = kernels_f32_to_f16(src[i]);
+}
+
+static void f16_to_f32_neon(float *dst, const uint16_t *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        vst1q_f32(dst + i, load_f16x4(src + i));
+        vst1q_f32(dst + i + 4, load_f16x4(src + i + 4));
+    }
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(dst + i, load_f16x4(src + i));
+    for (; i < n; i++)
+        dst[i] = kern_f16_to_f32(src[i]);
+}
+
+static void scale_f32_neon(float *dst, const float *src, float s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float32x4_t a = vmulq_n_f32(vld1q_f32(src + i), s);
+        float32x4_t b = vmulq_n_f32(vld1q_f32(src + i + 4), s);
+        vst1q_f32(dst + i, a);
+        vst1q_f32(dst + i + 4, b);
+    }
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(dst + i, vmulq_n_f32(vld1q_f32(src + i), s));
+    for (; i < n; i++)
+        dst[i] = src[i] * s;
+}
+
+static float maxabs_f32_neon(const float *x, size_t n)
+{
+    float32x4_t m0 = vdupq_n_f32(0), m1 = vdupq_n_f32(0);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        m0 = vmaxq_f32(m0, vabsq_f32(vld1q_f32(x + i)));
+        m1 = vmaxq_f32(m1, vabsq_f32(vld1q_f32(x + i + 4)));
+    }
+    for (; i + 4 <= n; i += 4)
+        m0 = vmaxq_f32(m0, vabsq_f32(vld1q_f32(x + i)));
+    float m = vmaxvq_f32(vmaxq_f32(m0, m1));
+    for (; i < n; i++) {
+        float a = x[i] < 0 ? -x[i] : x[i];
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
+/* round(clamp(v * s)) for 4 floats as 4 int32 lanes (decision 4). */
+static inline int32x4_t quant4(float32x4_t v, float s)
+{
+    v = vminq_f32(vmaxq_f32(vmulq_n_f32(v, s), vdupq_n_f32(-127.f)), vdupq_n_f32(127.f));
+    return vcvtnq_s32_f32(v);
+}
+
+static void quant_i8_neon(int8_t *dst, const float *src, float s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        int16x8_t lo = vcombine_s16(vqmovn_s32(quant4(vld1q_f32(src + i), s)),
+                                    vqmovn_s32(quant4(vld1q_f32(src + i + 4), s)));
+        int16x8_t hi = vcombine_s16(vqmovn_s32(quant4(vld1q_f32(src + i + 8), s)),
+                                    vqmovn_s32(quant4(vld1q_f32(src + i + 12), s)));
+        vst1q_s8(dst + i, vcombine_s8(vqmovn_s16(lo), vqmovn_s16(hi)));
+    }
+    for (; i + 4 <= n; i += 4) {
+        int32x4_t q = quant4(vld1q_f32(src + i), s);
+        dst[i] = (int8_t)vgetq_lane_s32(q, 0);
+        dst[i + 1] = (int8_t)vgetq_lane_s32(q, 1);
+        dst[i + 2] = (int8_t)vgetq_lane_s32(q, 2);
+        dst[i + 3] = (int8_t)vgetq_lane_s32(q, 3);
+    }
+    for (; i < n; i++) {
+        float32x4_t v = vdupq_n_f32(src[i]);
+        dst[i] = (int8_t)vgetq_lane_s32(quant4(v, s), 0);
+    }
+}
+
 const kernels kernels_table_neon = {
     .tier = KTIER_NEON,
     .name = "neon",
@@ -157,4 +255,9 @@ const kernels kernels_table_neon = {
     .l2sq_i8 = l2sq_i8_neon,
     .dot_f16 = dot_f16_neon,
     .l2sq_f16 = l2sq_f16_neon,
+    .f32_to_f16 = f32_to_f16_neon,
+    .f16_to_f32 = f16_to_f32_neon,
+    .scale_f32 = scale_f32_neon,
+    .maxabs_f32 = maxabs_f32_neon,
+    .quant_i8 = quant_i8_neon,
 };

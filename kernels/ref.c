@@ -11,7 +11,13 @@
  *    which is what the SIMD tiers' wrapping int32 lanes compute, so every
  *    tier agrees bit for bit even past the int32 range (see kernels.h).
  * 3. f16 goes through the portable decoder, never F16C, so the oracle does
- *    not share a code path with the avx2 tier it checks. */
+ *    not share a code path with the avx2 tier it checks.
+ * 4. Vector preparation is element by element through the portable
+ *    converters, and quant_i8 rounds ties to even by explicit comparison
+ *    (floor, then look at the fraction), independent of the FP rounding
+ *    mode the SIMD tiers rely on. */
+#include <math.h>
+
 #include "kernels/kernels_impl.h"
 
 static float dot_f32_ref(const float *a, const float *b, size_t n)
@@ -77,6 +83,54 @@ static float l2sq_f16_ref(const uint16_t *a, const uint16_t *b, size_t n)
     return (float)s;
 }
 
+static void f32_to_f16_ref(uint16_t *dst, const float *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = kernels_f32_to_f16(src[i]);
+}
+
+static void f16_to_f32_ref(float *dst, const uint16_t *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = kernels_f16_to_f32(src[i]);
+}
+
+static void scale_f32_ref(float *dst, const float *src, float s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = src[i] * s;
+}
+
+static float maxabs_f32_ref(const float *x, size_t n)
+{
+    float m = 0.f;
+    for (size_t i = 0; i < n; i++)
+        if (fabsf(x[i]) > m)
+            m = fabsf(x[i]);
+    return m;
+}
+
+/* v in [-127, 127] rounded to the nearest integer, ties to even. */
+static int rne_small(float v)
+{
+    float f = floorf(v), frac = v - f; /* exact: |v| < 2^23 */
+    int r = (int)f;
+    if (frac > 0.5f || (frac == 0.5f && (r & 1)))
+        r++;
+    return r;
+}
+
+static void quant_i8_ref(int8_t *dst, const float *src, float s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = src[i] * s;
+        if (isnan(v))
+            v = 0.f;
+        v = v > 127.f ? 127.f : v < -127.f ? -127.f : v;
+        dst[i] = (int8_t)rne_small(v);
+    }
+}
+
 const kernels kernels_table_ref = {
     .tier = KTIER_REF,
     .name = "ref",
@@ -86,4 +140,9 @@ const kernels kernels_table_ref = {
     .l2sq_i8 = l2sq_i8_ref,
     .dot_f16 = dot_f16_ref,
     .l2sq_f16 = l2sq_f16_ref,
+    .f32_to_f16 = f32_to_f16_ref,
+    .f16_to_f32 = f16_to_f32_ref,
+    .scale_f32 = scale_f32_ref,
+    .maxabs_f32 = maxabs_f32_ref,
+    .quant_i8 = quant_i8_ref,
 };

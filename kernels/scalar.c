@@ -18,7 +18,19 @@
  *    default "very cheap" model refuses loops needing an epilogue), then
  *    reuses the float32 kernel. kernel-bench, d=3072: 2389 ns per f16 dot,
  *    against 4330 ns decoding element by element inside the loop (the
- *    same flag also vectorises the int8 loops: 888 -> 311 ns). */
+ *    same flag also vectorises the int8 loops: 888 -> 311 ns).
+ * 5. Vector preparation is written so gcc vectorises it: f32 -> f16 by
+ *    F. Giesen's float_to_half_fast3_rtne (selects between the normal,
+ *    subnormal and inf/NaN encodings; the subnormal one adds a magic float
+ *    so the FPU's round-to-nearest-even does the rounding); quant_i8
+ *    clamps on the magnitude bits and rounds with the 1.5 * 2^23 trick
+ *    ((v + M) - M rounds v to an integer, ties to even, for |v| < 2^22; no
+ *    -ffast-math here, so gcc keeps both operations). The selects are
+ *    integer masks: gcc does not if-convert the float compares (NaN rules)
+ *    and with them neither loop vectorised. kernel-bench, d=384:
+ *    f32 -> f16 335 -> 274 ns, quant_i8 367 -> 112 ns. */
+#include <math.h>
+
 #include "kernels/kernels_impl.h"
 
 static float dot_f32_scalar(const float *a, const float *b, size_t n)
@@ -132,6 +144,99 @@ static float l2sq_f16_scalar(const uint16_t *a, const uint16_t *b, size_t n)
     return s;
 }
 
+static inline uint32_t f2u(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline float u2f(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* all ones when c, else 0: integer selects gcc's vectoriser if-converts */
+static inline uint32_t mask_if(int c)
+{
+    return 0u - (uint32_t)(c != 0);
+}
+
+/* Same bits as kernels_f32_to_f16 for every input (NaN included: quiet,
+ * payload's top bits kept). */
+static inline uint16_t f32_to_f16_one(float f)
+{
+    const uint32_t denorm_magic = ((127 - 15) + (23 - 10) + 1) << 23; /* 0.5f */
+    uint32_t x = f2u(f), sign = (x >> 16) & 0x8000u;
+    x &= 0x7FFFFFFFu;
+    /* inf/NaN input or |f| >= 2^16 (which rounds to inf) */
+    uint32_t m_nan = mask_if(x > 0x7F800000u);
+    uint32_t big = 0x7C00u | (m_nan & (0x200u | ((x >> 13) & 0x3FFu)));
+    /* |f| < 2^-14: the sum's low mantissa bits are the rounded subnormal */
+    uint32_t sub = f2u(u2f(x) + u2f(denorm_magic)) - denorm_magic;
+    /* normal: rebias, round to nearest even by adding 0xFFF + the lsb */
+    uint32_t nrm = (x + ((uint32_t)(15 - 127) << 23) + 0xFFFu + ((x >> 13) & 1u)) >> 13;
+    uint32_t m_big = mask_if(x >= 0x47800000u), m_sub = mask_if(x < 0x38800000u);
+    uint32_t h = (big & m_big) | (sub & m_sub) | (nrm & ~(m_big | m_sub));
+    return (uint16_t)(h | sign);
+}
+
+static void f32_to_f16_scalar(uint16_t *dst, const float *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = f32_to_f16_one(src[i]);
+}
+
+static void f16_to_f32_scalar(float *dst, const uint16_t *src, size_t n)
+{
+    decode_block(dst, src, n);
+}
+
+static void scale_f32_scalar(float *dst, const float *src, float s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = src[i] * s;
+}
+
+/* Four running maxima (float compares; the integer-maximum form
+ * vectorises but needs SSE4.1's pmaxud, and its SSE2 emulation measured
+ * 168 ns against 93 at d=384). */
+static float maxabs_f32_scalar(const float *x, size_t n)
+{
+    float m0 = 0.f, m1 = 0.f, m2 = 0.f, m3 = 0.f;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float a0 = fabsf(x[i]), a1 = fabsf(x[i + 1]), a2 = fabsf(x[i + 2]), a3 = fabsf(x[i + 3]);
+        m0 = a0 > m0 ? a0 : m0;
+        m1 = a1 > m1 ? a1 : m1;
+        m2 = a2 > m2 ? a2 : m2;
+        m3 = a3 > m3 ? a3 : m3;
+    }
+    for (; i < n; i++) {
+        float a = fabsf(x[i]);
+        m0 = a > m0 ? a : m0;
+    }
+    m0 = m1 > m0 ? m1 : m0;
+    m2 = m3 > m2 ? m3 : m2;
+    return m2 > m0 ? m2 : m0;
+}
+
+static void quant_i8_scalar(int8_t *dst, const float *src, float s, size_t n)
+{
+    const float magic = 0x1.8p23f;
+    const uint32_t c127 = 0x42FE0000u; /* 127.0f */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = f2u(src[i] * s);
+        /* clamp to +-127 by magnitude bits (a NaN clamps too: to +-127) */
+        uint32_t m = mask_if((u & 0x7FFFFFFFu) > c127);
+        u = (u & ~m) | (((u & 0x80000000u) | c127) & m);
+        float v = (u2f(u) + magic) - magic; /* round half to even (decision 5) */
+        dst[i] = (int8_t)(int32_t)v;
+    }
+}
+
 const kernels kernels_table_scalar = {
     .tier = KTIER_SCALAR,
     .name = "scalar",
@@ -141,4 +246,9 @@ const kernels kernels_table_scalar = {
     .l2sq_i8 = l2sq_i8_scalar,
     .dot_f16 = dot_f16_scalar,
     .l2sq_f16 = l2sq_f16_scalar,
+    .f32_to_f16 = f32_to_f16_scalar,
+    .f16_to_f32 = f16_to_f32_scalar,
+    .scale_f32 = scale_f32_scalar,
+    .maxabs_f32 = maxabs_f32_scalar,
+    .quant_i8 = quant_i8_scalar,
 };

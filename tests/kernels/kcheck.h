@@ -99,6 +99,13 @@ static inline uint16_t kc_half(uint64_t *s)
     return (uint16_t)((r & 0x8000u) | (exp << 10) | (r & 0x3FFu));
 }
 
+static inline uint32_t kc_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
 typedef enum { KC_DOT, KC_L2 } kc_op;
 
 static inline int kc_close(float got, float want, double S, size_t n)
@@ -276,24 +283,217 @@ static inline void kc_check_known(kcheck *c, const kernels *k)
     kc_result(c, k->dot_i8(x, y, 0) == 0 && k->l2sq_i8(x, y, 0) == 0, "%s i8 n=0", k->name);
 }
 
+/* Vector preparation on known values, every tier (ref included): ties to
+ * even in quant_i8, its clamp, maxabs, f16 encoding of the edge cases. */
+static inline void kc_check_prep_known(kcheck *c, const kernels *k)
+{
+    const float q[13] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 126.5f, 127.4f,
+                         200.f, -1e30f, INFINITY, -INFINITY, -126.5f};
+    const int8_t qw[13] = {0, 2, 2, 0, -2, -2, 126, 127, 127, -127, 127, -127, -126};
+    int8_t qo[13];
+    k->quant_i8(qo, q, 1.0f, 13);
+    kc_result(c, memcmp(qo, qw, 13) == 0, "%s quant_i8 known ties/clamps", k->name);
+    const float r[3] = {0.25f, -0.75f, 0.5f}; /* x 2: 0.5 -1.5 1 -> 0 -2 1 */
+    k->quant_i8(qo, r, 2.0f, 3);
+    kc_result(c, qo[0] == 0 && qo[1] == -2 && qo[2] == 1, "%s quant_i8 scaled ties", k->name);
+    kc_result(c, k->maxabs_f32(q, 6) == 2.5f, "%s maxabs_f32 known", k->name);
+    kc_result(c, k->maxabs_f32(q, 0) == 0.f, "%s maxabs_f32 n=0", k->name);
+    const float f[6] = {65504.f, 65520.f, 0x1p-25f, 0x1.8p-24f, -0.0f, 1.0f + 0x1.8p-10f};
+    const uint16_t hw[6] = {0x7BFF, 0x7C00, 0x0000, 0x0002, 0x8000, 0x3C02};
+    uint16_t ho[6];
+    k->f32_to_f16(ho, f, 6);
+    kc_result(c, memcmp(ho, hw, sizeof ho) == 0, "%s f32_to_f16 known", k->name);
+    float fo[6];
+    k->f16_to_f32(fo, hw, 6);
+    kc_result(c, fo[0] == 65504.f && isinf(fo[1]) && fo[3] == 0x1p-23f && signbit(fo[4]) &&
+                     fo[5] == 1.0f + 0x1p-9f,
+              "%s f16_to_f32 known", k->name);
+}
+
+/* A float spread over binary16's whole range and beyond: finite values
+ * from 2^-30 (below the smallest subnormal) to 2^20 (past 65504), random
+ * sign, occasionally +-0, +-inf or NaN when `specials`. */
+static inline float kc_wide_float(uint64_t *s, int specials)
+{
+    uint64_t r = kc_next(s);
+    if (specials) {
+        switch (r & 63) {
+        case 0: return (r & 64) ? -0.0f : 0.0f;
+        case 1: return (r & 64) ? -INFINITY : INFINITY;
+        case 2: return (r & 64) ? -NAN : NAN;
+        default: break;
+        }
+    }
+    float m = 1.0f + (float)((r >> 8) & 0x7FFFFF) * 0x1p-23f;
+    int e = (int)((r >> 32) % 51) - 30;
+    return (r & 128) ? -ldexpf(m, e) : ldexpf(m, e);
+}
+
+static inline int kc_is_nan16(uint16_t h)
+{
+    return (h & 0x7C00) == 0x7C00 && (h & 0x3FF) != 0;
+}
+
+/* Bytes before and after the written range of a guarded buffer are left
+ * as set (0xA5): a kernel writes only dst[0..n). */
+static inline int kc_guard_ok(const unsigned char *buf, size_t off, size_t len, size_t total)
+{
+    for (size_t i = 0; i < off; i++)
+        if (buf[i] != 0xA5)
+            return 0;
+    for (size_t i = off + len; i < total; i++)
+        if (buf[i] != 0xA5)
+            return 0;
+    return 1;
+}
+
+/* Vector preparation against ref, bit for bit (kernels.h promises equal
+ * bits, not a tolerance): every dim, source and destination offsets,
+ * guard bytes after the destination, in-place scaling. */
+static inline void kc_check_prep(kcheck *c, const kernels *k, uint64_t seed)
+{
+    const kernels *ref = kernels_tier(KTIER_REF);
+    for (size_t di = 0; di < KC_NDIMS; di++) {
+        size_t n = kc_dims[di];
+        for (size_t os = 0; os < 4; os++) {
+            for (size_t od = 0; od < 4; od += 3) {
+                size_t dsz = (od + n) * 4 + 8; /* room for float dst + guard */
+                float *bs = kc_alloc((os + n) * sizeof(float));
+                unsigned char *bd = kc_alloc(dsz);
+                uint16_t *hs = kc_alloc((os + n) * sizeof(uint16_t));
+                float *src = bs + os, *want = kc_alloc(n * sizeof(float) + 1);
+                int8_t *wq = kc_alloc(n + 1);
+                uint16_t *hsrc = hs + os, *wh = kc_alloc(n * sizeof(uint16_t) + 1);
+                for (size_t i = 0; i < n; i++) {
+                    src[i] = kc_wide_float(&seed, 1);
+                    hsrc[i] = (uint16_t)kc_next(&seed); /* every pattern, NaNs too */
+                }
+                /* f32 -> f16 */
+                memset(bd, 0xA5, dsz);
+                uint16_t *dh = (uint16_t *)(void *)(bd + od * 2);
+                k->f32_to_f16(dh, src, n);
+                ref->f32_to_f16(wh, src, n);
+                int bad = 0;
+                for (size_t i = 0; i < n; i++) {
+                    int ok = isnan(src[i]) ? kc_is_nan16(dh[i]) && (dh[i] >> 15) == (wh[i] >> 15)
+                                           : dh[i] == wh[i];
+                    if (!ok && bad++ == 0)
+                        kc_result(c, 0, "%s f32_to_f16 n=%zu off=%zu/%zu i=%zu %a: got 0x%04x want 0x%04x",
+                                  k->name, n, os, od, i, (double)src[i], (unsigned)dh[i],
+                                  (unsigned)wh[i]);
+                }
+                kc_result(c, bad == 0 && kc_guard_ok(bd, od * 2, n * 2, dsz),
+                          "%s f32_to_f16 n=%zu off=%zu/%zu: %d wrong or guard hit", k->name, n, os,
+                          od, bad);
+                /* f16 -> f32 */
+                memset(bd, 0xA5, dsz);
+                float *df = (float *)(void *)(bd + od * 4);
+                k->f16_to_f32(df, hsrc, n);
+                ref->f16_to_f32(want, hsrc, n);
+                bad = 0;
+                for (size_t i = 0; i < n; i++) {
+                    float g, w = want[i];
+                    memcpy(&g, bd + od * 4 + i * 4, 4);
+                    if (!(isnan(w) ? isnan(g) : kc_bits(g) == kc_bits(w)))
+                        bad++;
+                }
+                kc_result(c, bad == 0 && kc_guard_ok(bd, od * 4, n * 4, dsz),
+                          "%s f16_to_f32 n=%zu off=%zu/%zu: %d wrong or guard hit", k->name, n, os,
+                          od, bad);
+                /* finite inputs from here on (maxabs and quant need no NaN) */
+                for (size_t i = 0; i < n; i++)
+                    src[i] = kc_float(&seed);
+                float sc = kc_float(&seed) * 3.0f;
+                /* scale, out of place then in place */
+                memset(bd, 0xA5, dsz);
+                k->scale_f32(df, src, sc, n);
+                ref->scale_f32(want, src, sc, n);
+                kc_result(c, memcmp(bd + od * 4, want, n * 4) == 0 && kc_guard_ok(bd, od * 4, n * 4, dsz),
+                          "%s scale_f32 n=%zu off=%zu/%zu: bits differ or guard hit", k->name, n, os, od);
+                memcpy(bd + od * 4, src, n * 4);
+                k->scale_f32(df, df, sc, n);
+                kc_result(c, memcmp(bd + od * 4, want, n * 4) == 0, "%s scale_f32 in place n=%zu off=%zu",
+                          k->name, n, od);
+                /* maxabs */
+                float mg = k->maxabs_f32(src, n), mw = ref->maxabs_f32(src, n);
+                kc_result(c, kc_bits(mg) == kc_bits(mw), "%s maxabs_f32 n=%zu off=%zu: got %a want %a",
+                          k->name, n, os, (double)mg, (double)mw);
+                /* quant: the index's scale (127 / maxabs), one that makes
+                 * many products exact ties (inputs k/2), and one that
+                 * overflows the clamp */
+                for (int mode = 0; mode < 3; mode++) {
+                    float qs = mode == 0 ? (mw > 0 ? 127.0f / mw : 1.0f) : mode == 1 ? 1.0f : 1e4f;
+                    if (mode == 1)
+                        for (size_t i = 0; i < n; i++)
+                            src[i] = (float)((int)(kc_next(&seed) % 301) - 150) * 0.5f;
+                    memset(bd, 0xA5, dsz);
+                    int8_t *dq = (int8_t *)(void *)(bd + od);
+                    k->quant_i8(dq, src, qs, n);
+                    ref->quant_i8(wq, src, qs, n);
+                    kc_result(c, memcmp(dq, wq, n) == 0 && kc_guard_ok(bd, od, n, dsz),
+                              "%s quant_i8 n=%zu mode=%d off=%zu/%zu: bytes differ or guard hit",
+                              k->name, n, mode, os, od);
+                }
+                free(bs);
+                free(bd);
+                free(hs);
+                free(want);
+                free(wq);
+                free(wh);
+            }
+        }
+    }
+}
+
+/* f32 -> f16 through the tier on every binary16 value, the exact midpoint
+ * above it (a tie) and one float32 ulp either side of that midpoint, for
+ * both signs: every rounding decision the encoder makes (normal,
+ * subnormal, carry into the exponent, overflow to inf), bit for bit
+ * against the portable encoder. Runs as one batch per sign. */
+static inline void kc_check_f16_encode_all(kcheck *c, const kernels *k)
+{
+    size_t n = 31u * 1024u * 4u; /* finite non-negative halves x 4 probes */
+    float *src = kc_alloc(n * sizeof(float));
+    uint16_t *got = kc_alloc(n * sizeof(uint16_t));
+    for (int neg = 0; neg < 2; neg++) {
+        size_t j = 0;
+        for (uint32_t h = 0; h < 31u * 1024u; h++) {
+            double v = kernels_f16_to_f32((uint16_t)h);
+            double next = h + 1 == 31u * 1024u ? 65536.0 : (double)kernels_f16_to_f32((uint16_t)(h + 1));
+            float mid = (float)((v + next) / 2); /* exact: 12 significant bits */
+            float probes[4] = {(float)v, mid, nextafterf(mid, 0.f), nextafterf(mid, INFINITY)};
+            for (int p = 0; p < 4; p++)
+                src[j++] = neg ? -probes[p] : probes[p];
+        }
+        k->f32_to_f16(got, src, n);
+        int bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint16_t w = kernels_f32_to_f16(src[i]);
+            if (got[i] != w && bad++ < 3)
+                kc_result(c, 0, "%s f32_to_f16 %a: got 0x%04x want 0x%04x", k->name,
+                          (double)src[i], (unsigned)got[i], (unsigned)w);
+        }
+        kc_result(c, bad == 0, "%s f32_to_f16 every half/midpoint (neg=%d): %d wrong", k->name,
+                  neg, bad);
+    }
+    free(src);
+    free(got);
+}
+
 /* Everything for one tier. ref itself is checked only against values
  * known without an oracle (comparing it with itself would prove nothing). */
 static inline void kc_check_tier(kcheck *c, const kernels *k)
 {
     kc_check_known(c, k);
     kc_check_i8_extremes(c, k);
+    kc_check_prep_known(c, k);
     if (k->tier == KTIER_REF)
         return;
+    kc_check_f16_encode_all(c, k);
+    kc_check_prep(c, k, 0x5EED0004u);
     kc_check_f32(c, k, 0x5EED0001u);
     kc_check_f16(c, k, 0x5EED0002u);
     kc_check_i8(c, k, 0x5EED0003u);
-}
-
-static inline uint32_t kc_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
 }
 
 /* binary16 decoding of all 65536 patterns against the value formula

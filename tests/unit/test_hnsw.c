@@ -1,9 +1,14 @@
 /* test_hnsw.c -- the HNSW index as a caller uses it: recall against the
  * exact search on seeded clustered data (float32 and int8 + re-rank),
  * input validation (nothing bad is ever stored), k results on tiny
- * indexes, reproducible graphs, memory per vector, the exact path. */
+ * indexes, reproducible graphs (also across kernel tiers), memory per
+ * vector, the exact path. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kernels/kernels.h"
 
 #include "tests/unit/hnsw_testutil.h"
 
@@ -422,5 +427,99 @@ Test(hnsw_exact, small_indexes_use_the_exact_path_and_match_the_brute_force)
         }
     }
     hnsw_free(h);
+    free(x);
+}
+
+/* Builds an int8 + float16 re-rank index in a child process whose kernel
+ * tier is capped at `tier` (the choice is process-wide and made once, so
+ * each tier needs its own process) and returns the saved bytes, read back
+ * through a pipe. The child uses no Criterion asserts: any failure is an
+ * exit status the parent checks. */
+static char *saved_graph_on_tier(const char *tier, const float *x, size_t n, uint32_t dim,
+                                 size_t *len)
+{
+    int fd[2];
+    cr_assert_eq(pipe(fd), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        close(fd[0]);
+        setenv(KERNELS_ENV_TIER, tier, 1);
+        if (strcmp(kernels_init(KTIER_MASK_ALL)->name, tier) != 0)
+            _exit(3);
+        hnsw_params p;
+        hnsw *h = NULL;
+        hnsw_params_default(&p, dim);
+        p.storage = HNSW_STORE_I8;
+        p.rerank = HNSW_RERANK_F16;
+        p.seed = 99;
+        if (hnsw_create(&p, &h) != HNSW_OK)
+            _exit(4);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t id;
+            if (hnsw_insert(h, x + i * dim, dim, &id) != HNSW_OK)
+                _exit(5);
+        }
+        FILE *f = fdopen(fd[1], "w");
+        if (!f || hnsw_save(h, f) != HNSW_OK || fclose(f) != 0)
+            _exit(6);
+        hnsw_free(h);
+        _exit(0);
+    }
+    close(fd[1]);
+    size_t cap = 1 << 20, got = 0;
+    char *buf = malloc(cap);
+    ssize_t r;
+    while (buf && (r = read(fd[0], buf + got, cap - got)) > 0) {
+        got += (size_t)r;
+        if (got == cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    close(fd[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "tier %s child: status %d", tier,
+              status);
+    cr_assert_not_null(buf);
+    *len = got;
+    return buf;
+}
+
+/* The insert path scales, quantises and encodes float16 with the
+ * dispatched kernels, which promise the same bits on every tier; so an
+ * int8 graph (built on exact int8 distances) and its stored vectors,
+ * scales and float16 copies must be identical byte for byte whichever
+ * tier built them. The one tier-dependent step is the norm (dot_f32 sums
+ * in a tier's own order), so the inputs are multiples of 1/64 in [-4, 4]:
+ * every partial sum of their squares is exact in float, the norm is the
+ * same everywhere, and what is left to differ is the preparation. Odd
+ * dim 33: every SIMD tail path runs. (Queries go through the same
+ * hnsw_prepare_query.) */
+Test(hnsw_build, int8_graph_and_f16_copies_are_identical_on_every_kernel_tier)
+{
+    size_t n = 1500, lr, lt;
+    uint32_t dim = 33;
+    float *x = tu_clustered(8, n, dim, 12, 0.5);
+    for (size_t i = 0; i < n * dim; i++) {
+        float v = roundf(x[i] * 64.0f) / 64.0f;
+        x[i] = v > 4.0f ? 4.0f : v < -4.0f ? -4.0f : v;
+    }
+    char *want = saved_graph_on_tier("ref", x, n, dim, &lr);
+    cr_assert_gt(lr, n * dim * 3);
+    const char *tiers[] = {"scalar", "avx2", "neon"};
+    int ran = 0;
+    for (int t = 0; t < 3; t++) {
+        ktier kt;
+        cr_assert_eq(kernels_tier_from_name(tiers[t], &kt), 0);
+        if (!kernels_tier(kt))
+            continue;
+        char *got = saved_graph_on_tier(tiers[t], x, n, dim, &lt);
+        cr_assert_eq(lt, lr, "tier %s: %zu bytes, ref %zu", tiers[t], lt, lr);
+        cr_assert_eq(memcmp(got, want, lr), 0, "tier %s saved a different index", tiers[t]);
+        free(got);
+        ran++;
+    }
+    cr_assert_geq(ran, 1);
+    free(want);
     free(x);
 }
