@@ -49,16 +49,62 @@
  *    start, so a deleted entry, or a newer one that reused its slot, is
  *    never served; the pick then runs over the surviving candidates as the
  *    synchronous path would at that moment. Namespaces with fewer than
- *    CACHE_ASYNC_MIN entries stay synchronous. */
+ *    CACHE_ASYNC_MIN entries stay synchronous.
+ * 9. Threaded insert. An HNSW insert is an ef_construction beam search
+ *    (~0.8 ms at 100k x 512), too long for the loop. put_entry stores the
+ *    entry at once (exact map, id map, IDF: the exact tier serves it and
+ *    the PUT replies with its id), embeds on the loop, and, when a pool is
+ *    set (vset_pool()) and the namespace holds at least CACHE_ASYNC_MIN
+ *    entries, hands a copy of the vector to the pool (struct cache_ins,
+ *    holding a namespace reference like a query). hnsw.c lets inserts run
+ *    concurrently with searches and other inserts (it takes its own
+ *    locks); deletes on the loop take the write side and wait for the
+ *    insert's linking phase. Meanwhile the entry has slot CACHE_NO_SLOT,
+ *    e->ins points at the job and the job at the entry; it is on neither
+ *    the slot array nor the unindexed list (cache_embed.c would ask a
+ *    provider for its vector), but on ns->inserts. A concurrent search may
+ *    already meet the new HNSW id: its slot holds NULL until completion,
+ *    so slot_entry drops it. Completion (loop) links slot -> entry; if the
+ *    entry was deleted in between (DEL, expiry, eviction, replacing PUT,
+ *    FLUSH: entry_unlink clears job->e), the vector is deleted from the
+ *    index again, so no stale id is ever served; a dropped namespace is
+ *    freed with its index by the last reference. So the semantic tier of a
+ *    just-PUT entry lags by the insert (bounded by the pool queue); the
+ *    exact tier never does. Vectors the index would refuse (zero, NaN) are
+ *    inserted inline so the PUT still gets its error. Backpressure: when
+ *    the pool refuses the job (queue full) or more than
+ *    CACHE_INS_PER_THREAD inserts per pool thread are in flight (room is
+ *    kept for searches), the insert runs inline as before. */
 #include "cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include "mem.h"
 #include "obs.h"
 #include "prompt_norm.h"
+#include "vset.h"
+#include "workers.h"
+
+/* In-flight pool inserts allowed per pool thread before PUTs insert
+ * inline (note 9); the pool queue holds 64 jobs per thread (main.c). */
+#define CACHE_INS_PER_THREAD 32
+
+struct cache_ins {
+    worker_job job;           /* first: the pool hands it back */
+    cache_ns *ns;             /* referenced (ns->refs) */
+    cache_entry *e;           /* NULL once the entry was deleted */
+    struct cache_ins *prev, *next;   /* ns->inserts */
+    hnsw *idx;                /* ns->idx at submission (stable: refs > 0) */
+    uint32_t dim, slot;
+    int hr;                   /* hnsw_insert's result (pool thread) */
+    float vec[];
+};
+
+static cache_insert_stats ins_st;
 
 static cache_ns *all_ns;
 static uint64_t next_generation = 1;
@@ -244,13 +290,16 @@ static void unindexed_push(cache_ns *ns, cache_entry *e) {
 }
 
 /* Removes e from the maps, IDF table and slot array (or the unindexed
- * list), but not from HNSW. */
+ * list, or its pool insert: note 9), but not from HNSW. */
 static void entry_unlink(cache_ns *ns, cache_entry *e) {
     if (map_get(&ns->exact, e->key) == e) map_del(&ns->exact, e->key);
     map_del(&ns->byid, e->id);
     lexidf_remove(ns->idf, e->doc->ids, e->doc->n);
     if (e->slot != CACHE_NO_SLOT) ns->slots[e->slot] = NULL;
-    else unindexed_unlink(ns, e);
+    else if (e->ins) {
+        e->ins->e = NULL;   /* the completion deletes the vector again */
+        e->ins = NULL;
+    } else unindexed_unlink(ns, e);
     ns->entry_bytes -= e->bytes;
 }
 
@@ -271,6 +320,11 @@ size_t cache_ns_flush(cache_ns *ns) {
         cache_entry_delete(ns, ns->unindexed);
         n++;
     }
+    for (struct cache_ins *in = ns->inserts; in; in = in->next)
+        if (in->e) {
+            cache_entry_delete(ns, in->e);   /* clears in->e */
+            n++;
+        }
     return n;
 }
 
@@ -421,6 +475,84 @@ static int features_prompt(const char *prompt, size_t len) {
 static int put_entry(cache_ns *ns, const cache_put_args *a, uint64_t key, const float *vec,
                      int64_t now_ms, cache_entry **out);
 
+void cache_insert_stats_get(cache_insert_stats *out) { *out = ins_st; }
+
+/* Pool thread: the HNSW insert alone (the index locks itself). */
+static void ins_work(worker_job *j) {
+    struct cache_ins *in = (struct cache_ins *)j;
+    in->hr = hnsw_insert(in->idx, in->vec, in->dim, &in->slot);
+}
+
+/* Loop thread: links the new HNSW id to its entry, or deletes the vector
+ * if the entry is gone (note 9). */
+static void ins_done(worker_job *j) {
+    struct cache_ins *in = (struct cache_ins *)j;
+    cache_ns *ns = in->ns;
+    cache_entry *e = in->e;
+    if (in->prev) in->prev->next = in->next;
+    else ns->inserts = in->next;
+    if (in->next) in->next->prev = in->prev;
+    ins_st.inflight--;
+    ins_st.pool++;
+    if (e) e->ins = NULL;
+    if (ns->dropped) {
+        /* the index goes with the namespace; its entries are freed */
+    } else if (in->hr != HNSW_OK) {
+        if (e) unindexed_push(ns, e);   /* exact tier only (pre-checked: rare) */
+    } else if (!e) {
+        hnsw_delete(ns->idx, in->slot);
+        ins_st.orphaned++;
+    } else if (slots_reserve(ns, in->slot) != 0) {
+        hnsw_delete(ns->idx, in->slot);
+        unindexed_push(ns, e);
+    } else {
+        e->slot = in->slot;
+        ns->slots[in->slot] = e;
+    }
+    if (--ns->refs == 0 && ns->dropped) ns_free(ns);
+    free(in);
+}
+
+/* 1 if vec[dim] is finite and not zero (what hnsw_insert accepts). */
+static int vec_insertable(const float *vec, uint32_t dim) {
+    float ss = 0;
+    for (uint32_t i = 0; i < dim; i++) {
+        if (!isfinite(vec[i])) return 0;
+        ss += vec[i] * vec[i];
+    }
+    return ss > 0 && isfinite(ss);
+}
+
+/* Queues the insert of vec on the pool (note 9) and returns the job, or
+ * NULL if the caller must insert inline (no pool, small namespace, vector
+ * the index would refuse, pool busy). The job's entry is set by the caller
+ * before it returns to the loop (done() runs on the loop, later). */
+static struct cache_ins *ins_submit(cache_ns *ns, const float *vec) {
+    workers *pool = vset_pool();
+    if (!pool || ns->byid.count < CACHE_ASYNC_MIN || !vec_insertable(vec, ns->cfg.dim) ||
+        ins_st.inflight >= (uint64_t)workers_threads(pool) * CACHE_INS_PER_THREAD)
+        return NULL;
+    struct cache_ins *in = malloc(sizeof *in + ns->cfg.dim * sizeof(float));
+    if (!in) return NULL;
+    memset(in, 0, sizeof *in);
+    in->job.work = ins_work;
+    in->job.done = ins_done;
+    in->ns = ns;
+    in->idx = ns->idx;
+    in->dim = ns->cfg.dim;
+    memcpy(in->vec, vec, ns->cfg.dim * sizeof(float));
+    if (workers_submit(pool, &in->job) != 0) {
+        free(in);
+        return NULL;
+    }
+    ns->refs++;
+    in->next = ns->inserts;
+    if (ns->inserts) ns->inserts->prev = in;
+    ns->inserts = in;
+    ins_st.inflight++;
+    return in;
+}
+
 int cache_put(cache_ns *ns, const cache_put_args *a, int64_t now_ms, cache_entry **out) {
     uint64_t key;
     int rc = cache_key(a->prompt, a->prompt_len, &key);
@@ -441,7 +573,15 @@ int cache_put_vec(cache_ns *ns, const cache_put_args *a, const float *vec, int64
 }
 
 int cache_entry_index(cache_ns *ns, cache_entry *e, const float *vec) {
-    if (e->slot != CACHE_NO_SLOT) return CACHE_OK;
+    if (e->slot != CACHE_NO_SLOT || e->ins) return CACHE_OK;
+    struct cache_ins *in = ins_submit(ns, vec);
+    if (in) {
+        unindexed_unlink(ns, e);
+        in->e = e;
+        e->ins = in;
+        return CACHE_OK;
+    }
+    ins_st.inline_++;
     uint32_t slot;
     int hr = hnsw_insert(ns->idx, vec, ns->cfg.dim, &slot);
     if (hr != HNSW_OK) return hr == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_EINDEX;
@@ -476,8 +616,13 @@ static int put_entry(cache_ns *ns, const cache_put_args *a, uint64_t key, const 
     if (lexidf_add(ns->idf, e->doc->ids, e->doc->n) != LEX_OK) goto oom;
     int hr = HNSW_OK;
     e->slot = CACHE_NO_SLOT;
-    if (vec) hr = hnsw_insert(ns->idx, vec, ns->cfg.dim, &e->slot);
-    if (hr != HNSW_OK || (vec && slots_reserve(ns, e->slot) != 0)) {
+    /* nothing below fails once the insert is queued (note 9) */
+    struct cache_ins *in = vec ? ins_submit(ns, vec) : NULL;
+    if (vec && !in) {
+        hr = hnsw_insert(ns->idx, vec, ns->cfg.dim, &e->slot);
+        ins_st.inline_++;
+    }
+    if (hr != HNSW_OK || (vec && !in && slots_reserve(ns, e->slot) != 0)) {
         if (hr == HNSW_OK) hnsw_delete(ns->idx, e->slot);
         lexidf_remove(ns->idf, e->doc->ids, e->doc->n);
         entry_free(e);
@@ -497,8 +642,14 @@ static int put_entry(cache_ns *ns, const cache_put_args *a, uint64_t key, const 
                e->params.n + e->meta.n + 5;
     map_put(&ns->exact, key, e);   /* cannot fail: room reserved above */
     map_put(&ns->byid, e->id, e);
-    if (vec) ns->slots[e->slot] = e;
-    else unindexed_push(ns, e);
+    if (in) {
+        in->e = e;
+        e->ins = in;
+    } else if (vec) {
+        ns->slots[e->slot] = e;
+    } else {
+        unindexed_push(ns, e);
+    }
     ns->entry_bytes += e->bytes;
     ns->st.puts++;
     *out = e;

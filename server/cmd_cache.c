@@ -1061,6 +1061,12 @@ void cache_info(sbuf *o) {
                 (unsigned long long)ev, (unsigned long long)pending_count(),
                 (unsigned long long)tenants, (unsigned long long)exhausted,
                 (unsigned long long)g_searches_threaded, (unsigned long long)g_searches_inline);
+    cache_insert_stats is;
+    cache_insert_stats_get(&is);
+    sbuf_printf(o, "cache_inserts_inflight:%llu\r\ncache_inserts_threaded:%llu\r\n"
+                "cache_inserts_inline:%llu\r\ncache_inserts_orphaned:%llu\r\n",
+                (unsigned long long)is.inflight, (unsigned long long)is.pool,
+                (unsigned long long)is.inline_, (unsigned long long)is.orphaned);
     cache_embed_info(o);
 }
 
