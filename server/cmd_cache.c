@@ -39,7 +39,13 @@
  *    wait and replies keep their order. The completion replies nothing if
  *    the client closed; a namespace dropped meanwhile answers a miss (GET)
  *    or an empty array (SEARCH). A full queue or no pool: the loop answers
- *    inline, as VSIM does. INFO cache counts both paths. */
+ *    inline, as VSIM does. INFO cache counts both paths.
+ * 6. Threaded insert: CACHE.PUT needs no parking. cache_put stores the
+ *    entry and this command replies with its id at once; the HNSW insert
+ *    runs on the same pool for namespaces of at least CACHE_ASYNC_MIN
+ *    entries (cache.c note 9), so a pipelined GET of the same prompt hits
+ *    the exact tier at once and the semantic tier once the insert landed.
+ *    INFO cache: cache_inserts_inflight / _threaded / _inline / _orphaned. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
