@@ -496,7 +496,9 @@ static void ins_done(worker_job *j) {
     ins_st.pool++;
     if (e) e->ins = NULL;
     if (ns->dropped) {
-        /* the index goes with the namespace; its entries are freed */
+        /* the vector goes with the index; ns_free frees the entries it
+         * finds on the slot array and the unindexed list */
+        if (e) unindexed_push(ns, e);
     } else if (in->hr != HNSW_OK) {
         if (e) unindexed_push(ns, e);   /* exact tier only (pre-checked: rare) */
     } else if (!e) {
