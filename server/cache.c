@@ -68,9 +68,16 @@
  *    entry was deleted in between (DEL, expiry, eviction, replacing PUT,
  *    FLUSH: entry_unlink clears job->e), the vector is deleted from the
  *    index again, so no stale id is ever served; a dropped namespace is
- *    freed with its index by the last reference. So the semantic tier of a
- *    just-PUT entry lags by the insert (bounded by the pool queue); the
- *    exact tier never does. Vectors the index would refuse (zero, NaN) are
+ *    freed with its index by the last reference. Read-your-writes: a
+ *    lookup or CACHE.SEARCH started while inserts are in flight also
+ *    scores the query exactly against their vectors (at most
+ *    CACHE_INS_PER_THREAD per pool thread, a few us on the loop) and
+ *    merges the entries that still exist at the finish with the HNSW
+ *    candidates by distance (cands_build; an entry whose insert completed
+ *    in between is counted once). So a PUT is visible to the semantic
+ *    tier of every lookup that starts after it, as with inline inserts;
+ *    the HNSW result itself may rank slightly differently from the exact
+ *    distance of a pending vector (int8 storage). Vectors the index would refuse (zero, NaN) are
  *    inserted inline so the PUT still gets its error. Backpressure: when
  *    the pool refuses the job (queue full) or more than
  *    CACHE_INS_PER_THREAD inserts per pool thread are in flight (room is
@@ -492,6 +499,7 @@ static void ins_done(worker_job *j) {
     if (in->prev) in->prev->next = in->next;
     else ns->inserts = in->next;
     if (in->next) in->next->prev = in->prev;
+    ns->n_inserts--;
     ins_st.inflight--;
     ins_st.pool++;
     if (e) e->ins = NULL;
@@ -551,6 +559,7 @@ static struct cache_ins *ins_submit(cache_ns *ns, const float *vec) {
     in->next = ns->inserts;
     if (ns->inserts) ns->inserts->prev = in;
     ns->inserts = in;
+    ns->n_inserts++;
     ins_st.inflight++;
     return in;
 }
@@ -685,21 +694,84 @@ static cache_entry *slot_entry(const cache_ns *ns, uint32_t slot, uint64_t id_li
     return e && e->id < id_limit ? e : NULL;
 }
 
-/* The pick over HNSW results res[0..n) for the query features (ids, tfs,
- * nf), with expired entries filtered out (in-grace ones kept if
- * allow_stale). Entries past grace met on the way are deleted afterwards. */
-static void semantic_pick(cache_ns *ns, const hnsw_result *res, int n, const uint32_t *ids,
-                          const uint8_t *tfs, uint32_t nf, uint64_t id_limit, float threshold,
-                          int allow_stale, int64_t now, cache_hit *out) {
+/* An entry whose insert is in flight, by public id, and its cosine
+ * distance to a query (note 9: read-your-writes for the semantic tier). */
+typedef struct cache_pend {
+    uint64_t id;
+    float dist;
+} cache_pend;
+
+/* The distances of q[dim] to the vectors of ns's in-flight inserts into
+ * out[0..ns->n_inserts); returns how many. Loop thread (the job vectors
+ * are only read: the worker reads them too). */
+static uint32_t pending_near(const cache_ns *ns, const float *q, uint32_t dim, cache_pend *out) {
+    float qq = 0;
+    for (uint32_t i = 0; i < dim; i++) qq += q[i] * q[i];
+    if (!(qq > 0)) return 0;
+    uint32_t n = 0;
+    for (const struct cache_ins *in = ns->inserts; in && n < ns->n_inserts; in = in->next) {
+        if (!in->e) continue;
+        float dot = 0, vv = 0;
+        for (uint32_t i = 0; i < dim; i++) {
+            dot += q[i] * in->vec[i];
+            vv += in->vec[i] * in->vec[i];
+        }
+        out[n].id = in->e->id;
+        out[n].dist = 1.0f - dot / (sqrtf(qq) * sqrtf(vv));   /* vv > 0: vec_insertable */
+        n++;
+    }
+    return n;
+}
+
+/* The candidates of a semantic lookup, looked up afresh: the HNSW results
+ * res[0..n) that map to live entries existing before id_limit, merged by
+ * distance with the in-flight entries px[0..np) that still exist and are
+ * not among them (their insert may have completed since); at most max,
+ * nearest first. Returns how many went to ents/dist. */
+static int cands_build(const cache_ns *ns, const hnsw_result *res, int n, const cache_pend *px,
+                       uint32_t np, uint64_t id_limit, cache_entry **ents, float *dist,
+                       int max) {
+    int m = 0;
+    for (int i = 0; i < n && m < max; i++) {
+        cache_entry *e = slot_entry(ns, res[i].id, id_limit);
+        if (!e) continue;
+        ents[m] = e;
+        dist[m] = res[i].dist;
+        m++;
+    }
+    for (uint32_t j = 0; j < np && max > 0; j++) {
+        cache_entry *e = map_get(&ns->byid, px[j].id);
+        if (!e || e->id >= id_limit) continue;
+        int dup = 0;
+        for (int i = 0; i < m; i++) dup |= ents[i] == e;
+        if (dup || (m == max && px[j].dist >= dist[m - 1])) continue;
+        int i = m < max ? m++ : max - 1;
+        for (; i > 0 && dist[i - 1] > px[j].dist; i--) {
+            ents[i] = ents[i - 1];
+            dist[i] = dist[i - 1];
+        }
+        ents[i] = e;
+        dist[i] = px[j].dist;
+    }
+    return m;
+}
+
+/* The pick over HNSW results res[0..n) and in-flight entries px[0..np)
+ * (cands_build) for the query features (ids, tfs, nf), with expired
+ * entries filtered out (in-grace ones kept if allow_stale). Entries past
+ * grace met on the way are deleted afterwards. */
+static void semantic_pick(cache_ns *ns, const hnsw_result *res, int n, const cache_pend *px,
+                          uint32_t np, const uint32_t *ids, const uint8_t *tfs, uint32_t nf,
+                          uint64_t id_limit, float threshold, int allow_stale, int64_t now,
+                          cache_hit *out) {
     const lex_doc *docs[CACHE_CANDIDATES];
     cache_entry *ents[CACHE_CANDIDATES], *dead[CACHE_CANDIDATES];
+    float dist[CACHE_CANDIDATES];
     int ndead = 0;
-    if (n > CACHE_CANDIDATES) n = CACHE_CANDIDATES;
+    n = cands_build(ns, res, n, px, np, id_limit, ents, dist, CACHE_CANDIDATES);
     for (int i = 0; i < n; i++) {
-        cache_entry *e = slot_entry(ns, res[i].id, id_limit);
-        ents[i] = e;
+        cache_entry *e = ents[i];
         docs[i] = NULL;
-        if (!e) continue;
         if (past_grace(ns, e, now)) {
             int seen = 0;   /* defensive: one entry appears once in HNSW results */
             for (int d = 0; d < ndead; d++) seen |= dead[d] == e;
@@ -713,9 +785,9 @@ static void semantic_pick(cache_ns *ns, const hnsw_result *res, int n, const uin
         /* provider vectors: results come nearest first; the first usable
          * candidate at or above the cosine threshold is the answer */
         for (int i = 0; i < n; i++)
-            if (docs[i] && 1.0f - res[i].dist >= threshold) {
+            if (docs[i] && 1.0f - dist[i] >= threshold) {
                 out->e = ents[i];
-                out->score = 1.0f - res[i].dist;
+                out->score = 1.0f - dist[i];
                 out->tier = expired(out->e, now) ? CACHE_STALE : CACHE_SEMANTIC;
                 break;
             }
@@ -747,8 +819,11 @@ static int semantic(cache_ns *ns, const float *vec, float threshold, int allow_s
     int n = hnsw_search(ns->idx, vec, ns->cfg.dim, CACHE_CANDIDATES, 0, res);
     obs_mark_search(t0);
     if (n < 0) return n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_OK;
-    semantic_pick(ns, res, n, scratch.ids, scratch.tfs, scratch.n, UINT64_MAX, threshold,
+    cache_pend *px = ns->n_inserts ? malloc(ns->n_inserts * sizeof *px) : NULL;
+    uint32_t np = px ? pending_near(ns, vec, ns->cfg.dim, px) : 0;
+    semantic_pick(ns, res, n, px, np, scratch.ids, scratch.tfs, scratch.n, UINT64_MAX, threshold,
                   allow_stale, now, out);
+    free(px);
     return CACHE_OK;
 }
 
@@ -766,6 +841,8 @@ struct cache_query {
     uint8_t *tfs;
     uint32_t nf;
     hnsw_result *res;         /* want entries */
+    cache_pend *px;           /* in-flight inserts near the query at the start */
+    uint32_t np;
 };
 
 /* A query of vec (dim floats) and scratch's features for `want`
@@ -779,7 +856,9 @@ static cache_query *query_new(cache_ns *ns, const float *vec, uint32_t want, int
     q->ids = malloc((scratch.n ? scratch.n : 1) * sizeof *q->ids);
     q->tfs = malloc(scratch.n ? scratch.n : 1);
     q->res = malloc(want * sizeof *q->res);
-    if (!q->vec || !q->ids || !q->tfs || !q->res) {
+    q->px = ns->n_inserts ? malloc(ns->n_inserts * sizeof *q->px) : NULL;
+    if (!q->vec || !q->ids || !q->tfs || !q->res || (ns->n_inserts && !q->px)) {
+        free(q->px);
         free(q->vec);
         free(q->ids);
         free(q->tfs);
@@ -791,6 +870,7 @@ static cache_query *query_new(cache_ns *ns, const float *vec, uint32_t want, int
     memcpy(q->ids, scratch.ids, scratch.n * sizeof *q->ids);
     memcpy(q->tfs, scratch.tfs, scratch.n);
     q->nf = scratch.n;
+    q->np = q->px ? pending_near(ns, vec, q->dim, q->px) : 0;
     q->ns = ns;
     q->id_limit = ns->next_id;
     q->now = now;
@@ -806,6 +886,7 @@ void cache_query_free(cache_query *q) {
     free(q->ids);
     free(q->tfs);
     free(q->res);
+    free(q->px);
     free(q);
 }
 
@@ -940,32 +1021,45 @@ int cache_lookup_finish(cache_query *q, cache_hit *out) {
         if (q->n == HNSW_ENOMEM) return CACHE_ENOMEM;
         q->n = 0;
     }
-    semantic_pick(ns, q->res, q->n, q->ids, q->tfs, q->nf, q->id_limit, q->threshold, 0, q->now,
-                  out);
+    semantic_pick(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf, q->id_limit,
+                  q->threshold, 0, q->now, out);
     if (out->tier == CACHE_MISS && q->allow_stale && !exact_stale(ns, q->key, q->now, out))
-        semantic_pick(ns, q->res, q->n, q->ids, q->tfs, q->nf, q->id_limit, q->threshold, 1,
-                      q->now, out);
+        semantic_pick(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf, q->id_limit,
+                      q->threshold, 1, q->now, out);
     count_outcome(ns, out, q->now);
     return CACHE_OK;
 }
 
-/* CACHE.SEARCH's filter over results res[0..n): live entries (existing
- * before id_limit), scored. Returns how many went to out. */
-static int search_collect(cache_ns *ns, const hnsw_result *res, int n, const uint32_t *ids,
-                          const uint8_t *tfs, uint32_t nf, uint64_t id_limit, uint32_t k,
-                          int64_t now, cache_entry **out, float *score, float *cosine) {
+/* CACHE.SEARCH's filter over results res[0..n) and in-flight entries
+ * px[0..np) (cands_build): live entries (existing before id_limit),
+ * scored. Returns how many went to out, or CACHE_ENOMEM. */
+static int search_collect(cache_ns *ns, const hnsw_result *res, int n, const cache_pend *px,
+                          uint32_t np, const uint32_t *ids, const uint8_t *tfs, uint32_t nf,
+                          uint64_t id_limit, uint32_t k, int64_t now, cache_entry **out,
+                          float *score, float *cosine) {
     lex_params lp;
     lex_params_default(&lp);
+    int nc = (n > 0 ? n : 0) + (int)np;
+    cache_entry **ents = malloc((nc ? nc : 1) * sizeof *ents);
+    float *dist = malloc((nc ? nc : 1) * sizeof *dist);
+    if (!ents || !dist) {
+        free(ents);
+        free(dist);
+        return CACHE_ENOMEM;
+    }
+    nc = cands_build(ns, res, n, px, np, id_limit, ents, dist, nc);
     int m = 0;
-    for (int i = 0; i < n && (uint32_t)m < k; i++) {
-        cache_entry *e = slot_entry(ns, res[i].id, id_limit);
-        if (!e || expired(e, now)) continue;
+    for (int i = 0; i < nc && (uint32_t)m < k; i++) {
+        cache_entry *e = ents[i];
+        if (expired(e, now)) continue;
         out[m] = e;
-        cosine[m] = 1.0f - res[i].dist;
+        cosine[m] = 1.0f - dist[i];
         score[m] = ns->cfg.ext_embedder ? cosine[m]
                                         : lexscore_similarity(ns->idf, &lp, ids, tfs, nf, e->doc);
         m++;
     }
+    free(ents);
+    free(dist);
     return m;
 }
 
@@ -981,9 +1075,14 @@ int cache_search(cache_ns *ns, const char *prompt, size_t len, uint32_t k, int64
     uint64_t t0 = obs_clock();
     int n = hnsw_search(ns->idx, qvec, ns->cfg.dim, want, 0, res);
     obs_mark_search(t0);
-    int m = search_collect(ns, res, n, scratch.ids, scratch.tfs, scratch.n, UINT64_MAX, k, now,
-                           out, score, cosine);
+    cache_pend *px = ns->n_inserts ? malloc(ns->n_inserts * sizeof *px) : NULL;
+    uint32_t np = px ? pending_near(ns, qvec, ns->cfg.dim, px) : 0;
+    int m = n < 0 ? 0
+                  : search_collect(ns, res, n, px, np, scratch.ids, scratch.tfs, scratch.n,
+                                   UINT64_MAX, k, now, out, score, cosine);
+    free(px);
     free(res);
+    if (m < 0) return m;
     return n < 0 ? (n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_EINDEX) : m;
 }
 
@@ -1014,8 +1113,8 @@ int cache_search_finish(cache_query *q, cache_entry **out, float *score, float *
     cache_ns *ns = q->ns;
     if (ns->dropped) return 0;
     if (q->n < 0) return q->n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_EINDEX;
-    return search_collect(ns, q->res, q->n, q->ids, q->tfs, q->nf, q->id_limit, q->k, q->now,
-                          out, score, cosine);
+    return search_collect(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf, q->id_limit,
+                          q->k, q->now, out, score, cosine);
 }
 
 cache_entry *cache_entry_by_id(cache_ns *ns, uint64_t id) { return map_get(&ns->byid, id); }

@@ -151,6 +151,7 @@ typedef struct cache_ns {
     cache_entry *unindexed;   /* entries with slot CACHE_NO_SLOT (list head) */
     size_t n_unindexed;       /* length of that list */
     struct cache_ins *inserts; /* HNSW inserts in flight on the pool (note 9) */
+    uint32_t n_inserts;       /* length of that list */
 } cache_ns;
 
 typedef struct cache_hit {

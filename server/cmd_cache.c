@@ -43,8 +43,8 @@
  * 6. Threaded insert: CACHE.PUT needs no parking. cache_put stores the
  *    entry and this command replies with its id at once; the HNSW insert
  *    runs on the same pool for namespaces of at least CACHE_ASYNC_MIN
- *    entries (cache.c note 9), so a pipelined GET of the same prompt hits
- *    the exact tier at once and the semantic tier once the insert landed.
+ *    entries (cache.c note 9); lookups meanwhile also compare against the
+ *    in-flight vectors, so a pipelined GET sees the PUT in both tiers.
  *    INFO cache: cache_inserts_inflight / _threaded / _inline / _orphaned. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,9 +2,10 @@
 
 A PUT into a namespace of at least CACHE_ASYNC_MIN (64) entries stores the
 entry at once (exact tier, reply with its id) and runs the HNSW insert on
-the pool; the entry becomes semantically visible when the insert completes.
-The threats: the loop stalls behind inserts (other clients wait), a
-pipelined GET after a PUT misses the entry, and an entry deleted while its
+the pool; lookups meanwhile also score the in-flight vectors exactly, so
+the entry is visible to both tiers at once. The threats: the loop stalls
+behind inserts (other clients wait), a pipelined GET after a PUT misses
+the entry, and an entry deleted while its
 insert runs (DEL, replacing PUT, FLUSH, DROP, expiry) comes back through
 the semantic tier once the insert lands. Deletes inside one pipeline run
 before any completion (completions run on the loop, after the batch), so
@@ -87,20 +88,32 @@ def test_puts_into_a_large_namespace_insert_on_the_pool_and_become_semantic(r):
     assert r.info("cache")["cache_entries"] >= FILLERS + len(FAQ)
 
 
-def test_pipelined_put_then_get_sees_the_entry_exactly(r):
+def test_pipelined_put_then_get_sees_the_entry_in_both_tiers(r):
+    """Read-your-writes: in one pipeline (no completion can run between the
+    PUT and the GETs), the exact GET hits and the reworded GET hits
+    semantically through the in-flight vector; so does CACHE.SEARCH."""
     ns = ns_name()
     r.execute_command("CACHE.CREATE", ns)
     fillers(r, ns)
+    settle(r)
     p = r.pipeline(transaction=False)
-    for i, (q, a) in enumerate(FAQ.items()):
+    for (q, a), rq in zip(FAQ.items(), REWORDED):
         p.execute_command("CACHE.PUT", ns, q, a)
         p.execute_command("CACHE.GET", ns, q)
+        p.execute_command("CACHE.GET", ns, rq)
+        p.execute_command("CACHE.SEARCH", ns, rq, "COUNT", 1)
+    p.execute_command("INFO", "cache")
     out = p.execute()
     for i, (q, a) in enumerate(FAQ.items()):
-        eid, d = out[2 * i], as_dict(out[2 * i + 1])
+        eid, d, ds, found = out[4 * i], as_dict(out[4 * i + 1]), as_dict(out[4 * i + 2]), \
+            out[4 * i + 3]
         assert d["tier"] == b"exact" and d["response"] == a.encode(), d
         assert int(d["id"]) == eid
+        assert ds["tier"] == b"semantic" and ds["response"] == a.encode(), ds
+        assert as_dict(found[0])["id"] == eid, found
+    assert out[-1]["cache_inserts_inflight"] >= 1   # the GETs ran before a completion
     settle(r)
+    assert ins(r)["threaded"] > 0
 
 
 def test_entries_deleted_while_their_insert_runs_never_come_back(r):

@@ -1,7 +1,7 @@
 /* test_cache_put_mt.c -- CACHE.PUT's HNSW insert on the worker pool
  * (server/cache.c note 9), with a real pool and loop: an entry serves the
- * exact tier while its insert is queued and the semantic tier once it
- * completed; an entry deleted (cache_entry_delete, replacing PUT, flush)
+ * exact tier and the semantic tier (scored against the in-flight vector)
+ * while its insert is queued, and from HNSW once it completed; an entry deleted (cache_entry_delete, replacing PUT, flush)
  * or a namespace dropped while its insert runs is never served, leaves no
  * vector behind in the index (hnsw_count == entries) and nothing freed
  * under the worker (ASan stage); shutdown with inserts queued runs their
@@ -90,7 +90,7 @@ static cache_tier lookup(cache_ns *ns, const char *q, const char **resp) {
     return h.tier;
 }
 
-Test(cache_put_mt, exact_at_once_semantic_after_the_insert_completes) {
+Test(cache_put_mt, both_tiers_at_once_hnsw_after_the_insert_completes) {
     pool_start();
     cache_ns *ns = big_ns("a");
     cache_insert_stats before, after;
@@ -101,6 +101,13 @@ Test(cache_put_mt, exact_at_once_semantic_after_the_insert_completes) {
     const char *r;
     cr_assert_eq(lookup(ns, P, &r), CACHE_EXACT);
     cr_assert_eq(strcmp(r, "reset"), 0);
+    /* read-your-writes: the semantic tier sees the in-flight vector */
+    cr_assert_eq(lookup(ns, Q, &r), CACHE_SEMANTIC);
+    cr_assert_eq(strcmp(r, "reset"), 0);
+    cache_entry *found[4];
+    float score[4], cosine[4];
+    cr_assert(cache_search(ns, Q, strlen(Q), 4, NOW, found, score, cosine) >= 1);
+    cr_assert(found[0] == e, "CACHE.SEARCH misses the in-flight entry");
     settle();
     cr_assert(e->slot != CACHE_NO_SLOT, "completion did not link the slot");
     cr_assert_eq(lookup(ns, Q, &r), CACHE_SEMANTIC);
