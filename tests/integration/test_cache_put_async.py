@@ -89,9 +89,12 @@ def test_puts_into_a_large_namespace_insert_on_the_pool_and_become_semantic(r):
 
 
 def test_pipelined_put_then_get_sees_the_entry_in_both_tiers(r):
-    """Read-your-writes: in one pipeline (no completion can run between the
-    PUT and the GETs), the exact GET hits and the reworded GET hits
-    semantically through the in-flight vector; so does CACHE.SEARCH."""
+    """Read-your-writes: in one pipeline, right after each PUT, the exact GET
+    hits and the reworded GET and CACHE.SEARCH find the entry semantically,
+    whether its insert is still in flight when the lookup starts (the
+    in-flight vector is scored) or not. (A semantic GET parks the
+    connection, so completions may run before the next command: the
+    deterministic in-flight case is tests/unit/test_cache_put_mt.c.)"""
     ns = ns_name()
     r.execute_command("CACHE.CREATE", ns)
     fillers(r, ns)
@@ -102,7 +105,6 @@ def test_pipelined_put_then_get_sees_the_entry_in_both_tiers(r):
         p.execute_command("CACHE.GET", ns, q)
         p.execute_command("CACHE.GET", ns, rq)
         p.execute_command("CACHE.SEARCH", ns, rq, "COUNT", 1)
-    p.execute_command("INFO", "cache")
     out = p.execute()
     for i, (q, a) in enumerate(FAQ.items()):
         eid, d, ds, found = out[4 * i], as_dict(out[4 * i + 1]), as_dict(out[4 * i + 2]), \
@@ -111,7 +113,6 @@ def test_pipelined_put_then_get_sees_the_entry_in_both_tiers(r):
         assert int(d["id"]) == eid
         assert ds["tier"] == b"semantic" and ds["response"] == a.encode(), ds
         assert as_dict(found[0])["id"] == eid, found
-    assert out[-1]["cache_inserts_inflight"] >= 1   # the GETs ran before a completion
     settle(r)
     assert ins(r)["threaded"] > 0
 
