@@ -49,16 +49,69 @@
  *    start, so a deleted entry, or a newer one that reused its slot, is
  *    never served; the pick then runs over the surviving candidates as the
  *    synchronous path would at that moment. Namespaces with fewer than
- *    CACHE_ASYNC_MIN entries stay synchronous. */
+ *    CACHE_ASYNC_MIN entries stay synchronous.
+ * 9. Threaded insert. An HNSW insert is an ef_construction beam search
+ *    (~0.8 ms at 100k x 512), too long for the loop. put_entry stores the
+ *    entry at once (exact map, id map, IDF: the exact tier serves it and
+ *    the PUT replies with its id), embeds on the loop, and, when a pool is
+ *    set (vset_pool()) and the namespace holds at least CACHE_ASYNC_MIN
+ *    entries, hands a copy of the vector to the pool (struct cache_ins,
+ *    holding a namespace reference like a query). hnsw.c lets inserts run
+ *    concurrently with searches and other inserts (it takes its own
+ *    locks); deletes on the loop take the write side and wait for the
+ *    insert's linking phase. Meanwhile the entry has slot CACHE_NO_SLOT,
+ *    e->ins points at the job and the job at the entry; it is on neither
+ *    the slot array nor the unindexed list (cache_embed.c would ask a
+ *    provider for its vector), but on ns->inserts. A concurrent search may
+ *    already meet the new HNSW id: its slot holds NULL until completion,
+ *    so slot_entry drops it. Completion (loop) links slot -> entry; if the
+ *    entry was deleted in between (DEL, expiry, eviction, replacing PUT,
+ *    FLUSH: entry_unlink clears job->e), the vector is deleted from the
+ *    index again, so no stale id is ever served; a dropped namespace is
+ *    freed with its index by the last reference. Read-your-writes: a
+ *    lookup or CACHE.SEARCH started while inserts are in flight also
+ *    scores the query exactly against their vectors (at most
+ *    CACHE_INS_PER_THREAD per pool thread, a few us on the loop) and
+ *    merges the entries that still exist at the finish with the HNSW
+ *    candidates by distance (cands_build; an entry whose insert completed
+ *    in between is counted once). So a PUT is visible to the semantic
+ *    tier of every lookup that starts after it, as with inline inserts;
+ *    the HNSW result itself may rank slightly differently from the exact
+ *    distance of a pending vector (int8 storage). Vectors the index would refuse (zero, NaN) are
+ *    inserted inline so the PUT still gets its error. Backpressure: when
+ *    the pool refuses the job (queue full) or more than
+ *    CACHE_INS_PER_THREAD inserts per pool thread are in flight (room is
+ *    kept for searches), the insert runs inline as before. */
 #include "cache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include "mem.h"
 #include "obs.h"
 #include "prompt_norm.h"
+#include "vset.h"
+#include "workers.h"
+
+/* In-flight pool inserts allowed per pool thread before PUTs insert
+ * inline (note 9); the pool queue holds 64 jobs per thread (main.c). */
+#define CACHE_INS_PER_THREAD 32
+
+struct cache_ins {
+    worker_job job;           /* first: the pool hands it back */
+    cache_ns *ns;             /* referenced (ns->refs) */
+    cache_entry *e;           /* NULL once the entry was deleted */
+    struct cache_ins *prev, *next;   /* ns->inserts */
+    hnsw *idx;                /* ns->idx at submission (stable: refs > 0) */
+    uint32_t dim, slot;
+    int hr;                   /* hnsw_insert's result (pool thread) */
+    float vec[];
+};
+
+static cache_insert_stats ins_st;
 
 static cache_ns *all_ns;
 static uint64_t next_generation = 1;
@@ -244,13 +297,16 @@ static void unindexed_push(cache_ns *ns, cache_entry *e) {
 }
 
 /* Removes e from the maps, IDF table and slot array (or the unindexed
- * list), but not from HNSW. */
+ * list, or its pool insert: note 9), but not from HNSW. */
 static void entry_unlink(cache_ns *ns, cache_entry *e) {
     if (map_get(&ns->exact, e->key) == e) map_del(&ns->exact, e->key);
     map_del(&ns->byid, e->id);
     lexidf_remove(ns->idf, e->doc->ids, e->doc->n);
     if (e->slot != CACHE_NO_SLOT) ns->slots[e->slot] = NULL;
-    else unindexed_unlink(ns, e);
+    else if (e->ins) {
+        e->ins->e = NULL;   /* the completion deletes the vector again */
+        e->ins = NULL;
+    } else unindexed_unlink(ns, e);
     ns->entry_bytes -= e->bytes;
 }
 
@@ -271,6 +327,11 @@ size_t cache_ns_flush(cache_ns *ns) {
         cache_entry_delete(ns, ns->unindexed);
         n++;
     }
+    for (struct cache_ins *in = ns->inserts; in; in = in->next)
+        if (in->e) {
+            cache_entry_delete(ns, in->e);   /* clears in->e */
+            n++;
+        }
     return n;
 }
 
@@ -421,6 +482,88 @@ static int features_prompt(const char *prompt, size_t len) {
 static int put_entry(cache_ns *ns, const cache_put_args *a, uint64_t key, const float *vec,
                      int64_t now_ms, cache_entry **out);
 
+void cache_insert_stats_get(cache_insert_stats *out) { *out = ins_st; }
+
+/* Pool thread: the HNSW insert alone (the index locks itself). */
+static void ins_work(worker_job *j) {
+    struct cache_ins *in = (struct cache_ins *)j;
+    in->hr = hnsw_insert(in->idx, in->vec, in->dim, &in->slot);
+}
+
+/* Loop thread: links the new HNSW id to its entry, or deletes the vector
+ * if the entry is gone (note 9). */
+static void ins_done(worker_job *j) {
+    struct cache_ins *in = (struct cache_ins *)j;
+    cache_ns *ns = in->ns;
+    cache_entry *e = in->e;
+    if (in->prev) in->prev->next = in->next;
+    else ns->inserts = in->next;
+    if (in->next) in->next->prev = in->prev;
+    ns->n_inserts--;
+    ins_st.inflight--;
+    ins_st.pool++;
+    if (e) e->ins = NULL;
+    if (ns->dropped) {
+        /* the vector goes with the index; ns_free frees the entries it
+         * finds on the slot array and the unindexed list */
+        if (e) unindexed_push(ns, e);
+    } else if (in->hr != HNSW_OK) {
+        if (e) unindexed_push(ns, e);   /* exact tier only (pre-checked: rare) */
+    } else if (!e) {
+        hnsw_delete(ns->idx, in->slot);
+        ins_st.orphaned++;
+    } else if (slots_reserve(ns, in->slot) != 0) {
+        hnsw_delete(ns->idx, in->slot);
+        unindexed_push(ns, e);
+    } else {
+        e->slot = in->slot;
+        ns->slots[in->slot] = e;
+    }
+    if (--ns->refs == 0 && ns->dropped) ns_free(ns);
+    free(in);
+}
+
+/* 1 if vec[dim] is finite and not zero (what hnsw_insert accepts). */
+static int vec_insertable(const float *vec, uint32_t dim) {
+    float ss = 0;
+    for (uint32_t i = 0; i < dim; i++) {
+        if (!isfinite(vec[i])) return 0;
+        ss += vec[i] * vec[i];
+    }
+    return ss > 0 && isfinite(ss);
+}
+
+/* Queues the insert of vec on the pool (note 9) and returns the job, or
+ * NULL if the caller must insert inline (no pool, small namespace, vector
+ * the index would refuse, pool busy). The job's entry is set by the caller
+ * before it returns to the loop (done() runs on the loop, later). */
+static struct cache_ins *ins_submit(cache_ns *ns, const float *vec) {
+    workers *pool = vset_pool();
+    if (!pool || ns->byid.count < CACHE_ASYNC_MIN || !vec_insertable(vec, ns->cfg.dim) ||
+        ins_st.inflight >= (uint64_t)workers_threads(pool) * CACHE_INS_PER_THREAD)
+        return NULL;
+    struct cache_ins *in = malloc(sizeof *in + ns->cfg.dim * sizeof(float));
+    if (!in) return NULL;
+    memset(in, 0, sizeof *in);
+    in->job.work = ins_work;
+    in->job.done = ins_done;
+    in->ns = ns;
+    in->idx = ns->idx;
+    in->dim = ns->cfg.dim;
+    memcpy(in->vec, vec, ns->cfg.dim * sizeof(float));
+    if (workers_submit(pool, &in->job) != 0) {
+        free(in);
+        return NULL;
+    }
+    ns->refs++;
+    in->next = ns->inserts;
+    if (ns->inserts) ns->inserts->prev = in;
+    ns->inserts = in;
+    ns->n_inserts++;
+    ins_st.inflight++;
+    return in;
+}
+
 int cache_put(cache_ns *ns, const cache_put_args *a, int64_t now_ms, cache_entry **out) {
     uint64_t key;
     int rc = cache_key(a->prompt, a->prompt_len, &key);
@@ -441,7 +584,15 @@ int cache_put_vec(cache_ns *ns, const cache_put_args *a, const float *vec, int64
 }
 
 int cache_entry_index(cache_ns *ns, cache_entry *e, const float *vec) {
-    if (e->slot != CACHE_NO_SLOT) return CACHE_OK;
+    if (e->slot != CACHE_NO_SLOT || e->ins) return CACHE_OK;
+    struct cache_ins *in = ins_submit(ns, vec);
+    if (in) {
+        unindexed_unlink(ns, e);
+        in->e = e;
+        e->ins = in;
+        return CACHE_OK;
+    }
+    ins_st.inline_++;
     uint32_t slot;
     int hr = hnsw_insert(ns->idx, vec, ns->cfg.dim, &slot);
     if (hr != HNSW_OK) return hr == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_EINDEX;
@@ -476,8 +627,13 @@ static int put_entry(cache_ns *ns, const cache_put_args *a, uint64_t key, const 
     if (lexidf_add(ns->idf, e->doc->ids, e->doc->n) != LEX_OK) goto oom;
     int hr = HNSW_OK;
     e->slot = CACHE_NO_SLOT;
-    if (vec) hr = hnsw_insert(ns->idx, vec, ns->cfg.dim, &e->slot);
-    if (hr != HNSW_OK || (vec && slots_reserve(ns, e->slot) != 0)) {
+    /* nothing below fails once the insert is queued (note 9) */
+    struct cache_ins *in = vec ? ins_submit(ns, vec) : NULL;
+    if (vec && !in) {
+        hr = hnsw_insert(ns->idx, vec, ns->cfg.dim, &e->slot);
+        ins_st.inline_++;
+    }
+    if (hr != HNSW_OK || (vec && !in && slots_reserve(ns, e->slot) != 0)) {
         if (hr == HNSW_OK) hnsw_delete(ns->idx, e->slot);
         lexidf_remove(ns->idf, e->doc->ids, e->doc->n);
         entry_free(e);
@@ -497,8 +653,14 @@ static int put_entry(cache_ns *ns, const cache_put_args *a, uint64_t key, const 
                e->params.n + e->meta.n + 5;
     map_put(&ns->exact, key, e);   /* cannot fail: room reserved above */
     map_put(&ns->byid, e->id, e);
-    if (vec) ns->slots[e->slot] = e;
-    else unindexed_push(ns, e);
+    if (in) {
+        in->e = e;
+        e->ins = in;
+    } else if (vec) {
+        ns->slots[e->slot] = e;
+    } else {
+        unindexed_push(ns, e);
+    }
     ns->entry_bytes += e->bytes;
     ns->st.puts++;
     *out = e;
@@ -532,21 +694,84 @@ static cache_entry *slot_entry(const cache_ns *ns, uint32_t slot, uint64_t id_li
     return e && e->id < id_limit ? e : NULL;
 }
 
-/* The pick over HNSW results res[0..n) for the query features (ids, tfs,
- * nf), with expired entries filtered out (in-grace ones kept if
- * allow_stale). Entries past grace met on the way are deleted afterwards. */
-static void semantic_pick(cache_ns *ns, const hnsw_result *res, int n, const uint32_t *ids,
-                          const uint8_t *tfs, uint32_t nf, uint64_t id_limit, float threshold,
-                          int allow_stale, int64_t now, cache_hit *out) {
+/* An entry whose insert is in flight, by public id, and its cosine
+ * distance to a query (note 9: read-your-writes for the semantic tier). */
+typedef struct cache_pend {
+    uint64_t id;
+    float dist;
+} cache_pend;
+
+/* The distances of q[dim] to the vectors of ns's in-flight inserts into
+ * out[0..ns->n_inserts); returns how many. Loop thread (the job vectors
+ * are only read: the worker reads them too). */
+static uint32_t pending_near(const cache_ns *ns, const float *q, uint32_t dim, cache_pend *out) {
+    float qq = 0;
+    for (uint32_t i = 0; i < dim; i++) qq += q[i] * q[i];
+    if (!(qq > 0)) return 0;
+    uint32_t n = 0;
+    for (const struct cache_ins *in = ns->inserts; in && n < ns->n_inserts; in = in->next) {
+        if (!in->e) continue;
+        float dot = 0, vv = 0;
+        for (uint32_t i = 0; i < dim; i++) {
+            dot += q[i] * in->vec[i];
+            vv += in->vec[i] * in->vec[i];
+        }
+        out[n].id = in->e->id;
+        out[n].dist = 1.0f - dot / (sqrtf(qq) * sqrtf(vv));   /* vv > 0: vec_insertable */
+        n++;
+    }
+    return n;
+}
+
+/* The candidates of a semantic lookup, looked up afresh: the HNSW results
+ * res[0..n) that map to live entries existing before id_limit, merged by
+ * distance with the in-flight entries px[0..np) that still exist and are
+ * not among them (their insert may have completed since); at most max,
+ * nearest first. Returns how many went to ents/dist. */
+static int cands_build(const cache_ns *ns, const hnsw_result *res, int n, const cache_pend *px,
+                       uint32_t np, uint64_t id_limit, cache_entry **ents, float *dist,
+                       int max) {
+    int m = 0;
+    for (int i = 0; i < n && m < max; i++) {
+        cache_entry *e = slot_entry(ns, res[i].id, id_limit);
+        if (!e) continue;
+        ents[m] = e;
+        dist[m] = res[i].dist;
+        m++;
+    }
+    for (uint32_t j = 0; j < np && max > 0; j++) {
+        cache_entry *e = map_get(&ns->byid, px[j].id);
+        if (!e || e->id >= id_limit) continue;
+        int dup = 0;
+        for (int i = 0; i < m; i++) dup |= ents[i] == e;
+        if (dup || (m == max && px[j].dist >= dist[m - 1])) continue;
+        int i = m < max ? m++ : max - 1;
+        for (; i > 0 && dist[i - 1] > px[j].dist; i--) {
+            ents[i] = ents[i - 1];
+            dist[i] = dist[i - 1];
+        }
+        ents[i] = e;
+        dist[i] = px[j].dist;
+    }
+    return m;
+}
+
+/* The pick over HNSW results res[0..n) and in-flight entries px[0..np)
+ * (cands_build) for the query features (ids, tfs, nf), with expired
+ * entries filtered out (in-grace ones kept if allow_stale). Entries past
+ * grace met on the way are deleted afterwards. */
+static void semantic_pick(cache_ns *ns, const hnsw_result *res, int n, const cache_pend *px,
+                          uint32_t np, const uint32_t *ids, const uint8_t *tfs, uint32_t nf,
+                          uint64_t id_limit, float threshold, int allow_stale, int64_t now,
+                          cache_hit *out) {
     const lex_doc *docs[CACHE_CANDIDATES];
     cache_entry *ents[CACHE_CANDIDATES], *dead[CACHE_CANDIDATES];
+    float dist[CACHE_CANDIDATES];
     int ndead = 0;
-    if (n > CACHE_CANDIDATES) n = CACHE_CANDIDATES;
+    n = cands_build(ns, res, n, px, np, id_limit, ents, dist, CACHE_CANDIDATES);
     for (int i = 0; i < n; i++) {
-        cache_entry *e = slot_entry(ns, res[i].id, id_limit);
-        ents[i] = e;
+        cache_entry *e = ents[i];
         docs[i] = NULL;
-        if (!e) continue;
         if (past_grace(ns, e, now)) {
             int seen = 0;   /* defensive: one entry appears once in HNSW results */
             for (int d = 0; d < ndead; d++) seen |= dead[d] == e;
@@ -560,9 +785,9 @@ static void semantic_pick(cache_ns *ns, const hnsw_result *res, int n, const uin
         /* provider vectors: results come nearest first; the first usable
          * candidate at or above the cosine threshold is the answer */
         for (int i = 0; i < n; i++)
-            if (docs[i] && 1.0f - res[i].dist >= threshold) {
+            if (docs[i] && 1.0f - dist[i] >= threshold) {
                 out->e = ents[i];
-                out->score = 1.0f - res[i].dist;
+                out->score = 1.0f - dist[i];
                 out->tier = expired(out->e, now) ? CACHE_STALE : CACHE_SEMANTIC;
                 break;
             }
@@ -594,8 +819,11 @@ static int semantic(cache_ns *ns, const float *vec, float threshold, int allow_s
     int n = hnsw_search(ns->idx, vec, ns->cfg.dim, CACHE_CANDIDATES, 0, res);
     obs_mark_search(t0);
     if (n < 0) return n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_OK;
-    semantic_pick(ns, res, n, scratch.ids, scratch.tfs, scratch.n, UINT64_MAX, threshold,
+    cache_pend *px = ns->n_inserts ? malloc(ns->n_inserts * sizeof *px) : NULL;
+    uint32_t np = px ? pending_near(ns, vec, ns->cfg.dim, px) : 0;
+    semantic_pick(ns, res, n, px, np, scratch.ids, scratch.tfs, scratch.n, UINT64_MAX, threshold,
                   allow_stale, now, out);
+    free(px);
     return CACHE_OK;
 }
 
@@ -613,6 +841,8 @@ struct cache_query {
     uint8_t *tfs;
     uint32_t nf;
     hnsw_result *res;         /* want entries */
+    cache_pend *px;           /* in-flight inserts near the query at the start */
+    uint32_t np;
 };
 
 /* A query of vec (dim floats) and scratch's features for `want`
@@ -626,7 +856,9 @@ static cache_query *query_new(cache_ns *ns, const float *vec, uint32_t want, int
     q->ids = malloc((scratch.n ? scratch.n : 1) * sizeof *q->ids);
     q->tfs = malloc(scratch.n ? scratch.n : 1);
     q->res = malloc(want * sizeof *q->res);
-    if (!q->vec || !q->ids || !q->tfs || !q->res) {
+    q->px = ns->n_inserts ? malloc(ns->n_inserts * sizeof *q->px) : NULL;
+    if (!q->vec || !q->ids || !q->tfs || !q->res || (ns->n_inserts && !q->px)) {
+        free(q->px);
         free(q->vec);
         free(q->ids);
         free(q->tfs);
@@ -638,6 +870,7 @@ static cache_query *query_new(cache_ns *ns, const float *vec, uint32_t want, int
     memcpy(q->ids, scratch.ids, scratch.n * sizeof *q->ids);
     memcpy(q->tfs, scratch.tfs, scratch.n);
     q->nf = scratch.n;
+    q->np = q->px ? pending_near(ns, vec, q->dim, q->px) : 0;
     q->ns = ns;
     q->id_limit = ns->next_id;
     q->now = now;
@@ -653,6 +886,7 @@ void cache_query_free(cache_query *q) {
     free(q->ids);
     free(q->tfs);
     free(q->res);
+    free(q->px);
     free(q);
 }
 
@@ -787,32 +1021,45 @@ int cache_lookup_finish(cache_query *q, cache_hit *out) {
         if (q->n == HNSW_ENOMEM) return CACHE_ENOMEM;
         q->n = 0;
     }
-    semantic_pick(ns, q->res, q->n, q->ids, q->tfs, q->nf, q->id_limit, q->threshold, 0, q->now,
-                  out);
+    semantic_pick(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf, q->id_limit,
+                  q->threshold, 0, q->now, out);
     if (out->tier == CACHE_MISS && q->allow_stale && !exact_stale(ns, q->key, q->now, out))
-        semantic_pick(ns, q->res, q->n, q->ids, q->tfs, q->nf, q->id_limit, q->threshold, 1,
-                      q->now, out);
+        semantic_pick(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf, q->id_limit,
+                      q->threshold, 1, q->now, out);
     count_outcome(ns, out, q->now);
     return CACHE_OK;
 }
 
-/* CACHE.SEARCH's filter over results res[0..n): live entries (existing
- * before id_limit), scored. Returns how many went to out. */
-static int search_collect(cache_ns *ns, const hnsw_result *res, int n, const uint32_t *ids,
-                          const uint8_t *tfs, uint32_t nf, uint64_t id_limit, uint32_t k,
-                          int64_t now, cache_entry **out, float *score, float *cosine) {
+/* CACHE.SEARCH's filter over results res[0..n) and in-flight entries
+ * px[0..np) (cands_build): live entries (existing before id_limit),
+ * scored. Returns how many went to out, or CACHE_ENOMEM. */
+static int search_collect(cache_ns *ns, const hnsw_result *res, int n, const cache_pend *px,
+                          uint32_t np, const uint32_t *ids, const uint8_t *tfs, uint32_t nf,
+                          uint64_t id_limit, uint32_t k, int64_t now, cache_entry **out,
+                          float *score, float *cosine) {
     lex_params lp;
     lex_params_default(&lp);
+    int nc = (n > 0 ? n : 0) + (int)np;
+    cache_entry **ents = malloc((nc ? nc : 1) * sizeof *ents);
+    float *dist = malloc((nc ? nc : 1) * sizeof *dist);
+    if (!ents || !dist) {
+        free(ents);
+        free(dist);
+        return CACHE_ENOMEM;
+    }
+    nc = cands_build(ns, res, n, px, np, id_limit, ents, dist, nc);
     int m = 0;
-    for (int i = 0; i < n && (uint32_t)m < k; i++) {
-        cache_entry *e = slot_entry(ns, res[i].id, id_limit);
-        if (!e || expired(e, now)) continue;
+    for (int i = 0; i < nc && (uint32_t)m < k; i++) {
+        cache_entry *e = ents[i];
+        if (expired(e, now)) continue;
         out[m] = e;
-        cosine[m] = 1.0f - res[i].dist;
+        cosine[m] = 1.0f - dist[i];
         score[m] = ns->cfg.ext_embedder ? cosine[m]
                                         : lexscore_similarity(ns->idf, &lp, ids, tfs, nf, e->doc);
         m++;
     }
+    free(ents);
+    free(dist);
     return m;
 }
 
@@ -828,9 +1075,14 @@ int cache_search(cache_ns *ns, const char *prompt, size_t len, uint32_t k, int64
     uint64_t t0 = obs_clock();
     int n = hnsw_search(ns->idx, qvec, ns->cfg.dim, want, 0, res);
     obs_mark_search(t0);
-    int m = search_collect(ns, res, n, scratch.ids, scratch.tfs, scratch.n, UINT64_MAX, k, now,
-                           out, score, cosine);
+    cache_pend *px = ns->n_inserts ? malloc(ns->n_inserts * sizeof *px) : NULL;
+    uint32_t np = px ? pending_near(ns, qvec, ns->cfg.dim, px) : 0;
+    int m = n < 0 ? 0
+                  : search_collect(ns, res, n, px, np, scratch.ids, scratch.tfs, scratch.n,
+                                   UINT64_MAX, k, now, out, score, cosine);
+    free(px);
     free(res);
+    if (m < 0) return m;
     return n < 0 ? (n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_EINDEX) : m;
 }
 
@@ -861,8 +1113,8 @@ int cache_search_finish(cache_query *q, cache_entry **out, float *score, float *
     cache_ns *ns = q->ns;
     if (ns->dropped) return 0;
     if (q->n < 0) return q->n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_EINDEX;
-    return search_collect(ns, q->res, q->n, q->ids, q->tfs, q->nf, q->id_limit, q->k, q->now,
-                          out, score, cosine);
+    return search_collect(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf, q->id_limit,
+                          q->k, q->now, out, score, cosine);
 }
 
 cache_entry *cache_entry_by_id(cache_ns *ns, uint64_t id) { return map_get(&ns->byid, id); }

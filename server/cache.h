@@ -18,7 +18,11 @@
  * search of a started query on a worker thread (workers.h): the semantic
  * tier of a lookup and CACHE.SEARCH are split into start (loop: exact tier,
  * embedding), run (pool: hnsw_search only) and finish (loop: candidate
- * re-validation, lexscore pick, stats). See cache.c note 8. */
+ * re-validation, lexscore pick, stats). See cache.c note 8. Likewise the
+ * HNSW insert of a PUT into a namespace of at least CACHE_ASYNC_MIN
+ * entries runs on the pool (vset_pool()) when one is set: the entry serves
+ * the exact tier at once and the semantic tier once its insert completed
+ * (cache.c note 9). */
 #ifndef SIMCACHE_CACHE_H
 #define SIMCACHE_CACHE_H
 
@@ -84,6 +88,9 @@ typedef struct cache_entry {
      * doubly linked list (ns->unindexed); cache_embed.c indexes them */
     struct cache_entry *unx_prev, *unx_next;
     int embedding;            /* cache_embed.c: an embedding call is in flight */
+    /* HNSW insert of this entry running on the pool (cache.c note 9): the
+     * entry has no slot yet and is on no list but ns->inserts' job */
+    struct cache_ins *ins;
 } cache_entry;
 
 /* u64 -> pointer open-addressing map (linear probing, backward-shift
@@ -143,6 +150,8 @@ typedef struct cache_ns {
     struct cache_ns *next;
     cache_entry *unindexed;   /* entries with slot CACHE_NO_SLOT (list head) */
     size_t n_unindexed;       /* length of that list */
+    struct cache_ins *inserts; /* HNSW inserts in flight on the pool (note 9) */
+    uint32_t n_inserts;       /* length of that list */
 } cache_ns;
 
 typedef struct cache_hit {
@@ -299,6 +308,16 @@ int cache_lookup_degraded(cache_ns *ns, uint64_t key, int allow_stale, int64_t n
  * returned, not just marked free. Definitions (CACHE.CREATE options) stay.
  * Returns the number of entries deleted. */
 size_t cache_flushall(void);
+
+/* Counters of the HNSW inserts of PUTs (cache.c note 9), for INFO:
+ * in flight on the pool now, completed on the pool, run inline on the loop
+ * (small namespace, no pool, pool busy), and pool inserts whose entry was
+ * gone (deleted, expired, replaced, flushed) at completion, so the vector
+ * was deleted again. */
+typedef struct cache_insert_stats {
+    uint64_t inflight, pool, inline_, orphaned;
+} cache_insert_stats;
+void cache_insert_stats_get(cache_insert_stats *out);
 
 /* Frees every namespace (shutdown, tests). */
 void cache_shutdown(void);

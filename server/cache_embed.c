@@ -533,7 +533,7 @@ void cache_embed_put(client *c, cache_ns *ns, tenant *t, const cache_put_args *a
     alias_route_put(r, e->cost_nusd);
     reply_integer(c, (long long)e->id);
     cache_pending_resolve(ns, e);
-    if (e->slot == CACHE_NO_SLOT) index_submit(ns, e);
+    if (e->slot == CACHE_NO_SLOT && !e->ins) index_submit(ns, e);   /* no vector yet */
 }
 
 static int64_t last_cron_ms;

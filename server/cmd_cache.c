@@ -39,7 +39,13 @@
  *    wait and replies keep their order. The completion replies nothing if
  *    the client closed; a namespace dropped meanwhile answers a miss (GET)
  *    or an empty array (SEARCH). A full queue or no pool: the loop answers
- *    inline, as VSIM does. INFO cache counts both paths. */
+ *    inline, as VSIM does. INFO cache counts both paths.
+ * 6. Threaded insert: CACHE.PUT needs no parking. cache_put stores the
+ *    entry and this command replies with its id at once; the HNSW insert
+ *    runs on the same pool for namespaces of at least CACHE_ASYNC_MIN
+ *    entries (cache.c note 9); lookups meanwhile also compare against the
+ *    in-flight vectors, so a pipelined GET sees the PUT in both tiers.
+ *    INFO cache: cache_inserts_inflight / _threaded / _inline / _orphaned. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1061,6 +1067,12 @@ void cache_info(sbuf *o) {
                 (unsigned long long)ev, (unsigned long long)pending_count(),
                 (unsigned long long)tenants, (unsigned long long)exhausted,
                 (unsigned long long)g_searches_threaded, (unsigned long long)g_searches_inline);
+    cache_insert_stats is;
+    cache_insert_stats_get(&is);
+    sbuf_printf(o, "cache_inserts_inflight:%llu\r\ncache_inserts_threaded:%llu\r\n"
+                "cache_inserts_inline:%llu\r\ncache_inserts_orphaned:%llu\r\n",
+                (unsigned long long)is.inflight, (unsigned long long)is.pool,
+                (unsigned long long)is.inline_, (unsigned long long)is.orphaned);
     cache_embed_info(o);
 }
 
