@@ -208,6 +208,16 @@ void cache_ns_config_default(cache_ns_config *cfg) {
     cfg->ef = 100;
 }
 
+/* A new, empty HNSW index with cfg's parameters (create and reset). */
+static int index_create(const cache_ns_config *cfg, hnsw **out) {
+    hnsw_params p;
+    hnsw_params_default(&p, cfg->dim);
+    p.M = cfg->M;
+    p.ef_search = cfg->ef;
+    p.storage = cfg->quant_int8 ? HNSW_STORE_I8 : HNSW_STORE_F32;
+    return hnsw_create(&p, out);
+}
+
 int cache_ns_create(tenant *t, const char *name, size_t len, const cache_ns_config *cfg,
                     cache_ns **out) {
     if (len == 0 || len >= CACHE_NS_NAME_MAX) return CACHE_EINDEX;
@@ -222,12 +232,7 @@ int cache_ns_create(tenant *t, const char *name, size_t len, const cache_ns_conf
         snprintf(ns->fingerprint, sizeof ns->fingerprint, "%s", cfg->ext_fingerprint);
     else if (embed_builtin_fingerprint(cfg->dim, ns->fingerprint, sizeof ns->fingerprint) != 0)
         goto fail;
-    hnsw_params p;
-    hnsw_params_default(&p, cfg->dim);
-    p.M = cfg->M;
-    p.ef_search = cfg->ef;
-    p.storage = cfg->quant_int8 ? HNSW_STORE_I8 : HNSW_STORE_F32;
-    int hr = hnsw_create(&p, &ns->idx);
+    int hr = index_create(cfg, &ns->idx);
     if (hr != HNSW_OK) {
         rc = hr == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_EINDEX;
         goto fail;
@@ -335,7 +340,8 @@ size_t cache_ns_flush(cache_ns *ns) {
     return n;
 }
 
-static void ns_free(cache_ns *ns) {
+/* Frees ns's entries, slot array, maps, index and IDF table (not ns). */
+static void ns_free_contents(cache_ns *ns) {
     for (uint32_t i = 0; i < ns->nslots; i++)
         if (ns->slots[i]) entry_free(ns->slots[i]);
     for (cache_entry *e = ns->unindexed, *n; e; e = n) {
@@ -347,6 +353,10 @@ static void ns_free(cache_ns *ns) {
     map_free(&ns->byid);
     hnsw_free(ns->idx);
     lexidf_free(ns->idf);
+}
+
+static void ns_free(cache_ns *ns) {
+    ns_free_contents(ns);
     free(ns);
 }
 
@@ -366,30 +376,15 @@ void cache_ns_drop(cache_ns *ns) {
  * holds ns (a worker may be reading the index). CACHE_OK or CACHE_ENOMEM
  * (nothing changed). Returns the number of entries freed in *n. */
 static int ns_reset(cache_ns *ns, size_t *n) {
-    hnsw_params p;
-    hnsw_params_default(&p, ns->cfg.dim);
-    p.M = ns->cfg.M;
-    p.ef_search = ns->cfg.ef;
-    p.storage = ns->cfg.quant_int8 ? HNSW_STORE_I8 : HNSW_STORE_F32;
     hnsw *idx;
     lex_idf *idf;
-    if (hnsw_create(&p, &idx) != HNSW_OK) return CACHE_ENOMEM;
+    if (index_create(&ns->cfg, &idx) != HNSW_OK) return CACHE_ENOMEM;
     if (lexidf_create(LEXIDF_BITS_DEFAULT, &idf) != LEX_OK) {
         hnsw_free(idx);
         return CACHE_ENOMEM;
     }
     *n = ns->byid.count;
-    for (uint32_t i = 0; i < ns->nslots; i++)
-        if (ns->slots[i]) entry_free(ns->slots[i]);
-    for (cache_entry *e = ns->unindexed, *nx; e; e = nx) {
-        nx = e->unx_next;
-        entry_free(e);
-    }
-    free(ns->slots);
-    map_free(&ns->exact);
-    map_free(&ns->byid);
-    hnsw_free(ns->idx);
-    lexidf_free(ns->idf);
+    ns_free_contents(ns);
     ns->idx = idx;
     ns->idf = idf;
     ns->slots = NULL;
