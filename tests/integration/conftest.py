@@ -28,6 +28,7 @@ Design decisions:
 """
 import csv
 import os
+import uuid
 import shutil
 import signal
 import socket
@@ -473,3 +474,30 @@ def tool_env():
     env["HOME"] = _TOOL_HOME
     env["REDISCLI_HISTFILE"] = "/dev/null"
     return env
+
+
+# ---- shared by the CACHE.* test files ----
+
+def ns_name():
+    """A fresh namespace name, unique across tests and runs."""
+    return "ns-" + uuid.uuid4().hex[:12]
+
+
+def as_dict(reply):
+    """RESP2 flat array -> dict with str keys (values left as bytes/ints)."""
+    it = iter(reply)
+    return {k.decode() if isinstance(k, bytes) else k: v for k, v in zip(it, it)}
+
+
+# Three stored prompts and a rewording of each that the built-in embedder
+# serves semantically (test_cache_async.py, test_cache_put_async.py).
+FAQ = {
+    "How do I reset my password?": "reset",
+    "What is the refund policy for annual plans?": "refund",
+    "How can I export my data to CSV?": "export",
+}
+REWORDED = {
+    "how do I reset my password please": "reset",
+    "what is the refund policy for annual plan": "refund",
+    "How can I export all my data to CSV": "export",
+}

@@ -6,22 +6,15 @@ Namespaces are not keys: FLUSHALL (run by the `r` fixture) does not drop
 them, so every test creates its own uniquely named namespace."""
 import threading
 import time
-import uuid
 
 import pytest
+
+from conftest import ns_name, as_dict
 import redis
 
 pytestmark = pytest.mark.simcache_only
 
 
-def ns_name():
-    return "ns-" + uuid.uuid4().hex[:12]
-
-
-def as_dict(reply):
-    """RESP2 flat array -> dict with str keys (values left as bytes/ints)."""
-    it = iter(reply)
-    return {k.decode() if isinstance(k, bytes) else k: v for k, v in zip(it, it)}
 
 
 def get(r, ns, prompt, *opts):

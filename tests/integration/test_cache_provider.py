@@ -19,17 +19,14 @@ pipelined replies out of order; FLUSHALL leaving cached answers behind."""
 import json
 import math
 import os
-import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
-import uuid
 
 import pytest
 
-from conftest import RespConn
+from conftest import RespConn, ns_name, as_dict
 from otlp_collector import Collector, attrs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -92,13 +89,6 @@ def ps(fk, server_factory):
     s.r.close()
 
 
-def as_dict(reply):
-    it = iter(reply)
-    return {k.decode() if isinstance(k, bytes) else k: v for k, v in zip(it, it)}
-
-
-def ns_name():
-    return "ns-" + uuid.uuid4().hex[:10]
 
 
 def get(r, ns, prompt, *opts):

@@ -15,32 +15,16 @@ under ASan+UBSan (use-after-free of an entry or a job would abort)."""
 import socket
 import threading
 import time
-import uuid
 
 import pytest
 
+from conftest import ns_name, as_dict, FAQ, REWORDED
+
 pytestmark = pytest.mark.simcache_only
 
-FAQ = {
-    "How do I reset my password?": "reset",
-    "What is the refund policy for annual plans?": "refund",
-    "How can I export my data to CSV?": "export",
-}
-REWORDED = {
-    "how do I reset my password please": "reset",
-    "what is the refund policy for annual plan": "refund",
-    "How can I export all my data to CSV": "export",
-}
 FILLERS = 100
 
 
-def ns_name():
-    return "ns-" + uuid.uuid4().hex[:12]
-
-
-def as_dict(reply):
-    it = iter(reply)
-    return {k.decode() if isinstance(k, bytes) else k: v for k, v in zip(it, it)}
 
 
 def fillers(c, ns, n=FILLERS, start=0):

@@ -6,9 +6,10 @@ prices from `--price <model> <usd per 1M in> <usd per 1M out>`."""
 import random
 import threading
 import time
-import uuid
 
 import pytest
+
+from conftest import as_dict
 import redis
 
 pytestmark = pytest.mark.simcache_only
@@ -23,10 +24,6 @@ USERS = [
     "--price", "cheap", "0.15", "0.6",
 ]
 
-
-def as_dict(reply):
-    it = iter(reply)
-    return {k.decode(): v for k, v in zip(it, it)}
 
 
 @pytest.fixture

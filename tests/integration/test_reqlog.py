@@ -11,7 +11,7 @@ import uuid
 import pytest
 import redis
 
-from conftest import SERVER, Server
+from conftest import SERVER, Server, ns_name, as_dict
 
 pytestmark = pytest.mark.simcache_only
 
@@ -28,13 +28,6 @@ FIELDS = ["id", "time_us", "tenant", "namespace", "op", "tier", "score", "entry_
           "span_id", "error", "truncated"]
 
 
-def ns_name():
-    return "ns-" + uuid.uuid4().hex[:12]
-
-
-def as_dict(reply):
-    it = iter(reply)
-    return {k.decode() if isinstance(k, bytes) else k: v for k, v in zip(it, it)}
 
 
 def log(r, *args):

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from otlp_collector import Collector, attrs, black_hole
-from conftest import free_port
+from conftest import free_port, ns_name, as_dict
 
 pytestmark = pytest.mark.simcache_only
 
@@ -24,19 +24,12 @@ HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
 
-def ns_name():
-    return "ns-" + uuid.uuid4().hex[:12]
-
 
 def tp(trace=None, parent=None, flags="01"):
     trace = trace or uuid.uuid4().hex
     parent = parent or uuid.uuid4().hex[:16]
     return trace, parent, "00-%s-%s-%s" % (trace, parent, flags)
 
-
-def as_dict(reply):
-    it = iter(reply)
-    return {k.decode() if isinstance(k, bytes) else k: v for k, v in zip(it, it)}
 
 
 def info(r, section):
