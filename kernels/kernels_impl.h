@@ -3,8 +3,9 @@
  *
  * Each tier file defines one `const kernels kernels_table_<tier>` and
  * nothing else public, so dispatch.c is the only place that knows which
- * tiers exist. A tier file is compiled only when its tier is
- * (SIMCACHE_KERNELS_HAVE_AVX2 / SIMCACHE_KERNELS_HAVE_NEON, set by
+ * tiers exist (avx2.c also defines kernels_table_avx2_vnni, its AVX-VNNI
+ * variant). A tier file is compiled only when its tier is
+ * (SIMCACHE_KERNELS_HAVE_AVX2 / _AVX512 / _NEON, set by
  * kernels/CMakeLists.txt from the target processor). */
 #ifndef SIMCACHE_KERNELS_IMPL_H
 #define SIMCACHE_KERNELS_IMPL_H
@@ -18,6 +19,10 @@ extern const kernels kernels_table_ref;
 extern const kernels kernels_table_scalar;
 #ifdef SIMCACHE_KERNELS_HAVE_AVX2
 extern const kernels kernels_table_avx2;
+extern const kernels kernels_table_avx2_vnni;
+#endif
+#ifdef SIMCACHE_KERNELS_HAVE_AVX512
+extern const kernels kernels_table_avx512;
 #endif
 #ifdef SIMCACHE_KERNELS_HAVE_NEON
 extern const kernels kernels_table_neon;
