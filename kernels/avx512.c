@@ -51,6 +51,18 @@
 
 #include "kernels/kernels_impl.h"
 
+/* Sum of 16 int32 lanes modulo 2^32. Not _mm512_reduce_add_epi32: gcc
+ * 12 finishes that one with a C int addition, which UBSan rightly reports
+ * as signed overflow when the sum wraps (the kernels.h contract). */
+static inline int32_t hsum_epi32_512(__m512i v)
+{
+    __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
 /* Lanes 0..r-1 of a 16-lane mask, r in 0..16. */
 static inline __mmask16 mask16(size_t r)
 {
@@ -141,7 +153,7 @@ static int32_t dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n)
     /* sum - 128 * bsum, lane-wise modulo 2^32 (shifts and subtracts wrap) */
     __m512i s = _mm512_add_epi32(s0, s1), c = _mm512_add_epi32(c0, c1);
     s = _mm512_sub_epi32(s, _mm512_slli_epi32(c, 7));
-    return _mm512_reduce_add_epi32(s);
+    return hsum_epi32_512(s);
 }
 #undef DOT_I8_STEP
 
@@ -171,7 +183,7 @@ static int32_t l2sq_i8_avx512(const int8_t *a, const int8_t *b, size_t n)
         __mmask64 m = mask64(n - i);
         s1 = sqdiff_i8(_mm512_maskz_loadu_epi8(m, a + i), _mm512_maskz_loadu_epi8(m, b + i), s1);
     }
-    return _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
+    return hsum_epi32_512(_mm512_add_epi32(s0, s1));
 }
 
 static inline __m512 load_f16x16(const uint16_t *p)
