@@ -19,13 +19,15 @@
  *    quant_i8 10.1 -> 3.5 ns. Masked stores remain for n < 16. All loads
  *    are unaligned (loadu).
  * 2. dot_f32 / l2sq_f32 keep four 16-lane accumulators (64 floats per loop
- *    turn), then a 16-float loop on one accumulator. On Zen 5 (two 512-bit
- *    loads per cycle, FMA latency 4) f32 dot is load-bound at one FMA per
- *    cycle = 32 FLOP/cycle, and four chains cover the latency. kernel-bench,
- *    64-byte-aligned rows: 92-97% of that peak at d >= 768 (47.1 ns at
- *    d=3072 against avx2's 92.6), 47% at d=100 (3.2 ns, where the masked
- *    tail and the horizontal sum dominate). Operands 16 bytes off a 64-byte
- *    boundary split every load across cache lines: 96.4 ns at d=3072.
+ *    turn), then at most one 32- and one 16-float step and the masked
+ *    tail, each on its own accumulator (short chains for small n: d=100
+ *    3.1 -> 2.9 ns against one 16-float loop). On Zen 5 (two 512-bit loads
+ *    per cycle, FMA latency 4) f32 dot is load-bound at one FMA per cycle
+ *    = 32 FLOP/cycle, and four chains cover the latency. kernel-bench,
+ *    64-byte-aligned rows: 88-97% of that peak at d >= 768 (47 ns at
+ *    d=3072 against avx2's 91), ~50% at d=100 (the masked tail and the
+ *    horizontal sum dominate). Operands 16 bytes off a 64-byte boundary
+ *    split every load across cache lines: 94 ns at d=3072.
  * 3. int8 dot: vpdpbusd multiplies unsigned by signed bytes, so `a` is
  *    biased: a + 128 = a ^ 0x80 is in [0, 255] for every int8, and
  *    sum (a_i + 128) b_i - 128 sum b_i = sum a_i b_i. sum b_i comes from a
@@ -91,11 +93,18 @@ static float dot_f32_avx512(const float *a, const float *b, size_t n)
         s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
         s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
     }
-    for (; i + 16 <= n; i += 16)
+    if (i + 32 <= n) {
         s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+        i += 32;
+    }
+    if (i + 16 <= n) {
+        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s2);
+        i += 16;
+    }
     if (i < n) {
         __mmask16 m = mask16(n - i);
-        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
+        s3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s3);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
@@ -117,11 +126,18 @@ static float l2sq_f32_avx512(const float *a, const float *b, size_t n)
         s2 = sqdiff_fmadd(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
         s3 = sqdiff_fmadd(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
     }
-    for (; i + 16 <= n; i += 16)
+    if (i + 32 <= n) {
         s0 = sqdiff_fmadd(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+        s1 = sqdiff_fmadd(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+        i += 32;
+    }
+    if (i + 16 <= n) {
+        s2 = sqdiff_fmadd(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s2);
+        i += 16;
+    }
     if (i < n) {
         __mmask16 m = mask16(n - i);
-        s1 = sqdiff_fmadd(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
+        s3 = sqdiff_fmadd(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s3);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 }
@@ -347,7 +363,8 @@ static void quant_i8_avx512(int8_t *dst, const float *src, float s, size_t n)
                          _mm512_cvtepi32_epi8(quant16(_mm512_loadu_ps(src + i), vs)));
     } else if (i < n) {
         __mmask16 m = mask16(n - i);
-        _mm512_mask_cvtepi32_storeu_epi8(dst + i, m, quant16(_mm512_maskz_loadu_ps(m, src + i), vs));
+        __m512i q = quant16(_mm512_maskz_loadu_ps(m, src + i), vs);
+        _mm512_mask_cvtepi32_storeu_epi8(dst + i, m, q);
     }
 }
 
