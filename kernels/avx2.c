@@ -66,7 +66,10 @@
  *      odd bytes go to 16-bit lanes by vpand/vpsrlw (no shuffles) and
  *      vpdpwssd squares and sums them: 7 ops per 32 bytes against 10 (4 of
  *      them sign-extending shuffles).
- *    Tails (< 32 bytes) go through the plain tier's tail code. */
+ *    Tails (< 32 bytes) go through the plain tier's tail code. kernel-bench
+ *    on this Zen 5 (median of 3 runs), ns per call, vnni vs plain: dot
+ *    d=384 5.4 vs 6.4, d=3072 38.0 vs 41.3; l2 d=384 7.4 vs 9.0, d=3072
+ *    69.8 vs 69.6 (no gain at large d: both then run at the same rate). */
 #include <immintrin.h>
 
 #include "kernels/kernels_impl.h"
