@@ -8,7 +8,15 @@
  *                                     every tier, e.g. avx2 and avx2+vnni)
  *        kernel_tiers --env-tier      check that kernels_init honoured
  *                                     SIMCACHE_KERNEL_TIER (ctest sets it)
- *                                     and that the chosen tier passes */
+ *                                     and that the chosen tier passes
+ *        kernel_tiers --expect VARIANT
+ *                                     every check, and the default choice
+ *                                     must be VARIANT (kernels_variant
+ *                                     name): ctest runs this under
+ *                                     qemu-x86_64 -cpu Haswell / Nehalem,
+ *                                     CPUs without AVX-512 or AVX-VNNI (or
+ *                                     AVX), so runtime detection is
+ *                                     tested on CPUs this machine is not */
 #include "tests/kernels/kcheck.h"
 
 static int report(const kcheck *c)
@@ -58,6 +66,10 @@ int main(int argc, char **argv)
     }
     kc_check_f16_conv(&c);
     kc_check_select(&c);
-    printf("default tier: %s (%s)\n", kernels_get()->name, kernels_variant(kernels_get()));
+    const char *variant = kernels_variant(kernels_get());
+    printf("default tier: %s (%s)\n", kernels_get()->name, variant);
+    if (argc > 2 && strcmp(argv[1], "--expect") == 0)
+        kc_result(&c, strcmp(variant, argv[2]) == 0, "default variant %s, expected %s", variant,
+                  argv[2]);
     return report(&c);
 }
