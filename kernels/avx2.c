@@ -463,7 +463,7 @@ static inline __m256i xor_load(const uint64_t *a, const uint64_t *b, size_t i)
                             _mm256_loadu_si256((const __m256i *)(b + i)));
 }
 
-static uint64_t hamming_u64_avx2(const uint64_t *a, const uint64_t *b, size_t nwords)
+uint64_t kernels_hamming_u64_avx2(const uint64_t *a, const uint64_t *b, size_t nwords)
 {
     const __m256i zero = _mm256_setzero_si256();
     __m256i acc = zero;
@@ -505,5 +505,5 @@ const kernels kernels_table_avx2 = {
     .scale_f32 = scale_f32_avx2,
     .maxabs_f32 = maxabs_f32_avx2,
     .quant_i8 = quant_i8_avx2,
-    .hamming_u64 = hamming_u64_avx2,
+    .hamming_u64 = kernels_hamming_u64_avx2,
 };
