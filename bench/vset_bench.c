@@ -25,7 +25,10 @@
  *   recall   200 queries (one connection): |VSIM & TRUTH| / 10, and the
  *            tie-aware recall10_ties: results scoring at least TRUTH's
  *            10th score count as hits (BIN scores are multiples of 1/dim,
- *            so the true top 10 is a set only up to ties)
+ *            so the true top 10 is a set only up to ties), and
+ *            recall10_f32: against the exact float cosine top 10 computed
+ *            here by brute force (what a quantisation costs in answers:
+ *            TRUTH itself uses the set's quantised distances)
  *   memory   MEMORY USAGE key / n
  * With --server-pid (same machine), the server's CPU time (user + system,
  * all threads, from /proc/PID/stat) is read around the pipelined VSIM
@@ -260,9 +263,35 @@ static int cmpd(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static double recall(double *ties) {
+/* The exact cosine top 10 of query qi over data (double accumulation). */
+static void cos_top10(int qi, int *top) {
+    const float *q = queries + (size_t)qi * C.dim;
+    double best[10];
+    int nb = 0;
+    for (int i = 0; i < C.n; i++) {
+        const float *x = data + (size_t)i * C.dim;
+        double dot = 0, nx = 0;
+        for (int d = 0; d < C.dim; d++) {
+            dot += (double)q[d] * x[d];
+            nx += (double)x[d] * x[d];
+        }
+        double s = nx > 0 ? dot / sqrt(nx) : -2;
+        if (nb < 10 || s > best[nb - 1]) {
+            int j = nb < 10 ? nb++ : 9;
+            while (j > 0 && best[j - 1] < s) {
+                best[j] = best[j - 1];
+                top[j] = top[j - 1];
+                j--;
+            }
+            best[j] = s;
+            top[j] = i;
+        }
+    }
+}
+
+static double recall(double *ties, double *vs_f32) {
     redisContext *c = conn();
-    int nq = 200 < C.queries ? 200 : C.queries, hits = 0, total = 0, thits = 0;
+    int nq = 200 < C.queries ? 200 : C.queries, hits = 0, total = 0, thits = 0, fhits = 0;
     vsim_withscores = 1; /* RESP2: name, score, name, score... */
     for (int q = 0; q < nq; q++) {
         redisReply *a = NULL, *b = NULL;
@@ -287,12 +316,24 @@ static double recall(double *ties) {
                 thits += atof(a->element[j]->str) >= last - 1e-6;
         }
         total += (int)b->elements / 2;
+        int top[10];
+        cos_top10(q, top);
+        for (size_t j = 0; j < a->elements; j += 2)
+            for (int t = 0; t < 10 && t < C.n; t++) {
+                char nm[32];
+                int len = snprintf(nm, sizeof nm, "e%d", top[t]);
+                if ((size_t)len == a->element[j]->len && !memcmp(nm, a->element[j]->str, len)) {
+                    fhits++;
+                    break;
+                }
+            }
         freeReplyObject(a);
         freeReplyObject(b);
     }
     redisFree(c);
     vsim_withscores = 0;
     *ties = total ? (double)thits / total : 0;
+    *vs_f32 = nq ? (double)fhits / (nq * (C.n < 10 ? C.n : 10)) : 0;
     return total ? (double)hits / total : 0;
 }
 
@@ -363,8 +404,8 @@ int main(int argc, char **argv) {
         p = strchr(p, ',');
         if (p) p++;
     }
-    double rec_ties;
-    double rec = recall(&rec_ties);
+    double rec_ties, rec_f32;
+    double rec = recall(&rec_ties, &rec_f32);
     r = redisCommand(c, "MEMORY USAGE %s", C.key);
     long long mem = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     freeReplyObject(r);
@@ -372,7 +413,7 @@ int main(int argc, char **argv) {
     long long card = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     freeReplyObject(r);
     if (cpu0 >= 0) printf("vsim_cpu_us=%.1f ", cpu_q / C.queries * 1e6);
-    printf("recall10_ties=%.4f ", rec_ties);
+    printf("recall10_ties=%.4f recall10_f32=%.4f ", rec_ties, rec_f32);
     printf("n=%d dim=%d conns=%d pipe=%d card=%lld vadd_per_s=%.0f vsim_per_s=%.0f "
            "lat_qps=%.0f p50_ms=%.3f p99_ms=%.3f recall10=%.4f bytes_per_vector=%.0f\n",
            C.n, C.dim, C.conns, C.pipe, card, C.n / t_ins, C.queries / t_q, nlat / t_lat,

@@ -19,7 +19,8 @@ Usage: bench/vset_bench.py [--full] [--build build/release] [--base DIR]
                    so both are measured under the same machine load
 --quants BIN,Q8,NOQUANT: one simcache column per quantisation (a fresh
 server each), the same data and queries: bytes/vector, QPS, recall@10
-against TRUTH (exact and tie-aware) side by side.
+against TRUTH (exact and tie-aware) and against the exact float32 cosine
+top 10 side by side.
 Extra options are passed to vset-bench (e.g. --quant NOQUANT, --ef 200,
 --open-rates 500,1000). Closed-loop latency: 50 connections, one request in
 flight each, no pipelining. Open loop: fixed arrival rate over the same 50
@@ -104,6 +105,7 @@ def main():
                  ("open_%s_cpu_us" % rate, "open loop %s/s: server CPU us per VSIM" % rate)]
     keys += [("recall10", "recall@10 vs TRUTH"),
              ("recall10_ties", "recall@10 vs TRUTH, ties counted"),
+             ("recall10_f32", "recall@10 vs exact float32 cosine (client brute force)"),
              ("bytes_per_vector", "bytes/vector (MEMORY USAGE)")]
     print("vset-bench %s" % " ".join(args))
     names = [t[0] for t in targets]
