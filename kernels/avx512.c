@@ -382,4 +382,8 @@ const kernels kernels_table_avx512 = {
     .scale_f32 = scale_f32_avx512,
     .maxabs_f32 = maxabs_f32_avx512,
     .quant_i8 = quant_i8_avx512,
+    /* avx2's (this tier requires AVX2; VPOPCNTDQ, which a 512-bit version
+     * would want, is not part of the tier's CPU check, and at the index's
+     * sizes, 6 words at d=384, the nibble-table kernel is a few ns) */
+    .hamming_u64 = kernels_hamming_u64_avx2,
 };

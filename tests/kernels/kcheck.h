@@ -554,6 +554,15 @@ static inline void kc_check_f16_conv(kcheck *c)
     (void)kc_bits;
 }
 
+/* Every function pointer of a table is set (a field appended to the
+ * table and forgotten in one tier's or variant's initialiser is NULL). */
+static inline int kc_table_complete(const kernels *k)
+{
+    return k->name && k->dot_f32 && k->l2sq_f32 && k->dot_i8 && k->l2sq_i8 && k->dot_f16 &&
+           k->l2sq_f16 && k->f32_to_f16 && k->f16_to_f32 && k->scale_f32 && k->maxabs_f32 &&
+           k->quant_i8 && k->hamming_u64;
+}
+
 /* The pure selection rule: mask and cap, best tier wins, ref always. */
 static inline void kc_check_select(kcheck *c)
 {
@@ -590,6 +599,8 @@ static inline void kc_check_select(kcheck *c)
                       v[i]->name);
             kc_result(c, strncmp(kernels_variant(v[i]), k->name, strlen(k->name)) == 0,
                       "variant name %s does not start with %s", kernels_variant(v[i]), k->name);
+            kc_result(c, kc_table_complete(v[i]), "%s table has a NULL entry",
+                      kernels_variant(v[i]));
             for (size_t j = 0; j < i; j++)
                 kc_result(c, v[j] != v[i], "%s variant listed twice", kernels_variant(v[i]));
         }
