@@ -324,6 +324,7 @@ int hnsw_alloc_slots(hnsw *h, uint32_t cap)
      * stayed in the heap. */
     GROW(state, 1);
     GROW(indeg0, sizeof(aword));
+    GROW(parent0, sizeof(aword));
     GROW(upper, sizeof(aword *));
     GROW(freeids, sizeof(uint32_t));
     if (h->p.rerank == HNSW_RERANK_F16)
@@ -356,6 +357,7 @@ void hnsw_free_arrays(hnsw *h)
     free(h->rh);
     free(h->rf);
     free(h->indeg0);
+    free(h->parent0);
     free(h->upper);
     free(h->freeids);
 }
@@ -812,11 +814,34 @@ static uint32_t draw_level(hnsw *h)
 
 
 /* Is x "needy": would it lose its only way in if base dropped it?
- * was_linked: base currently links to x. */
-static int needy(const hnsw *h, uint32_t x, int l, int was_linked)
+ * was_linked: base currently links to x. At level 0 a link to a child in
+ * the spanning tree (design 3) is never dropped: an in-degree above 1 does
+ * not prove another way in (the other in-link may come from a node that
+ * is itself reachable only through x: a 2-cycle that base alone linked
+ * into, which dropping base -> x cut off, the unreachable pairs of issue
+ * 3). parent0[x] == base is stable here: only base, under its link lock,
+ * or a writer under the write lock changes it from base. */
+static int pinned(const hnsw *h, uint32_t base, uint32_t x, int l, int was_linked)
+{
+    return was_linked && atomic_load_explicit(hnsw_parent(h, x, l), memory_order_relaxed) == base;
+}
+
+static int needy(const hnsw *h, uint32_t base, uint32_t x, int l, int was_linked)
 {
     uint32_t in = atomic_load_explicit(hnsw_indeg(h, x, l), memory_order_relaxed);
+    if (pinned(h, base, x, l, was_linked))
+        return 1;
     return was_linked ? in <= 1 : in == 0;
+}
+
+/* base now links to x at level l: if x has no parent yet (a node being
+ * inserted, or an orphan being re-attached), base becomes it. Caller
+ * holds base's link lock or the write lock. */
+static void tree_adopt(hnsw *h, uint32_t base, uint32_t x, int l)
+{
+    uint32_t none = HNSW_TREE_NONE;
+    atomic_compare_exchange_strong_explicit(hnsw_parent(h, x, l), &none, base,
+                                            memory_order_relaxed, memory_order_relaxed);
 }
 
 /* Rewrites base's level-l list from cand[0..n) (sorted ascending by
@@ -835,29 +860,40 @@ static void relink(hnsw *h, hnsw_ctx *c, uint32_t base, int l, hnsw_result *cand
     memset(chosen, 0, n);
     for (uint32_t i = 0; i < kept; i++)
         chosen[keep[i]] = 1;
-    for (uint32_t i = 0; i < n; i++) {
-        if (chosen[i] || (cand[i].id != force && !needy(h, cand[i].id, l, linked[i])))
-            continue;
-        if (kept < mmax) {
-            chosen[i] = 1;
-            keep[kept++] = i;
-            continue;
-        }
-        for (uint32_t j = kept; j-- > 0;) {
-            uint32_t y = keep[j];
-            if (cand[y].id != force && !needy(h, cand[y].id, l, linked[y])) {
-                chosen[y] = 0;
+    /* Pass 0 places the tree children (at most mmax: base links to each),
+     * displacing anything else; pass 1 the other needy ones and `force`,
+     * displacing only links nobody needs. (One pass let a new node, needy
+     * with in-degree 0, push a child out of a list full of children.) */
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t i = 0; i < n; i++) {
+            if (chosen[i] || (pass == 0 ? !pinned(h, base, cand[i].id, l, linked[i])
+                                        : cand[i].id != force &&
+                                              !needy(h, base, cand[i].id, l, linked[i])))
+                continue;
+            if (kept < mmax) {
                 chosen[i] = 1;
-                keep[j] = i;
-                break;
+                keep[kept++] = i;
+                continue;
+            }
+            for (uint32_t j = kept; j-- > 0;) {
+                uint32_t y = keep[j];
+                if (pass == 0 ? !pinned(h, base, cand[y].id, l, linked[y])
+                              : cand[y].id != force && !needy(h, base, cand[y].id, l, linked[y])) {
+                    chosen[y] = 0;
+                    chosen[i] = 1;
+                    keep[j] = i;
+                    break;
+                }
             }
         }
     }
     for (uint32_t i = 0; i < n; i++) {
         if (linked[i] && !chosen[i])
             atomic_fetch_sub_explicit(hnsw_indeg(h, cand[i].id, l), 1, memory_order_relaxed);
-        else if (!linked[i] && chosen[i])
+        else if (!linked[i] && chosen[i]) {
             atomic_fetch_add_explicit(hnsw_indeg(h, cand[i].id, l), 1, memory_order_relaxed);
+            tree_adopt(h, base, cand[i].id, l);
+        }
     }
     kept = 0;
     for (uint32_t i = 0; i < n; i++)
@@ -885,6 +921,7 @@ void hnsw_connect(hnsw *h, hnsw_ctx *c, uint32_t base, uint32_t q, int l, int fo
         atomic_store_explicit(&ids[n], q, memory_order_release);
         atomic_store_explicit(&blk[0], n + 1, memory_order_release);
         atomic_fetch_add_explicit(hnsw_indeg(h, q, l), 1, memory_order_relaxed);
+        tree_adopt(h, base, q, l);
     } else {
         uint8_t *linked = c->f1;
         hnsw_result *cand = c->sel + c->selcap / 2; /* sel[0..m) holds the caller's list */
@@ -901,6 +938,28 @@ void hnsw_connect(hnsw *h, hnsw_ctx *c, uint32_t base, uint32_t q, int l, int fo
     }
 out:
     pthread_mutex_unlock(mu);
+}
+
+/* No selected neighbour kept the new node id at level l (each list was
+ * full of tree links, most likely on the upper levels where lists hold
+ * M): link it, forced, from a neighbour of theirs; c->sel[0..kept) are
+ * the selected neighbours. Without this the node would be unreachable
+ * at level l. */
+static void adopt_new_node(hnsw *h, hnsw_ctx *c, uint32_t id, int l, uint32_t kept)
+{
+    for (uint32_t i = 0; i < kept; i++) {
+        aword *blk = hnsw_links(h, c->sel[i].id, l), *ids = hnsw_link_ids(h, blk, l);
+        uint32_t n = atomic_load_explicit(&blk[0], memory_order_acquire);
+        for (uint32_t j = 0; j < n; j++) {
+            uint32_t z = atomic_load_explicit(&ids[j], memory_order_acquire);
+            if (z == id || (atomic_load_explicit(&h->state[z], memory_order_acquire) & ST_PENDING))
+                continue;
+            hnsw_connect(h, c, z, id, l, 1);
+            if (atomic_load_explicit(hnsw_parent(h, id, l), memory_order_relaxed) !=
+                HNSW_TREE_NONE)
+                return;
+        }
+    }
 }
 
 /* Phase 1 of an insert, under the write lock: a slot, a level, the
@@ -927,13 +986,16 @@ static int insert_store(hnsw *h, hnsw_ctx *c, uint32_t *id_out, uint32_t *level_
     }
     level = draw_level(h);
     if (level > 0) {
-        size_t bytes = (size_t)level * h->ustride * sizeof(aword);
+        size_t bytes = hnsw_upper_size(h, (int)level);
         aword *u = calloc(1, bytes);
         if (!u) {
             h->freeids[h->nfree++] = id; /* slot stays free */
             return HNSW_ENOMEM;
         }
         h->upper[id] = u;
+        for (uint32_t l = 0; l < level; l++) /* tree parents of levels 1..level */
+            atomic_store_explicit(&u[(size_t)level * h->ustride + l], HNSW_TREE_NONE,
+                                  memory_order_relaxed);
         atomic_fetch_add(&h->upper_bytes, bytes);
     }
     if (h->p.storage == HNSW_STORE_F32) {
@@ -948,6 +1010,7 @@ static int insert_store(hnsw *h, hnsw_ctx *c, uint32_t *id_out, uint32_t *level_
         memcpy(h->rh + id * d, c->qh, d * sizeof(uint16_t));
     atomic_store_explicit(hnsw_links(h, id, 0), 0, memory_order_relaxed);
     atomic_store_explicit(&h->indeg0[id], 0, memory_order_relaxed);
+    atomic_store_explicit(&h->parent0[id], HNSW_TREE_NONE, memory_order_relaxed);
     atomic_store_explicit(&h->state[id], (uint8_t)(level | ST_PENDING), memory_order_release);
     atomic_fetch_add(&h->count, 1);
     *id_out = id;
@@ -970,6 +1033,8 @@ static int insert_link(hnsw *h, hnsw_ctx *c, uint32_t id, uint32_t level)
     }
     ep = load_ep(h, &top);
     if (ep == HNSW_NO_ENTRY) {
+        for (int l = 0; l <= (int)level; l++)
+            atomic_store_explicit(hnsw_parent(h, id, l), HNSW_TREE_ROOT, memory_order_relaxed);
         atomic_store_explicit(&h->maxlevel, (int)level, memory_order_release);
         atomic_store_explicit(&h->entry, id, memory_order_release);
         goto out;
@@ -1015,8 +1080,23 @@ static int insert_link(hnsw *h, hnsw_ctx *c, uint32_t id, uint32_t level)
         pthread_mutex_unlock(node_lock(h, id));
         for (uint32_t i = 0; i < kept; i++)
             hnsw_connect(h, c, c->sel[i].id, id, l, 0);
+        if (atomic_load_explicit(hnsw_parent(h, id, l), memory_order_relaxed) == HNSW_TREE_NONE)
+            adopt_new_node(h, c, id, l, kept);
     }
     if (hold_ep && (int)level > top) {
+        /* The new entry point becomes the root of every level's tree
+         * (design 3): on each level the old root (the old entry point,
+         * linked from nowhere in the tree) gets a protected link from it.
+         * Order: the parent first, so a concurrent prune of id's list
+         * already keeps the link the forced connect adds. */
+        uint32_t old = atomic_load_explicit(&h->entry, memory_order_relaxed);
+        for (int l = 0; l <= (int)level; l++) {
+            atomic_store_explicit(hnsw_parent(h, id, l), HNSW_TREE_ROOT, memory_order_relaxed);
+            if (l > top)
+                continue;
+            atomic_store_explicit(hnsw_parent(h, old, l), id, memory_order_relaxed);
+            hnsw_connect(h, c, id, old, l, 1);
+        }
         atomic_store_explicit(&h->entry, id, memory_order_release);
         atomic_store_explicit(&h->maxlevel, (int)level, memory_order_release);
     }
@@ -1123,8 +1203,9 @@ size_t hnsw_memory_bytes(const hnsw *h)
     size_t per, b;
     if (!h)
         return 0;
-    /* state, record, in-degree, upper pointer, free-id stack, copies */
-    per = 1 + h->rec0 + 4 + sizeof(aword *) + 4;
+    /* state, record, in-degree, tree parent, upper pointer, free-id
+     * stack, copies */
+    per = 1 + h->rec0 + 4 + 4 + sizeof(aword *) + 4;
     if (h->rf)
         per += (size_t)h->dim * 4;
     if (h->rh)
