@@ -23,9 +23,10 @@
  *    page costs up to 2 MB, hence the threshold: slab_resize.) At d=384, M=16 the bytes per vector are
  *    520 (int8 record: 132 links + 4 scale + 384) + 4 (in-degree) + 1
  *    (state) + 8 (upper pointer) + 4 (free-id stack) + ~5 (upper blocks)
- *    ~= 542 for int8 (test_hnsw measures it with the search scratch),
- *    +768 with the float16 re-rank copies (default for int8), +1536 with
- *    float32 copies instead; float32 storage 1728 + ~22 = ~1750 (hnswlib:
+ *    + 4 (tree parent, design 3) ~= 546 for int8 (test_hnsw measures
+ *    it with the search scratch), +768 with the float16 re-rank copies
+ *    (default for int8), +1536 with float32 copies instead; float32
+ *    storage 1728 + ~26 = ~1754 (hnswlib:
  *    ~4 d + 132 + label + 40 B mutex).
  *
  * 2. Construction follows the paper and hnswlib: levels drawn from a seeded
@@ -57,18 +58,46 @@
  *    the heuristic over all of n's links, as hnswlib's update repair does,
  *    prunes the non-diverse back links that fill lists during
  *    construction: measured recall@10 at ef 16 after 3x churn fell from
- *    0.963 to 0.919; with the refill it stays at 0.963.) Every pruning
- *    keeps a "sole in-link" (a node is never left without a way in: it
- *    swaps out a kept link whose target has others), d's out-neighbours
- *    left with in-degree 0 are linked from their nearest surviving
- *    neighbour, and reachability from the entry point is re-checked (BFS,
- *    then a forced link from the nearest reachable node for each lost
- *    one) on the upper levels after deleting an upper-level node, on all
- *    levels after the entry point changes or a batch delete. Level 0 after
- *    a single delete is the one case not re-checked (an O(N M) BFS per
- *    delete); hnsw_validate checks it and every test passes it. If the
- *    entry point is deleted, the lowest id on the highest remaining level
- *    replaces it. The slot is freed at once (see 4).
+ *    0.963 to 0.919; with the refill it stays at 0.963.) The old in-degree
+ *    rule still steers pruning (a node with no other in-link keeps its
+ *    link), and d's out-neighbours left with in-degree 0 are linked from
+ *    their nearest surviving neighbour. If the entry point is deleted,
+ *    the lowest id on the highest remaining level replaces it. The slot
+ *    is freed at once (see 4).
+ *
+ *    Reachability: a spanning tree per level. Every node of level >= l
+ *    has a parent at level l (parent0[], and one word per upper level at
+ *    the end of its upper block: 4 bytes per vector), a node whose list
+ *    links to it, and the parents lead to the entry point, the root. A
+ *    tree link is never pruned (relink places the children first), so
+ *    every node stays reachable from the entry point on every level by
+ *    construction, not by a check. The in-degree rule alone broke three
+ *    ways (issue 3; all found by checking reachability after every
+ *    mutation, test_hnsw_reach reproduces the single-threaded two): (a)
+ *    an insert's back link re-prunes b's full list and drops b -> x where
+ *    x's other in-link comes from y and y's only one from x: the 2-cycle
+ *    {x, y} is cut off (in-degree counts links, not ways in); (b) a single
+ *    delete of b whose repair leaves such a cycle, never re-checked at
+ *    level 0; (c) two inserters pruning different lists under different
+ *    link locks, each seeing x's in-degree 2, each dropping its link to
+ *    x. The tree makes the decision local and race-free: parent[x] == b
+ *    changes from b only under b's own link lock or the write lock.
+ *    Parents are set when a node is first linked (tree_adopt: the first
+ *    base that keeps it; an insert whose selected neighbours all had
+ *    lists full of children gets a forced link from one of theirs,
+ *    adopt_new_node); a new entry point becomes the root and links to the
+ *    old root as its child; a single delete orphans d's children and
+ *    re-attaches each to a rooted node that already links to it among the
+ *    nodes the repair touched, or by a forced link from the nearest rooted
+ *    node a search finds (hnsw_delete.c; a subtree comes along with its
+ *    root, and a chain that meets an orphan is not rooted, so no cycle
+ *    forms). Rebuilt by BFS wherever the code already runs one: upper
+ *    levels after deleting an upper-level node, every level after an
+ *    entry-point change or a batch delete, and at load (the trees are not
+ *    saved). Rejected: a level-0 BFS after every single delete (O(N M)
+ *    random reads per delete, where the in-link scan reads the same words
+ *    in address order); reverse-link lists (~80 B per vector, design 1's
+ *    budget).
  *
  * 4. Concurrency. A reader-writer lock `rw` plus striped link mutexes.
  *    - Searches hold the read side for their whole duration.
@@ -76,8 +105,12 @@
  *      the id, grow arrays, draw the level, copy the vector), then link it
  *      under the read side, concurrently with searches and other inserts,
  *      taking one link mutex at a time (never two: no lock order) to
- *      append or prune a neighbour list. An insert that raises the top
- *      level also holds ep_lock for its linking phase (as hnswlib does).
+ *      append or prune a neighbour list. Pruning never drops a tree link
+ *      (design 3), the one pruning decision that must be exact; the
+ *      in-degree counters that also steer it may be stale under
+ *      concurrent inserts, which only costs a less diverse list. An
+ *      insert that raises the top level also holds ep_lock for its
+ *      linking phase (as hnswlib does).
  *    - Deletes take the write side: no search or insert runs, so the slot
  *      can be freed and reused immediately; no searcher can hold its id.
  *    Link words and counts are C11 atomics (release stores by writers,

@@ -1,8 +1,9 @@
-/* hnsw_delete.c -- deletion: hnsw_delete, hnsw_delete_batch and the
- * reachability repair they run. The design (in-degree counters, the
- * 2-hop-then-scan in-link search, the refill repair, the sole-in-link
- * rule, the reachability re-checks, the write-lock threading) is decision
- * 3 and 4 of hnsw.c's opening essay; this file is its implementation,
+/* hnsw_delete.c -- deletion: hnsw_delete, hnsw_delete_batch, the
+ * reachability repair they run and the spanning trees' upkeep. The design
+ * (in-degree counters, the 2-hop-then-scan in-link search, the refill
+ * repair, the spanning tree per level that keeps every node reachable,
+ * the write-lock threading) is decision 3 and 4 of hnsw.c's opening
+ * essay; this file is its implementation,
  * split out of hnsw.c to keep both under ~1,100 lines. Every function
  * here runs under the write lock: nothing else touches the graph, so the
  * atomics are used only for uniformity with the readers' code. */
@@ -195,16 +196,18 @@ static void bfs_mark(hnsw *h, uint8_t *seen, uint32_t *queue, uint32_t head, uin
     }
 }
 
-/* Makes every node of level l reachable from the entry point again: BFS,
+/* Makes every node of level l reachable from the entry point again and
+ * rebuilds the level's spanning tree: BFS (the BFS tree is the new tree),
  * then each unreachable node u gets a forced link from the nearest
- * reachable node (a beam search for u's vector from the entry point),
- * and what u reaches is marked. Run after deleting a node of level >= l
- * (levels >= 1: the deleted node has level >= 1 with probability 1/M, and
- * the level holds N/M^l nodes, so this costs ~N/M link reads per delete
- * on average) and, at every level, after the entry point changes (1/N of
- * deletes). Level 0 after an ordinary delete is not re-checked (O(N M)
- * each time): the sole-in-link rule and the repair keep it connected in
- * every test, and hnsw_validate reports it if not. Caller holds the
+ * reachable node (a beam search for u's vector from the entry point; u's
+ * parent) and what u reaches is marked. Run after deleting a node of
+ * level >= l (levels >= 1: the deleted node has level >= 1 with
+ * probability 1/M, and the level holds N/M^l nodes, so this costs ~N/M
+ * link reads per delete on average), at every level after the entry
+ * point changes (1/N of deletes) or a batch delete, and with c NULL (the
+ * BFS and tree only) at load. Level 0 after an ordinary delete is not
+ * re-run (O(N M) random reads each time): the tree keeps it reachable and
+ * tree_reattach re-roots the deleted node's children. Caller holds the
  * write lock. */
 static void reconnect_level(hnsw *h, hnsw_ctx *c, int l)
 {
