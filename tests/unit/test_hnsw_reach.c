@@ -128,3 +128,45 @@ Test(hnsw_reach, mixed_inserts_and_deletes_keep_every_level_reachable)
         free(x.doomed);
     }
 }
+
+/* The trees are not saved: load rebuilds them. Deletes and inserts after
+ * a load (which re-attach orphans by their parents) keep every level
+ * reachable, and so does deleting the entry point (the tree's root). */
+Test(hnsw_reach, trees_rebuilt_at_load_keep_deletes_after_it_reachable)
+{
+    data x = make_data(81);
+    uint32_t *ids = malloc(x.ndoomed * sizeof(uint32_t));
+    hnsw *h = preload(&x, ids), *g = NULL;
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    cr_assert_eq(hnsw_save(h, f), HNSW_OK);
+    rewind(f);
+    cr_assert_eq(hnsw_load(f, &g), HNSW_OK);
+    fclose(f);
+    hnsw_free(h);
+    for (size_t i = 0; i < x.ndoomed; i++) {
+        cr_assert_eq(hnsw_delete(g, ids[i]), HNSW_OK);
+        if (i % 8 == 0) {
+            uint32_t id;
+            cr_assert_eq(hnsw_insert(g, x.stable + (x.nstable / 2 + i) * D, D, &id), HNSW_OK);
+        }
+        check_valid(g, "delete after load", i);
+    }
+    /* every node of the top level, the entry point among them, three
+     * times over */
+    for (int round = 0; round < 3; round++) {
+        int top = hnsw_max_level(g);
+        uint32_t slots = hnsw_slots_used(g);
+        for (uint32_t id = 0; id < slots; id++) {
+            if (hnsw_node_level(g, id) != top)
+                continue;
+            cr_assert_eq(hnsw_delete(g, id), HNSW_OK);
+            check_valid(g, "top-level delete", id);
+        }
+        cr_assert_lt(hnsw_max_level(g), top);
+    }
+    hnsw_free(g);
+    free(ids);
+    free(x.stable);
+    free(x.doomed);
+}
