@@ -298,6 +298,8 @@ static void tree_attach_by_search(hnsw *h, hnsw_ctx *c, uint32_t x)
     uint32_t ep, nres;
     int top;
     float bd;
+    if (hnsw_ctx_reserve(h, c, h->M0)) /* the beam below is M0 wide */
+        goto entry;
     hnsw_load_query(h, c, x);
     ep = load_ep(h, &top);
     bd = dist_q(h, c, ep);
@@ -314,6 +316,7 @@ static void tree_attach_by_search(hnsw *h, hnsw_ctx *c, uint32_t x)
             return;
         }
     }
+entry:
     ep = atomic_load(&h->entry);
     hnsw_connect(h, c, ep, x, 0, 1);
     if (links_contain(h, ep, 0, x))
@@ -429,7 +432,7 @@ static int delete_locked(hnsw *h, hnsw_ctx *c, uint32_t id)
              * touched are the first candidates for new ones
              * (tree_reattach, after every level is repaired so no search
              * can pass through d). */
-            orph = malloc(((size_t)dn * 2 + nin) * sizeof(uint32_t));
+            orph = malloc(((size_t)dn * 2 + nin + 1) * sizeof(uint32_t));
             if (orph) {
                 near0 = orph + dn;
                 for (uint32_t i = 0; i < dn; i++) {
