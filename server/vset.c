@@ -41,6 +41,13 @@
  *    product per output dimension through the dispatched kernel. The seed
  *    is derived from the two dimensions only, so the matrix needs no
  *    storage in a future persistence format beyond those two numbers.
+ * 8. VRANGE reads a second index over the same elements: a treap in name
+ *    order threaded through each element's left/right links
+ *    (vset_order.c), linked when a name is first added and unlinked in
+ *    unlink_elem, so a page costs a seek plus its length instead of a scan
+ *    of the hash table. Loop thread only, no lock: workers never follow
+ *    the links. Freeing the set needs no walk of it (the hash table frees
+ *    the elements).
  *
  * Threading: loop thread only (vset.h), except vset_search_filtered. */
 #include "vset.h"
