@@ -220,3 +220,36 @@ Test(vset_order, sequential_names_keep_the_tree_shallow) {
     for (int i = 0; i < N; i++) free(es[i]);
     free(es);
 }
+
+Test(vset_order, vset_add_remove_and_range_keep_the_order_index_in_step_with_the_dictionary) {
+    /* the hooks in vset.c: a new name is linked once, a replaced vector
+     * does not link it again, a removed name is unlinked */
+    vset *v;
+    cr_assert_eq(vset_create(2, VSET_NOQUANT, 16, &v), 0);
+    char buf[8];
+    for (int op = 0; op < 4000; op++) {
+        size_t n = random_name(buf);
+        vset_elem *e = vset_find(v, buf, n);
+        if (rnd() % 3) {
+            float vec[2] = {1.0f, (float)(rnd() % 100) / 100.0f};
+            int added;
+            cr_assert_eq(vset_add(v, buf, n, vec, 1.0f, 16, 0, NULL, 0, &added), 0);
+            cr_assert_eq(added, e == NULL);
+        } else {
+            cr_assert_eq(vset_remove(v, buf, n), e != NULL);
+        }
+        size_t cnt;
+        cr_assert_eq(vset_order_check(v->order, &cnt), 0);
+        cr_assert_eq(cnt, v->count, "order index %zu nodes, dictionary %zu", cnt, v->count);
+    }
+    /* the whole range equals the dictionary's names, sorted */
+    vset_elem **es;
+    long n = vset_range(v, NULL, 0, 0, NULL, 0, 0, -1, &es);
+    cr_assert_eq(n, (long)v->count);
+    for (long i = 0; i < n; i++) {
+        cr_assert_eq(vset_find(v, es[i]->name, es[i]->nlen), es[i]);
+        if (i) cr_assert_lt(vset_order_cmp(es[i - 1]->name, es[i - 1]->nlen, es[i]->name, es[i]->nlen), 0);
+    }
+    free(es);
+    vset_unref(v);
+}
