@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "index/hnsw.h"
+#include "kernels/batch.h"
 #include "server/embed_builtin.h"
 
 static const char *faq[] = {"How do I reset my password?",
@@ -37,6 +38,9 @@ static int embed(const char *s, uint32_t dim, float *out)
 
 int main(int argc, char **argv)
 {
+    /* One BLAS thread, as the server sets (server/main.c): on two shared
+     * cores OpenBLAS's own threads made an exact scan ~100x slower. */
+    batch_set_threads(1);
     uint32_t n = argc > 1 ? (uint32_t)atoi(argv[1]) : 4003;
     uint32_t dim = argc > 2 ? (uint32_t)atoi(argv[2]) : 1024;
     float *x, q[3][4096];
