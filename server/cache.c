@@ -546,7 +546,7 @@ static struct cache_ins *ins_submit(cache_ns *ns, const float *vec) {
     in->idx = ns->idx;
     in->dim = ns->cfg.dim;
     memcpy(in->vec, vec, ns->cfg.dim * sizeof(float));
-    if (workers_submit(pool, &in->job) != 0) {
+    if (workers_submit_insert(pool, &in->job) != 0) {   /* behind searches */
         free(in);
         return NULL;
     }
