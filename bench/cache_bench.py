@@ -8,7 +8,8 @@
    the ratios (target >= 0.9x).
 2. semantic: p99 latency of a semantic hit (built-in embedder, default
    namespace settings) with N stored entries (default 100k) and 50
-   connections, by redis-benchmark (target <= 1 ms).
+   connections, by redis-benchmark (target <= 1 ms), with the server's
+   CPU per request; --base OLD_SERVER alternates an older build.
 3. quality: ../shared/data/gptcache_mock_pairs.json through the real
    server: store every distinct `origin` with its own answer, ask every
    `similar`;
@@ -16,7 +17,8 @@
    (target >= 50% correct at <= 1% false, default settings).
 
 Usage: bench/cache_bench.py [SERVER] [--parts exact,semantic,quality]
-       [--entries N] [--requests N] [--rounds N]
+       [--entries N] [--requests N] [--rounds N] [--create "EF 32 QUANT int8"]
+       [--base OLD_SERVER --sem-rounds N]
 Servers run on ephemeral loopback ports and are stopped by their PID.
 """
 import argparse
@@ -158,6 +160,18 @@ def synth_prompt(rnd, i):
 
 
 def part_semantic(server, args):
+    """--base: the same measurement on an older build, alternating with this
+    one (--sem-rounds times each), so both see the same machine load."""
+    runs = [("this build", server)]
+    if args.base:
+        runs.append(("base", args.base))
+    for rnd in range(args.sem_rounds if args.base else 1):
+        for label, binary in runs:
+            print("semantic [%s, round %d]: %s" % (label, rnd + 1, binary), flush=True)
+            semantic_once(binary, args)
+
+
+def semantic_once(server, args):
     ours, port = start([server])
     try:
         c = redis.Redis(port=port)
@@ -188,10 +202,16 @@ def part_semantic(server, args):
             c.execute_command("CACHE.GET", "sem", query)
         print("semantic: one connection, sequential: %.1f us per CACHE.GET" %
               ((time.monotonic() - t1) / 200 * 1e6), flush=True)
-        rps, p99 = rb(port, args.requests, "CACHE.GET", "sem", query)
-        print("semantic: query tier %s score %s; CACHE.GET %.0f rps, p99 %.3f ms  "
-              "[-c 50, -n %d]" % (d["tier"].decode(), d.get("score", b"-").decode(), rps, p99,
-                                  args.requests))
+        v0 = c.info("vectorsets")
+        rps, p99, cpu = rb_cpu(ours, port, args.requests, "CACHE.GET", "sem", query)
+        v1 = c.info("vectorsets")
+        print("semantic: query tier %s score %s; CACHE.GET %.0f rps, p99 %.3f ms, server CPU "
+              "%.1f us per request  [-c 50, -n %d]; searches on the pool %d, on the idle "
+              "pool's loop %d" % (d["tier"].decode(), d.get("score", b"-").decode(), rps, p99,
+                                  cpu, args.requests,
+                                  v1["vset_jobs_completed"] - v0["vset_jobs_completed"],
+                                  v1.get("vset_searches_idle_inline", 0) -
+                                  v0.get("vset_searches_idle_inline", 0)), flush=True)
     finally:
         stop(ours)
 
@@ -201,7 +221,7 @@ def part_quality(server, args):
     ours, port = start([server])
     try:
         c = redis.Redis(port=port)
-        c.execute_command("CACHE.CREATE", "q")
+        c.execute_command("CACHE.CREATE", "q", *args.create.split())
         # Some rows repeat an origin (some only up to case/punctuation): the
         # cache holds each once, under one exact key. A hit is correct when
         # it serves the entry of the query's own origin, found by an exact
@@ -243,9 +263,16 @@ def main():
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--create", default="",
-                    help="extra CACHE.CREATE options of the semantic namespace, e.g. 'EF 32'")
+                    help="extra CACHE.CREATE options of the semantic and quality namespaces, "
+                         "e.g. 'EF 32 QUANT int8'")
+    ap.add_argument("--base", default=None,
+                    help="semantic part: an older simcache-server binary, run alternately")
+    ap.add_argument("--sem-rounds", type=int, default=2,
+                    help="semantic part with --base: runs of each build")
     args = ap.parse_args()
     server = os.path.abspath(args.server)
+    if args.base:
+        args.base = os.path.abspath(args.base)
     for part in args.parts.split(","):
         {"exact": part_exact, "semantic": part_semantic, "quality": part_quality}[part](
             server, args)
