@@ -159,6 +159,27 @@ def synth_prompt(rnd, i):
         rnd.choice(WORDS), i)
 
 
+NS = "sem0"   # simcache-bench load -t llm --ns-prefix sem --namespaces 1 uses it
+
+
+def llm_mix(port, args):
+    """simcache-bench's LLM prompt stream (repeats, rewordings, new prompts
+    whose misses PUT: inserts on the pool) against the loaded namespace:
+    closed loop of 50 connections, then open loop at --llm-rate."""
+    sb = os.path.join(os.path.dirname(os.path.dirname(args.server_abs)), "bench", "sbench",
+                      "simcache-bench")
+    if not os.path.exists(sb):
+        print("semantic: no %s: LLM mix skipped" % sb)
+        return
+    common = [sb, "load", "-p", str(port), "-t", "llm", "-c", "50", "--keep", "--ns-prefix",
+              "sem", "--namespaces", "1", "--duration", str(args.llm_secs), "--no-progress"]
+    for extra, label in (([], "closed loop"), (["--rate", str(args.llm_rate)],
+                                               "open loop %d/s" % args.llm_rate)):
+        out = subprocess.run(common + extra, capture_output=True, text=True, timeout=600).stdout
+        print("semantic: LLM mix, %s:\n  %s" % (label, "\n  ".join(out.splitlines()[:40])),
+              flush=True)
+
+
 def part_semantic(server, args):
     """--base: the same measurement on an older build, alternating with this
     one (--sem-rounds times each), so both see the same machine load."""
@@ -175,7 +196,7 @@ def semantic_once(server, args):
     ours, port = start([server])
     try:
         c = redis.Redis(port=port)
-        c.execute_command("CACHE.CREATE", "sem", *args.create.split())
+        c.execute_command("CACHE.CREATE", NS, *args.create.split())
         rnd = random.Random(7)
         t0 = time.monotonic()
         pipe = c.pipeline(transaction=False)
@@ -184,26 +205,26 @@ def semantic_once(server, args):
             p = synth_prompt(rnd, i)
             if i == args.entries // 2:
                 target = p
-            pipe.execute_command("CACHE.PUT", "sem", p, "answer %d" % i)
+            pipe.execute_command("CACHE.PUT", NS, p, "answer %d" % i)
             if len(pipe) >= 1000:
                 pipe.execute()
         pipe.execute()
         load_s = time.monotonic() - t0
         # a rewording: a word added, question mark, capitals
         query = "Please, " + target.replace("how do I", "How do I") + "?"
-        d = as_dict(c.execute_command("CACHE.GET", "sem", query))
-        info = as_dict(c.execute_command("CACHE.INFO", "sem"))
+        d = as_dict(c.execute_command("CACHE.GET", NS, query))
+        info = as_dict(c.execute_command("CACHE.INFO", NS))
         print("semantic: CACHE.CREATE options [%s]" % args.create)
         print("semantic: %d entries loaded in %.1f s (%.0f puts/s), memory %.1f MB" %
               (args.entries, load_s, args.entries / load_s, info["memory_bytes"] / 1e6),
               flush=True)
         t1 = time.monotonic()
         for _ in range(200):
-            c.execute_command("CACHE.GET", "sem", query)
+            c.execute_command("CACHE.GET", NS, query)
         print("semantic: one connection, sequential: %.1f us per CACHE.GET" %
               ((time.monotonic() - t1) / 200 * 1e6), flush=True)
         v0 = c.info("vectorsets")
-        rps, p99, cpu = rb_cpu(ours, port, args.requests, "CACHE.GET", "sem", query)
+        rps, p99, cpu = rb_cpu(ours, port, args.requests, "CACHE.GET", NS, query)
         v1 = c.info("vectorsets")
         print("semantic: query tier %s score %s; CACHE.GET %.0f rps, p99 %.3f ms, server CPU "
               "%.1f us per request  [-c 50, -n %d]; searches on the pool %d, on the idle "
@@ -212,6 +233,8 @@ def semantic_once(server, args):
                                   v1["vset_jobs_completed"] - v0["vset_jobs_completed"],
                                   v1.get("vset_searches_idle_inline", 0) -
                                   v0.get("vset_searches_idle_inline", 0)), flush=True)
+        if args.llm_mix:
+            llm_mix(port, args)
     finally:
         stop(ours)
 
@@ -267,10 +290,15 @@ def main():
                          "e.g. 'EF 32 QUANT int8'")
     ap.add_argument("--base", default=None,
                     help="semantic part: an older simcache-server binary, run alternately")
+    ap.add_argument("--llm-mix", action="store_true",
+                    help="semantic part: also run simcache-bench's LLM stream on the namespace")
+    ap.add_argument("--llm-secs", type=int, default=8)
+    ap.add_argument("--llm-rate", type=int, default=1000)
     ap.add_argument("--sem-rounds", type=int, default=2,
                     help="semantic part with --base: runs of each build")
     args = ap.parse_args()
     server = os.path.abspath(args.server)
+    args.server_abs = server   # its build's simcache-bench drives the LLM mix of every build
     if args.base:
         args.base = os.path.abspath(args.base)
     for part in args.parts.split(","):

@@ -80,8 +80,11 @@
  *    distance of a pending vector (int8 storage). Vectors the index would refuse (zero, NaN) are
  *    inserted inline so the PUT still gets its error. Backpressure: when
  *    the pool refuses the job (queue full) or more than
- *    CACHE_INS_PER_THREAD inserts per pool thread are in flight (room is
- *    kept for searches), the insert runs inline as before. */
+ *    CACHE_INS_PER_THREAD inserts per pool thread are in flight, the insert
+ *    runs inline as before. The job goes to the pool's insert class
+ *    (workers_submit_insert): queued searches run first, and at most
+ *    nthreads - 1 inserts run at once (workers.c note 5), so a burst of
+ *    misses no longer holds every thread while GETs wait. */
 #include "cache.h"
 
 #include <stdio.h>
