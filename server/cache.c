@@ -82,9 +82,8 @@
  *    the pool refuses the job (queue full) or more than
  *    CACHE_INS_PER_THREAD inserts per pool thread are in flight, the insert
  *    runs inline as before. The job goes to the pool's insert class
- *    (workers_submit_insert): queued searches run first, and at most
- *    nthreads - 1 inserts run at once (workers.c note 5), so a burst of
- *    misses no longer holds every thread while GETs wait. */
+ *    (workers_submit_insert): queued searches run first (workers.c note
+ *    5), so a GET no longer queues behind a burst of misses' inserts. */
 #include "cache.h"
 
 #include <stdio.h>

@@ -26,13 +26,18 @@
  *    a burst of misses put every thread inside an insert and the searches
  *    behind them waited: closed-loop semantic p99 went from 14.9 to 23.6 ms
  *    when inserts moved onto the pool (README "Semantic cache"). So searches
- *    go first; at most nthreads - 1 inserts run at once (one thread stays
- *    free for searches; with a single thread inserts may take it); and a
- *    streak counter lets one insert through after WORKERS_INSERT_EVERY
+ *    go first; with three or more threads at most nthreads - 1 inserts run
+ *    at once (one thread stays free for searches); and a streak counter lets one insert through after WORKERS_INSERT_EVERY
  *    searches taken while inserts waited, so a saturating search load
  *    slows inserts down without stopping them. Rejected: a time-based
  *    guard (oldest insert's age) -- it needs a clock read per pick, and a
- *    count is what a test can check deterministically.
+ *    count is what a test can check deterministically. With one or two
+ *    threads every thread may run an insert: reserving one of two halved
+ *    the pool's insert capacity, so bulk PUTs went over the in-flight cap
+ *    and inserted on the loop thread instead (cache.c note 9), which stalls
+ *    every client; in one 100k-entry LLM-mix run (load 12, noisy) PUT p50
+ *    was 5.8 ms with the reservation against 0.30 ms for the previous
+ *    build. A search then waits at most for the inserts already running.
  * 6. Hand-off avoidance (workers_try_inline). perf on the open loop at
  *    1000 VSIM/s (20k x 384, Q8) put ~38% of server samples in the
  *    scheduler (finish_task_switch, irq-restore spin unlocks): a query woke
@@ -84,7 +89,7 @@ struct workers {
     jqueue q[2];               /* waiting jobs per class, FIFO */
     size_t qmax;               /* bound per class */
     unsigned ins_running;      /* inserts inside work() */
-    unsigned ins_max;          /* nthreads - 1, at least 1 (note 5) */
+    unsigned ins_max;          /* nthreads - 1 from 3 threads, else nthreads (note 5) */
     unsigned streak;           /* searches taken in a row while inserts waited */
     worker_job *dhead, *dtail; /* finished jobs, FIFO */
     int stopping;
@@ -217,7 +222,7 @@ int workers_create(uv_loop_t *loop, unsigned nthreads, size_t max_queue, workers
     }
     w->loop = loop;
     w->qmax = max_queue;
-    w->ins_max = nthreads > 1 ? nthreads - 1 : 1;
+    w->ins_max = nthreads > 2 ? nthreads - 1 : nthreads;
     w->tick = 1;                             /* inline_tick 0: budget available */
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);

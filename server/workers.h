@@ -12,9 +12,10 @@
  * insert of a CACHE.PUT, whose client already has its reply). A free thread
  * takes a search whenever one waits; it takes an insert only when no search
  * waits, or when WORKERS_INSERT_EVERY searches in a row were taken while
- * inserts waited (the starvation guard); and with two or more threads at most
- * nthreads - 1 inserts run at once, so one thread is always free for the next
- * search instead of being inside a ~1 ms insert.
+ * inserts waited (the starvation guard); and with three or more threads at
+ * most nthreads - 1 inserts run at once, so one thread is always free for the
+ * next search instead of being inside a ~1 ms insert (with one or two threads
+ * all may insert: see workers.c note 5).
  *
  * Threading: workers_create/submit/submit_insert/try_inline/destroy and every
  * done() callback run on the loop thread. work() runs on a pool thread and

@@ -285,6 +285,23 @@ Test(workers, searches_complete_while_inserts_hold_all_but_one_thread) {
     free(jobs);
 }
 
+Test(workers, with_two_threads_both_may_run_inserts) {
+    reset();
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    workers *w;
+    cr_assert_eq(workers_create(&loop, 2, 100, &w), 0);
+    tjob *jobs = make_jobs(4, work_gated);
+    for (int i = 0; i < 4; i++) cr_assert_eq(workers_submit_insert(w, &jobs[i].wj), 0);
+    while (workers_busy(w) != 2) sched_yield();     /* a reservation would stop at 1 */
+    gate_set(1);
+    run_until_done(&loop, 4);
+    workers_destroy(w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+    free(jobs);
+}
+
 Test(workers, each_class_has_its_own_queue_bound) {
     reset();
     uv_loop_t loop;
