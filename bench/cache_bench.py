@@ -173,11 +173,17 @@ def llm_mix(port, args):
         return
     common = [sb, "load", "-p", str(port), "-t", "llm", "-c", "50", "--keep", "--ns-prefix",
               "sem", "--namespaces", "1", "--duration", str(args.llm_secs), "--no-progress"]
+    c = redis.Redis(port=port)
     for extra, label in (([], "closed loop"), (["--rate", str(args.llm_rate)],
                                                "open loop %d/s" % args.llm_rate)):
+        i0 = c.info("cache")
         out = subprocess.run(common + extra, capture_output=True, text=True, timeout=600).stdout
-        print("semantic: LLM mix, %s:\n  %s" % (label, "\n  ".join(out.splitlines()[:40])),
-              flush=True)
+        i1 = c.info("cache")
+        ins = {k: i1.get("cache_inserts_" + k, 0) - i0.get("cache_inserts_" + k, 0)
+               for k in ("threaded", "inline")}
+        keep = [ln for ln in out.splitlines()[:12] if ln.strip()]
+        print("semantic: LLM mix, %s: PUT inserts on the pool %d, on the loop %d\n  %s" %
+              (label, ins["threaded"], ins["inline"], "\n  ".join(keep)), flush=True)
 
 
 def part_semantic(server, args):

@@ -101,6 +101,8 @@
 /* In-flight pool inserts allowed per pool thread before PUTs insert
  * inline (note 9); the pool queue holds 64 jobs per thread (main.c). */
 #define CACHE_INS_PER_THREAD 32
+_Static_assert(WORKERS_INSERT_URGENT < CACHE_INS_PER_THREAD,
+               "the pool must favour inserts before the cache starts inserting inline");
 
 struct cache_ins {
     worker_job job;           /* first: the pool hands it back */

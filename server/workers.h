@@ -12,7 +12,8 @@
  * insert of a CACHE.PUT, whose client already has its reply). A free thread
  * takes a search whenever one waits; it takes an insert only when no search
  * waits, or when WORKERS_INSERT_EVERY searches in a row were taken while
- * inserts waited (the starvation guard); and with three or more threads at
+ * inserts waited (the starvation guard), or while WORKERS_INSERT_URGENT
+ * inserts per thread wait (the backlog guard); and with three or more threads at
  * most nthreads - 1 inserts run at once, so one thread is always free for the
  * next search instead of being inside a ~1 ms insert (with one or two threads
  * all may insert: see workers.c note 5).
@@ -41,6 +42,11 @@ typedef struct workers workers;
 /* Starvation guard: after this many searches taken in a row while an insert
  * waited, the next free thread (within the insert limit) takes an insert. */
 #define WORKERS_INSERT_EVERY 8
+
+/* Insert backlog, per pool thread, from which queued inserts go before
+ * queued searches (half the cache's in-flight cap, CACHE_INS_PER_THREAD:
+ * past that cap PUTs insert on the loop thread; workers.c note 5). */
+#define WORKERS_INSERT_URGENT 16
 
 /* Starts nthreads (1..256) threads on `loop`. max_queue (>= 1) bounds the
  * jobs waiting for a thread, per class (searches and inserts separately).

@@ -285,6 +285,34 @@ Test(workers, searches_complete_while_inserts_hold_all_but_one_thread) {
     free(jobs);
 }
 
+Test(workers, a_long_insert_backlog_goes_before_searches_until_it_shrinks) {
+    reset();
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    workers *w;
+    cr_assert_eq(workers_create(&loop, 1, 1000, &w), 0);
+    enum { NI = WORKERS_INSERT_URGENT + 3, NS = 4 };
+    tjob *jobs = make_jobs(1 + NI + NS, work_sum);
+    jobs[0].wj.work = work_gated;
+    cr_assert_eq(workers_submit(w, &jobs[0].wj), 0);
+    while (workers_busy(w) != 1) sched_yield();
+    for (int i = 1; i <= NI; i++) cr_assert_eq(workers_submit_insert(w, &jobs[i].wj), 0);
+    for (int i = NI + 1; i <= NI + NS; i++) cr_assert_eq(workers_submit(w, &jobs[i].wj), 0);
+    gate_set(1);
+    run_until_done(&loop, 1 + NI + NS);
+    /* inserts 1..4 run first (the backlog falls from URGENT + 3 to
+     * URGENT - 1), then the searches, then the rest of the inserts */
+    int pos = 1;
+    for (int i = 1; i <= 4; i++, pos++) cr_assert_eq(done_order[pos], i, "position %d", pos);
+    for (int i = NI + 1; i <= NI + NS; i++, pos++)
+        cr_assert_eq(done_order[pos], i, "position %d", pos);
+    for (int i = 5; i <= NI; i++, pos++) cr_assert_eq(done_order[pos], i, "position %d", pos);
+    workers_destroy(w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+    free(jobs);
+}
+
 Test(workers, with_two_threads_both_may_run_inserts) {
     reset();
     uv_loop_t loop;
