@@ -100,6 +100,8 @@ struct workers {
     unsigned ins_running;      /* inserts inside work() */
     unsigned ins_max;          /* nthreads - 1 from 3 threads, else nthreads (note 5) */
     unsigned streak;           /* searches taken in a row while inserts waited */
+    size_t ins_urgent;         /* WORKERS_INSERT_URGENT * requested threads;
+                                * set before the threads start (they read it) */
     worker_job *dhead, *dtail; /* finished jobs, FIFO */
     int stopping;
     unsigned nthreads;         /* threads actually started */
@@ -133,8 +135,7 @@ static worker_job *q_pop(jqueue *q) {
 static worker_job *pick(workers *w) {
     jqueue *s = &w->q[CLS_SEARCH], *in = &w->q[CLS_INSERT];
     int insert_ok = in->len > 0 && w->ins_running < w->ins_max;
-    int insert_due = w->streak >= WORKERS_INSERT_EVERY ||
-                     in->len >= (size_t)WORKERS_INSERT_URGENT * w->nthreads;
+    int insert_due = w->streak >= WORKERS_INSERT_EVERY || in->len >= w->ins_urgent;
     worker_job *j = NULL;
     if (s->len > 0 && !(insert_ok && insert_due)) {
         j = q_pop(s);
@@ -234,6 +235,7 @@ int workers_create(uv_loop_t *loop, unsigned nthreads, size_t max_queue, workers
     w->loop = loop;
     w->qmax = max_queue;
     w->ins_max = nthreads > 2 ? nthreads - 1 : nthreads;
+    w->ins_urgent = (size_t)WORKERS_INSERT_URGENT * nthreads;
     w->tick = 1;                             /* inline_tick 0: budget available */
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
