@@ -8,7 +8,8 @@
    the ratios (target >= 0.9x).
 2. semantic: p99 latency of a semantic hit (built-in embedder, default
    namespace settings) with N stored entries (default 100k) and 50
-   connections, by redis-benchmark (target <= 1 ms).
+   connections, by redis-benchmark (target <= 1 ms), with the server's
+   CPU per request; --base OLD_SERVER alternates an older build.
 3. quality: ../shared/data/gptcache_mock_pairs.json through the real
    server: store every distinct `origin` with its own answer, ask every
    `similar`;
@@ -16,7 +17,8 @@
    (target >= 50% correct at <= 1% false, default settings).
 
 Usage: bench/cache_bench.py [SERVER] [--parts exact,semantic,quality]
-       [--entries N] [--requests N] [--rounds N]
+       [--entries N] [--requests N] [--rounds N] [--create "EF 32 QUANT int8"]
+       [--base OLD_SERVER --sem-rounds N]
 Servers run on ephemeral loopback ports and are stopped by their PID.
 """
 import argparse
@@ -157,11 +159,50 @@ def synth_prompt(rnd, i):
         rnd.choice(WORDS), i)
 
 
+NS = "sem0"   # simcache-bench load -t llm --ns-prefix sem --namespaces 1 uses it
+
+
+def llm_mix(port, args):
+    """simcache-bench's LLM prompt stream (repeats, rewordings, new prompts
+    whose misses PUT: inserts on the pool) against the loaded namespace:
+    closed loop of 50 connections, then open loop at --llm-rate."""
+    sb = os.path.join(os.path.dirname(os.path.dirname(args.server_abs)), "bench", "sbench",
+                      "simcache-bench")
+    if not os.path.exists(sb):
+        print("semantic: no %s: LLM mix skipped" % sb)
+        return
+    common = [sb, "load", "-p", str(port), "-t", "llm", "-c", "50", "--keep", "--ns-prefix",
+              "sem", "--namespaces", "1", "--duration", str(args.llm_secs), "--no-progress"]
+    c = redis.Redis(port=port)
+    for extra, label in (([], "closed loop"), (["--rate", str(args.llm_rate)],
+                                               "open loop %d/s" % args.llm_rate)):
+        i0 = c.info("cache")
+        out = subprocess.run(common + extra, capture_output=True, text=True, timeout=600).stdout
+        i1 = c.info("cache")
+        ins = {k: i1.get("cache_inserts_" + k, 0) - i0.get("cache_inserts_" + k, 0)
+               for k in ("threaded", "inline")}
+        keep = [ln for ln in out.splitlines()[:12] if ln.strip()]
+        print("semantic: LLM mix, %s: PUT inserts on the pool %d, on the loop %d\n  %s" %
+              (label, ins["threaded"], ins["inline"], "\n  ".join(keep)), flush=True)
+
+
 def part_semantic(server, args):
+    """--base: the same measurement on an older build, alternating with this
+    one (--sem-rounds times each), so both see the same machine load."""
+    runs = [("this build", server)]
+    if args.base:
+        runs.append(("base", args.base))
+    for rnd in range(args.sem_rounds if args.base else 1):
+        for label, binary in runs:
+            print("semantic [%s, round %d]: %s" % (label, rnd + 1, binary), flush=True)
+            semantic_once(binary, args)
+
+
+def semantic_once(server, args):
     ours, port = start([server])
     try:
         c = redis.Redis(port=port)
-        c.execute_command("CACHE.CREATE", "sem", *args.create.split())
+        c.execute_command("CACHE.CREATE", NS, *args.create.split())
         rnd = random.Random(7)
         t0 = time.monotonic()
         pipe = c.pipeline(transaction=False)
@@ -170,28 +211,36 @@ def part_semantic(server, args):
             p = synth_prompt(rnd, i)
             if i == args.entries // 2:
                 target = p
-            pipe.execute_command("CACHE.PUT", "sem", p, "answer %d" % i)
+            pipe.execute_command("CACHE.PUT", NS, p, "answer %d" % i)
             if len(pipe) >= 1000:
                 pipe.execute()
         pipe.execute()
         load_s = time.monotonic() - t0
         # a rewording: a word added, question mark, capitals
         query = "Please, " + target.replace("how do I", "How do I") + "?"
-        d = as_dict(c.execute_command("CACHE.GET", "sem", query))
-        info = as_dict(c.execute_command("CACHE.INFO", "sem"))
+        d = as_dict(c.execute_command("CACHE.GET", NS, query))
+        info = as_dict(c.execute_command("CACHE.INFO", NS))
         print("semantic: CACHE.CREATE options [%s]" % args.create)
         print("semantic: %d entries loaded in %.1f s (%.0f puts/s), memory %.1f MB" %
               (args.entries, load_s, args.entries / load_s, info["memory_bytes"] / 1e6),
               flush=True)
         t1 = time.monotonic()
         for _ in range(200):
-            c.execute_command("CACHE.GET", "sem", query)
+            c.execute_command("CACHE.GET", NS, query)
         print("semantic: one connection, sequential: %.1f us per CACHE.GET" %
               ((time.monotonic() - t1) / 200 * 1e6), flush=True)
-        rps, p99 = rb(port, args.requests, "CACHE.GET", "sem", query)
-        print("semantic: query tier %s score %s; CACHE.GET %.0f rps, p99 %.3f ms  "
-              "[-c 50, -n %d]" % (d["tier"].decode(), d.get("score", b"-").decode(), rps, p99,
-                                  args.requests))
+        v0 = c.info("vectorsets")
+        rps, p99, cpu = rb_cpu(ours, port, args.requests, "CACHE.GET", NS, query)
+        v1 = c.info("vectorsets")
+        print("semantic: query tier %s score %s; CACHE.GET %.0f rps, p99 %.3f ms, server CPU "
+              "%.1f us per request  [-c 50, -n %d]; searches on the pool %d, on the idle "
+              "pool's loop %d" % (d["tier"].decode(), d.get("score", b"-").decode(), rps, p99,
+                                  cpu, args.requests,
+                                  v1["vset_jobs_completed"] - v0["vset_jobs_completed"],
+                                  v1.get("vset_searches_idle_inline", 0) -
+                                  v0.get("vset_searches_idle_inline", 0)), flush=True)
+        if args.llm_mix:
+            llm_mix(port, args)
     finally:
         stop(ours)
 
@@ -201,7 +250,7 @@ def part_quality(server, args):
     ours, port = start([server])
     try:
         c = redis.Redis(port=port)
-        c.execute_command("CACHE.CREATE", "q")
+        c.execute_command("CACHE.CREATE", "q", *args.create.split())
         # Some rows repeat an origin (some only up to case/punctuation): the
         # cache holds each once, under one exact key. A hit is correct when
         # it serves the entry of the query's own origin, found by an exact
@@ -243,9 +292,21 @@ def main():
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--create", default="",
-                    help="extra CACHE.CREATE options of the semantic namespace, e.g. 'EF 32'")
+                    help="extra CACHE.CREATE options of the semantic and quality namespaces, "
+                         "e.g. 'EF 32 QUANT int8'")
+    ap.add_argument("--base", default=None,
+                    help="semantic part: an older simcache-server binary, run alternately")
+    ap.add_argument("--llm-mix", action="store_true",
+                    help="semantic part: also run simcache-bench's LLM stream on the namespace")
+    ap.add_argument("--llm-secs", type=int, default=8)
+    ap.add_argument("--llm-rate", type=int, default=1000)
+    ap.add_argument("--sem-rounds", type=int, default=2,
+                    help="semantic part with --base: runs of each build")
     args = ap.parse_args()
     server = os.path.abspath(args.server)
+    args.server_abs = server   # its build's simcache-bench drives the LLM mix of every build
+    if args.base:
+        args.base = os.path.abspath(args.base)
     for part in args.parts.split(","):
         {"exact": part_exact, "semantic": part_semantic, "quality": part_quality}[part](
             server, args)

@@ -161,7 +161,7 @@ typedef struct cache_hit {
 } cache_hit;
 
 /* Defaults: builtin embedder at EMBED_BUILTIN_DIM_DEFAULT, lexscore's
- * default threshold, no TTL, no grace, M 16, ef 100, float32. */
+ * default threshold, no TTL, no grace, M 16, ef 64, float32. */
 void cache_ns_config_default(cache_ns_config *cfg);
 
 /* Creates namespace `name` of tenant t. CACHE_OK, CACHE_ENOMEM, or

@@ -263,7 +263,7 @@ static int get_with_vector(client *c, cache_ns *ns, tenant *t, uint64_t key, con
     int rc = cache_lookup_vec_start(ns, key, vec, thr, stale, now, &h, pool ? &q : NULL);
     if (rc == CACHE_PENDING) {
         if (cache_get_park(c, q, withmeta, wait_ms, now, pool, r, ob) == 0) return 1;
-        cache_query_run(q);   /* queue full: answer inline */
+        cache_get_run_inline(q);   /* idle pool or queue full: answer here */
         rc = cache_lookup_finish(q, &h);
         cache_query_free(q);
     }

@@ -87,10 +87,14 @@ int cache_get_answer(client *c, cache_ns *ns, tenant *t, int rc, cache_hit *h, u
                      int withmeta, long long wait_ms, int64_t now, const alias_route *r,
                      int semantic_down, obs_req *ob);
 /* Submits q's search to pool and parks c (the completion replies and ends
- * ob, which it takes over after obs_detach). 0, or -1 (queue full: the
- * caller runs and finishes q inline, and still owns ob). */
+ * ob, which it takes over after obs_detach). 0, or -1 (the pool is idle so
+ * searching here is cheaper (workers_try_inline), or the queue is full: the
+ * caller runs q with cache_get_run_inline, finishes it, and still owns ob). */
 int cache_get_park(client *c, cache_query *q, int withmeta, long long wait_ms, int64_t now,
                    struct workers *pool, const alias_route *r, obs_req *ob);
+/* Runs q's search on the loop thread, recording its search span for the
+ * request's trace and counting it as an inline search. Loop thread. */
+void cache_get_run_inline(cache_query *q);
 /* Runs a started CACHE.SEARCH query q (k results) on the pool (1: parked,
  * the completion replies, ends ob and frees q) or inline (0: replied, ob
  * ended, q freed). */

@@ -39,7 +39,10 @@
  *    wait and replies keep their order. The completion replies nothing if
  *    the client closed; a namespace dropped meanwhile answers a miss (GET)
  *    or an empty array (SEARCH). A full queue or no pool: the loop answers
- *    inline, as VSIM does. INFO cache counts both paths.
+ *    inline, as VSIM does; so does an idle pool (no job outstanding, one
+ *    search per loop iteration, `vset-inline-when-idle`), where the hand-off
+ *    would cost more than it overlaps (workers.c note 6). INFO cache counts
+ *    both paths.
  * 6. Threaded insert: CACHE.PUT needs no parking. cache_put stores the
  *    entry and this command replies with its id at once; the HNSW insert
  *    runs on the same pool for namespaces of at least CACHE_ASYNC_MIN
@@ -698,6 +701,18 @@ static int get_answer(client *c, cache_ns *ns, tenant *t, int rc, cache_hit *h, 
 
 static uint64_t g_searches_threaded, g_searches_inline;
 
+/* CACHE.SEARCH answers of up to this many results may run on the loop when
+ * the pool is idle (GET asks for the few best: always eligible). */
+#define CACHE_INLINE_MAX_K 64
+
+/* Runs q on the loop thread, with the search span the pool would time. */
+static void run_inline(cache_query *q) {
+    uint64_t t0 = obs_clock();
+    cache_query_run(q);
+    obs_mark_search(t0);
+    g_searches_inline++;
+}
+
 typedef struct cache_job {
     worker_job wj;
     client *c;                 /* referenced and blocked while the job runs */
@@ -737,11 +752,15 @@ static void get_done(worker_job *wj) {
     free(j);
 }
 
-/* Submits q's search and parks c. 0, or -1 (queue full or ENOMEM: the
- * caller finishes q inline). */
+/* Submits q's search and parks c. 0, or -1 (the pool is idle, the queue
+ * is full, or ENOMEM: the caller finishes q inline, timing it with
+ * run_inline). */
 static int park(client *c, cache_query *q, int withmeta, long long wait_ms, uint32_t k,
                 int64_t now, workers *pool, void (*done)(worker_job *), const alias_route *r,
                 obs_req *ob) {
+    /* An idle pool: searching here costs less than two thread wake-ups
+     * (workers.c note 6); bounded to small result sets. */
+    if (k <= CACHE_INLINE_MAX_K && vset_pool_try_inline()) return -1;
     cache_job *j = calloc(1, sizeof *j);
     if (!j) return -1;
     if (r) j->route = *r;
@@ -806,10 +825,9 @@ void cmd_cache_get(client *c) {
     int rc = cache_lookup_start(ns, p->ptr, p->len, thr, stale, now, &h, pool ? &q : NULL);
     if (rc == CACHE_PENDING) {
         if (get_park(c, q, o.withmeta, o.wait_ms, now, pool, &route, &ob) == 0) return;
-        cache_query_run(q);   /* queue full: answer inline */
+        run_inline(q);        /* idle pool or queue full: answer here */
         rc = cache_lookup_finish(q, &h);
         cache_query_free(q);
-        g_searches_inline++;
     }
     uint64_t key = 0;
     if (rc == CACHE_OK && h.tier == CACHE_MISS) cache_key(p->ptr, p->len, &key);
@@ -953,8 +971,7 @@ void cmd_cache_search(client *c) {
             return;
         }
         if (park(c, q, 0, -1, (uint32_t)k, now, pool, search_done, NULL, &ob) == 0) return;
-        cache_query_run(q);   /* queue full: answer inline */
-        g_searches_inline++;
+        run_inline(q);        /* idle pool or queue full: answer here */
     }
     search_answer(c, ns, q, (uint32_t)k, now, &ob);
     cache_query_free(q);
@@ -1092,6 +1109,8 @@ int cache_get_park(client *c, cache_query *q, int withmeta, long long wait_ms, i
     return get_park(c, q, withmeta, wait_ms, now, pool, r, ob);
 }
 
+void cache_get_run_inline(cache_query *q) { run_inline(q); }
+
 void cache_pending_resolve(cache_ns *ns, cache_entry *e) { pending_resolve(ns, e); }
 
 int cache_search_run_reply(client *c, cache_ns *ns, cache_query *q, uint32_t k, int64_t now,
@@ -1100,8 +1119,8 @@ int cache_search_run_reply(client *c, cache_ns *ns, cache_query *q, uint32_t k, 
     if (pool && cache_ns_count(ns) >= CACHE_ASYNC_MIN &&
         park(c, q, 0, -1, k, now, pool, search_done, NULL, ob) == 0)
         return 1;
-    cache_query_run(q);
-    if (pool) g_searches_inline++;
+    if (pool) run_inline(q);
+    else cache_query_run(q);
     search_answer(c, ns, q, k, now, ob);
     cache_query_free(q);
     return 0;

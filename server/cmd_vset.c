@@ -50,6 +50,7 @@
 #include <cjson/cJSON.h>
 
 #include "cmd_handlers.h"
+#include "config.h"
 #include "errors.h"
 #include "kernels/kernels.h"
 #include "keyspace.h"
@@ -69,6 +70,8 @@ static workers *pool;
 
 void vset_set_pool(workers *w) { pool = w; }
 workers *vset_pool(void) { return pool; }
+
+int vset_pool_try_inline(void) { return g_cfg.vset_inline_idle && workers_try_inline(pool); }
 
 static int arg_is(const req_arg *a, const char *s) { return strcasecmp(a->ptr, s) == 0; }
 
@@ -338,6 +341,10 @@ done:
 
 /* ---- VSIM ---- */
 
+/* Largest EF (and COUNT) of a search the loop may run itself when the pool
+ * is idle: the default EF 100 at 100k x 384 is ~45-80 us. */
+#define VSIM_INLINE_MAX_EF 200u
+
 typedef struct vsim_job {
     worker_job wj;
     client *c;
@@ -587,7 +594,12 @@ void cmd_vsim(client *c) {
     j->t0_us = mono_us();
     j->wj.work = vsim_work;
     j->wj.done = vsim_done;
-    if (!o.nothread && pool && k > 0 && workers_submit(pool, &j->wj) == 0) {
+    /* An idle pool: a bounded search runs here, which costs less than the
+     * two thread wake-ups of a hand-off (workers.c note 6). FILTER and
+     * TRUTH searches can take milliseconds: always on the pool. */
+    int cheap = !j->filter && !j->truth && j->ef <= VSIM_INLINE_MAX_EF && k <= VSIM_INLINE_MAX_EF;
+    if (!o.nothread && pool && k > 0 && !(cheap && vset_pool_try_inline()) &&
+        workers_submit(pool, &j->wj) == 0) {
         client_block(c);
         client_ref(c);
         vset_ref(v);
@@ -945,6 +957,8 @@ void vset_info(sbuf *o) {
                 "vset_queue_depth:%zu\r\n"
                 "vset_busy_threads:%u\r\n"
                 "vset_jobs_completed:%llu\r\n"
+                "vset_insert_queue_depth:%zu\r\n"
+                "vset_searches_idle_inline:%llu\r\n"
                 "vset_keys:%llu\r\n"
                 "vset_detached:%llu\r\n"
                 "vset_searches_threaded:%llu\r\n"
@@ -953,6 +967,7 @@ void vset_info(sbuf *o) {
                 "vset_search_usec_per_call:%.2f\r\n",
                 kernels_get()->name, kernels_variant(kernels_get()), workers_threads(pool), workers_queue_depth(pool),
                 workers_busy(pool), (unsigned long long)workers_completed(pool),
+                workers_insert_depth(pool), (unsigned long long)workers_inlined(pool),
                 (unsigned long long)(g_vset_stats.sets - g_vset_stats.detached),
                 (unsigned long long)g_vset_stats.detached,
                 (unsigned long long)g_vset_stats.searches_threaded,

@@ -338,6 +338,7 @@ static const opt opts[] = {
     {"save", T_STR, F(save), sizeof g_cfg.save, 0, 0, O_COMPAT, NULL, NULL, NULL},
     {"appendonly", T_BOOL, F(appendonly), 0, 0, 0, O_COMPAT, NULL, NULL, NULL},
     {"vset-threads", T_INT, F(vset_threads), 0, 0, 256, O_IMMUTABLE, NULL, NULL, NULL},
+    {"vset-inline-when-idle", T_BOOL, F(vset_inline_idle), 0, 0, 1, 0, NULL, NULL, NULL},
     {"metrics-port", T_INT, F(metrics_port), 0, 0, 65535, O_IMMUTABLE, NULL, NULL, NULL},
     {"metrics-max-label-sets", T_INT, F(metrics_max_label_sets), 0, 1, 1000000, 0, NULL, NULL, NULL},
     {"embed-cache-bytes", T_MEM, F(embed_cache_bytes), 0, 0, LLONG_MAX, 0, NULL, NULL, NULL},
@@ -371,6 +372,7 @@ void config_init(void) {
     g_cfg.tcp_backlog = 511;
     g_cfg.tcp_keepalive = 300;
     g_cfg.protected_mode = 1;
+    g_cfg.vset_inline_idle = 1;
     g_cfg.maxclients = 10000;
     g_cfg.proto_max_bulk_len = REQ_DEFAULT_MAX_BULK;
     g_cfg.client_query_buffer_limit = 1024LL * 1024 * 1024;

@@ -61,6 +61,7 @@ typedef struct sc_config {
     int appendonly;                 /* compatibility: 0 (no AOF) */
     int databases;                  /* 1: only db 0 exists */
     int vset_threads;               /* search pool threads; 0 = number of cores */
+    int vset_inline_idle;           /* 1: cheap searches run on the loop when the pool is idle */
     int metrics_port;               /* Prometheus HTTP endpoint; 0 = off (default) */
     char metrics_bind[256];         /* one address for it, default "127.0.0.1" */
     int metrics_max_label_sets;     /* tenant/namespace series before "_other", 1000 */

@@ -150,7 +150,7 @@ typedef struct vset_stats {
     uint64_t sets;               /* live sets, detached ones included */
     uint64_t detached;           /* sets freed by the keyspace, still searched */
     uint64_t searches_threaded;  /* VSIM answered by the pool */
-    uint64_t searches_inline;    /* NOTHREAD, queue full, or no pool */
+    uint64_t searches_inline;    /* NOTHREAD, idle pool, queue full, or no pool */
     uint64_t searches_retried;   /* re-run on the loop: ids freed meanwhile */
     uint64_t search_usec;        /* dispatch to reply, threaded searches */
 } vset_stats;
@@ -162,6 +162,10 @@ extern vset_stats g_vset_stats;
 struct workers;
 void vset_set_pool(struct workers *w);
 struct workers *vset_pool(void);
+/* 1 if a cheap search should run on the loop thread now: the pool is idle
+ * and `vset-inline-when-idle` is on (workers_try_inline, which consumes this
+ * loop iteration's budget). Loop thread. */
+int vset_pool_try_inline(void);
 void vset_info(sbuf *o);
 
 #endif

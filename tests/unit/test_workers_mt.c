@@ -192,3 +192,201 @@ Test(workers, bad_arguments_are_rejected) {
     cr_assert_null(w);
     cr_assert_eq(uv_loop_close(&loop), 0);
 }
+
+/* ---- priority (workers.c note 5) and the idle-pool shortcut (note 6) ---- */
+
+/* Runs the loop until n done() calls have run in total. */
+static void run_until_done(uv_loop_t *loop, int n) {
+    while (dones_run < n) uv_run(loop, UV_RUN_ONCE);
+}
+
+Test(workers, queued_searches_overtake_queued_inserts) {
+    reset();
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    workers *w;
+    cr_assert_eq(workers_create(&loop, 1, 100, &w), 0);
+    tjob *jobs = make_jobs(14, work_sum);
+    jobs[0].wj.work = work_gated;                    /* holds the only thread */
+    cr_assert_eq(workers_submit(w, &jobs[0].wj), 0);
+    while (workers_busy(w) != 1) sched_yield();
+    for (int i = 1; i <= 10; i++) cr_assert_eq(workers_submit_insert(w, &jobs[i].wj), 0);
+    for (int i = 11; i <= 13; i++) cr_assert_eq(workers_submit(w, &jobs[i].wj), 0);
+    cr_assert_eq(workers_queue_depth(w), 13);
+    cr_assert_eq(workers_insert_depth(w), 10);
+    gate_set(1);
+    run_until_done(&loop, 14);
+    int want[14] = {0, 11, 12, 13, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    for (int i = 0; i < 14; i++) cr_assert_eq(done_order[i], want[i], "position %d", i);
+    workers_destroy(w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+    free(jobs);
+}
+
+Test(workers, a_stream_of_searches_does_not_starve_inserts) {
+    reset();
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    workers *w;
+    cr_assert_eq(workers_create(&loop, 1, 100, &w), 0);
+    enum { NI = 3, NS = 2 * WORKERS_INSERT_EVERY + 4 };
+    tjob *jobs = make_jobs(1 + NI + NS, work_sum);
+    jobs[0].wj.work = work_gated;
+    cr_assert_eq(workers_submit(w, &jobs[0].wj), 0);
+    while (workers_busy(w) != 1) sched_yield();
+    for (int i = 1; i <= NI; i++) cr_assert_eq(workers_submit_insert(w, &jobs[i].wj), 0);
+    for (int i = NI + 1; i <= NI + NS; i++) cr_assert_eq(workers_submit(w, &jobs[i].wj), 0);
+    gate_set(1);
+    run_until_done(&loop, 1 + NI + NS);
+    /* After every WORKERS_INSERT_EVERY searches one insert goes through;
+     * once the searches are gone the remaining inserts run. */
+    int pos = 1, s = NI + 1, ins = 1;
+    for (int round = 0; round < 2; round++) {
+        for (int k = 0; k < WORKERS_INSERT_EVERY; k++, pos++)
+            cr_assert_eq(done_order[pos], s++, "position %d", pos);
+        cr_assert_eq(done_order[pos], ins++, "position %d: an insert was starved", pos);
+        pos++;
+    }
+    for (; s <= NI + NS; pos++) cr_assert_eq(done_order[pos], s++, "position %d", pos);
+    for (; ins <= NI; pos++) cr_assert_eq(done_order[pos], ins++, "position %d", pos);
+    workers_destroy(w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+    free(jobs);
+}
+
+Test(workers, searches_complete_while_inserts_hold_all_but_one_thread) {
+    reset();
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    workers *w;
+    cr_assert_eq(workers_create(&loop, 3, 100, &w), 0);
+    tjob *jobs = make_jobs(12, work_gated);
+    for (int i = 0; i < 10; i++) cr_assert_eq(workers_submit_insert(w, &jobs[i].wj), 0);
+    while (workers_busy(w) != 2) sched_yield();     /* nthreads - 1 inserts run */
+    /* The third thread stays free for searches: two of them complete while
+     * every insert is still blocked. */
+    jobs[10].wj.work = work_sum;
+    jobs[11].wj.work = work_sum;
+    cr_assert_eq(workers_submit(w, &jobs[10].wj), 0);
+    cr_assert_eq(workers_submit(w, &jobs[11].wj), 0);
+    run_until_done(&loop, 2);
+    cr_assert_eq(done_order[0], 10);
+    cr_assert_eq(done_order[1], 11);
+    cr_assert_eq(workers_busy(w), 2, "an insert took the thread kept for searches");
+    cr_assert_eq(workers_insert_depth(w), 8);
+    gate_set(1);
+    run_until_done(&loop, 12);
+    for (int i = 0; i < 12; i++) cr_assert_eq(jobs[i].done_calls, 1, "job %d", i);
+    workers_destroy(w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+    free(jobs);
+}
+
+Test(workers, a_long_insert_backlog_goes_before_searches_until_it_shrinks) {
+    reset();
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    workers *w;
+    cr_assert_eq(workers_create(&loop, 1, 1000, &w), 0);
+    enum { NI = WORKERS_INSERT_URGENT + 3, NS = 4 };
+    tjob *jobs = make_jobs(1 + NI + NS, work_sum);
+    jobs[0].wj.work = work_gated;
+    cr_assert_eq(workers_submit(w, &jobs[0].wj), 0);
+    while (workers_busy(w) != 1) sched_yield();
+    for (int i = 1; i <= NI; i++) cr_assert_eq(workers_submit_insert(w, &jobs[i].wj), 0);
+    for (int i = NI + 1; i <= NI + NS; i++) cr_assert_eq(workers_submit(w, &jobs[i].wj), 0);
+    gate_set(1);
+    run_until_done(&loop, 1 + NI + NS);
+    /* inserts 1..4 run first (the backlog falls from URGENT + 3 to
+     * URGENT - 1), then the searches, then the rest of the inserts */
+    int pos = 1;
+    for (int i = 1; i <= 4; i++, pos++) cr_assert_eq(done_order[pos], i, "position %d", pos);
+    for (int i = NI + 1; i <= NI + NS; i++, pos++)
+        cr_assert_eq(done_order[pos], i, "position %d", pos);
+    for (int i = 5; i <= NI; i++, pos++) cr_assert_eq(done_order[pos], i, "position %d", pos);
+    workers_destroy(w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+    free(jobs);
+}
+
+Test(workers, with_two_threads_both_may_run_inserts) {
+    reset();
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    workers *w;
+    cr_assert_eq(workers_create(&loop, 2, 100, &w), 0);
+    tjob *jobs = make_jobs(4, work_gated);
+    for (int i = 0; i < 4; i++) cr_assert_eq(workers_submit_insert(w, &jobs[i].wj), 0);
+    while (workers_busy(w) != 2) sched_yield();     /* a reservation would stop at 1 */
+    gate_set(1);
+    run_until_done(&loop, 4);
+    workers_destroy(w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+    free(jobs);
+}
+
+Test(workers, each_class_has_its_own_queue_bound) {
+    reset();
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    workers *w;
+    cr_assert_eq(workers_create(&loop, 1, 2, &w), 0);
+    tjob *jobs = make_jobs(7, work_sum);
+    jobs[0].wj.work = work_gated;
+    cr_assert_eq(workers_submit(w, &jobs[0].wj), 0);
+    while (workers_busy(w) != 1) sched_yield();
+    cr_assert_eq(workers_submit_insert(w, &jobs[1].wj), 0);
+    cr_assert_eq(workers_submit_insert(w, &jobs[2].wj), 0);
+    cr_assert_eq(workers_submit_insert(w, &jobs[3].wj), -EAGAIN, "a full insert queue grew");
+    cr_assert_eq(workers_submit(w, &jobs[4].wj), 0, "full inserts refused a search");
+    cr_assert_eq(workers_submit(w, &jobs[5].wj), 0);
+    cr_assert_eq(workers_submit(w, &jobs[6].wj), -EAGAIN);
+    gate_set(1);
+    run_until_done(&loop, 5);
+    cr_assert_eq(jobs[3].done_calls + jobs[6].done_calls, 0);
+    workers_destroy(w);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+    free(jobs);
+}
+
+static void idle_noop_cb(uv_idle_t *h) { (void)h; }
+
+Test(workers, idle_pool_offers_one_inline_search_per_loop_iteration) {
+    reset();
+    uv_loop_t loop;
+    cr_assert_eq(uv_loop_init(&loop), 0);
+    workers *w;
+    cr_assert_eq(workers_create(&loop, 2, 10, &w), 0);
+    /* uv_run iterates only while a referenced handle is active (the
+     * server's listeners are); an idle handle stands in for them. */
+    uv_idle_t alive;
+    cr_assert_eq(uv_idle_init(&loop, &alive), 0);
+    cr_assert_eq(uv_idle_start(&alive, idle_noop_cb), 0);
+    cr_assert_eq(workers_try_inline(NULL), 0);
+    cr_assert_eq(workers_try_inline(w), 1, "an idle pool refused the inline search");
+    cr_assert_eq(workers_try_inline(w), 0, "two inline searches in one iteration");
+    uv_run(&loop, UV_RUN_NOWAIT);                    /* the next iteration */
+    cr_assert_eq(workers_try_inline(w), 1);
+    tjob *jobs = make_jobs(1, work_gated);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    cr_assert_eq(workers_submit(w, &jobs[0].wj), 0);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    cr_assert_eq(workers_try_inline(w), 0, "inline while a job was outstanding");
+    gate_set(1);
+    run_until_done(&loop, 1);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    cr_assert_eq(workers_try_inline(w), 1, "the budget did not come back once idle");
+    cr_assert_eq(workers_inlined(w), 3);
+    uv_close((uv_handle_t *)&alive, NULL);
+    workers_destroy(w);
+    cr_assert_eq(workers_try_inline(w), 0, "inline offered after destroy");
+    uv_run(&loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+    free(jobs);
+}
