@@ -39,10 +39,10 @@
  *    wait and replies keep their order. The completion replies nothing if
  *    the client closed; a namespace dropped meanwhile answers a miss (GET)
  *    or an empty array (SEARCH). A full queue or no pool: the loop answers
- *    inline, as VSIM does; so does an idle pool (no job outstanding, one
- *    search per loop iteration, `vset-inline-when-idle`), where the hand-off
- *    would cost more than it overlaps (workers.c note 6). INFO cache counts
- *    both paths.
+ *    inline, as VSIM does; so does an idle pool when the opt-in
+ *    `vset-inline-when-idle` is on (no job outstanding, one search per loop
+ *    iteration), where the hand-off would cost more than it overlaps
+ *    (workers.c note 6). INFO cache counts both paths.
  * 6. Threaded insert: CACHE.PUT needs no parking. cache_put stores the
  *    entry and this command replies with its id at once; the HNSW insert
  *    runs on the same pool for namespaces of at least CACHE_ASYNC_MIN

@@ -372,7 +372,7 @@ void config_init(void) {
     g_cfg.tcp_backlog = 511;
     g_cfg.tcp_keepalive = 300;
     g_cfg.protected_mode = 1;
-    g_cfg.vset_inline_idle = 1;
+    g_cfg.vset_inline_idle = 0;
     g_cfg.maxclients = 10000;
     g_cfg.proto_max_bulk_len = REQ_DEFAULT_MAX_BULK;
     g_cfg.client_query_buffer_limit = 1024LL * 1024 * 1024;

@@ -64,6 +64,10 @@
  *    before they sleep -- at low rates the next job is ~1 ms away, so a
  *    20-50 us spin would burn CPU that the loop and the clients need on two
  *    cores without removing the loop's own wake-up.
+ *    It is opt-in (`vset-inline-when-idle`, default no): the vector-set
+ *    contract is that searches leave the loop thread unless NOTHREAD asks
+ *    otherwise, and a cheap search is still tens to hundreds of us of loop
+ *    time that a connection arriving meanwhile waits behind.
  * 7. The async handle is unreferenced while no job is outstanding, so an
  *    idle pool never keeps the loop alive (graceful shutdown exits when the
  *    clients are gone), and referenced while jobs are in flight, so their

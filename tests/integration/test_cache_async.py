@@ -40,13 +40,14 @@ def info_cache(c):
 def searches_on_the_pool(srv):
     """Every test here is about the pool path, so the idle-pool shortcut
     (a search runs on the loop when nothing is in flight, workers.c note 6)
-    is off; test_vset_pool.py covers the shortcut."""
+    is off (it is off by default too; this guards against a changed
+    default); test_vset_pool.py covers the shortcut."""
     with srv.conn() as c:
         assert c.cmd("CONFIG", "SET", "vset-inline-when-idle", "no") == "OK"
     yield
     if srv.alive():
         with srv.conn() as c:
-            c.cmd("CONFIG", "SET", "vset-inline-when-idle", "yes")
+            c.cmd("CONFIG", "SET", "vset-inline-when-idle", "no")
 
 
 def test_semantic_get_and_search_run_on_the_pool(r):
