@@ -167,6 +167,8 @@ void reply_bulk(client *c, const void *p, size_t len) {
     c->priv->out.len += n;
 }
 
+void reply_raw(client *c, const void *p, size_t len) { out_append(c, p, len); }
+
 void reply_bulk_cstr(client *c, const char *s) {
     if (s == NULL) {
         reply_null(c);
