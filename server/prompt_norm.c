@@ -52,6 +52,25 @@ static const unsigned char class_tab[256] = {
 
 static inline int byte_class(unsigned char b) { return class_tab[b]; }
 
+/* The fast path's table: an ASCII word byte or digit maps to its output
+ * byte (letters lowercased), anything else to 0. One load per byte
+ * instead of a class load, a class test and a case test: the word loop
+ * went from ~6% of an exact-hit CACHE.GET's server CPU (a 45-byte prompt,
+ * perf) to the figure the README gives. */
+static const unsigned char word_out_tab[256] = {
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',
+    ['5'] = '5', ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
+    ['_'] = '_',
+    ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f', ['g'] = 'g',
+    ['h'] = 'h', ['i'] = 'i', ['j'] = 'j', ['k'] = 'k', ['l'] = 'l', ['m'] = 'm', ['n'] = 'n',
+    ['o'] = 'o', ['p'] = 'p', ['q'] = 'q', ['r'] = 'r', ['s'] = 's', ['t'] = 't', ['u'] = 'u',
+    ['v'] = 'v', ['w'] = 'w', ['x'] = 'x', ['y'] = 'y', ['z'] = 'z',
+    ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e', ['F'] = 'f', ['G'] = 'g',
+    ['H'] = 'h', ['I'] = 'i', ['J'] = 'j', ['K'] = 'k', ['L'] = 'l', ['M'] = 'm', ['N'] = 'n',
+    ['O'] = 'o', ['P'] = 'p', ['Q'] = 'q', ['R'] = 'r', ['S'] = 's', ['T'] = 't', ['U'] = 'u',
+    ['V'] = 'v', ['W'] = 'w', ['X'] = 'x', ['Y'] = 'y', ['Z'] = 'z',
+};
+
 static int is_wordish(int c) { return c == C_WORD || c == C_DIGIT; }
 
 /* Length of a mapped multi-byte sequence at in[i] (curly quotes, NBSP),
@@ -87,16 +106,22 @@ size_t prompt_norm(const char *src, size_t len, char *dst) {
     while (i < len) {
         /* Fast path (note 5): a run of ASCII word bytes and digits is
          * copied lowercased with no look-ahead; no rule needs it. */
-        if (in[i] < 0x80 && is_wordish(byte_class(in[i]))) {
+        unsigned char w = word_out_tab[in[i]];
+        if (w) {
             if (pending_sep && o > 0) out[o++] = ' ';
             pending_sep = 0;
-            int cls = C_SEP;
             do {
-                unsigned char b = in[i++];
-                cls = byte_class(b);
-                out[o++] = (b >= 'A' && b <= 'Z') ? (unsigned char)(b + 32) : b;
-            } while (i < len && in[i] < 0x80 && is_wordish(byte_class(in[i])));
-            prev = cls;
+                out[o++] = w;
+                i++;
+            } while (i < len && (w = word_out_tab[in[i]]) != 0);
+            prev = byte_class(in[i - 1]);
+            /* a single space before another word run: the usual case,
+             * handled here instead of by the general rules below */
+            if (i + 1 < len && in[i] == ' ' && word_out_tab[in[i + 1]]) {
+                pending_sep = 1;
+                prev = C_SEP;
+                i++;
+            }
             continue;
         }
         int cls;
