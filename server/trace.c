@@ -111,7 +111,8 @@ static _Thread_local int rng_seeded;
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-static uint64_t rng_next(void) {
+/* Inlined: three calls per request (trace_ctx_new_with_span). */
+static inline __attribute__((always_inline)) uint64_t rng_next(void) {
     uint64_t r = rotl(rng_s[1] * 5, 7) * 9, t = rng_s[1] << 17;
     rng_s[2] ^= rng_s[0];
     rng_s[3] ^= rng_s[1];

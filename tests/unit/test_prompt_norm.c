@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "server/prompt_norm.h"
 
 /* ---- the reference (prompt_norm.c before the fast paths) ---- */
@@ -177,5 +179,19 @@ Test(prompt_norm, every_single_byte_and_byte_pair_matches_the_reference) {
             size_t a = prompt_norm(in, len, got), b = norm_ref(in, len, want);
             cr_assert(a == b && memcmp(got, want, a) == 0, "bytes %02x %02x", x, y & 255);
         }
+    }
+}
+
+/* prompt_norm.c inlines XXH3 from the header; the key must stay the
+ * library's XXH3_64bits of the normal form (keys of a running server, and
+ * any other code hashing a normal form, use the library). */
+Test(prompt_norm, inlined_key_equals_the_library_hash) {
+    char in[300], buf[300];
+    for (size_t len = 1; len < sizeof in; len++) {   /* every XXH3 length class up to 240+ */
+        for (size_t i = 0; i < len; i++) in[i] = (char)('a' + (next() % 26));
+        uint64_t key = 0;
+        cr_assert_eq(prompt_norm_key(in, len, &key), 0);
+        size_t n = prompt_norm(in, len, buf);
+        cr_assert_eq(key, XXH3_64bits(buf, n), "length %zu", len);
     }
 }
