@@ -97,6 +97,12 @@ double cache_score(float f) {
     return memo.val;
 }
 
+const char *cache_score_elem(float f, int resp, size_t *len) {
+    memo_fill(f);
+    *len = resp >= 3 ? memo.len3 : memo.len2;
+    return *len ? (resp >= 3 ? memo.resp3 : memo.resp2) : NULL;
+}
+
 void cache_reply_score(client *c, float f) {
     memo_fill(f);
     if (c->resp < 3 && memo.len2) reply_raw(c, memo.resp2, memo.len2);

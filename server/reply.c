@@ -196,6 +196,8 @@ void reply_bulk(client *c, const void *p, size_t len) {
 
 void reply_raw(client *c, const void *p, size_t len) { out_append(c, p, len); }
 
+size_t reply_fmt_ll(char *dst, long long v) { return ll_to_str(dst, v); }
+
 void reply_bulk_cstr(client *c, const char *s) {
     if (s == NULL) {
         reply_null(c);
