@@ -195,3 +195,30 @@ Test(prompt_norm, inlined_key_equals_the_library_hash) {
         cr_assert_eq(key, XXH3_64bits(buf, n), "length %zu", len);
     }
 }
+
+/* Long runs of word bytes and single spaces (the SSE2 block path in
+ * prompt_norm.c takes 16 bytes at a time), broken now and then by a
+ * double space, a separator, a digit context, a byte >= 0x80 or a
+ * capital, at every offset relative to the 16-byte blocks. */
+Test(prompt_norm, block_path_gives_the_reference_bytes_on_long_runs) {
+    static const char *const run_pieces[] = {
+        "a", "b", "Z", "Q", "x", "9", "0", "_", " ", " ", " ", " ", "word", "WORD", "Mixed",
+        "  ", "?", ".", "3.5", "'s", "-1", "\xC3\xA9", "\x80", "\xE2\x80\x99", "\t",
+    };
+    char in[200], got[200], want[200];
+    size_t np = sizeof run_pieces / sizeof *run_pieces;
+    for (int iter = 0; iter < 200000; iter++) {
+        size_t len = 0, parts = next() % 60;
+        int plain = next() % 2;   /* half the prompts: word bytes and single spaces only */
+        for (size_t k = 0; k < parts; k++) {
+            const char *p = run_pieces[next() % (plain ? 15 : np)];
+            size_t n = strlen(p);
+            if (len + n > sizeof in) break;
+            memcpy(in + len, p, n);
+            len += n;
+        }
+        size_t a = prompt_norm(in, len, got), b = norm_ref(in, len, want);
+        cr_assert(a == b && memcmp(got, want, a) == 0, "\"%.*s\" -> \"%.*s\", want \"%.*s\"",
+                  (int)len, in, (int)a, got, (int)b, want);
+    }
+}
