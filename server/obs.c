@@ -96,7 +96,11 @@ static uint64_t mono_start_ns(void) { return commands_clock_start_us() * 1000; }
 static uint64_t mono_now_ns(void) { return commands_clock_read_us() * 1000; }
 
 int obs_begin_or_reply(obs_req *r, reqlog_op op, client *c, const req_arg *tp) {
-    memset(r, 0, offsetof(obs_req, tenant));
+    /* Field by field: a memset of the header compiled to `rep stos`,
+     * whose start-up made this function ~2% of an exact hit (perf). */
+    r->embed0 = r->embed1 = r->search0 = r->search1 = 0;
+    r->threaded = r->detached = r->waiter = 0;
+    r->prompt_copy = NULL;
     r->tenant[0] = r->ns_name[0] = r->embedder[0] = r->model_version[0] = 0;
     r->dim = 0;
     if (tp) {

@@ -40,8 +40,8 @@ typedef struct obs_req {
     char *prompt_copy;              /* owned after obs_detach (cut to reqlog-max-field) */
     size_t prompt_full;             /* the prompt's length before the cut */
     /* copied by obs_detach/obs_park, for a namespace dropped meanwhile;
-     * empty until then (the end reads a live namespace directly). Keep
-     * these last: obs_begin_or_reply clears only what comes before. */
+     * empty until then (the end reads a live namespace directly).
+     * obs_begin_or_reply sets every field above and empties these. */
     char tenant[TENANT_NAME_MAX];
     char ns_name[CACHE_NS_NAME_MAX];
     char embedder[32];
