@@ -12,8 +12,10 @@
  *    keeps the RESP2 text (the same bytes reply_double writes), since
  *    reply_double's own formatting (snprintf + strtod) was the largest
  *    single cost left in an exact hit after the rest of this change
- *    (~9% of server CPU, perf, redis-benchmark -P 16). RESP3 replies still
- *    go through reply_double (reply.c is not the cache's to change). */
+ *    (~9% of server CPU, perf, redis-benchmark -P 16). The memo holds the
+ *    finished RESP2 bulk and RESP3 double elements, appended with one
+ *    reply_raw; infinities and NaN (never a cache score) go through
+ *    reply_double. */
 #include "cache_args.h"
 
 #include <math.h>
@@ -56,31 +58,36 @@ tenant *cache_only_tenant_opt_or_reply(client *c, int from) {
 }
 
 /* The one-entry memo (design note 2): a float's bits, its double, and
- * that double as reply_double formats it (reply.c's fmt_double: the
- * shortest of %.15g..%.17g that reads back equal). */
+ * that double as reply_double writes it (reply.c's fmt_double: the
+ * shortest of %.15g..%.17g that reads back equal), as the whole RESP2 bulk
+ * and the whole RESP3 double element. */
 static struct {
     int set;
     uint32_t bits;
     double val;
-    char text[32];
-    size_t len;
+    char resp2[48], resp3[40];
+    size_t len2, len3;              /* 0 = not finite: reply_double */
 } memo;
 
 static void memo_fill(float f) {
     uint32_t bits;
     memcpy(&bits, &f, sizeof bits);
     if (memo.set && bits == memo.bits) return;
-    char b[32];
+    char b[32], text[32];
     snprintf(b, sizeof b, "%.7g", (double)f);
     memo.val = strtod(b, NULL);
     int n = 0;
     if (isfinite(memo.val)) {
         for (int prec = 15; prec <= 17; prec++) {
-            n = snprintf(memo.text, sizeof memo.text, "%.*g", prec, memo.val);
-            if (strtod(memo.text, NULL) == memo.val) break;
+            n = snprintf(text, sizeof text, "%.*g", prec, memo.val);
+            if (strtod(text, NULL) == memo.val) break;
         }
     }
-    memo.len = n > 0 ? (size_t)n : 0;
+    memo.len2 = memo.len3 = 0;
+    if (n > 0 && (size_t)n < sizeof text) {
+        memo.len2 = (size_t)snprintf(memo.resp2, sizeof memo.resp2, "$%d\r\n%s\r\n", n, text);
+        memo.len3 = (size_t)snprintf(memo.resp3, sizeof memo.resp3, ",%s\r\n", text);
+    }
     memo.bits = bits;
     memo.set = 1;
 }
@@ -90,8 +97,15 @@ double cache_score(float f) {
     return memo.val;
 }
 
+const char *cache_score_elem(float f, int resp, size_t *len) {
+    memo_fill(f);
+    *len = resp >= 3 ? memo.len3 : memo.len2;
+    return *len ? (resp >= 3 ? memo.resp3 : memo.resp2) : NULL;
+}
+
 void cache_reply_score(client *c, float f) {
     memo_fill(f);
-    if (c->resp < 3 && memo.len > 0) reply_bulk(c, memo.text, memo.len);
+    if (c->resp < 3 && memo.len2) reply_raw(c, memo.resp2, memo.len2);
+    else if (c->resp >= 3 && memo.len3) reply_raw(c, memo.resp3, memo.len3);
     else reply_double(c, memo.val);
 }

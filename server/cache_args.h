@@ -36,4 +36,10 @@ double cache_score(float f);
  * bulk string), the RESP2 text from the memo. Loop thread. */
 void cache_reply_score(client *c, float f);
 
+/* The bytes cache_reply_score would append for protocol version resp
+ * (the memoised element; stays valid until the next call with another
+ * score), their length in *len; NULL for a non-finite score (use
+ * cache_reply_score). Loop thread. */
+const char *cache_score_elem(float f, int resp, size_t *len);
+
 #endif

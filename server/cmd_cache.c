@@ -384,21 +384,85 @@ void cache_wait_shutdown(void) {
 
 /* ---- replies ---- */
 
-static const char *const tier_names[] = {"miss", "exact", "semantic", "stale"};
+/* A bulk string literal in RESP form: RAW_BULK("tier", 4) is
+ * "$4\r\ntier\r\n". n is written by hand; the asserts below check it. */
+#define RAW_BULK(lit, n) "$" #n "\r\n" lit "\r\n"
+#define RAW_LEN_OK(lit, n) _Static_assert(sizeof(lit) - 1 == n, "RAW_BULK length of " lit)
+RAW_LEN_OK("tier", 4);
+RAW_LEN_OK("exact", 5);
+RAW_LEN_OK("semantic", 8);
+RAW_LEN_OK("stale", 5);
+RAW_LEN_OK("id", 2);
+RAW_LEN_OK("score", 5);
+RAW_LEN_OK("age_ms", 6);
+RAW_LEN_OK("response", 8);
+#define REPLY_RAW_LIT(c, s) reply_raw((c), "" s, sizeof(s) - 1)
+
+/* "tier" <tier> "id", precomputed per tier: the hit reply's fixed start in
+ * one append (each reply_bulk formats its length; eight of them per hit
+ * showed in the exact-hit profile). */
+#define HIT_HEAD(tier, n) RAW_BULK("tier", 4) RAW_BULK(tier, n) RAW_BULK("id", 2)
+static const char *const hit_head[] = {NULL, HIT_HEAD("exact", 5), HIT_HEAD("semantic", 8),
+                                       HIT_HEAD("stale", 5)};
+static const size_t hit_head_len[] = {0, sizeof HIT_HEAD("exact", 5) - 1,
+                                      sizeof HIT_HEAD("semantic", 8) - 1,
+                                      sizeof HIT_HEAD("stale", 5) - 1};
+
+#define HIT_SMALL 1024   /* responses up to this size go out in one append */
+
+/* Appends the literal s at p[n] (a constant-size copy the compiler
+ * inlines) and advances n. */
+#define PUT_LIT(p, n, s)                          \
+    do {                                          \
+        memcpy((p) + (n), s, sizeof(s) - 1);      \
+        (n) += sizeof(s) - 1;                     \
+    } while (0)
+
+/* The common hit reply (no WITHMETA, no alias fields, a finite score, a
+ * response of at most HIT_SMALL bytes) assembled on the stack and
+ * appended once: the same bytes as the general path below, which makes
+ * nine appends, each a libc memcpy call (~5% of an exact hit's server
+ * CPU, perf). 0, or -1 if the hit is not the common case. */
+static int reply_hit_small(client *c, const cache_hit *h, int64_t now) {
+    const cache_entry *e = h->e;
+    size_t slen;
+    const char *sc = cache_score_elem(h->score, c->resp, &slen);
+    if (!sc || e->response.n > HIT_SMALL) return -1;
+    char b[HIT_SMALL + 256];
+    size_t n = 0;
+    if (c->resp >= 3) PUT_LIT(b, n, "%5\r\n");
+    else PUT_LIT(b, n, "*10\r\n");
+    memcpy(b + n, hit_head[h->tier], hit_head_len[h->tier]);
+    n += hit_head_len[h->tier];
+    b[n++] = ':';
+    n += reply_fmt_ll(b + n, (long long)e->id);
+    PUT_LIT(b, n, "\r\n" RAW_BULK("score", 5));
+    memcpy(b + n, sc, slen);
+    n += slen;
+    PUT_LIT(b, n, RAW_BULK("age_ms", 6) ":");
+    n += reply_fmt_ll(b + n, now - e->created_ms);
+    PUT_LIT(b, n, "\r\n" RAW_BULK("response", 8) "$");
+    n += reply_fmt_ll(b + n, (long long)e->response.n);
+    PUT_LIT(b, n, "\r\n");
+    if (e->response.n) memcpy(b + n, e->response.p, e->response.n);
+    n += e->response.n;
+    PUT_LIT(b, n, "\r\n");
+    reply_raw(c, b, n);
+    return 0;
+}
 
 static void reply_hit(client *c, const cache_hit *h, int withmeta, int64_t now,
                       const alias_route *r) {
+    if (!withmeta && !alias_reply_pairs(r) && reply_hit_small(c, h, now) == 0) return;
     const cache_entry *e = h->e;
     reply_map(c, (withmeta ? 12 : 5) + alias_reply_pairs(r));
-    REPLY_LIT(c, "tier");
-    reply_bulk_cstr(c, tier_names[h->tier]);
-    REPLY_LIT(c, "id");
+    reply_raw(c, hit_head[h->tier], hit_head_len[h->tier]);
     reply_integer(c, (long long)e->id);
-    REPLY_LIT(c, "score");
+    REPLY_RAW_LIT(c, RAW_BULK("score", 5));
     cache_reply_score(c, h->score);
-    REPLY_LIT(c, "age_ms");
+    REPLY_RAW_LIT(c, RAW_BULK("age_ms", 6));
     reply_integer(c, now - e->created_ms);
-    REPLY_LIT(c, "response");
+    REPLY_RAW_LIT(c, RAW_BULK("response", 8));
     reply_bulk(c, e->response.p, e->response.n);
     if (!withmeta) {
         alias_reply_append(c, r);

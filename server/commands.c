@@ -757,6 +757,8 @@ static inline uint64_t mono_us(void) {
 static uint64_t clk_mono_us;     /* last reading, valid while clk_active */
 static int64_t clk_offset_us;    /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 static int clk_active;
+static int clk_in_cmd;           /* a handler is running (commands_execute) */
+static uint64_t clk_noted_us;    /* commands_clock_read_us during it, 0 = none */
 
 static void clock_sync(void) {
     struct timespec rt;
@@ -774,6 +776,14 @@ void commands_batch_begin(void) {
 void commands_batch_end(void) { clk_active = 0; }
 
 void commands_clock_sync(void) { clock_sync(); }
+
+uint64_t commands_clock_start_us(void) { return clk_in_cmd ? clk_mono_us : mono_us(); }
+
+uint64_t commands_clock_read_us(void) {
+    uint64_t now = mono_us();
+    if (clk_in_cmd) clk_noted_us = now;
+    return now;
+}
 
 int64_t commands_now_ms(void) {
     if (!clk_active) {
@@ -840,8 +850,13 @@ void commands_execute(client *c) {
     uint64_t errors = g_stats.total_error_replies;
     if (!clk_active) commands_batch_begin();
     uint64_t t0 = clk_mono_us;
+    int nested = clk_in_cmd;
+    clk_in_cmd = 1;
+    clk_noted_us = 0;
     cmd->proc(c);
-    clk_mono_us = mono_us();
+    clk_in_cmd = nested;
+    clk_mono_us = clk_noted_us ? clk_noted_us : mono_us();   /* one read per CACHE.GET */
+    clk_noted_us = 0;
     uint64_t dur = clk_mono_us - t0;
     st->calls++;
     st->usec += dur;

@@ -76,6 +76,16 @@ void commands_batch_end(void);
 void commands_clock_sync(void);
 int64_t commands_now_ms(void);
 
+/* CLOCK_MONOTONIC in µs for request observation (obs.c), sharing the
+ * command clock's reads. commands_clock_start_us: inside a command, the
+ * reading its duration starts from (no clock read); outside, a fresh read.
+ * commands_clock_read_us: a fresh read; inside a command it also serves as
+ * the command's end reading, so the dispatcher does not read the clock
+ * again after the handler (the handler's last work after it is not timed).
+ * Loop thread only. */
+uint64_t commands_clock_start_us(void);
+uint64_t commands_clock_read_us(void);
+
 /* INFO commandstats: "cmdstat_<name>:calls=..,usec=..,usec_per_call=..,
  * rejected_calls=..,failed_calls=.." lines for commands called at least
  * once; CONFIG RESETSTAT zeroes them. */

@@ -27,8 +27,9 @@ typedef struct obs_req {
     reqlog_op op;
     trace_ctx tc;                   /* the client's traceparent, or a new trace */
     uint8_t span_id[SPAN_ID_BYTES]; /* this request's span */
-    uint64_t start_ns;              /* unix ns at obs_begin */
-    uint64_t start_mono;            /* uv_hrtime at obs_begin (latency) */
+    uint64_t start_ns;              /* unix ns of the command's start */
+    uint64_t start_mono;            /* CLOCK_MONOTONIC ns (µs resolution) of the
+                                     * command's start (commands_clock_start_us) */
     uint64_t embed0, embed1;        /* unix ns of the embedding, 0 = none */
     uint64_t search0, search1;      /* unix ns of the HNSW search, 0 = none */
     int threaded;                   /* the search ran on the pool */
@@ -38,7 +39,9 @@ typedef struct obs_req {
     size_t prompt_len;
     char *prompt_copy;              /* owned after obs_detach (cut to reqlog-max-field) */
     size_t prompt_full;             /* the prompt's length before the cut */
-    /* copied by obs_detach, for a namespace dropped during the search */
+    /* copied by obs_detach/obs_park, for a namespace dropped meanwhile;
+     * empty until then (the end reads a live namespace directly).
+     * obs_begin_or_reply sets every field above and empties these. */
     char tenant[TENANT_NAME_MAX];
     char ns_name[CACHE_NS_NAME_MAX];
     char embedder[32];

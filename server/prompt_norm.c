@@ -29,6 +29,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+/* XXH3 inlined from the header (the same algorithm and values as
+ * libxxhash's XXH3_64bits, stable since xxHash 0.8.0): the exact key of
+ * every CACHE.GET hashes a short prompt, where the library call (PLT, size
+ * dispatch) is a measurable share of the hash's cost. */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 enum { C_SEP = 0, C_WORD, C_DIGIT, C_SYM, C_DOTCOLON, C_APOS, C_DASH };
@@ -51,6 +59,25 @@ static const unsigned char class_tab[256] = {
 };
 
 static inline int byte_class(unsigned char b) { return class_tab[b]; }
+
+/* The fast path's table: an ASCII word byte or digit maps to its output
+ * byte (letters lowercased), anything else to 0. One load per byte
+ * instead of a class load, a class test and a case test: the word loop
+ * went from ~6% of an exact-hit CACHE.GET's server CPU (a 45-byte prompt,
+ * perf) to the figure the README gives. */
+static const unsigned char word_out_tab[256] = {
+    ['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',
+    ['5'] = '5', ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
+    ['_'] = '_',
+    ['a'] = 'a', ['b'] = 'b', ['c'] = 'c', ['d'] = 'd', ['e'] = 'e', ['f'] = 'f', ['g'] = 'g',
+    ['h'] = 'h', ['i'] = 'i', ['j'] = 'j', ['k'] = 'k', ['l'] = 'l', ['m'] = 'm', ['n'] = 'n',
+    ['o'] = 'o', ['p'] = 'p', ['q'] = 'q', ['r'] = 'r', ['s'] = 's', ['t'] = 't', ['u'] = 'u',
+    ['v'] = 'v', ['w'] = 'w', ['x'] = 'x', ['y'] = 'y', ['z'] = 'z',
+    ['A'] = 'a', ['B'] = 'b', ['C'] = 'c', ['D'] = 'd', ['E'] = 'e', ['F'] = 'f', ['G'] = 'g',
+    ['H'] = 'h', ['I'] = 'i', ['J'] = 'j', ['K'] = 'k', ['L'] = 'l', ['M'] = 'm', ['N'] = 'n',
+    ['O'] = 'o', ['P'] = 'p', ['Q'] = 'q', ['R'] = 'r', ['S'] = 's', ['T'] = 't', ['U'] = 'u',
+    ['V'] = 'v', ['W'] = 'w', ['X'] = 'x', ['Y'] = 'y', ['Z'] = 'z',
+};
 
 static int is_wordish(int c) { return c == C_WORD || c == C_DIGIT; }
 
@@ -77,6 +104,34 @@ static int class_at(const unsigned char *in, size_t len, size_t i) {
     return byte_class(in[i]);
 }
 
+#ifdef __SSE2__
+/* 16 input bytes at in that are only ASCII word bytes and single spaces,
+ * ending in a word byte, lowercased to out; 1 if so, else 0 (nothing
+ * written). Such a block maps byte for byte under the rules (a single
+ * space between words is kept, nothing else applies), so the caller may
+ * copy it when in[0] is a word byte. SSE2 is baseline on x86-64; other
+ * targets take the byte loop. ~2x faster on an English prompt (perf, a
+ * 45-byte prompt under redis-benchmark -P 16). */
+static inline int block16(const unsigned char *in, unsigned char *out) {
+    __m128i v = _mm_loadu_si128((const __m128i *)in);
+    __m128i lo = _mm_or_si128(v, _mm_set1_epi8(0x20));   /* 'A'-'Z' -> 'a'-'z' */
+    /* signed compares: bytes >= 0x80 are negative and fail every range */
+    __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(lo, _mm_set1_epi8('a' - 1)),
+                                  _mm_cmplt_epi8(lo, _mm_set1_epi8('z' + 1)));
+    __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                  _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    __m128i under = _mm_cmpeq_epi8(v, _mm_set1_epi8('_'));
+    __m128i space = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
+    __m128i word = _mm_or_si128(_mm_or_si128(alpha, digit), under);
+    unsigned wm = (unsigned)_mm_movemask_epi8(word), sm = (unsigned)_mm_movemask_epi8(space);
+    if ((wm | sm) != 0xFFFF || (sm & (sm >> 1)) || !(wm & 0x8000)) return 0;
+    /* lowercase letters only: OR 0x20 where alpha */
+    __m128i res = _mm_or_si128(v, _mm_and_si128(alpha, _mm_set1_epi8(0x20)));
+    _mm_storeu_si128((__m128i *)out, res);
+    return 1;
+}
+#endif
+
 size_t prompt_norm(const char *src, size_t len, char *dst) {
     const unsigned char *in = (const unsigned char *)src;
     unsigned char *out = (unsigned char *)dst;
@@ -87,16 +142,32 @@ size_t prompt_norm(const char *src, size_t len, char *dst) {
     while (i < len) {
         /* Fast path (note 5): a run of ASCII word bytes and digits is
          * copied lowercased with no look-ahead; no rule needs it. */
-        if (in[i] < 0x80 && is_wordish(byte_class(in[i]))) {
+        unsigned char w = word_out_tab[in[i]];
+        if (w) {
             if (pending_sep && o > 0) out[o++] = ' ';
             pending_sep = 0;
-            int cls = C_SEP;
+#ifdef __SSE2__
+            while (i + 16 <= len && block16(in + i, out + o)) {
+                i += 16;
+                o += 16;
+            }
+            if (i >= len || !(w = word_out_tab[in[i]])) {   /* the block ended the run */
+                prev = byte_class(in[i - 1]);
+                continue;
+            }
+#endif
             do {
-                unsigned char b = in[i++];
-                cls = byte_class(b);
-                out[o++] = (b >= 'A' && b <= 'Z') ? (unsigned char)(b + 32) : b;
-            } while (i < len && in[i] < 0x80 && is_wordish(byte_class(in[i])));
-            prev = cls;
+                out[o++] = w;
+                i++;
+            } while (i < len && (w = word_out_tab[in[i]]) != 0);
+            prev = byte_class(in[i - 1]);
+            /* a single space before another word run: the usual case,
+             * handled here instead of by the general rules below */
+            if (i + 1 < len && in[i] == ' ' && word_out_tab[in[i + 1]]) {
+                pending_sep = 1;
+                prev = C_SEP;
+                i++;
+            }
             continue;
         }
         int cls;

@@ -25,6 +25,13 @@ void reply_integer(client *c, long long v);             /* :v */
 void reply_bulk(client *c, const void *p, size_t len);  /* $len */
 void reply_bulk_cstr(client *c, const char *s);
 void reply_bulk_ll(client *c, long long v);             /* integer as bulk */
+/* Appends len bytes that already are RESP (a precomputed header or a
+ * memoised element, same bytes the functions above would write for c's
+ * protocol version; the caller guarantees that). */
+void reply_raw(client *c, const void *p, size_t len);
+/* v in decimal at dst (room for 20 bytes; no NUL): the digits the replies
+ * above write, for callers that assemble a reply's bytes first. Pure. */
+size_t reply_fmt_ll(char *dst, long long v);
 void reply_null(client *c);                             /* $-1 / _ */
 void reply_null_array(client *c);                       /* *-1 / _ */
 void reply_array(client *c, long n);                    /* *n */

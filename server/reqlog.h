@@ -20,7 +20,8 @@ typedef enum reqlog_op { REQLOG_GET = 0, REQLOG_PUT, REQLOG_SEARCH } reqlog_op;
 
 /* What the cache layer reports for one request. Strings are borrowed for
  * the duration of reqlog_add (copied, cut to reqlog-max-field bytes; the
- * full lengths are recorded). NULL strings are recorded as absent. */
+ * full lengths are recorded). NULL strings are recorded as absent.
+ * Ids are raw bytes: formatting them is left to the readers. */
 typedef struct reqlog_rec {
     reqlog_op op;
     const char *tenant;             /* NUL-terminated */
@@ -39,8 +40,10 @@ typedef struct reqlog_rec {
     int64_t cost_nusd;
     uint64_t time_us;               /* unix microseconds at the request's start */
     uint64_t latency_us;            /* start to reply */
-    char trace_id[33], span_id[17]; /* lowercase hex; "" if none */
+    int has_trace;                  /* 0: trace_id/span_id are absent (null) */
+    uint8_t trace_id[16], span_id[8];   /* bytes; CACHE.LOG and the file spell them in hex */
     const char *error;              /* the error reply, or NULL */
+    size_t error_len;               /* 0 = strlen(error) */
     /* Set by reqlog when it cuts a string (callers leave them 0): the
      * lengths the request carried; 0 means "the same as *_len". */
     size_t prompt_full, response_full, params_full;

@@ -29,8 +29,10 @@
  *    hex ids, lowerCamelCase keys, integer enums, 64-bit integers (times,
  *    intValue) as decimal strings. Strings are escaped and non-UTF-8 bytes
  *    replaced by U+FFFD so any prompt or name yields valid JSON.
- * 4. Ids: a per-process xoshiro256** generator seeded from getrandom()
- *    (loop thread only, so no lock). W3C requires trace ids to be random
+ * 4. Ids: a per-thread xoshiro256** generator seeded from getrandom()
+ *    on the thread's first id (no lock, no syscall after that); a new
+ *    request's trace and span ids are three generator steps
+ *    (trace_ctx_new_with_span). W3C requires trace ids to be random
  *    enough to avoid collisions, not secret; 256 bits of state seeded from
  *    the kernel give that. An id is redrawn if it comes out all zero.
  * 5. Parsing traceparent is strict (lowercase hex, exact lengths, the
@@ -102,12 +104,15 @@ int trace_parse_traceparent(const char *s, size_t len, trace_ctx *out) {
 
 /* ---- ids (note 4) ---- */
 
-static uint64_t rng_s[4];
-static int rng_seeded;
+/* Per thread, so any thread may draw ids without a lock; the loop thread
+ * reaches its state fs-relative, as cheap as a global. */
+static _Thread_local uint64_t rng_s[4];
+static _Thread_local int rng_seeded;
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-static uint64_t rng_next(void) {
+/* Inlined: three calls per request (trace_ctx_new_with_span). */
+static inline __attribute__((always_inline)) uint64_t rng_next(void) {
     uint64_t r = rotl(rng_s[1] * 5, 7) * 9, t = rng_s[1] << 17;
     rng_s[2] ^= rng_s[0];
     rng_s[3] ^= rng_s[1];
@@ -178,6 +183,18 @@ int trace_id_sampled(const uint8_t *trace_id, double ratio) {
 void trace_ctx_new(trace_ctx *out) {
     memset(out, 0, sizeof *out);
     trace_random_id(out->trace_id, TRACE_ID_BYTES);
+    out->flags = trace_id_sampled(out->trace_id, sample_ratio) ? TRACE_FLAG_SAMPLED : 0;
+}
+
+void trace_ctx_new_with_span(trace_ctx *out, uint8_t *span_id) {
+    if (!rng_seeded) rng_seed();
+    uint64_t a, b, c;
+    do a = rng_next(), b = rng_next(); while ((a | b) == 0);
+    do c = rng_next(); while (c == 0);
+    memset(out, 0, sizeof *out);
+    memcpy(out->trace_id, &a, 8);
+    memcpy(out->trace_id + 8, &b, 8);
+    memcpy(span_id, &c, 8);
     out->flags = trace_id_sampled(out->trace_id, sample_ratio) ? TRACE_FLAG_SAMPLED : 0;
 }
 

@@ -83,14 +83,19 @@ uint64_t trace_clock_ns(void);
  * untouched). Any thread. */
 int trace_parse_traceparent(const char *s, size_t len, trace_ctx *out);
 
-/* Fills out with n random bytes, never all zero, from a per-process
- * xoshiro256** generator seeded from getrandom(). Loop thread only. */
+/* Fills out with n random bytes, never all zero, from a per-thread
+ * xoshiro256** generator seeded from getrandom(). Any thread. */
 void trace_random_id(uint8_t *out, size_t n);
 
 /* A new root context: a random trace id, sampled (trace-flags bit 0) per
  * otlp-sample-ratio by trace_id_sampled. A request that brings its own
  * traceparent keeps the caller's decision instead. Loop thread only. */
 void trace_ctx_new(trace_ctx *out);
+
+/* trace_ctx_new plus a random span id (SPAN_ID_BYTES, never all zero) in
+ * one call: three generator steps, no loops (the exact-hit path). Same
+ * sampling as trace_ctx_new. Any thread. */
+void trace_ctx_new_with_span(trace_ctx *out, uint8_t *span_id);
 
 /* 1 if a trace with this 16-byte id is kept at ratio (0..1): OpenTelemetry's
  * TraceIdRatioBased rule (the id's last 8 bytes, big-endian, below

@@ -169,6 +169,76 @@ def test_ring_is_bounded_in_bytes(server_factory):
     assert log(r, 1)[0]["prompt"].startswith(b"p39 ")
 
 
+def _puts(r, ns, lo, hi, size=0):
+    p = r.pipeline(transaction=False)
+    for i in range(lo, hi):
+        p.execute_command("CACHE.PUT", ns, ("prompt %d " % i) + "q" * size, "answer %d" % i)
+    p.execute()
+
+
+def _prompts(r, *args):
+    return [int(e["prompt"].split()[1]) for e in log(r, *args)]
+
+
+def test_ring_order_survives_slot_growth_and_wrapping(server_factory):
+    # 250 entries through a 100-entry ring: the slot array grows (64, 128)
+    # and then wraps several times; every read is newest first, no entry
+    # is lost or repeated, ids and contents stay paired
+    s = server_factory("--reqlog-max-len", "100")
+    r = s.redis()
+    ns = ns_name()
+    r.execute_command("CACHE.CREATE", ns)
+    _puts(r, ns, 0, 250)
+    got = log(r, -1)
+    assert [int(e["prompt"].split()[1]) for e in got] == list(range(249, 149, -1))
+    assert [e["id"] for e in got] == list(range(249, 149, -1))   # ids from 0, one per PUT
+    assert all(e["response"] == b"answer %d" % int(e["prompt"].split()[1]) for e in got)
+    assert r.info("reqlog")["reqlog_evicted"] == 150
+    assert _prompts(r, 3) == [249, 248, 247]
+
+
+def test_lowering_and_raising_max_len_on_a_wrapped_ring(server_factory):
+    # a ring whose slots outnumber the new bound (the reused buffer moves to
+    # the next slot), then room to grow again
+    s = server_factory("--reqlog-max-len", "100")
+    r = s.redis()
+    ns = ns_name()
+    r.execute_command("CACHE.CREATE", ns)
+    _puts(r, ns, 0, 150, size=50)
+    r.config_set("reqlog-max-len", 3)
+    _puts(r, ns, 150, 155)
+    assert _prompts(r, -1) == [154, 153, 152]
+    assert r.execute_command("CACHE.LOG", "LEN") == 3
+    st = r.info("reqlog")
+    assert st["reqlog_entries"] == 3 and st["reqlog_evicted"] == 152
+    r.config_set("reqlog-max-len", 10)
+    _puts(r, ns, 155, 170)
+    assert _prompts(r, -1) == list(range(169, 159, -1))
+    r.execute_command("CACHE.LOG", "RESET")
+    assert r.execute_command("CACHE.LOG", "LEN") == 0
+    assert r.info("reqlog")["reqlog_bytes"] == 0
+    _puts(r, ns, 170, 172)
+    assert _prompts(r, -1) == [171, 170]
+
+
+def test_reused_slots_keep_short_and_long_records_apart(server_factory):
+    # alternating huge and tiny records through a full ring: a slot reused
+    # for a shorter record holds only that record (no bytes of the former
+    # one), and the byte count shrinks back with the records
+    s = server_factory("--reqlog-max-len", "4", "--reqlog-max-field", "65536")
+    r = s.redis()
+    ns = ns_name()
+    r.execute_command("CACHE.CREATE", ns)
+    _puts(r, ns, 0, 8, size=60000)
+    big = r.info("reqlog")["reqlog_bytes"]
+    assert big > 4 * 60000
+    _puts(r, ns, 8, 12)
+    got = log(r, -1)
+    assert [e["prompt"] for e in got] == [b"prompt %d " % i for i in (11, 10, 9, 8)]
+    assert [e["prompt_len"] for e in got] == [len("prompt %d " % i) for i in (11, 10, 9, 8)]
+    assert r.info("reqlog")["reqlog_bytes"] < big / 10
+
+
 def test_tenants_see_only_their_own_entries(server_factory):
     s = server_factory(*USERS)
     alice = s.redis(username="alice", password="apw")

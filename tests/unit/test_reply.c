@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,44 @@ Test(reply, integers_at_the_edges) {
     expect(":-9223372036854775808\r\n");
     reply_bulk_ll(c, LLONG_MIN);
     expect("$20\r\n-9223372036854775808\r\n");
+}
+
+/* The in-place integer formatter (reply.c) against snprintf at every
+ * digit-count edge (10^k - 1, 10^k, 10^k + 1 and their negatives), as an
+ * integer, a bulk length and an aggregate length. */
+Test(reply, integers_at_every_digit_count_edge) {
+    char want[64];
+    long long p10 = 1;
+    for (int k = 0; k <= 19; k++) {
+        long long base[] = {p10 - 1, p10, p10 + 1, -(p10 - 1), -p10, -(p10 + 1)};
+        for (size_t i = 0; i < sizeof base / sizeof *base; i++) {
+            long long v = base[i];
+            snprintf(want, sizeof want, ":%lld\r\n", v);
+            reply_integer(c, v);
+            expect(want);
+            snprintf(want, sizeof want, "*%lld\r\n", v);
+            reply_array(c, (long)v);
+            expect(want);
+        }
+        if (k < 7) {   /* bulk lengths: a string of p10 bytes */
+            char *s = malloc((size_t)p10 + 1);
+            cr_assert_not_null(s);
+            memset(s, 'x', (size_t)p10);
+            reply_bulk(c, s, (size_t)p10);
+            size_t len;
+            const char *out = client_output(c, &len);
+            int h = snprintf(want, sizeof want, "$%lld\r\n", p10);
+            cr_assert_eq(len, (size_t)h + (size_t)p10 + 2);
+            cr_assert(memcmp(out, want, (size_t)h) == 0, "bulk header for %lld", p10);
+            client_output_clear(c);
+            free(s);
+        }
+        if (k < 18) p10 *= 10;
+    }
+    reply_integer(c, LLONG_MAX - 1);
+    expect(":9223372036854775806\r\n");
+    reply_integer(c, LLONG_MIN + 1);
+    expect(":-9223372036854775807\r\n");
 }
 
 Test(reply, error_with_crlf_is_sanitised) {
