@@ -184,6 +184,7 @@ int hnsw_init_struct(hnsw *h, const hnsw_params *p)
     h->ustride = 2 + h->M;
     h->mL = 1.0 / log((double)p->M);
     h->k = kernels_get();
+    h->qscore = hnsw_qscore_select(h->k);
     h->rng = p->seed;
     h->exact_below = (p->storage == HNSW_STORE_I8 && !p->rerank ? HNSW_EXACT_FLOATS / 2
                                                                  : HNSW_EXACT_FLOATS) / p->dim;
@@ -372,6 +373,8 @@ void hnsw_free(hnsw *h)
         free(c->qf);
         free(c->qi);
         free(c->qh);
+        free(c->qu);
+        free(c->bd);
         free(c->cand.a);
         free(c->res.a);
         free(c->sel);
@@ -418,14 +421,16 @@ hnsw_ctx *hnsw_ctx_get(hnsw *h)
     c->qf = malloc(h->dim * sizeof(float));
     c->qi = malloc(h->dim);
     c->qh = malloc(h->dim * sizeof(uint16_t));
-    if (!c->qf || !c->qi || !c->qh) {
+    c->qu = malloc(h->dim);
+    if (!c->qf || !c->qi || !c->qh || !c->qu) {
         free(c->qf);
         free(c->qi);
         free(c->qh);
+        free(c->qu);
         free(c);
         return NULL;
     }
-    atomic_fetch_add(&h->ctx_bytes, sizeof(*c) + h->dim * 7);
+    atomic_fetch_add(&h->ctx_bytes, sizeof(*c) + h->dim * 8);
     return c;
 }
 
@@ -489,7 +494,11 @@ int hnsw_ctx_reserve(hnsw *h, hnsw_ctx *c, uint32_t ef)
         if (!b)
             return HNSW_ENOMEM;
         c->f2 = (uint8_t *)b;
-        atomic_fetch_add(&h->ctx_bytes, (size_t)(sel - c->selcap) * (sizeof(hnsw_result) + 6));
+        b = grow(c->bd, sel, sizeof(float));
+        if (!b)
+            return HNSW_ENOMEM;
+        c->bd = (float *)b;
+        atomic_fetch_add(&h->ctx_bytes, (size_t)(sel - c->selcap) * (sizeof(hnsw_result) + 10));
         c->selcap = sel;
     }
     return HNSW_OK;
@@ -535,6 +544,8 @@ int hnsw_prepare_query(const hnsw *h, hnsw_ctx *c, const float *q, uint32_t dim)
         maxabs = h->k->maxabs_f32(c->qf, dim);
         h->k->quant_i8(c->qi, c->qf, 127.0f / maxabs, dim);
         c->qscale = maxabs / 127.0f;
+        for (uint32_t i = 0; i < dim; i++) /* hnsw_qdot.c design 1 */
+            c->qu[i] = (uint8_t)c->qi[i] ^ 0x80u;
         if (h->p.rerank == HNSW_RERANK_F16)
             h->k->f32_to_f16(c->qh, c->qf, dim);
     }
@@ -548,6 +559,8 @@ void hnsw_load_query(const hnsw *h, hnsw_ctx *c, uint32_t id)
         return;
     }
     memcpy(c->qi, hnsw_vi(h, id), h->dim);
+    for (uint32_t i = 0; i < h->dim; i++)
+        c->qu[i] = (uint8_t)c->qi[i] ^ 0x80u;
     c->qscale = hnsw_vscale(h, id);
     if (h->rf)
         memcpy(c->qf, h->rf + (size_t)id * h->dim, h->dim * sizeof(float));
@@ -608,13 +621,12 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
     uint16_t epoch;
     const size_t dim = h->dim;
     float (*const dotf)(const float *, const float *, size_t) = h->k->dot_f32;
-    int32_t (*const doti)(const int8_t *, const int8_t *, size_t) = h->k->dot_i8;
     const float *qf = c->qf;
-    const int8_t *qi = c->qi;
-    const float qscale = c->qscale;
     const uint8_t *base = h->base0;
     const size_t rec = h->rec0, voff = h->voff, loff = h->loff;
     hnsw_heap *cand = &c->cand, *res = &c->res;
+    const hnsw_qscore_args qa = {base, rec, voff, dim, c->qi, c->qu, c->qscale, h->k->dot_i8};
+    float *bd = c->bd;
     visited_next(c);
     epoch = c->epoch;
     cand->n = 0;
@@ -647,12 +659,13 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
             __builtin_prefetch(r);
             __builtin_prefetch(r + 64);
         }
+        /* int8: one batch call scores them all (hnsw_qdot.c). */
+        if (!f32)
+            h->qscore(&qa, todo, m, bd);
         for (uint32_t i = 0; i < m; i++) {
             uint32_t nb = todo[i];
-            const uint8_t *r = base + (size_t)nb * rec + voff;
-            float d = f32 ? 1.0f - dotf(qf, (const float *)r, dim)
-                          : 1.0f - (float)doti(qi, (const int8_t *)(r + sizeof(float)), dim) *
-                                       qscale * *(const float *)r;
+            float d = f32 ? 1.0f - dotf(qf, (const float *)(base + (size_t)nb * rec + voff), dim)
+                          : bd[i];
             if (res->n < ef)
                 heap_push_max(res, nb, d);
             else if (d < res->a[0].dist)

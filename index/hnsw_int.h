@@ -56,6 +56,9 @@ typedef struct hnsw_ctx {
     float *qf;                  /* normalised query, dim */
     int8_t *qi;                 /* quantised query (I8), dim */
     uint16_t *qh;               /* float16 query (I8 + F16 re-rank), dim */
+    uint8_t *qu;                /* qi + 128 as unsigned bytes (I8), dim:
+                                 * the query side of hnsw_qdot.c */
+    float *bd;                  /* batch distances, selcap entries */
     float qscale;
     hnsw_heap cand;             /* min-heap: frontier */
     hnsw_heap res;              /* max-heap: best ef so far */
@@ -66,6 +69,31 @@ typedef struct hnsw_ctx {
     float *exact;               /* exact search: score buffer */
     size_t exactcap;
 } hnsw_ctx;
+
+/* hnsw_qdot.c: distances 1 - q.x * qscale * scale_x from one prepared
+ * query to m int8 records (I8 storage), ids[0..m) -> out[0..m). */
+typedef struct hnsw_qscore_args {
+    const uint8_t *base;        /* h->base0 */
+    size_t rec, voff, dim;      /* record bytes, scale offset, dimension */
+    const int8_t *qi;           /* query codes (generic tier) */
+    const uint8_t *qu;          /* qi + 128 (VNNI tiers) */
+    float qscale;
+    int32_t (*dot_i8)(const int8_t *, const int8_t *, size_t); /* generic */
+} hnsw_qscore_args;
+typedef void (*hnsw_qscore_fn)(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m,
+                               float *out);
+typedef enum {
+    HNSW_QSCORE_GENERIC = 0,    /* the kernel table's dot_i8, per record */
+    HNSW_QSCORE_AVX512VNNI,
+    HNSW_QSCORE_AVXVNNI,
+    HNSW_QSCORE_COUNT
+} hnsw_qscore_tier_id;
+/* The scorer of tier t if compiled in and this CPU runs it, else NULL
+ * (tests). Any thread. */
+hnsw_qscore_fn hnsw_qscore_tier(hnsw_qscore_tier_id t);
+/* The best scorer for kernel table k: a VNNI tier only over an x86 SIMD
+ * kernel tier, else the generic one. Never NULL. */
+hnsw_qscore_fn hnsw_qscore_select(const kernels *k);
 
 struct hnsw {
     hnsw_params p;
@@ -108,6 +136,7 @@ struct hnsw {
     _Atomic size_t ctx_bytes;
 
     uint32_t exact_below;       /* hnsw_search scans when count <= this */
+    hnsw_qscore_fn qscore;      /* I8 batch scorer (hnsw_qdot.c), set once */
     /* Statistics (for tests and INFO). */
     _Atomic uint64_t stat_inlink_scans;   /* deletes needing a full scan */
 };
