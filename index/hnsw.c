@@ -25,8 +25,9 @@
  *    (state) + 8 (upper pointer) + 4 (free-id stack) + ~5 (upper blocks)
  *    ~= 542 for int8 (test_hnsw measures it with the search scratch),
  *    +768 with the float16 re-rank copies (default for int8), +1536 with
- *    float32 copies instead; float32 storage 1728 + ~22 = ~1750 (hnswlib:
- *    ~4 d + 132 + label + 40 B mutex).
+ *    float32 copies instead; float32 storage 1728 + 388 (int8
+ *    construction codes, design 8) + ~22 = ~2140 (hnswlib: ~4 d + 132 +
+ *    label + 40 B mutex).
  *
  * 2. Construction follows the paper and hnswlib: levels drawn from a seeded
  *    splitmix64 stream with mL = 1/ln(M) (same seed + same insertion order
@@ -110,7 +111,22 @@
  *    is built on int8 distances in every case.
  *
  * 7. Small indexes are searched exactly (a flat sgemv scan): below
- *    exact_below live vectors that is faster than the graph and exact. */
+ *    exact_below live vectors that is faster than the graph and exact.
+ *
+ * 8. Traversal cost. int8 distances in the beam come from hnsw_qdot.c:
+ *    the query is prepared once (its codes + 128 as unsigned bytes) and
+ *    one call scores all unvisited neighbours of an expanded node with
+ *    VNNI (exact: the same int32 as dot_i8, so the same graph). Before a
+ *    batch is scored every cache line its distances read is prefetched
+ *    (prefetch_range), so the misses of up to 2M records overlap. A
+ *    float32 index of dim >= HNSW_CODES_MIN_DIM also keeps int8 codes of
+ *    every vector (cq, 4 + d bytes, +22% at d = 384): an insert's
+ *    ef_construction beam runs on them (a quarter of the bytes per node,
+ *    so a 20k x 384 index's beam fits the L3 where the float32 records do
+ *    not), then its ef_construction results are re-scored in float32 and
+ *    neighbour selection and pruning stay float32. Searches still
+ *    traverse the float32 records. The codes are derived data: not
+ *    saved, rebuilt by hnsw_load. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -129,6 +145,10 @@
  * 1,024 and 0.82x at 2,048. Both cross near 600k floats; 2^19 sits just
  * below. int8 without re-rank scans with a plain loop: half of that. */
 #define HNSW_EXACT_FLOATS (1u << 19)
+
+/* Float32 indexes keep int8 construction codes from this dimension on
+ * (design 8); below it a float32 record is small enough already. */
+#define HNSW_CODES_MIN_DIM 64u
 
 /* ----------------------------------------------------------- parameters */
 
@@ -181,6 +201,8 @@ int hnsw_init_struct(hnsw *h, const hnsw_params *p)
         h->voff = (size_t)h->stride0 * sizeof(aword);
         h->rec0 = h->voff + sizeof(float) + ((p->dim + 3u) & ~3u);
     }
+    if (p->storage == HNSW_STORE_F32 && p->dim >= HNSW_CODES_MIN_DIM)
+        h->crec = (sizeof(float) + p->dim + 3u) & ~(size_t)3;
     h->ustride = 2 + h->M;
     h->mL = 1.0 / log((double)p->M);
     h->k = kernels_get();
@@ -331,6 +353,8 @@ int hnsw_alloc_slots(hnsw *h, uint32_t cap)
         GROW(rh, d * sizeof(uint16_t));
     if (h->p.rerank == HNSW_RERANK_F32)
         GROW(rf, d * sizeof(float));
+    if (h->crec)
+        GROW(cq, h->crec);
 #undef GROW
     if (h->rec0 > SIZE_MAX / cap)
         return HNSW_ENOMEM;
@@ -356,6 +380,7 @@ void hnsw_free_arrays(hnsw *h)
     slab_free(h->base0, h->base0_bytes);
     free(h->rh);
     free(h->rf);
+    free(h->cq);
     free(h->indeg0);
     free(h->upper);
     free(h->freeids);
@@ -505,12 +530,30 @@ int hnsw_ctx_reserve(hnsw *h, hnsw_ctx *c, uint32_t ef)
 }
 
 
+/* The int8 codes of the unit vector v into c->qi, c->qscale and (if
+ * c->qu) c->qu: symmetric scale max |v_i| / 127 (design 6). A zero
+ * vector (never stored: inserts refuse it) gets scale 0, codes 0. */
+static void query_codes(const hnsw *h, hnsw_ctx *c, const float *v)
+{
+    float maxabs = h->k->maxabs_f32(v, h->dim);
+    if (!(maxabs > 0)) {
+        memset(c->qi, 0, h->dim);
+        maxabs = 0;
+    } else {
+        h->k->quant_i8(c->qi, v, 127.0f / maxabs, h->dim);
+    }
+    c->qscale = maxabs / 127.0f;
+    if (c->qu)
+        for (uint32_t i = 0; i < h->dim; i++) /* hnsw_qdot.c design 1 */
+            c->qu[i] = (uint8_t)c->qi[i] ^ 0x80u;
+}
+
 /* Checks q (dimension, finite, non-zero), stores it normalised in c->qf
  * and, for int8 storage, quantised in c->qi. */
 int hnsw_prepare_query(const hnsw *h, hnsw_ctx *c, const float *q, uint32_t dim)
 {
     double ss;
-    float inv, fss, maxabs = 0;
+    float inv, fss;
     if (dim != h->dim)
         return HNSW_EDIM;
     if (!q)
@@ -541,15 +584,27 @@ int hnsw_prepare_query(const hnsw *h, hnsw_ctx *c, const float *q, uint32_t dim)
     inv = (float)(1.0 / sqrt(ss));
     h->k->scale_f32(c->qf, q, inv, dim);
     if (h->p.storage == HNSW_STORE_I8) {
-        maxabs = h->k->maxabs_f32(c->qf, dim);
-        h->k->quant_i8(c->qi, c->qf, 127.0f / maxabs, dim);
-        c->qscale = maxabs / 127.0f;
-        for (uint32_t i = 0; i < dim; i++) /* hnsw_qdot.c design 1 */
-            c->qu[i] = (uint8_t)c->qi[i] ^ 0x80u;
+        query_codes(h, c, c->qf);
         if (h->p.rerank == HNSW_RERANK_F16)
             h->k->f32_to_f16(c->qh, c->qf, dim);
     }
     return HNSW_OK;
+}
+
+void hnsw_codes_rebuild(hnsw *h)
+{
+    hnsw_ctx tmp;
+    if (!h->cq)
+        return;
+    for (uint32_t id = 0; id < h->nslots; id++) {
+        uint8_t *e = h->cq + (size_t)id * h->crec;
+        if (atomic_load_explicit(&h->state[id], memory_order_relaxed) == ST_FREE)
+            continue;
+        tmp.qi = (int8_t *)(e + sizeof(float));
+        tmp.qu = NULL;
+        query_codes(h, &tmp, hnsw_vf(h, id));
+        memcpy(e, &tmp.qscale, sizeof(float));
+    }
 }
 
 void hnsw_load_query(const hnsw *h, hnsw_ctx *c, uint32_t id)
@@ -580,6 +635,9 @@ void hnsw_load_query(const hnsw *h, hnsw_ctx *c, uint32_t id)
  * The cap keeps large float32 vectors (d = 3072: 12 KB) from flooding
  * the L1 with lines the kernel reaches only much later. */
 #define HNSW_PF_MAX 1536u
+/* Re-rank rows prefetched ahead of their dot: 8 rows of float16 at
+ * d = 384 are 6 KB in flight, well inside the L1. */
+#define RR_AHEAD 8u
 
 static inline void prefetch_range(const uint8_t *p, size_t bytes)
 {
@@ -646,7 +704,7 @@ static int cand_grow(hnsw_ctx *c)
  * <= ef nodes in c->res (a max-heap). */
 static inline __attribute__((always_inline)) void
 search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t ef, int l,
-                  const int f32)
+                  const int f32, const int codes)
 {
     uint16_t *vis = c->visited;
     uint16_t epoch;
@@ -656,11 +714,17 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
     const uint8_t *base = h->base0;
     const size_t rec = h->rec0, voff = h->voff, loff = h->loff;
     hnsw_heap *cand = &c->cand, *res = &c->res;
-    const hnsw_qscore_args qa = {base, rec, voff, dim, c->qi, c->qu, c->qscale, h->k->dot_i8};
+    /* codes: float32 records scored on their int8 codes (h->cq, insert
+     * only: design note 8); the link words still come from the records. */
+    const int byi8 = !f32 || codes;
+    const uint8_t *sbase = codes ? h->cq : base;
+    const size_t srec = codes ? h->crec : rec, svoff = codes ? 0 : voff;
+    const hnsw_qscore_args qa = {sbase, srec, svoff, dim, c->qi, c->qu, c->qscale,
+                                 h->k->dot_i8};
     float *bd = c->bd;
     /* Bytes of a record a distance reads, from voff (f32: the vector;
      * int8: scale + codes), prefetched whole but at most HNSW_PF_MAX. */
-    const size_t vbytes = f32 ? dim * sizeof(float) : sizeof(float) + dim;
+    const size_t vbytes = byi8 ? sizeof(float) + dim : dim * sizeof(float);
     const size_t pfb = vbytes < HNSW_PF_MAX ? vbytes : HNSW_PF_MAX;
     visited_next(c);
     epoch = c->epoch;
@@ -690,16 +754,16 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
                 continue;
             vis[nb] = epoch;
             todo[m++] = nb;
-            r = base + (size_t)nb * rec + voff;
+            r = sbase + (size_t)nb * srec + svoff;
             prefetch_range(r, pfb);
         }
         /* int8: one batch call scores them all (hnsw_qdot.c). */
-        if (!f32)
+        if (byi8)
             h->qscore(&qa, todo, m, bd);
         for (uint32_t i = 0; i < m; i++) {
             uint32_t nb = todo[i];
-            float d = f32 ? 1.0f - dotf(qf, (const float *)(base + (size_t)nb * rec + voff), dim)
-                          : bd[i];
+            float d = byi8 ? bd[i]
+                           : 1.0f - dotf(qf, (const float *)(base + (size_t)nb * rec + voff), dim);
             if (res->n < ef)
                 heap_push_max(res, nb, d);
             else if (d < res->a[0].dist)
@@ -709,7 +773,10 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
             if (cand->n == cand->cap && cand_grow(c))
                 continue; /* out of memory: a narrower search */
             heap_push_min(cand, nb, d);
-            __builtin_prefetch(hnsw_links(h, nb, l));
+            if (codes) /* nothing else brought its record's link words in */
+                prefetch_range((const uint8_t *)hnsw_links(h, nb, l), h->stride0 * sizeof(aword));
+            else
+                __builtin_prefetch(hnsw_links(h, nb, l));
         }
     }
 }
@@ -717,9 +784,39 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
 void hnsw_search_layer(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t ef, int l)
 {
     if (h->p.storage == HNSW_STORE_F32)
-        search_layer_impl(h, c, ep, epd, ef, l, 1);
+        search_layer_impl(h, c, ep, epd, ef, l, 1, 0);
     else
-        search_layer_impl(h, c, ep, epd, ef, l, 0);
+        search_layer_impl(h, c, ep, epd, ef, l, 0, 0);
+}
+
+/* The insert's beam (design note 8): on the int8 codes when the index
+ * keeps them, then the ef_construction results re-scored in float32 and
+ * sorted into c->sel. Returns their count. */
+static uint32_t build_search_layer(const hnsw *h, hnsw_ctx *c, uint32_t ep, int l)
+{
+    uint32_t n;
+    float epd;
+    if (!h->cq) {
+        hnsw_search_layer(h, c, ep, dist_q(h, c, ep), h->p.ef_construction, l);
+        return hnsw_res_sorted(c);
+    }
+    {
+        const hnsw_qscore_args qa = {h->cq, h->crec, 0, h->dim, c->qi, c->qu, c->qscale,
+                                     h->k->dot_i8};
+        h->qscore(&qa, &ep, 1, &epd);
+    }
+    search_layer_impl(h, c, ep, epd, h->p.ef_construction, l, 1, 1);
+    n = hnsw_res_sorted(c);
+    for (uint32_t i = 0; i < n && i < RR_AHEAD; i++)
+        prefetch_range(hnsw_rec0(h, c->sel[i].id) + h->voff, h->dim * sizeof(float));
+    for (uint32_t i = 0; i < n; i++) {
+        if (i + RR_AHEAD < n)
+            prefetch_range(hnsw_rec0(h, c->sel[i + RR_AHEAD].id) + h->voff,
+                           h->dim * sizeof(float));
+        c->sel[i].dist = dist_q(h, c, c->sel[i].id);
+    }
+    sort_results(c->sel, n);
+    return n;
 }
 
 /* Empties the c->res max-heap into c->sel, ascending; returns the count.
@@ -756,9 +853,6 @@ static uint32_t select_heuristic(const hnsw *h, const hnsw_result *cand, uint32_
     return kept;
 }
 
-/* Re-rank rows prefetched ahead of their dot: 8 rows of float16 at
- * d = 384 are 6 KB in flight, well inside the L1. */
-#define RR_AHEAD 8u
 
 static inline void rerank_prefetch(const hnsw *h, uint32_t id)
 {
@@ -1015,6 +1109,10 @@ static int insert_store(hnsw *h, hnsw_ctx *c, uint32_t *id_out, uint32_t *level_
         memcpy(h->rf + id * d, c->qf, d * sizeof(float));
     if (h->rh)
         memcpy(h->rh + id * d, c->qh, d * sizeof(uint16_t));
+    if (h->cq) {
+        memcpy(h->cq + id * h->crec, &c->qscale, sizeof(float));
+        memcpy(h->cq + id * h->crec + sizeof(float), c->qi, d);
+    }
     atomic_store_explicit(hnsw_links(h, id, 0), 0, memory_order_relaxed);
     atomic_store_explicit(&h->indeg0[id], 0, memory_order_relaxed);
     atomic_store_explicit(&h->state[id], (uint8_t)(level | ST_PENDING), memory_order_release);
@@ -1048,10 +1146,8 @@ static int insert_link(hnsw *h, hnsw_ctx *c, uint32_t id, uint32_t level)
     for (int l = (int)level < top ? (int)level : top; l >= 0; l--) {
         uint32_t n, kept, *keep = c->tmp;
         aword *blk = hnsw_links(h, id, l), *ids = hnsw_link_ids(h, blk, l);
-        hnsw_search_layer(h, c, ep, epd, h->p.ef_construction, l);
-        n = hnsw_res_sorted(c);
+        n = build_search_layer(h, c, ep, l);
         ep = c->sel[0].id;
-        epd = c->sel[0].dist;
         kept = select_heuristic(h, c->sel, n, h->M, keep);
         /* keep[] indexes sel[]; compact sel to the kept ones. */
         for (uint32_t i = 0; i < kept; i++)
@@ -1109,6 +1205,8 @@ int hnsw_insert(hnsw *h, const float *vec, uint32_t dim, uint32_t *id_out)
     rc = hnsw_prepare_query(h, c, vec, dim);
     if (rc)
         goto out;
+    if (h->crec) /* h->cq may not be allocated yet */
+        query_codes(h, c, c->qf);
     pthread_rwlock_wrlock(&h->rw);
     rc = insert_store(h, c, &id, &level);
     pthread_rwlock_unlock(&h->rw);
@@ -1196,6 +1294,7 @@ size_t hnsw_memory_bytes(const hnsw *h)
     per = 1 + h->rec0 + 4 + sizeof(aword *) + 4;
     if (h->rf)
         per += (size_t)h->dim * 4;
+    per += h->crec;
     if (h->rh)
         per += (size_t)h->dim * 2;
     b = sizeof(*h) + per * h->cap;

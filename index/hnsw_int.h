@@ -13,6 +13,8 @@
  *                I8: [count, M0 link ids | float scale | int8 vector[dim]]
  *                (loff 0, voff 4 (1 + M0), no padding: the int8 budget).
  *                One record is what a search touches per visited node.
+ *   cq           F32 construction codes (hnsw.c design 8): [scale |
+ *                int8 vector], crec bytes per slot; rebuilt on load.
  *   rh / rf      I8 re-rank copies, cap x dim: float16 (HNSW_RERANK_F16)
  *                or float32 (HNSW_RERANK_F32); NULL without re-rank.
  *   indeg0[id]   counts the level-0 links pointing at id.
@@ -115,6 +117,11 @@ struct hnsw {
     size_t base0_bytes;         /* mapped/allocated bytes of base0 */
     uint16_t *rh;               /* F16 re-rank copies, cap x dim, or NULL */
     float *rf;                  /* F32 re-rank copies, cap x dim, or NULL */
+    uint8_t *cq;                /* F32 (dim >= HNSW_CODES_MIN_DIM): int8
+                                 * codes [float scale | int8 dim] per slot,
+                                 * crec bytes each, for the insert's beam
+                                 * (hnsw.c design 8); else NULL */
+    size_t crec;                /* bytes per cq entry: 4 + dim, mult. of 4 */
     aword *indeg0;
     aword **upper;              /* pointers written under the write lock */
     uint32_t *freeids;          /* stack of reusable ids (write lock) */
@@ -150,6 +157,8 @@ int hnsw_alloc_slots(hnsw *h, uint32_t cap);
 void hnsw_free_arrays(hnsw *h);
 int hnsw_init_struct(hnsw *h, const hnsw_params *p);
 int hnsw_check_params(const hnsw_params *p);
+/* Recomputes h->cq from the float32 records (hnsw_load). Caller owns h. */
+void hnsw_codes_rebuild(hnsw *h);
 
 static inline uint8_t *hnsw_rec0(const hnsw *h, uint32_t id)
 {

@@ -508,6 +508,7 @@ int hnsw_load(FILE *f, hnsw **out)
     atomic_store(&h->count, (size_t)count);
     if (load_sections(&r, h) || load_check(h, count) || hnsw_validate_locked(h, 0, NULL, 0))
         goto fail;
+    hnsw_codes_rebuild(h); /* derived data, not in the file (hnsw.c design 8) */
     XXH3_freeState(r.st);
     *out = h;
     return HNSW_OK;

@@ -6,11 +6,16 @@
  * which quant_i8 never writes but a hand-made record may hold), and with
  * records at odd offsets (the int8 record is unpadded). A scorer that
  * dropped a tail byte, saturated, or mixed up the +128 correction fails
- * here before it can bend a graph. */
+ * here before it can bend a graph.
+ * Also the float32 construction codes (hnsw.c design 8): derived data that
+ * hnsw_load must rebuild, or a loaded index would link new inserts
+ * differently from the one that was saved; and their bytes are counted. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "index/hnsw_int.h"
+#include "tests/unit/hnsw_testutil.h"
 
 static uint64_t rng = 88172645463325252ULL;
 
@@ -101,4 +106,144 @@ Test(hnsw_qdot, the_selected_scorer_is_generic_when_kernels_are_capped_at_scalar
                  hnsw_qscore_tier(HNSW_QSCORE_GENERIC));
     cr_assert_eq(hnsw_qscore_select(kernels_tier(KTIER_REF)),
                  hnsw_qscore_tier(HNSW_QSCORE_GENERIC));
+}
+
+static char *save_mem(hnsw *h, size_t *len)
+{
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
+    cr_assert_not_null(f);
+    cr_assert_eq(hnsw_save(h, f), HNSW_OK);
+    fclose(f);
+    return buf;
+}
+
+Test(hnsw_qdot, a_loaded_float32_index_links_new_inserts_exactly_as_the_saved_one)
+{
+    const uint32_t d = 96;
+    const size_t n = 1500, more = 200;
+    float *x = tu_clustered(7, n + more, d, 12, 0.5);
+    hnsw_params p;
+    hnsw *h = NULL, *g = NULL;
+    size_t len, lenh, leng;
+    char *buf, *bh, *bg, err[256];
+    FILE *f;
+    hnsw_params_default(&p, d);
+    cr_assert_eq(hnsw_create(&p, &h), HNSW_OK);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id;
+        cr_assert_eq(hnsw_insert(h, x + i * d, d, &id), HNSW_OK);
+    }
+    cr_assert_not_null(h->cq, "float32 at d = %u keeps construction codes", d);
+    buf = save_mem(h, &len);
+    f = fmemopen(buf, len, "rb");
+    cr_assert_not_null(f);
+    cr_assert_eq(hnsw_load(f, &g), HNSW_OK);
+    fclose(f);
+    for (size_t b = 0; b < n * h->crec; b++)
+        cr_assert_eq(g->cq[b], h->cq[b], "codes rebuilt on load: byte %zu (slot %zu): %d vs %d", b, b / h->crec, g->cq[b], h->cq[b]);
+    for (size_t i = n; i < n + more; i++) {
+        uint32_t a, b;
+        cr_assert_eq(hnsw_insert(h, x + i * d, d, &a), HNSW_OK);
+        cr_assert_eq(hnsw_insert(g, x + i * d, d, &b), HNSW_OK);
+        cr_assert_eq(a, b);
+    }
+    cr_assert_eq(hnsw_validate(g, err, sizeof(err)), 0, "%s", err);
+    bh = save_mem(h, &lenh);
+    bg = save_mem(g, &leng);
+    cr_assert_eq(lenh, leng);
+    cr_assert_eq(memcmp(bh, bg, lenh), 0, "same graph after the same inserts");
+    /* the codes are in the accounted bytes: 4 + d per slot */
+    cr_assert_geq(hnsw_memory_bytes(h), (size_t)h->cap * (h->rec0 + 4 + d));
+    free(buf);
+    free(bh);
+    free(bg);
+    hnsw_free(g);
+    hnsw_free(h);
+    free(x);
+}
+
+/* Builds n rows of x into a float32 index; codes = 0 forces the float32
+ * beam (the construction codes switched off before the first insert). */
+static hnsw *build_f32(const float *x, size_t n, uint32_t d, int codes)
+{
+    hnsw_params p;
+    hnsw *h = NULL;
+    hnsw_params_default(&p, d);
+    cr_assert_eq(hnsw_create(&p, &h), HNSW_OK);
+    if (!codes)
+        h->crec = 0;
+    hnsw_set_exact_threshold(h, 0);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id;
+        cr_assert_eq(hnsw_insert(h, x + i * d, d, &id), HNSW_OK);
+        cr_assert_eq(id, (uint32_t)i);
+    }
+    cr_assert(codes ? h->cq != NULL : h->cq == NULL);
+    return h;
+}
+
+Test(hnsw_qdot, building_on_int8_codes_costs_a_float32_index_at_most_1_point_of_recall,
+     .timeout = 300)
+{
+    const uint32_t d = 96, nq = 200, ef = 16;
+    const size_t n = TU_SLOW ? 1500 : 6000;
+    float *x = tu_clustered(41, n + nq, d, 40, 0.5), *q = x + n * d;
+    hnsw *hc = build_f32(x, n, d, 1), *hf = build_f32(x, n, d, 0);
+    double rc = tu_recall(hc, q, nq, d, 10, ef), rf = tu_recall(hf, q, nq, d, 10, ef);
+    char err[256];
+    cr_log_info("recall@10 ef %u: codes %.4f float32 beam %.4f", ef, rc, rf);
+    cr_assert_geq(rc, rf - 0.01, "built on codes %.4f vs float32 %.4f", rc, rf);
+    cr_assert_eq(hnsw_validate(hc, err, sizeof(err)), 0, "%s", err);
+    /* churn 3x on codes: recall stays within 1 point of the fresh build */
+    {
+        tu_rng r = {9};
+        uint32_t *id_of = malloc(n * sizeof(uint32_t));
+        uint32_t *key_of = malloc(2 * n * sizeof(uint32_t));
+        double rch;
+        for (size_t i = 0; i < n; i++)
+            id_of[i] = key_of[i] = (uint32_t)i;
+        for (size_t done = 0; done < 3 * n; done += n / 10) {
+            size_t keys[1000], m = n / 10 < 1000 ? n / 10 : 1000;
+            for (size_t i = 0; i < m; i++) {
+                keys[i] = tu_next(&r) % n;
+                if (id_of[keys[i]] == UINT32_MAX) {
+                    i--;
+                    continue;
+                }
+                cr_assert_eq(hnsw_delete(hc, id_of[keys[i]]), HNSW_OK);
+                id_of[keys[i]] = UINT32_MAX;
+            }
+            for (size_t i = 0; i < m; i++) {
+                uint32_t id;
+                cr_assert_eq(hnsw_insert(hc, x + keys[i] * d, d, &id), HNSW_OK);
+                cr_assert_lt(id, 2 * n);
+                id_of[keys[i]] = id;
+                key_of[id] = (uint32_t)keys[i];
+            }
+        }
+        cr_assert_eq(hnsw_validate(hc, err, sizeof(err)), 0, "%s", err);
+        /* ids changed: recall against the exact search of the same index */
+        {
+            double hit = 0;
+            for (uint32_t i = 0; i < nq; i++) {
+                hnsw_result a[10], e[10];
+                int na = hnsw_search(hc, q + (size_t)i * d, d, 10, ef, a);
+                int ne = hnsw_search_exact(hc, q + (size_t)i * d, d, 10, e);
+                cr_assert_eq(na, 10);
+                cr_assert_eq(ne, 10);
+                for (int j = 0; j < 10; j++)
+                    for (int k = 0; k < 10; k++)
+                        hit += a[j].id == e[k].id;
+            }
+            rch = hit / (10.0 * nq);
+        }
+        cr_log_info("after 3x churn on codes: recall@10 %.4f (fresh %.4f)", rch, rc);
+        cr_assert_geq(rch, rc - 0.01, "churned %.4f vs fresh %.4f", rch, rc);
+        free(id_of);
+        free(key_of);
+    }
+    hnsw_free(hc);
+    hnsw_free(hf);
+    free(x);
 }
