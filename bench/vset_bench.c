@@ -22,7 +22,13 @@
  *            time to the reply, so a server that falls behind is charged
  *            for the queue it causes (no coordinated omission, as wrk2).
  *            Reported per rate: achieved rate, p50, p99, p99.9.
- *   recall   200 queries (one connection): |VSIM & TRUTH| / 10
+ *   recall   200 queries (one connection): |VSIM & TRUTH| / 10, and the
+ *            tie-aware recall10_ties: results scoring at least TRUTH's
+ *            10th score count as hits (BIN scores are multiples of 1/dim,
+ *            so the true top 10 is a set only up to ties), and
+ *            recall10_f32: against the exact float cosine top 10 computed
+ *            here by brute force (what a quantisation costs in answers:
+ *            TRUTH itself uses the set's quantised distances)
  *   memory   MEMORY USAGE key / n
  * With --server-pid (same machine), the server's CPU time (user + system,
  * all threads, from /proc/PID/stat) is read around the pipelined VSIM
@@ -137,12 +143,18 @@ static void append_vadd(redisContext *c, int i) {
     redisAppendCommandArgv(c, 6, argv, lens);
 }
 
+static int vsim_withscores; /* the recall phase asks WITHSCORES */
+
 static void append_vsim(redisContext *c, int qi, int truth) {
     char efs[16];
-    const char *argv[8] = {"VSIM", C.key, "FP32", (const char *)(queries + (size_t)qi * C.dim),
-                           "COUNT", "10", NULL, NULL};
-    size_t lens[8] = {4, strlen(C.key), 4, (size_t)C.dim * 4, 5, 2, 0, 0};
+    const char *argv[9] = {"VSIM", C.key, "FP32", (const char *)(queries + (size_t)qi * C.dim),
+                           "COUNT", "10", NULL, NULL, NULL};
+    size_t lens[9] = {4, strlen(C.key), 4, (size_t)C.dim * 4, 5, 2, 0, 0, 0};
     int argc = 6;
+    if (vsim_withscores) {
+        argv[argc] = "WITHSCORES";
+        lens[argc++] = 10;
+    }
     if (truth) {
         argv[argc] = "TRUTH";
         lens[argc++] = 5;
@@ -251,9 +263,36 @@ static int cmpd(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static double recall(void) {
+/* The exact cosine top 10 of query qi over data (double accumulation). */
+static void cos_top10(int qi, int *top) {
+    const float *q = queries + (size_t)qi * C.dim;
+    double best[10];
+    int nb = 0;
+    for (int i = 0; i < C.n; i++) {
+        const float *x = data + (size_t)i * C.dim;
+        double dot = 0, nx = 0;
+        for (int d = 0; d < C.dim; d++) {
+            dot += (double)q[d] * x[d];
+            nx += (double)x[d] * x[d];
+        }
+        double s = nx > 0 ? dot / sqrt(nx) : -2;
+        if (nb < 10 || s > best[nb - 1]) {
+            int j = nb < 10 ? nb++ : 9;
+            while (j > 0 && best[j - 1] < s) {
+                best[j] = best[j - 1];
+                top[j] = top[j - 1];
+                j--;
+            }
+            best[j] = s;
+            top[j] = i;
+        }
+    }
+}
+
+static double recall(double *ties, double *vs_f32) {
     redisContext *c = conn();
-    int nq = 200 < C.queries ? 200 : C.queries, hits = 0, total = 0;
+    int nq = 200 < C.queries ? 200 : C.queries, hits = 0, total = 0, thits = 0, fhits = 0;
+    vsim_withscores = 1; /* RESP2: name, score, name, score... */
     for (int q = 0; q < nq; q++) {
         redisReply *a = NULL, *b = NULL;
         append_vsim(c, q, 0);
@@ -262,18 +301,39 @@ static double recall(void) {
             check(NULL, "recall");
         check(a, "VSIM");
         check(b, "VSIM TRUTH");
-        for (size_t i = 0; i < b->elements; i++)
-            for (size_t j = 0; j < a->elements; j++)
+        for (size_t i = 0; i < b->elements; i += 2)
+            for (size_t j = 0; j < a->elements; j += 2)
                 if (b->element[i]->len == a->element[j]->len &&
                     !memcmp(b->element[i]->str, a->element[j]->str, a->element[j]->len)) {
                     hits++;
                     break;
                 }
-        total += (int)b->elements;
+        if (b->elements >= 2) {
+            double last = atof(b->element[b->elements - 1]->str);
+            /* 1e-6: float noise between the two paths' scores, below BIN's
+             * step of 1/dim (>= 1.5e-5) */
+            for (size_t j = 1; j < a->elements; j += 2)
+                thits += atof(a->element[j]->str) >= last - 1e-6;
+        }
+        total += (int)b->elements / 2;
+        int top[10];
+        cos_top10(q, top);
+        for (size_t j = 0; j < a->elements; j += 2)
+            for (int t = 0; t < 10 && t < C.n; t++) {
+                char nm[32];
+                int len = snprintf(nm, sizeof nm, "e%d", top[t]);
+                if ((size_t)len == a->element[j]->len && !memcmp(nm, a->element[j]->str, len)) {
+                    fhits++;
+                    break;
+                }
+            }
         freeReplyObject(a);
         freeReplyObject(b);
     }
     redisFree(c);
+    vsim_withscores = 0;
+    *ties = total ? (double)thits / total : 0;
+    *vs_f32 = nq ? (double)fhits / (nq * (C.n < 10 ? C.n : 10)) : 0;
     return total ? (double)hits / total : 0;
 }
 
@@ -344,7 +404,8 @@ int main(int argc, char **argv) {
         p = strchr(p, ',');
         if (p) p++;
     }
-    double rec = recall();
+    double rec_ties, rec_f32;
+    double rec = recall(&rec_ties, &rec_f32);
     r = redisCommand(c, "MEMORY USAGE %s", C.key);
     long long mem = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     freeReplyObject(r);
@@ -352,6 +413,7 @@ int main(int argc, char **argv) {
     long long card = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     freeReplyObject(r);
     if (cpu0 >= 0) printf("vsim_cpu_us=%.1f ", cpu_q / C.queries * 1e6);
+    printf("recall10_ties=%.4f recall10_f32=%.4f ", rec_ties, rec_f32);
     printf("n=%d dim=%d conns=%d pipe=%d card=%lld vadd_per_s=%.0f vsim_per_s=%.0f "
            "lat_qps=%.0f p50_ms=%.3f p99_ms=%.3f recall10=%.4f bytes_per_vector=%.0f\n",
            C.n, C.dim, C.conns, C.pipe, card, C.n / t_ins, C.queries / t_q, nlat / t_lat,

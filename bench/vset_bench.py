@@ -9,13 +9,18 @@ Redis 8 is not installable on Debian 12 (its redis-server is 7.0, without
 vector sets), so without REDIS8_SERVER the Redis column is skipped.
 
 Usage: bench/vset_bench.py [--full] [--build build/release] [--base DIR]
-                           [--rounds N] [--server-args "..."] [vset-bench options]
+                           [--rounds N] [--server-args "..."] [--quants LIST]
+                           [vset-bench options]
   default (quick): -n 20000 -d 384 -c 50 -P 16 -q 20000 --lat-queries 20000
                    --open-rates 1000,2000,4000,8000 --open-secs 3
   --full:          -n 100000 (the 100k x 384 target)
   --base DIR:      also run DIR/server/simcache-server (an older build),
                    alternating new, base, new, base... (--rounds, default 2)
                    so both are measured under the same machine load
+--quants BIN,Q8,NOQUANT: one simcache column per quantisation (a fresh
+server each), the same data and queries: bytes/vector, QPS, recall@10
+against TRUTH (exact and tie-aware) and against the exact float32 cosine
+top 10 side by side.
 Extra options are passed to vset-bench (e.g. --quant NOQUANT, --ef 200,
 --open-rates 500,1000). Closed-loop latency: 50 connections, one request in
 flight each, no pipelining. Open loop: fixed arrival rate over the same 50
@@ -51,6 +56,7 @@ def main():
     base = os.path.abspath(base) if base else None
     rounds = int(pop_opt(argv, "--rounds", "2"))
     server_args = pop_opt(argv, "--server-args", "").split()
+    quants = pop_opt(argv, "--quants")
     n = "20000"
     if "--full" in argv:
         argv.remove("--full")
@@ -63,6 +69,9 @@ def main():
     bench = os.path.join(build, "bench/vset-bench")
     server = os.path.join(build, "server/simcache-server")
     targets = [("simcache", server, server_args)]
+    if quants:
+        targets = [("simcache %s" % q, server, server_args + ["@quant", q])
+                   for q in quants.split(",")]
     if base:
         targets.append(("base", os.path.join(base, "server/simcache-server"), server_args))
     r8 = os.environ.get("REDIS8_SERVER")
@@ -71,16 +80,21 @@ def main():
     rows = {name: [] for name, _, _ in targets}
     for _ in range(rounds if base else 1):
         for name, binary, extra in targets:
+            qargs = []
+            if "@quant" in extra:  # a --quants column: vset-bench's --quant, not a server option
+                i = extra.index("@quant")
+                qargs = ["--quant", extra[i + 1]]
+                extra = extra[:i] + extra[i + 2:]
             srv = benchlib.start(binary, extra, prefix="vset-bench-")
             try:
-                rows[name].append(run(bench, srv.port, args, srv.pid))
+                rows[name].append(run(bench, srv.port, args + qargs, srv.pid))
             finally:
                 srv.stop()
     keys = [("vadd_per_s", "VADD/s (pipelined)"), ("vsim_per_s", "VSIM/s (pipelined)"),
             ("vsim_cpu_us", "server CPU us per VSIM (pipelined phase)"),
             ("lat_qps", "VSIM/s closed loop, 1 in flight per conn"),
             ("p50_ms", "closed-loop VSIM p50 ms"), ("p99_ms", "closed-loop VSIM p99 ms")]
-    first = rows["simcache"][0]
+    first = rows[targets[0][0]][0]
     for k in sorted((k for k in first if k.startswith("open_") and k.endswith("_achieved")),
                     key=lambda k: float(k.split("_")[1])):
         rate = k.split("_")[1]
@@ -90,6 +104,8 @@ def main():
                  ("open_%s_p999_ms" % rate, "open loop %s/s: p99.9 ms" % rate),
                  ("open_%s_cpu_us" % rate, "open loop %s/s: server CPU us per VSIM" % rate)]
     keys += [("recall10", "recall@10 vs TRUTH"),
+             ("recall10_ties", "recall@10 vs TRUTH, ties counted"),
+             ("recall10_f32", "recall@10 vs exact float32 cosine (client brute force)"),
              ("bytes_per_vector", "bytes/vector (MEMORY USAGE)")]
     print("vset-bench %s" % " ".join(args))
     names = [t[0] for t in targets]

@@ -26,7 +26,7 @@
  *    ~= 542 for int8 (test_hnsw measures it with the search scratch),
  *    +768 with the float16 re-rank copies (default for int8), +1536 with
  *    float32 copies instead; float32 storage 1728 + 388 (int8
- *    construction codes, design 8) + ~22 = ~2140 (hnswlib: ~4 d + 132 +
+ *    construction codes, design 9) + ~22 = ~2140 (hnswlib: ~4 d + 132 +
  *    label + 40 B mutex).
  *
  * 2. Construction follows the paper and hnswlib: levels drawn from a seeded
@@ -113,7 +113,18 @@
  * 7. Small indexes are searched exactly (a flat sgemv scan): below
  *    exact_below live vectors that is faster than the graph and exact.
  *
- * 8. Traversal cost. int8 distances in the beam come from hnsw_qdot.c:
+ * 8. BIN storage (Redis 8's VADD ... BIN): one sign bit per dimension in
+ *    uint64 words inside the level-0 record (after the links, 8-byte
+ *    aligned), the query packed the same way, dist = 2 hamming / dim
+ *    through the dispatched hamming_u64 kernel. No re-rank copy: like
+ *    Redis, the graph, the results and the scores are all Hamming based
+ *    (the point of BIN is the memory: 184 B of record at d=384 against 520
+ *    for int8). Its beam search is a separate function (search_layer_bin)
+ *    so the float32/int8 specialisation above stays as it is. Distances
+ *    are multiples of 2/dim, so many candidates tie; ties keep heap
+ *    order, and recall is measured tie-aware (test_hnsw_bin.c).
+ *
+ * 9. Traversal cost. int8 distances in the beam come from hnsw_qdot.c:
  *    the query is prepared once (its codes + 128 as unsigned bytes) and
  *    one call scores all unvisited neighbours of an expanded node with
  *    VNNI (exact: the same int32 as dot_i8, so the same graph). Before a
@@ -151,7 +162,7 @@
 #define HNSW_EXACT_FLOATS (1u << 19)
 
 /* Float32 indexes keep int8 construction codes from this dimension on
- * (design 8); below it a float32 record is small enough already. */
+ * (design 9); below it a float32 record is small enough already. */
 #define HNSW_CODES_MIN_DIM 64u
 
 /* ----------------------------------------------------------- parameters */
@@ -175,7 +186,8 @@ int hnsw_check_params(const hnsw_params *p)
     if (p->ef_construction < 1 || p->ef_construction > 1000000 || p->ef_search < 1 ||
         p->ef_search > 1000000)
         return HNSW_EINVAL;
-    if (p->storage != HNSW_STORE_F32 && p->storage != HNSW_STORE_I8)
+    if (p->storage != HNSW_STORE_F32 && p->storage != HNSW_STORE_I8 &&
+        p->storage != HNSW_STORE_BIN)
         return HNSW_EINVAL;
     if (p->storage == HNSW_STORE_I8 && (p->rerank < HNSW_RERANK_NONE || p->rerank > HNSW_RERANK_F32))
         return HNSW_EINVAL;
@@ -200,6 +212,11 @@ int hnsw_init_struct(hnsw *h, const hnsw_params *p)
         h->voff = 0;
         h->loff = (size_t)p->dim * sizeof(float);
         h->rec0 = (h->loff + (size_t)h->stride0 * sizeof(aword) + 63) & ~(size_t)63;
+    } else if (p->storage == HNSW_STORE_BIN) {
+        /* links first, then the words 8-byte aligned (design note 8) */
+        h->loff = 0;
+        h->voff = ((size_t)h->stride0 * sizeof(aword) + 7) & ~(size_t)7;
+        h->rec0 = h->voff + (size_t)((p->dim + 63u) / 64u) * sizeof(uint64_t);
     } else {
         h->loff = 0;
         h->voff = (size_t)h->stride0 * sizeof(aword);
@@ -404,6 +421,7 @@ void hnsw_free(hnsw *h)
         free(c->qh);
         free(c->qu);
         free(c->bd);
+        free(c->qb);
         free(c->cand.a);
         free(c->res.a);
         free(c->sel);
@@ -451,15 +469,18 @@ hnsw_ctx *hnsw_ctx_get(hnsw *h)
     c->qi = malloc(h->dim);
     c->qh = malloc(h->dim * sizeof(uint16_t));
     c->qu = malloc(h->dim);
-    if (!c->qf || !c->qi || !c->qh || !c->qu) {
+    c->qb = malloc(hnsw_bin_words(h) * sizeof(uint64_t));
+    if (!c->qf || !c->qi || !c->qh || !c->qu || !c->qb) {
         free(c->qf);
         free(c->qi);
         free(c->qh);
         free(c->qu);
+        free(c->qb);
         free(c);
         return NULL;
     }
-    atomic_fetch_add(&h->ctx_bytes, sizeof(*c) + h->dim * 8);
+    atomic_fetch_add(&h->ctx_bytes,
+                     sizeof(*c) + h->dim * 8 + hnsw_bin_words(h) * sizeof(uint64_t));
     return c;
 }
 
@@ -552,8 +573,22 @@ static void query_codes(const hnsw *h, hnsw_ctx *c, const float *v)
             c->qu[i] = (uint8_t)c->qi[i] ^ 0x80u;
 }
 
+/* BIN: bit i of the words is set when x[i] > 0 (Redis's rule: zero and
+ * negative components give 0); bits past dim stay 0 in every vector, so
+ * they never count in a Hamming distance. */
+static void pack_signs(uint64_t *w, const float *x, uint32_t dim)
+{
+    for (uint32_t j = 0; j < dim; j += 64) {
+        uint64_t bits = 0;
+        uint32_t n = dim - j < 64 ? dim - j : 64;
+        for (uint32_t b = 0; b < n; b++)
+            bits |= (uint64_t)(x[j + b] > 0.0f) << b;
+        w[j / 64] = bits;
+    }
+}
+
 /* Checks q (dimension, finite, non-zero), stores it normalised in c->qf
- * and, for int8 storage, quantised in c->qi. */
+ * and, for int8 storage, quantised in c->qi (BIN: sign bits in c->qb). */
 int hnsw_prepare_query(const hnsw *h, hnsw_ctx *c, const float *q, uint32_t dim)
 {
     double ss;
@@ -591,6 +626,8 @@ int hnsw_prepare_query(const hnsw *h, hnsw_ctx *c, const float *q, uint32_t dim)
         query_codes(h, c, c->qf);
         if (h->p.rerank == HNSW_RERANK_F16)
             h->k->f32_to_f16(c->qh, c->qf, dim);
+    } else if (h->p.storage == HNSW_STORE_BIN) {
+        pack_signs(c->qb, c->qf, dim);
     }
     return HNSW_OK;
 }
@@ -615,6 +652,10 @@ void hnsw_load_query(const hnsw *h, hnsw_ctx *c, uint32_t id)
 {
     if (h->p.storage == HNSW_STORE_F32) {
         memcpy(c->qf, hnsw_vf(h, id), h->dim * sizeof(float));
+        return;
+    }
+    if (h->p.storage == HNSW_STORE_BIN) {
+        memcpy(c->qb, hnsw_vb(h, id), hnsw_bin_words(h) * sizeof(uint64_t));
         return;
     }
     memcpy(c->qi, hnsw_vi(h, id), h->dim);
@@ -719,7 +760,7 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
     const size_t rec = h->rec0, voff = h->voff, loff = h->loff;
     hnsw_heap *cand = &c->cand, *res = &c->res;
     /* codes: float32 records scored on their int8 codes (h->cq, insert
-     * only: design note 8); the link words still come from the records. */
+     * only: design note 9); the link words still come from the records. */
     const int byi8 = !f32 || codes;
     const uint8_t *sbase = codes ? h->cq : base;
     const size_t srec = codes ? h->crec : rec, svoff = codes ? 0 : voff;
@@ -785,15 +826,74 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
     }
 }
 
+/* The beam search of search_layer_impl for BIN storage (design note 8):
+ * same loop, the Hamming kernel for the distance. */
+static void search_layer_bin(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t ef,
+                             int l)
+{
+    uint16_t *vis = c->visited;
+    uint16_t epoch;
+    uint64_t (*const ham)(const uint64_t *, const uint64_t *, size_t) = h->k->hamming_u64;
+    const uint64_t *qb = c->qb;
+    const size_t words = hnsw_bin_words(h);
+    const uint8_t *base = h->base0;
+    const size_t rec = h->rec0, voff = h->voff, loff = h->loff;
+    hnsw_heap *cand = &c->cand, *res = &c->res;
+    visited_next(c);
+    epoch = c->epoch;
+    cand->n = 0;
+    res->n = 0;
+    vis[ep] = epoch;
+    heap_push_min(cand, ep, epd);
+    heap_push_max(res, ep, epd);
+    while (cand->n) {
+        hnsw_result cur = cand->a[0];
+        aword *blk, *ids;
+        uint32_t n, m, *todo = c->tmp;
+        if (cur.dist > res->a[0].dist && res->n >= ef)
+            break;
+        heap_pop_min(cand);
+        blk = l == 0 ? (aword *)(base + (size_t)cur.id * rec + loff) : hnsw_links(h, cur.id, l);
+        n = atomic_load_explicit(&blk[0], memory_order_acquire);
+        ids = hnsw_link_ids(h, blk, l);
+        m = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t nb = atomic_load_explicit(&ids[i], memory_order_acquire);
+            if (vis[nb] == epoch)
+                continue;
+            vis[nb] = epoch;
+            todo[m++] = nb;
+            __builtin_prefetch(base + (size_t)nb * rec + voff);
+        }
+        for (uint32_t i = 0; i < m; i++) {
+            uint32_t nb = todo[i];
+            const uint64_t *r = (const uint64_t *)(const void *)(base + (size_t)nb * rec + voff);
+            float d = hnsw_bin_dist(h, ham(qb, r, words));
+            if (res->n < ef)
+                heap_push_max(res, nb, d);
+            else if (d < res->a[0].dist)
+                heap_replace_max(res, nb, d);
+            else
+                continue;
+            if (cand->n == cand->cap && cand_grow(c))
+                continue; /* out of memory: a narrower search */
+            heap_push_min(cand, nb, d);
+            __builtin_prefetch(hnsw_links(h, nb, l));
+        }
+    }
+}
+
 void hnsw_search_layer(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t ef, int l)
 {
-    if (h->p.storage == HNSW_STORE_F32)
+    if (h->p.storage == HNSW_STORE_BIN)
+        search_layer_bin(h, c, ep, epd, ef, l);
+    else if (h->p.storage == HNSW_STORE_F32)
         search_layer_impl(h, c, ep, epd, ef, l, 1, 0);
     else
         search_layer_impl(h, c, ep, epd, ef, l, 0, 0);
 }
 
-/* The beam of inserts and searches on level l (design note 8): on the
+/* The beam of inserts and searches on level l (design note 9): on the
  * int8 codes when the index keeps them, then the ef results re-scored in
  * float32 and sorted into c->sel; else hnsw_search_layer. Returns their
  * count. */
@@ -1112,6 +1212,8 @@ static int insert_store(hnsw *h, hnsw_ctx *c, uint32_t *id_out, uint32_t *level_
     }
     if (h->p.storage == HNSW_STORE_F32) {
         memcpy(hnsw_rec0(h, id) + h->voff, c->qf, d * sizeof(float));
+    } else if (h->p.storage == HNSW_STORE_BIN) {
+        memcpy(hnsw_rec0(h, id) + h->voff, c->qb, hnsw_bin_words(h) * sizeof(uint64_t));
     } else {
         memcpy(hnsw_rec0(h, id) + h->voff, &c->qscale, sizeof(float));
         memcpy(hnsw_rec0(h, id) + h->voff + sizeof(float), c->qi, d);
@@ -1282,6 +1384,11 @@ int hnsw_get_vector(const hnsw *h, uint32_t id, float *out)
         rc = HNSW_ENOENT;
     } else if (h->p.storage == HNSW_STORE_F32) {
         memcpy(out, hnsw_vf(h, id), h->dim * sizeof(float));
+    } else if (h->p.storage == HNSW_STORE_BIN) {
+        const uint64_t *w = hnsw_vb(h, id);
+        float one = (float)(1.0 / sqrt((double)h->dim));
+        for (uint32_t i = 0; i < h->dim; i++)
+            out[i] = (w[i / 64] >> (i % 64)) & 1u ? one : -one;
     } else if (h->rf) {
         memcpy(out, h->rf + (size_t)id * h->dim, h->dim * sizeof(float));
     } else if (h->rh) {

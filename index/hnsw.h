@@ -35,6 +35,10 @@
 typedef enum hnsw_storage {
     HNSW_STORE_F32 = 0,    /* float32 vectors */
     HNSW_STORE_I8 = 1,     /* int8, per-vector scale (quantised) */
+    HNSW_STORE_BIN = 2,    /* 1 bit per dimension, the sign (x > 0 gives 1),
+                            * packed in ceil(dim / 64) uint64 words; dist =
+                            * 2 hamming / dim in [0, 2], i.e. the cosine
+                            * estimate 1 - 2 hamming / dim (Redis's BIN) */
 } hnsw_storage;
 
 /* hnsw_params.rerank (I8 only): how the final ef candidates of an int8
@@ -52,7 +56,7 @@ typedef struct hnsw_params {
     hnsw_storage storage;      /* default F32 */
     int rerank;                /* I8 only: HNSW_RERANK_* (default F16); a
                                 * value outside NONE..F32 is HNSW_EINVAL;
-                                * ignored for F32 storage */
+                                * ignored for F32 and BIN storage */
     uint64_t seed;             /* level generator seed: same seed + same
                                 * insert order = same graph */
 } hnsw_params;
@@ -86,7 +90,9 @@ int hnsw_search_exact(hnsw *h, const float *q, uint32_t dim, uint32_t k,
 size_t hnsw_count(const hnsw *h);           /* live vectors */
 uint32_t hnsw_dim(const hnsw *h);
 int hnsw_contains(const hnsw *h, uint32_t id);
-/* The stored (normalised, de-quantised) vector of id into out[dim]. */
+/* The stored (normalised, de-quantised) vector of id into out[dim]. BIN:
+ * +-1 / sqrt(dim) per component (its sign bit, at unit norm), so the
+ * vector used as a query gives back the same bits. */
 int hnsw_get_vector(const hnsw *h, uint32_t id, float *out);
 size_t hnsw_memory_bytes(const hnsw *h);    /* everything the index owns */
 

@@ -8,6 +8,9 @@
  *    best. Blocks bound the scratch to EXACT_BLOCK floats per searcher
  *    whatever the index size. Free slots are scored too (sgemv over a
  *    contiguous block is cheaper than gathering) and skipped afterwards.
+ *    BIN rows are scored by the Hamming kernel against the packed query
+ *    (the same distances as the graph search: hnsw_bin_dist), which is
+ *    what Redis's VSIM TRUTH does on a BIN set.
  *    It is the ground truth for tests and benches, and hnsw_search's path
  *    for indexes below exact_below vectors.
  *
@@ -59,6 +62,16 @@ int hnsw_exact_locked(hnsw *h, hnsw_ctx *c, uint32_t k, hnsw_result *out)
         c->exactcap = EXACT_BLOCK;
     }
     c->res.n = 0;
+    if (h->p.storage == HNSW_STORE_BIN) {
+        for (uint32_t id = 0; id < n; id++) {
+            if (atomic_load_explicit(&h->state[id], memory_order_relaxed) == ST_FREE)
+                continue;
+            topk_offer(&c->res, k, id,
+                       hnsw_bin_dist(h, h->k->hamming_u64(c->qb, hnsw_vb(h, id),
+                                                          hnsw_bin_words(h))));
+        }
+        n = 0; /* nothing left for the block loop */
+    }
     for (uint32_t start = 0; start < n; start += EXACT_BLOCK) {
         uint32_t rows = n - start < EXACT_BLOCK ? n - start : EXACT_BLOCK;
         if (h->p.storage == HNSW_STORE_F32) {

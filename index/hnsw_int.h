@@ -13,7 +13,10 @@
  *                I8: [count, M0 link ids | float scale | int8 vector[dim]]
  *                (loff 0, voff 4 (1 + M0), no padding: the int8 budget).
  *                One record is what a search touches per visited node.
- *   cq           F32 construction codes (hnsw.c design 8): [scale |
+ *                BIN: [count, M0 link ids | pad to 8 | uint64 bits[w]]
+ *                (loff 0, voff = 4 (1 + M0) rounded up to 8, w =
+ *                ceil(dim / 64): 184 bytes at d=384, M=16).
+ *   cq           F32 construction codes (hnsw.c design 9): [scale |
  *                int8 vector], crec bytes per slot; rebuilt on load.
  *   rh / rf      I8 re-rank copies, cap x dim: float16 (HNSW_RERANK_F16)
  *                or float32 (HNSW_RERANK_F32); NULL without re-rank.
@@ -58,6 +61,7 @@ typedef struct hnsw_ctx {
     float *qf;                  /* normalised query, dim */
     int8_t *qi;                 /* quantised query (I8), dim */
     uint16_t *qh;               /* float16 query (I8 + F16 re-rank), dim */
+    uint64_t *qb;               /* sign bits of the query (BIN), ceil(dim / 64) words */
     uint8_t *qu;                /* qi + 128 as unsigned bytes (I8), dim:
                                  * the query side of hnsw_qdot.c */
     float *bd;                  /* batch distances, selcap entries */
@@ -120,7 +124,7 @@ struct hnsw {
     uint8_t *cq;                /* F32 (dim >= HNSW_CODES_MIN_DIM): int8
                                  * codes [float scale | int8 dim] per slot,
                                  * crec bytes each, for the insert's beam
-                                 * (hnsw.c design 8); else NULL */
+                                 * (hnsw.c design 9); else NULL */
     size_t crec;                /* bytes per cq entry: 4 + dim, mult. of 4 */
     aword *indeg0;
     aword **upper;              /* pointers written under the write lock */
@@ -180,6 +184,24 @@ static inline const int8_t *hnsw_vi(const hnsw *h, uint32_t id)
 static inline float hnsw_vscale(const hnsw *h, uint32_t id)
 {
     return *(const float *)(hnsw_rec0(h, id) + h->voff);
+}
+
+/* BIN storage: words per vector, and the bits of id. */
+static inline uint32_t hnsw_bin_words(const hnsw *h)
+{
+    return (h->dim + 63u) / 64u;
+}
+
+static inline const uint64_t *hnsw_vb(const hnsw *h, uint32_t id)
+{
+    return (const uint64_t *)(const void *)(hnsw_rec0(h, id) + h->voff);
+}
+
+/* BIN distance: 2 hamming / dim, one correctly rounded division, so the
+ * graph search, the exact scan and the delete repair agree to the bit. */
+static inline float hnsw_bin_dist(const hnsw *h, uint64_t ham)
+{
+    return (float)(2 * ham) / (float)h->dim;
 }
 
 static inline aword *hnsw_links(const hnsw *h, uint32_t id, int level)
@@ -323,6 +345,8 @@ static inline float dist_q(const hnsw *h, const hnsw_ctx *c, uint32_t id)
 {
     if (h->p.storage == HNSW_STORE_F32)
         return 1.0f - h->k->dot_f32(c->qf, hnsw_vf(h, id), h->dim);
+    if (h->p.storage == HNSW_STORE_BIN)
+        return hnsw_bin_dist(h, h->k->hamming_u64(c->qb, hnsw_vb(h, id), hnsw_bin_words(h)));
     return 1.0f - (float)h->k->dot_i8(c->qi, hnsw_vi(h, id), h->dim) * c->qscale * hnsw_vscale(h, id);
 }
 
@@ -330,12 +354,14 @@ static inline float dist_nn(const hnsw *h, uint32_t a, uint32_t b)
 {
     if (h->p.storage == HNSW_STORE_F32)
         return 1.0f - h->k->dot_f32(hnsw_vf(h, a), hnsw_vf(h, b), h->dim);
+    if (h->p.storage == HNSW_STORE_BIN)
+        return hnsw_bin_dist(h, h->k->hamming_u64(hnsw_vb(h, a), hnsw_vb(h, b), hnsw_bin_words(h)));
     return 1.0f - (float)h->k->dot_i8(hnsw_vi(h, a), hnsw_vi(h, b), h->dim) * hnsw_vscale(h, a) *
                       hnsw_vscale(h, b);
 }
 
-/* Loads the stored vector of id as a query into c (qf, and qi/qscale for
- * I8): the delete repair searches for a node's own vector. */
+/* Loads the stored vector of id as a query into c (qf, qi/qscale for
+ * I8, qb for BIN): the delete repair searches for a node's own vector. */
 void hnsw_load_query(const hnsw *h, hnsw_ctx *c, uint32_t id);
 
 static inline void visited_next(hnsw_ctx *c)

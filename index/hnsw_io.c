@@ -12,7 +12,8 @@
  *            u64 XXH3-64 of the payload. In order: STATE (nslots bytes),
  *            VECF32 (nslots x dim floats; F32 storage or I8 re-rank copies),
  *            VECF16 (nslots x dim float16: I8 with HNSW_RERANK_F16),
- *            VECI8 and SCALE (I8 storage), LINKS0 (nslots x (1 + 2M) u32),
+ *            VECI8 and SCALE (I8 storage), VECBIN (nslots x ceil(dim / 64)
+ *            u64: BIN storage), LINKS0 (nslots x (1 + 2M) u32),
  *            UPPER (the upper blocks of the nodes with level > 0, in id
  *            order), FREE (the free-id stack, bottom first).
  *
@@ -40,7 +41,9 @@
  * 4. Version 2 added the VECF16 section and made the header's rerank word
  *    an HNSW_RERANK_* value. Version 1 files still load (their rerank 1
  *    meant float32 copies: it becomes HNSW_RERANK_F32); any other version
- *    is HNSW_EFORMAT. */
+ *    is HNSW_EFORMAT. BIN storage (storage word 2) added the VECBIN section
+ *    without a version bump: files of the other kinds are unchanged, and
+ *    an older reader rejects storage 2 in its parameter check. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -54,7 +57,7 @@
 static const char MAGIC[8] = {'S', 'C', 'H', 'N', 'S', 'W', '\r', '\n'};
 
 enum { SEC_STATE = 1, SEC_VECF32, SEC_VECI8, SEC_SCALE, SEC_LINKS0, SEC_UPPER, SEC_FREE,
-       SEC_VECF16 };
+       SEC_VECF16, SEC_VECBIN };
 
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
@@ -125,9 +128,15 @@ static int has_i8(const hnsw_params *p)
     return p->storage == HNSW_STORE_I8;
 }
 
+static int has_bin(const hnsw_params *p)
+{
+    return p->storage == HNSW_STORE_BIN;
+}
+
 static uint32_t nsections(const hnsw_params *p)
 {
-    return 4 + (uint32_t)has_f32(p) + (uint32_t)has_f16(p) + (has_i8(p) ? 2 : 0);
+    return 4 + (uint32_t)has_f32(p) + (uint32_t)has_f16(p) + (has_i8(p) ? 2 : 0) +
+           (uint32_t)has_bin(p);
 }
 
 /* Row id of vector section sec: where it lives in memory, *bytes long. */
@@ -145,6 +154,9 @@ static uint8_t *vec_row(const hnsw *h, int sec, uint32_t id, size_t *bytes)
     case SEC_VECI8:
         *bytes = d;
         return hnsw_rec0(h, id) + h->voff + sizeof(float);
+    case SEC_VECBIN:
+        *bytes = (size_t)hnsw_bin_words(h) * 8;
+        return hnsw_rec0(h, id) + h->voff;
     default: /* SEC_SCALE */
         *bytes = 4;
         return hnsw_rec0(h, id) + h->voff;
@@ -246,6 +258,8 @@ static int save_locked(hnsw *h, FILE *f)
         save_rows(&w, h, SEC_VECI8);
         save_rows(&w, h, SEC_SCALE);
     }
+    if (has_bin(&h->p))
+        save_rows(&w, h, SEC_VECBIN);
     sec_begin(&w, SEC_LINKS0, (uint64_t)h->nslots * h->stride0 * 4);
     for (uint32_t id = 0; id < h->nslots; id++) {
         if (is_live(h, id))
@@ -346,7 +360,7 @@ static int load_header(reader *r, hnsw_params *p, uint8_t *b)
     p->rerank = version == 1 && rerank == 1 ? HNSW_RERANK_F32 : (int)rerank;
     p->seed = get64(b + 56);
     if (rerank > HNSW_RERANK_F32 || hnsw_check_params(p) ||
-        (p->storage == HNSW_STORE_F32 && p->rerank))
+        (p->storage != HNSW_STORE_I8 && p->rerank))
         return -1;
     return 0;
 }
@@ -424,6 +438,8 @@ static int load_sections(reader *r, hnsw *h)
         return -1;
     if (has_i8(&h->p) && (load_rows(r, h, SEC_VECI8) || load_rows(r, h, SEC_SCALE)))
         return -1;
+    if (has_bin(&h->p) && load_rows(r, h, SEC_VECBIN))
+        return -1;
     if (sec_open(r, SEC_LINKS0, (uint64_t)h->nslots * h->stride0 * 4))
         return -1;
     for (uint32_t id = 0; id < h->nslots; id++)
@@ -482,7 +498,8 @@ int hnsw_load(FILE *f, hnsw **out)
         goto fail;
     /* Lower bound of what follows: refuse to allocate for a short file. */
     need = (uint64_t)nslots * (1 + 4ull * (1 + 2ull * p.M) + (has_f32(&p) ? 4ull * p.dim : 0) +
-                               (has_f16(&p) ? 2ull * p.dim : 0) + (has_i8(&p) ? p.dim + 4ull : 0));
+                               (has_f16(&p) ? 2ull * p.dim : 0) + (has_i8(&p) ? p.dim + 4ull : 0) +
+                               (has_bin(&p) ? 8ull * ((p.dim + 63) / 64) : 0));
     if (need > bytes_left(f))
         goto fail;
     h = malloc(sizeof(*h));
@@ -508,7 +525,7 @@ int hnsw_load(FILE *f, hnsw **out)
     atomic_store(&h->count, (size_t)count);
     if (load_sections(&r, h) || load_check(h, count) || hnsw_validate_locked(h, 0, NULL, 0))
         goto fail;
-    hnsw_codes_rebuild(h); /* derived data, not in the file (hnsw.c design 8) */
+    hnsw_codes_rebuild(h); /* derived data, not in the file (hnsw.c design 9) */
     XXH3_freeState(r.st);
     *out = h;
     return HNSW_OK;

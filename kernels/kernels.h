@@ -72,6 +72,16 @@ typedef struct kernels {
     void (*scale_f32)(float *dst, const float *src, float s, size_t n);
     float (*maxabs_f32)(const float *x, size_t n);
     void (*quant_i8)(int8_t *dst, const float *src, float s, size_t n);
+
+    /* Hamming distance of two packed bit vectors (the index's BIN
+     * storage): sum over i < nwords of popcount(a[i] ^ b[i]). Any nwords
+     * (0 returns 0); the pointers need not be 8-byte aligned (tiers load
+     * words with memcpy or unaligned vector loads); reads a[0..nwords)
+     * and b[0..nwords) only. The result is an exact integer, so every
+     * tier returns the same value (tests compare them for equality).
+     * Appended last: tables written with designated initialisers for
+     * older layouts stay valid. */
+    uint64_t (*hamming_u64)(const uint64_t *a, const uint64_t *b, size_t nwords);
 } kernels;
 
 /* Chooses the tier: the best one compiled in, supported by this CPU and

@@ -18,6 +18,9 @@ extern const kernels kernels_table_ref;
 extern const kernels kernels_table_scalar;
 #ifdef SIMCACHE_KERNELS_HAVE_AVX2
 extern const kernels kernels_table_avx2;
+/* avx2.c's Hamming kernel, public so a higher x86 tier's table can reuse
+ * it (AVX2 is a subset of what such a tier requires). */
+uint64_t kernels_hamming_u64_avx2(const uint64_t *a, const uint64_t *b, size_t nwords);
 #endif
 #ifdef SIMCACHE_KERNELS_HAVE_NEON
 extern const kernels kernels_table_neon;

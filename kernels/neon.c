@@ -246,6 +246,31 @@ static void quant_i8_neon(int8_t *dst, const float *src, float s, size_t n)
     }
 }
 
+/* Hamming: CNT (vcntq_u8) per 16 bytes, UADALP into u16 lanes (each turn
+ * adds <= 16 per lane, so 2048 turns cannot wrap), widened into u64 every
+ * block; a last odd word goes through the 8-byte CNT. */
+static uint64_t hamming_u64_neon(const uint64_t *a, const uint64_t *b, size_t nwords)
+{
+    const uint8_t *pa = (const uint8_t *)a, *pb = (const uint8_t *)b;
+    uint64x2_t acc = vdupq_n_u64(0);
+    size_t i = 0;
+    while (i + 2 <= nwords) {
+        size_t stop = nwords - i > 4096 ? i + 4096 : nwords;
+        uint16x8_t s16 = vdupq_n_u16(0);
+        for (; i + 2 <= stop; i += 2) {
+            uint8x16_t x = veorq_u8(vld1q_u8(pa + 8 * i), vld1q_u8(pb + 8 * i));
+            s16 = vpadalq_u8(s16, vcntq_u8(x));
+        }
+        acc = vpadalq_u32(acc, vpaddlq_u16(s16));
+    }
+    uint64_t s = vaddvq_u64(acc);
+    if (i < nwords) {
+        uint8x8_t x = veor_u8(vld1_u8(pa + 8 * i), vld1_u8(pb + 8 * i));
+        s += vaddv_u8(vcnt_u8(x));
+    }
+    return s;
+}
+
 const kernels kernels_table_neon = {
     .tier = KTIER_NEON,
     .name = "neon",
@@ -260,4 +285,5 @@ const kernels kernels_table_neon = {
     .scale_f32 = scale_f32_neon,
     .maxabs_f32 = maxabs_f32_neon,
     .quant_i8 = quant_i8_neon,
+    .hamming_u64 = hamming_u64_neon,
 };

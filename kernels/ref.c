@@ -131,6 +131,21 @@ static void quant_i8_ref(int8_t *dst, const float *src, float s, size_t n)
     }
 }
 
+/* Bit by bit: the oracle shares no popcount trick with the tiers. */
+static uint64_t hamming_u64_ref(const uint64_t *a, const uint64_t *b, size_t nwords)
+{
+    uint64_t d = 0;
+    for (size_t i = 0; i < nwords; i++) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        x ^= y;
+        for (int j = 0; j < 64; j++)
+            d += (x >> j) & 1u;
+    }
+    return d;
+}
+
 const kernels kernels_table_ref = {
     .tier = KTIER_REF,
     .name = "ref",
@@ -145,4 +160,5 @@ const kernels kernels_table_ref = {
     .scale_f32 = scale_f32_ref,
     .maxabs_f32 = maxabs_f32_ref,
     .quant_i8 = quant_i8_ref,
+    .hamming_u64 = hamming_u64_ref,
 };

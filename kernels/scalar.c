@@ -237,6 +237,29 @@ static void quant_i8_scalar(int8_t *dst, const float *src, float s, size_t n)
     }
 }
 
+/* Hamming: __builtin_popcountll per word (one POPCNT/CNT where the
+ * target has it, else gcc's SWAR sequence), two accumulators so the adds
+ * of consecutive words do not form one dependency chain. */
+static uint64_t hamming_u64_scalar(const uint64_t *a, const uint64_t *b, size_t nwords)
+{
+    uint64_t s0 = 0, s1 = 0;
+    size_t i = 0;
+    for (; i + 2 <= nwords; i += 2) {
+        uint64_t x[2], y[2];
+        memcpy(x, a + i, 16);
+        memcpy(y, b + i, 16);
+        s0 += (uint64_t)__builtin_popcountll(x[0] ^ y[0]);
+        s1 += (uint64_t)__builtin_popcountll(x[1] ^ y[1]);
+    }
+    if (i < nwords) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        s0 += (uint64_t)__builtin_popcountll(x ^ y);
+    }
+    return s0 + s1;
+}
+
 const kernels kernels_table_scalar = {
     .tier = KTIER_SCALAR,
     .name = "scalar",
@@ -251,4 +274,5 @@ const kernels kernels_table_scalar = {
     .scale_f32 = scale_f32_scalar,
     .maxabs_f32 = maxabs_f32_scalar,
     .quant_i8 = quant_i8_scalar,
+    .hamming_u64 = hamming_u64_scalar,
 };

@@ -31,9 +31,12 @@
  *    note 6); its completion also re-runs the search if attributes changed
  *    meanwhile (attr_epoch). REDUCE projects VADD and VSIM vectors on the
  *    loop before the hand-off (one matrix-vector product).
- * 6. Not yet: BIN quantisation answers an explicit error (it needs a
- *    binary storage mode in index/); CAS is accepted and executed as a
- *    normal synchronous insert (its reply is then the normal 1/0).
+ * 6. BIN sets use the index's HNSW_STORE_BIN (1 bit per dimension,
+ *    Hamming distances, hnsw.c note 8): VSIM scores are 1 - hamming / dim,
+ *    TRUTH is an exact Hamming scan, VEMB gives +1/-1 per component (no
+ *    l2 scaling, as Redis) and VEMB RAW the packed words. Not yet: CAS is
+ *    accepted and executed as a normal synchronous insert (its reply is
+ *    then the normal 1/0).
  *
  * Threading: handlers and completions on the loop thread; vsim_work on a
  * pool thread, reading only the job and the index. */
@@ -217,10 +220,6 @@ static int parse_vadd_opts_or_reply(client *c, int j, vadd_opts *o) {
             reply_error(c, "ERR invalid option after element");
             return -1;
         }
-    }
-    if (o->quant == VSET_BIN) {
-        reply_error(c, "ERR BIN quantization is not supported by simcache yet");
-        return -1;
     }
     if (o->attr && check_json_or_reply(c, o->attr) != 0) return -1;
     return 0;
@@ -657,7 +656,9 @@ void cmd_vsetattr(client *c) {
     else reply_bool(c, 1);
 }
 
-static const char *quant_name(const vset *v) { return v->quant == VSET_Q8 ? "int8" : "f32"; }
+static const char *quant_name(const vset *v) {
+    return v->quant == VSET_Q8 ? "int8" : v->quant == VSET_BIN ? "bin" : "f32";
+}
 
 void cmd_vemb(client *c) {
     int raw = 0;
@@ -702,6 +703,21 @@ void cmd_vemb(client *c) {
         reply_bulk(c, q, v->dim);
         reply_double(c, e->l2);
         reply_double(c, range);
+    } else if (v->quant == VSET_BIN) {
+        /* the stored words: bit i%64 of word i/64 is 1 when component i
+         * was positive (little-endian, ceil(dim / 64) words, as Redis) */
+        size_t nw = ((size_t)v->dim + 63) / 64;
+        uint64_t *w = calloc(nw, sizeof(uint64_t));
+        if (!w) {
+            free(vec);
+            reply_error(c, ERR_NOMEM);
+            return;
+        }
+        for (uint32_t i = 0; i < v->dim; i++)
+            if (vec[i] > 0) w[i / 64] |= (uint64_t)1 << (i % 64);
+        reply_bulk(c, w, nw * sizeof(uint64_t));
+        reply_double(c, e->l2);
+        free(w);
     } else {
         reply_bulk(c, vec, (size_t)v->dim * sizeof(float));
         reply_double(c, e->l2);

@@ -71,7 +71,7 @@ const ks_type vset_type = {"vectorset", vset_type_free, vset_mem_usage};
 static uint64_t name_hash(const char *p, size_t n) { return XXH3_64bits(p, n); }
 
 int vset_create(uint32_t dim, vset_quant q, uint32_t M, vset **out) {
-    if (dim < 1 || dim > VSET_MAX_DIM || M < 4 || M > 4096 || q == VSET_BIN) return HNSW_EINVAL;
+    if (dim < 1 || dim > VSET_MAX_DIM || M < 4 || M > 4096) return HNSW_EINVAL;
     vset *v = calloc(1, sizeof *v);
     if (!v) return HNSW_ENOMEM;
     hnsw_params p;
@@ -79,8 +79,10 @@ int vset_create(uint32_t dim, vset_quant q, uint32_t M, vset **out) {
     p.M = M;
     p.ef_construction = VSET_DEFAULT_EF_BUILD;
     p.ef_search = VSET_DEFAULT_EF_SEARCH;
-    p.storage = q == VSET_Q8 ? HNSW_STORE_I8 : HNSW_STORE_F32;
-    p.rerank = HNSW_RERANK_F32; /* VEMB returns the inserted vector exactly */
+    p.storage = q == VSET_Q8 ? HNSW_STORE_I8 : q == VSET_BIN ? HNSW_STORE_BIN : HNSW_STORE_F32;
+    /* Q8: VEMB returns the inserted vector exactly. BIN keeps only the bits
+     * (its point is the memory; Redis keeps no copy either). */
+    p.rerank = q == VSET_Q8 ? HNSW_RERANK_F32 : HNSW_RERANK_NONE;
     int rc = hnsw_create(&p, &v->h);
     if (rc) {
         free(v);
@@ -317,6 +319,11 @@ vset_elem *vset_random(const vset *v) {
 int vset_get_vector(const vset *v, const vset_elem *e, float *out) {
     int rc = hnsw_get_vector(v->h, e->id, out);
     if (rc) return rc;
+    if (v->quant == VSET_BIN) {
+        /* +-1/sqrt(dim) from the index: the sign is the stored bit */
+        for (uint32_t i = 0; i < v->dim; i++) out[i] = out[i] > 0 ? 1.0f : -1.0f;
+        return 0;
+    }
     for (uint32_t i = 0; i < v->dim; i++) out[i] *= e->l2;
     return 0;
 }

@@ -34,7 +34,8 @@
 typedef enum vset_quant {
     VSET_Q8 = 0,        /* int8 storage, float32 re-rank (Redis's default) */
     VSET_NOQUANT = 1,   /* float32 */
-    VSET_BIN = 2,       /* 1 bit: not supported yet, only parsed */
+    VSET_BIN = 2,       /* 1 bit per dimension (HNSW_STORE_BIN), Hamming
+                         * distances, no re-rank copy (as Redis) */
 } vset_quant;
 
 typedef struct vset_elem {
@@ -72,7 +73,7 @@ typedef struct vset {
 
 extern const ks_type vset_type;
 
-/* Creates an empty set. 0, HNSW_EINVAL (dim/M out of range, BIN) or
+/* Creates an empty set. 0, HNSW_EINVAL (dim/M out of range) or
  * HNSW_ENOMEM. The caller owns the one reference. */
 int vset_create(uint32_t dim, vset_quant q, uint32_t M, vset **out);
 void vset_ref(vset *v);
@@ -133,7 +134,9 @@ long vset_range(const vset *v, const char *lo, size_t lolen, int loincl, const c
 /* A uniformly random element (NULL if empty). */
 vset_elem *vset_random(const vset *v);
 
-/* The stored vector of e de-normalised (times its l2) into out[dim]. */
+/* The stored vector of e de-normalised (times its l2) into out[dim]; for
+ * BIN sets the de-quantised +1/-1 per component with no l2 scaling, which
+ * is what Redis's VEMB returns for them. */
 int vset_get_vector(const vset *v, const vset_elem *e, float *out);
 
 /* Bytes owned by the set: the index, the dictionary, the elements. */

@@ -193,7 +193,7 @@ def test_error_wordings(r):
          "cannot add projection to existing set without projection"),
         (("VADD", "k2", "REDUCE", 3, *vals([1, 0]), "b"), "invalid vector specification"),
         (("VADD", "k2", "REDUCE", 0, *vals([1, 0]), "b"), "invalid vector specification"),
-        (("VADD", "k", *vals([1, 0]), "b", "BIN"), "BIN quantization is not supported by simcache yet"),
+        (("VADD", "k", *vals([1, 0]), "b", "BIN"), "asked quantization mismatch with existing vector set"),
         (("VADD", "k", *vals([1, 0]), "b", "NOQUANT"),
          "asked quantization mismatch with existing vector set"),
         (("VADD", "k", *vals([1, 0]), "b", "M", 32), "asked M value mismatch with existing vector set"),

@@ -1,4 +1,4 @@
-/* hnsw_codes_mt.c -- the traversal paths of hnsw.c design 8 under
+/* hnsw_codes_mt.c -- the traversal paths of hnsw.c design 9 under
  * concurrency: two inserters and two searchers on a float32 index of
  * d = 96 (so the int8 construction codes exist and both the inserts' and
  * the searches' beams run on them) and on an int8 index (the VNNI batch

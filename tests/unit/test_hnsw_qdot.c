@@ -7,7 +7,7 @@
  * records at odd offsets (the int8 record is unpadded). A scorer that
  * dropped a tail byte, saturated, or mixed up the +128 correction fails
  * here before it can bend a graph.
- * Also the float32 construction codes (hnsw.c design 8): derived data that
+ * Also the float32 construction codes (hnsw.c design 9): derived data that
  * hnsw_load must rebuild, or a loaded index would link new inserts
  * differently from the one that was saved; and their bytes are counted. */
 #include <criterion/criterion.h>
