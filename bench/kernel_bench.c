@@ -1,7 +1,7 @@
 /* kernel_bench.c -- kernel-bench: ns per call and GFLOP/s of every kernel
- * tier at dims 100, 384, 768, 1536, 3072, beside OpenBLAS cblas_sdot and
- * (when its headers were fetched) SimSIMD's haswell kernels, printed as
- * markdown tables.
+ * tier and variant (avx2+vnni, avx512) at dims 100, 384, 768, 1536, 3072,
+ * beside OpenBLAS cblas_sdot and (when its headers were fetched) SimSIMD's
+ * haswell and skylake/ice kernels, printed as markdown tables.
  *
  * Method:
  * 1. One vector pair per dim, both in L1/L2 (3072 floats x 2 = 24 KiB), the
@@ -17,11 +17,15 @@
  *    multiply, add). The core clock is measured, not read from cpuinfo
  *    (which shows the nominal TSC rate): a chain of dependent integer adds
  *    runs at one add per cycle, so adds / seconds = cycles / second.
- * 4. Load-bound peak for f32 dot with AVX2: each FMA on 8 lanes needs two
- *    32-byte loads; at 2 loads per cycle that is 1 FMA = 16 FLOP per
- *    cycle. "% peak" = GFLOP/s / (16 x GHz). (A core with more load ports
- *    can exceed 100% of this model.)
- * 5. The i8/f32 ratio compares calls per second at the same dim.
+ * 4. Load-bound peak for f32 dot: each FMA needs two vector loads, and
+ *    the cores this targets (Zen 4/5, Intel since Haswell) issue two
+ *    loads per cycle, so one FMA per cycle: 8 lanes x 2 = 16 FLOP/cycle
+ *    with AVX2, 16 lanes x 2 = 32 FLOP/cycle with AVX-512 (Zen 5's two
+ *    512-bit load ports; Zen 4 splits 512-bit loads and gets half that).
+ *    "% peak" = GFLOP/s / (peak x GHz), one row per SIMD tier. (A core with
+ *    more load ports can exceed 100% of this model.)
+ * 5. The i8/f32 ratio compares calls per second at the same dim, per tier
+ *    and variant.
  * 6. Vector preparation (the index's per-query work: scale, max-abs,
  *    quantise, f32 -> f16) runs from the same in-cache inputs into private
  *    output buffers; the portable element-by-element converters are the
@@ -44,6 +48,7 @@ static const size_t dims[] = {100, 384, 768, 1536, 3072};
 #define NDIMS (sizeof dims / sizeof dims[0])
 #define MAXDIM 3072
 #define MAXSAMPLES 201
+#define MAXIMPLS 96
 
 static int nsamples = 31;
 static volatile double sink;
@@ -51,14 +56,14 @@ static volatile double sink;
 /* Distance kernels, then (from OP_PREP) the vector-preparation kernels,
  * which get their own table: ns per call and elements per ns. */
 typedef enum {
-    OP_DOT_F32, OP_L2_F32, OP_DOT_I8, OP_DOT_F16,
+    OP_DOT_F32, OP_L2_F32, OP_DOT_I8, OP_L2_I8, OP_DOT_F16,
     OP_PREP, OP_F32_TO_F16 = OP_PREP, OP_F16_TO_F32, OP_SCALE, OP_MAXABS, OP_QUANT,
     OP_COUNT
 } op_kind;
-static const char *const op_names[OP_COUNT] = {"f32 dot", "f32 l2", "i8 dot", "f16 dot",
-                                               "f32 -> f16", "f16 -> f32", "scale f32",
-                                               "max-abs f32", "quantise i8"};
-static const double op_flop[OP_COUNT] = {2, 3, 2, 2, 1, 1, 1, 1, 1};
+static const char *const op_names[OP_COUNT] = {"f32 dot", "f32 l2", "i8 dot", "i8 l2",
+                                               "f16 dot", "f32 -> f16", "f16 -> f32",
+                                               "scale f32", "max-abs f32", "quantise i8"};
+static const double op_flop[OP_COUNT] = {2, 3, 2, 3, 2, 1, 1, 1, 1, 1};
 
 typedef struct impl {
     const char *name;
@@ -237,18 +242,29 @@ int main(int argc, char **argv)
         nsamples = 31;
     fill();
 
-    impl impls[64];
+    impl impls[MAXIMPLS];
     int ni = 0;
     for (int t = 0; t < KTIER_COUNT; t++) {
-        const kernels *k = kernels_tier((ktier)t);
-        if (!k)
-            continue;
-        impls[ni++] = (impl){k->name, OP_DOT_F32, .f32 = k->dot_f32};
-        if (t > KTIER_SCALAR)
-            impls[ni++] = (impl){"", OP_DOT_F32, .f32 = k->dot_f32, .skew = 1};
-        impls[ni++] = (impl){k->name, OP_L2_F32, .f32 = k->l2sq_f32};
-        impls[ni++] = (impl){k->name, OP_DOT_I8, .i8 = k->dot_i8};
-        impls[ni++] = (impl){k->name, OP_DOT_F16, .f16 = k->dot_f16};
+        const kernels *v[4];
+        size_t nv = kernels_tier_variants((ktier)t, v, 4);
+        for (size_t j = 0; j < nv && j < 4; j++) {
+            /* the best variant in full; others only where they differ */
+            const kernels *k = v[j];
+            const char *name = kernels_variant(k);
+            if (j == 0 || k->dot_f32 != v[0]->dot_f32) {
+                impls[ni++] = (impl){name, OP_DOT_F32, .f32 = k->dot_f32};
+                if (t > KTIER_SCALAR)
+                    impls[ni++] = (impl){"", OP_DOT_F32, .f32 = k->dot_f32, .skew = 1};
+            }
+            if (j == 0 || k->l2sq_f32 != v[0]->l2sq_f32)
+                impls[ni++] = (impl){name, OP_L2_F32, .f32 = k->l2sq_f32};
+            if (j == 0 || k->dot_i8 != v[0]->dot_i8)
+                impls[ni++] = (impl){name, OP_DOT_I8, .i8 = k->dot_i8};
+            if (j == 0 || k->l2sq_i8 != v[0]->l2sq_i8)
+                impls[ni++] = (impl){name, OP_L2_I8, .i8 = k->l2sq_i8};
+            if (j == 0 || k->dot_f16 != v[0]->dot_f16)
+                impls[ni++] = (impl){name, OP_DOT_F16, .f16 = k->dot_f16};
+        }
     }
     impls[ni++] = (impl){"openblas cblas_sdot", OP_DOT_F32, .blas = 1};
     impls[ni++] = (impl){"portable kernels_f32_to_f16_n", OP_F32_TO_F16, .portable = 1};
@@ -271,17 +287,23 @@ int main(int argc, char **argv)
             impls[ni++] = (impl){"simsimd haswell", OP_DOT_F16, .f16 = bench_simsimd_dot_f16};
         }
     }
+    if (kernels_tier(KTIER_AVX512) && bench_have_simsimd512 && bench_simsimd512_cpu_ok()) {
+        impls[ni++] = (impl){"simsimd skylake", OP_DOT_F32, .f32 = bench_simsimd_dot_f32_skylake};
+        impls[ni++] = (impl){"simsimd skylake", OP_L2_F32, .f32 = bench_simsimd_l2sq_f32_skylake};
+        impls[ni++] = (impl){"simsimd ice", OP_DOT_I8, .i8 = bench_simsimd_dot_i8_ice};
+        impls[ni++] = (impl){"simsimd ice", OP_L2_I8, .i8 = bench_simsimd_l2sq_i8_ice};
+    }
 #endif
     openblas_set_num_threads(1);
 
     double ghz = core_ghz();
     printf("# kernel-bench\n\n");
-    printf("default tier: %s; core clock measured %.2f GHz (cpuinfo %.0f MHz); "
+    printf("default tier: %s (variant %s); core clock measured %.2f GHz (cpuinfo %.0f MHz); "
            "median of %d samples; SimSIMD %s\n\n",
-           kernels_get()->name, ghz, cpuinfo_mhz(), nsamples,
+           kernels_get()->name, kernels_variant(kernels_get()), ghz, cpuinfo_mhz(), nsamples,
            bench_have_simsimd ? "compiled in" : "not found (bench/fetch_simsimd.sh)");
 
-    static double ns[64][NDIMS];
+    static double ns[MAXIMPLS][NDIMS];
     for (int m = 0; m < ni; m++)
         for (size_t d = 0; d < NDIMS; d++)
             ns[m][d] = measure(&impls[m], dims[d]);
@@ -316,28 +338,41 @@ int main(int argc, char **argv)
         }
     }
 
-    /* Targets: f32 dot of the best tier against the load-bound peak, and
-     * its int8 dot against its f32 dot. */
-    const kernels *best = kernels_get();
-    int mf = -1, mi = -1;
-    for (int m = 0; m < ni; m++) {
-        if (impls[m].f32 == best->dot_f32 && !impls[m].skew)
-            mf = m;
-        if (impls[m].i8 == best->dot_i8)
-            mi = m;
-    }
-    printf("\n%s tier targets\n\n| metric |", best->name);
+    /* Targets, per SIMD tier and variant: f32 dot against the load-bound
+     * peak (method note 4), int8 dot against f32 dot. */
+    printf("\nSIMD tier targets\n\n| metric | tier |");
     for (size_t d = 0; d < NDIMS; d++)
         printf(" d=%zu |", dims[d]);
-    printf("\n|---|");
+    printf("\n|---|---|");
     for (size_t d = 0; d < NDIMS; d++)
         printf("---:|");
-    printf("\n| f32 dot, %% of load-bound peak (16 FLOP/cycle) |");
-    for (size_t d = 0; d < NDIMS; d++)
-        printf(" %.0f%% |", ghz > 0 ? 100.0 * 2.0 * (double)dims[d] / ns[mf][d] / (16.0 * ghz) : 0);
-    printf("\n| i8 dot speed / f32 dot speed |");
-    for (size_t d = 0; d < NDIMS; d++)
-        printf(" %.2fx |", ns[mf][d] / ns[mi][d]);
     printf("\n");
+    for (int t = KTIER_SCALAR + 1; t < KTIER_COUNT; t++) {
+        const kernels *v[4];
+        size_t nv = kernels_tier_variants((ktier)t, v, 4);
+        double peak = t == KTIER_AVX512 ? 32.0 : 16.0; /* FLOP/cycle; neon: 2 x 128-bit = 16 */
+        int mf = -1;
+        for (int m = 0; m < ni && nv; m++)
+            if (impls[m].f32 == v[0]->dot_f32 && !impls[m].skew && impls[m].op == OP_DOT_F32)
+                mf = m;
+        if (mf < 0)
+            continue;
+        printf("| f32 dot, %% of load-bound peak (%.0f FLOP/cycle) | %s |", peak, v[0]->name);
+        for (size_t d = 0; d < NDIMS; d++)
+            printf(" %.0f%% |", ghz > 0 ? 100.0 * 2.0 * (double)dims[d] / ns[mf][d] / (peak * ghz) : 0);
+        printf("\n");
+        for (size_t j = 0; j < nv && j < 4; j++) {
+            int mi = -1;
+            for (int m = 0; m < ni; m++)
+                if (impls[m].i8 == v[j]->dot_i8 && impls[m].op == OP_DOT_I8)
+                    mi = m;
+            if (mi < 0)
+                continue;
+            printf("| i8 dot speed / f32 dot speed | %s |", kernels_variant(v[j]));
+            for (size_t d = 0; d < NDIMS; d++)
+                printf(" %.2fx |", ns[mf][d] / ns[mi][d]);
+            printf("\n");
+        }
+    }
     return 0;
 }

@@ -53,7 +53,27 @@
  * 6. Hamming (BIN storage) counts bits with the vpshufb nibble table
  *    rather than POPCNT: POPCNT is not part of the AVX2 feature check in
  *    dispatch.c, and at the index's sizes (6 words at d=384) both are a
- *    handful of instructions. Tails of 1-3 words use a masked load. */
+ *    handful of instructions. Tails of 1-3 words use a masked load.
+ * 7. AVX-VNNI variant (kernels_table_avx2_vnni, "avx2+vnni"): on CPUs with
+ *    AVX-VNNI (VEX-encoded vpdpbusd/vpdpwssd on ymm: Zen 5, Alder Lake and
+ *    later) dispatch.c picks a table that differs only in the int8
+ *    kernels. Its functions carry __attribute__((target("avxvnni"))): a
+ *    file-wide -mavxvnni would let the compiler use VNNI in the plain
+ *    table, which runs on CPUs without it.
+ *    - dot: vpdpbusd multiplies unsigned by signed bytes, so a is biased
+ *      by 128 (a ^ 0x80, in [0, 255] for every int8) and 128 * sum b, from
+ *      a second vpdpbusd against ones, is subtracted; vpdpbusd does not
+ *      saturate, so the sum is exact modulo 2^32 over the full int8 range
+ *      (-128 included, no fallback path): 3 ops per 32 bytes against the
+ *      fast path's 6 plus its -128 check.
+ *    - l2: |a - b| = max - min is exact as an unsigned byte; its even and
+ *      odd bytes go to 16-bit lanes by vpand/vpsrlw (no shuffles) and
+ *      vpdpwssd squares and sums them: 7 ops per 32 bytes against 10 (4 of
+ *      them sign-extending shuffles).
+ *    Tails (< 32 bytes) go through the plain tier's tail code. kernel-bench
+ *    on this Zen 5 (median of 3 runs), ns per call, vnni vs plain: dot
+ *    d=384 5.4 vs 6.4, d=3072 38.0 vs 41.3; l2 d=384 7.4 vs 9.0, d=3072
+ *    69.8 vs 69.6 (no gain at large d: both then run at the same rate). */
 #include <immintrin.h>
 
 #include "kernels/kernels_impl.h"
@@ -234,14 +254,11 @@ static inline __m256i sqdiff_i8x16(const int8_t *a, const int8_t *b)
     return _mm256_madd_epi16(d, d);
 }
 
-static int32_t l2sq_i8_avx2(const int8_t *a, const int8_t *b, size_t n)
+/* Elements i..n-1 of an int8 l2 (n - i < 32), added to the accumulators
+ * s0, s1; returns the total modulo 2^32. */
+static inline int32_t l2sq_i8_tail(const int8_t *a, const int8_t *b, size_t i, size_t n,
+                                   __m256i s0, __m256i s1)
 {
-    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_add_epi32(s0, sqdiff_i8x16(a + i, b + i));
-        s1 = _mm256_add_epi32(s1, sqdiff_i8x16(a + i + 16, b + i + 16));
-    }
     if (i + 16 <= n) {
         s0 = _mm256_add_epi32(s0, sqdiff_i8x16(a + i, b + i));
         i += 16;
@@ -260,6 +277,79 @@ static int32_t l2sq_i8_avx2(const int8_t *a, const int8_t *b, size_t n)
         }
     }
     return wrap_add_i32(hsum_epi32(_mm256_add_epi32(s0, s1)), t);
+}
+
+static int32_t l2sq_i8_avx2(const int8_t *a, const int8_t *b, size_t n)
+{
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_add_epi32(s0, sqdiff_i8x16(a + i, b + i));
+        s1 = _mm256_add_epi32(s1, sqdiff_i8x16(a + i + 16, b + i + 16));
+    }
+    return l2sq_i8_tail(a, b, i, n, s0, s1);
+}
+
+/* ---- AVX-VNNI variant (design note 7) ---- */
+
+#define VNNI __attribute__((target("avxvnni")))
+
+/* acc += (a ^ 0x80) * b and bsum += 1 * b, per 4 bytes. */
+static inline VNNI void dot_i8_vnni_step(__m256i va, __m256i vb, __m256i *acc, __m256i *bsum)
+{
+    const __m256i bias = _mm256_set1_epi8(-128), ones = _mm256_set1_epi8(1);
+    *acc = _mm256_dpbusd_avx_epi32(*acc, _mm256_xor_si256(va, bias), vb);
+    *bsum = _mm256_dpbusd_avx_epi32(*bsum, ones, vb);
+}
+
+static VNNI int32_t dot_i8_avx2_vnni(const int8_t *a, const int8_t *b, size_t n)
+{
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    __m256i c0 = _mm256_setzero_si256(), c1 = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        dot_i8_vnni_step(_mm256_loadu_si256((const __m256i *)(a + i)),
+                         _mm256_loadu_si256((const __m256i *)(b + i)), &s0, &c0);
+        dot_i8_vnni_step(_mm256_loadu_si256((const __m256i *)(a + i + 32)),
+                         _mm256_loadu_si256((const __m256i *)(b + i + 32)), &s1, &c1);
+    }
+    if (i + 32 <= n) {
+        dot_i8_vnni_step(_mm256_loadu_si256((const __m256i *)(a + i)),
+                         _mm256_loadu_si256((const __m256i *)(b + i)), &s0, &c0);
+        i += 32;
+    }
+    /* sum - 128 * bsum, lane-wise modulo 2^32 */
+    __m256i s = _mm256_sub_epi32(_mm256_add_epi32(s0, s1),
+                                 _mm256_slli_epi32(_mm256_add_epi32(c0, c1), 7));
+    return dot_i8_tail(a, b, i, n, s, _mm256_setzero_si256());
+}
+
+/* acc += sum of |a - b|^2 over 32 byte pairs. */
+static inline VNNI __m256i sqdiff_i8x32_vnni(__m256i va, __m256i vb, __m256i acc)
+{
+    const __m256i lo8 = _mm256_set1_epi16(0x00FF);
+    __m256i d = _mm256_sub_epi8(_mm256_max_epi8(va, vb), _mm256_min_epi8(va, vb));
+    __m256i even = _mm256_and_si256(d, lo8), odd = _mm256_srli_epi16(d, 8);
+    acc = _mm256_dpwssd_avx_epi32(acc, even, even);
+    return _mm256_dpwssd_avx_epi32(acc, odd, odd);
+}
+
+static VNNI int32_t l2sq_i8_avx2_vnni(const int8_t *a, const int8_t *b, size_t n)
+{
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        s0 = sqdiff_i8x32_vnni(_mm256_loadu_si256((const __m256i *)(a + i)),
+                               _mm256_loadu_si256((const __m256i *)(b + i)), s0);
+        s1 = sqdiff_i8x32_vnni(_mm256_loadu_si256((const __m256i *)(a + i + 32)),
+                               _mm256_loadu_si256((const __m256i *)(b + i + 32)), s1);
+    }
+    if (i + 32 <= n) {
+        s0 = sqdiff_i8x32_vnni(_mm256_loadu_si256((const __m256i *)(a + i)),
+                               _mm256_loadu_si256((const __m256i *)(b + i)), s0);
+        i += 32;
+    }
+    return l2sq_i8_tail(a, b, i, n, s0, s1);
 }
 
 static inline __m256 load_f16x8(const uint16_t *p)
@@ -498,6 +588,25 @@ const kernels kernels_table_avx2 = {
     .l2sq_f32 = l2sq_f32_avx2,
     .dot_i8 = dot_i8_avx2,
     .l2sq_i8 = l2sq_i8_avx2,
+    .dot_f16 = dot_f16_avx2,
+    .l2sq_f16 = l2sq_f16_avx2,
+    .f32_to_f16 = f32_to_f16_avx2,
+    .f16_to_f32 = f16_to_f32_avx2,
+    .scale_f32 = scale_f32_avx2,
+    .maxabs_f32 = maxabs_f32_avx2,
+    .quant_i8 = quant_i8_avx2,
+    .hamming_u64 = kernels_hamming_u64_avx2,
+};
+
+/* The same table with the AVX-VNNI int8 kernels (design note 7); tier and
+ * name stay "avx2" (kernels_variant says "avx2+vnni"). */
+const kernels kernels_table_avx2_vnni = {
+    .tier = KTIER_AVX2,
+    .name = "avx2",
+    .dot_f32 = dot_f32_avx2,
+    .l2sq_f32 = l2sq_f32_avx2,
+    .dot_i8 = dot_i8_avx2_vnni,
+    .l2sq_i8 = l2sq_i8_avx2_vnni,
     .dot_f16 = dot_f16_avx2,
     .l2sq_f16 = l2sq_f16_avx2,
     .f32_to_f16 = f32_to_f16_avx2,

@@ -2,7 +2,9 @@
  *
  * Tiers: ref (double accumulation, the test oracle), scalar (portable,
  * several accumulators), avx2 (AVX2+FMA+F16C, own translation unit with
- * per-file flags), neon (AArch64). kernels_init() picks the best tier once,
+ * per-file flags; its int8 kernels use AVX-VNNI where the CPU has it, the
+ * variant "avx2+vnni"), neon (AArch64), avx512 (AVX-512 F/BW/VL/DQ+VNNI,
+ * own translation unit). kernels_init() picks the best tier once,
  * before any thread starts: compiled tiers AND CPU features detected at run
  * time AND an allowed mask (env SIMCACHE_KERNEL_TIER or config can force a
  * lower tier; tests use that to cover every tier). The chosen table is then
@@ -32,6 +34,7 @@ typedef enum ktier {
     KTIER_SCALAR = 1,
     KTIER_AVX2 = 2,
     KTIER_NEON = 3,
+    KTIER_AVX512 = 4, /* appended: bits 0..3 of a mask keep their meaning */
     KTIER_COUNT
 } ktier;
 
@@ -39,7 +42,7 @@ typedef enum ktier {
 
 typedef struct kernels {
     ktier tier;
-    const char *name;   /* "ref", "scalar", "avx2", "neon" */
+    const char *name;   /* "ref", "scalar", "avx2", "neon", "avx512" */
     float (*dot_f32)(const float *a, const float *b, size_t n);
     float (*l2sq_f32)(const float *a, const float *b, size_t n);
     int32_t (*dot_i8)(const int8_t *a, const int8_t *b, size_t n);
@@ -99,15 +102,33 @@ const kernels *kernels_tier(ktier t);
 
 /* The pure selection rule kernels_init applies, without recording it: the
  * best tier that is compiled in, supported by this CPU, in allowed_mask and
- * not above cap_name ("ref", "scalar", "avx2", "neon"; NULL or an unknown
- * name = no cap). Never NULL. Any thread. Lets tests and the server check a
- * configured value without touching the process-wide choice. */
+ * not above cap_name ("ref", "scalar", "avx2", "neon", "avx512"; NULL or an
+ * unknown name = no cap). The cap is by rank: ref < scalar < avx2 < neon =
+ * avx512 (neon and the x86 tiers never coexist, so "neon" on x86 and
+ * "avx512" on AArch64 mean no cap; "avx2" on an AVX-512 CPU gives avx2).
+ * Never NULL. Any thread. Lets tests and the server check a configured
+ * value without touching the process-wide choice. */
 const kernels *kernels_select(unsigned allowed_mask, const char *cap_name);
 
-/* Parses a tier name ("ref", "scalar", "avx2", "neon"; exact, lowercase).
+/* Parses a tier name ("ref", "scalar", "avx2", "neon", "avx512"; exact,
+ * lowercase; a variant name such as "avx2+vnni" is not a tier name).
  * Returns 0 and sets *out, or -1 for an unknown name (the env var is then
  * ignored by kernels_init: validate it with this if you want an error). */
 int kernels_tier_from_name(const char *name, ktier *out);
+
+/* Which implementation of its tier a table is: k->name, or for a CPU-
+ * specific variant its own name ("avx2+vnni": the avx2 tier with AVX-VNNI
+ * int8 dot and l2, chosen by kernels_tier(KTIER_AVX2) when the CPU has
+ * AVX-VNNI). k->name stays the tier's name either way. Static string, any
+ * thread; NULL k gives "none". INFO and kernel-bench report it. */
+const char *kernels_variant(const kernels *k);
+
+/* Every variant of tier t that is compiled in and that this CPU runs, best
+ * first (out[0] is what kernels_tier(t) returns): at most max tables are
+ * written to out, and the number available is returned (0 when t is not
+ * available here). Lets tests and kernel-bench cover the variants that
+ * dispatch would not pick on this CPU. Any thread. */
+size_t kernels_tier_variants(ktier t, const kernels **out, size_t max);
 
 /* Name of the env var that caps the tier. */
 #define KERNELS_ENV_TIER "SIMCACHE_KERNEL_TIER"

@@ -3,8 +3,9 @@
  *
  * Each tier file defines one `const kernels kernels_table_<tier>` and
  * nothing else public, so dispatch.c is the only place that knows which
- * tiers exist. A tier file is compiled only when its tier is
- * (SIMCACHE_KERNELS_HAVE_AVX2 / SIMCACHE_KERNELS_HAVE_NEON, set by
+ * tiers exist (avx2.c also defines kernels_table_avx2_vnni, its AVX-VNNI
+ * variant). A tier file is compiled only when its tier is
+ * (SIMCACHE_KERNELS_HAVE_AVX2 / _AVX512 / _NEON, set by
  * kernels/CMakeLists.txt from the target processor). */
 #ifndef SIMCACHE_KERNELS_IMPL_H
 #define SIMCACHE_KERNELS_IMPL_H
@@ -21,6 +22,10 @@ extern const kernels kernels_table_avx2;
 /* avx2.c's Hamming kernel, public so a higher x86 tier's table can reuse
  * it (AVX2 is a subset of what such a tier requires). */
 uint64_t kernels_hamming_u64_avx2(const uint64_t *a, const uint64_t *b, size_t nwords);
+extern const kernels kernels_table_avx2_vnni;
+#endif
+#ifdef SIMCACHE_KERNELS_HAVE_AVX512
+extern const kernels kernels_table_avx512;
 #endif
 #ifdef SIMCACHE_KERNELS_HAVE_NEON
 extern const kernels kernels_table_neon;

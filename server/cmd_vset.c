@@ -940,6 +940,7 @@ void vset_info(sbuf *o) {
     sbuf_printf(o,
                 "# Vectorsets\r\n"
                 "kernel_tier:%s\r\n"
+                "kernel_variant:%s\r\n"
                 "vset_threads:%u\r\n"
                 "vset_queue_depth:%zu\r\n"
                 "vset_busy_threads:%u\r\n"
@@ -950,7 +951,7 @@ void vset_info(sbuf *o) {
                 "vset_searches_inline:%llu\r\n"
                 "vset_searches_retried:%llu\r\n"
                 "vset_search_usec_per_call:%.2f\r\n",
-                kernels_get()->name, workers_threads(pool), workers_queue_depth(pool),
+                kernels_get()->name, kernels_variant(kernels_get()), workers_threads(pool), workers_queue_depth(pool),
                 workers_busy(pool), (unsigned long long)workers_completed(pool),
                 (unsigned long long)(g_vset_stats.sets - g_vset_stats.detached),
                 (unsigned long long)g_vset_stats.detached,

@@ -152,7 +152,7 @@ int main(int argc, char **argv) {
     ks_set_clock(commands_now_ms);
     /* Kernel tier: chosen once, before any thread starts (INFO reports it). */
     const kernels *kt = kernels_init(KTIER_MASK_ALL);
-    log_msg(LL_NOTICE, "Similarity kernels: %s", kt->name);
+    log_msg(LL_NOTICE, "Similarity kernels: %s (%s)", kt->name, kernels_variant(kt));
     /* OpenBLAS (exact searches, VSIM TRUTH) runs on the calling thread: the
      * search pool already uses every core, and OpenBLAS's own threads would
      * oversubscribe them (kernels/batch.h). */

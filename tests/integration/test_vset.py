@@ -312,7 +312,9 @@ def test_info_section_and_commandstats(r):
         r.execute_command("VSIM", "k", *vals([1, 0]))
     r.execute_command("VSIM", "k", *vals([1, 0]), "NOTHREAD")
     i = info(r)
-    assert i["kernel_tier"] in ("avx2", "scalar", "neon", "ref")
+    assert i["kernel_tier"] in ("avx512", "avx2", "scalar", "neon", "ref")
+    assert i["kernel_variant"] in ("avx512", "avx2+vnni", "avx2", "scalar", "neon", "ref")
+    assert i["kernel_variant"].startswith(i["kernel_tier"])
     assert i["vset_threads"] >= 1 and i["vset_queue_depth"] >= 0 and i["vset_busy_threads"] >= 0
     assert i["vset_searches_threaded"] >= 5 and i["vset_searches_inline"] >= 1
     assert "vset_search_usec_per_call" in i

@@ -554,9 +554,19 @@ static inline void kc_check_f16_conv(kcheck *c)
     (void)kc_bits;
 }
 
+/* Every function pointer of a table is set (a field appended to the
+ * table and forgotten in one tier's or variant's initialiser is NULL). */
+static inline int kc_table_complete(const kernels *k)
+{
+    return k->name && k->dot_f32 && k->l2sq_f32 && k->dot_i8 && k->l2sq_i8 && k->dot_f16 &&
+           k->l2sq_f16 && k->f32_to_f16 && k->f16_to_f32 && k->scale_f32 && k->maxabs_f32 &&
+           k->quant_i8 && k->hamming_u64;
+}
+
 /* The pure selection rule: mask and cap, best tier wins, ref always. */
 static inline void kc_check_select(kcheck *c)
 {
+    ktier dummy0;
     const kernels *best = NULL;
     for (int t = KTIER_COUNT - 1; t >= 0 && !best; t--)
         best = kernels_tier((ktier)t);
@@ -569,8 +579,11 @@ static inline void kc_check_select(kcheck *c)
     kc_result(c, kernels_select(1u << KTIER_SCALAR, "ref")->tier == KTIER_REF,
               "cap below mask must give ref");
     for (int t = 0; t < KTIER_COUNT; t++) {
-        const kernels *k = kernels_tier((ktier)t);
+        const kernels *k = kernels_tier((ktier)t), *v[4] = {NULL};
         ktier parsed;
+        size_t nv = kernels_tier_variants((ktier)t, v, 4);
+        kc_result(c, (nv == 0) == (k == NULL) && (nv == 0 || v[0] == k),
+                  "tier %d: %zu variants, first is not kernels_tier's", t, nv);
         if (!k)
             continue;
         kc_result(c, (int)k->tier == t, "tier %d table has tier %d", t, (int)k->tier);
@@ -578,16 +591,45 @@ static inline void kc_check_select(kcheck *c)
                   "tier %d name %s does not parse back", t, k->name);
         kc_result(c, kernels_select(KTIER_MASK_ALL, k->name) == k, "cap %s does not select it",
                   k->name);
+        kc_result(c, kernels_select(1u << t, NULL) == k, "mask of tier %s alone", k->name);
+        for (size_t i = 0; i < nv && i < 4; i++) {
+            /* a variant is its tier: same tier and name, own variant name */
+            kc_result(c, (int)v[i]->tier == t && strcmp(v[i]->name, k->name) == 0,
+                      "variant %zu of %s has tier %d name %s", i, k->name, (int)v[i]->tier,
+                      v[i]->name);
+            kc_result(c, strncmp(kernels_variant(v[i]), k->name, strlen(k->name)) == 0,
+                      "variant name %s does not start with %s", kernels_variant(v[i]), k->name);
+            kc_result(c, kc_table_complete(v[i]), "%s table has a NULL entry",
+                      kernels_variant(v[i]));
+            for (size_t j = 0; j < i; j++)
+                kc_result(c, v[j] != v[i], "%s variant listed twice", kernels_variant(v[i]));
+        }
     }
+    kc_result(c, strcmp(kernels_variant(NULL), "none") == 0, "variant of NULL");
+    kc_result(c, kernels_tier_from_name("avx2+vnni", &dummy0) == -1,
+              "a variant name is not a tier name");
     ktier dummy;
     kc_result(c, kernels_tier_from_name("AVX2", &dummy) == -1 &&
                      kernels_tier_from_name(NULL, &dummy) == -1,
               "tier names must be exact");
 #if defined(__x86_64__)
     kc_result(c, kernels_tier(KTIER_NEON) == NULL, "neon tier on x86");
+    /* The cap is by rank: avx2 caps an AVX-512 CPU at avx2, neon is no cap. */
+    if (kernels_tier(KTIER_AVX2))
+        kc_result(c, kernels_select(KTIER_MASK_ALL, "avx2") == kernels_tier(KTIER_AVX2),
+                  "cap avx2 must give avx2");
+    kc_result(c, kernels_select(KTIER_MASK_ALL, "neon") == best, "cap neon on x86 is no cap");
+    if (kernels_tier(KTIER_AVX512)) {
+        kc_result(c, best == kernels_tier(KTIER_AVX512), "avx512 present but not best");
+        kc_result(c, kernels_tier(KTIER_AVX2) != NULL, "avx512 without avx2");
+    }
 #elif defined(__aarch64__)
     kc_result(c, kernels_tier(KTIER_NEON) != NULL, "no neon tier on aarch64");
     kc_result(c, kernels_tier(KTIER_AVX2) == NULL, "avx2 tier on aarch64");
+    kc_result(c, kernels_tier(KTIER_AVX512) == NULL, "avx512 tier on aarch64");
+    kc_result(c, kernels_select(KTIER_MASK_ALL, "avx512") == best, "cap avx512 on arm is no cap");
+    kc_result(c, kernels_select(KTIER_MASK_ALL, "avx2")->tier == KTIER_SCALAR,
+              "cap avx2 on arm must give scalar");
 #endif
 }
 

@@ -506,9 +506,9 @@ Test(hnsw_build, int8_graph_and_f16_copies_are_identical_on_every_kernel_tier)
     }
     char *want = saved_graph_on_tier("ref", x, n, dim, &lr);
     cr_assert_gt(lr, n * dim * 3);
-    const char *tiers[] = {"scalar", "avx2", "neon"};
+    const char *tiers[] = {"scalar", "avx2", "neon", "avx512"};
     int ran = 0;
-    for (int t = 0; t < 3; t++) {
+    for (int t = 0; t < 4; t++) {
         ktier kt;
         cr_assert_eq(kernels_tier_from_name(tiers[t], &kt), 0);
         if (!kernels_tier(kt))

@@ -9,21 +9,45 @@
 #include "kernels/batch.h"
 #include "tests/kernels/kcheck.h"
 
+/* Every variant of tier t (avx2: the AVX-VNNI one too, when the CPU has
+ * it) against ref; skipped, with the reason, when the tier is absent. */
 static void run_tier(ktier t)
 {
-    const kernels *k = kernels_tier(t);
-    if (!k)
+    const kernels *v[4];
+    size_t nv = kernels_tier_variants(t, v, 4);
+    if (nv == 0)
         cr_skip_test("tier %d not compiled in or not supported by this CPU", (int)t);
-    kcheck c = {0};
-    kc_check_tier(&c, k);
-    cr_assert(c.failed == 0, "%d failed, first: %s", c.failed, c.first);
-    cr_assert(c.passed >= (t == KTIER_REF ? 11 : 1000), "only %d checks ran", c.passed);
+    for (size_t i = 0; i < nv; i++) {
+        kcheck c = {0};
+        kc_check_tier(&c, v[i]);
+        cr_assert(c.failed == 0, "%s: %d failed, first: %s", kernels_variant(v[i]), c.failed,
+                  c.first);
+        cr_assert(c.passed >= (t == KTIER_REF ? 11 : 1000), "%s: only %d checks ran",
+                  kernels_variant(v[i]), c.passed);
+    }
 }
 
 Test(kernels, ref_tier_gives_known_exact_values) { run_tier(KTIER_REF); }
 Test(kernels, scalar_tier_matches_ref_within_bound) { run_tier(KTIER_SCALAR); }
 Test(kernels, avx2_tier_matches_ref_within_bound) { run_tier(KTIER_AVX2); }
 Test(kernels, neon_tier_matches_ref_within_bound) { run_tier(KTIER_NEON); }
+Test(kernels, avx512_tier_matches_ref_within_bound) { run_tier(KTIER_AVX512); }
+
+/* The avx2 tier's AVX-VNNI variant by name, so a CPU that lacks AVX-VNNI
+ * shows a skip here rather than silently testing only the plain one. */
+Test(kernels, avx2_vnni_variant_matches_ref_within_bound)
+{
+    const kernels *v[4];
+    size_t nv = kernels_tier_variants(KTIER_AVX2, v, 4);
+    if (nv < 2)
+        cr_skip_test("no AVX-VNNI on this CPU (or no avx2 tier): avx2+vnni not testable");
+    cr_assert_str_eq(kernels_variant(v[0]), "avx2+vnni");
+    cr_assert_str_eq(kernels_variant(v[1]), "avx2");
+    kcheck c = {0};
+    kc_check_tier(&c, v[0]);
+    cr_assert(c.failed == 0, "%d failed, first: %s", c.failed, c.first);
+    cr_assert(c.passed >= 1000, "only %d checks ran", c.passed);
+}
 
 Test(kernels, f16_conversion_is_exact_incl_subnormals_and_inf)
 {
@@ -62,12 +86,43 @@ static int cpuinfo_has(const char *flag)
     return found;
 }
 
-Test(kernels, avx2_is_chosen_by_default_exactly_when_the_cpu_has_it)
+static int cpu_has_avx2_tier_flags(void)
 {
-    int has = cpuinfo_has("avx2") && cpuinfo_has("fma") && cpuinfo_has("f16c");
+    return cpuinfo_has("avx2") && cpuinfo_has("fma") && cpuinfo_has("f16c");
+}
+
+static int cpu_has_avx512_tier_flags(void)
+{
+    return cpu_has_avx2_tier_flags() && cpuinfo_has("avx512f") && cpuinfo_has("avx512bw") &&
+           cpuinfo_has("avx512vl") && cpuinfo_has("avx512dq") && cpuinfo_has("avx512_vnni");
+}
+
+Test(kernels, best_x86_tier_is_chosen_by_default_exactly_when_the_cpu_has_it)
+{
+    int has2 = cpu_has_avx2_tier_flags(), has512 = cpu_has_avx512_tier_flags();
     unsetenv(KERNELS_ENV_TIER);
-    cr_assert_str_eq(kernels_get()->name, has ? "avx2" : "scalar");
-    cr_assert_eq(kernels_tier(KTIER_AVX2) != NULL, has);
+    cr_assert_str_eq(kernels_get()->name, has512 ? "avx512" : has2 ? "avx2" : "scalar");
+    cr_assert_eq(kernels_tier(KTIER_AVX2) != NULL, has2);
+    cr_assert_eq(kernels_tier(KTIER_AVX512) != NULL, has512);
+}
+
+Test(kernels, avx2_vnni_variant_is_used_exactly_when_the_cpu_has_avx_vnni)
+{
+    const kernels *k = kernels_tier(KTIER_AVX2);
+    if (!k)
+        cr_skip_test("no avx2 tier on this CPU");
+    cr_assert_str_eq(k->name, "avx2");
+    cr_assert_str_eq(kernels_variant(k), cpuinfo_has("avx_vnni") ? "avx2+vnni" : "avx2");
+}
+
+Test(kernels, env_avx2_forces_avx2_even_on_an_avx512_cpu)
+{
+    if (!cpu_has_avx2_tier_flags())
+        cr_skip_test("no avx2 tier on this CPU");
+    setenv(KERNELS_ENV_TIER, "avx2", 1);
+    const kernels *k = kernels_get();
+    cr_assert_str_eq(k->name, "avx2");
+    cr_assert_eq(k, kernels_tier(KTIER_AVX2)); /* the best avx2 variant */
 }
 #endif
 
