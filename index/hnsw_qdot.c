@@ -24,13 +24,13 @@
  *    scalar tail) in their own functions with target attributes, chosen at
  *    run time by CPUID + XGETBV (the kernels' rule: never gated by -march),
  *    and a portable loop that calls the kernel table's dot_i8. The SIMD
- *    scorers are used only when the kernel table is an x86 SIMD tier, so
- *    capping the kernels at "scalar" (SIMCACHE_KERNEL_TIER) also turns
- *    these off. test_hnsw_qdot runs every tier this CPU has against the
- *    portable one.
- * This could move to kernels/ as a table entry (qdot_u8i8 with a batch
- * form) once the AVX-512 tier lands there; it lives here because the index
- * owns the record layout it walks. */
+ *    scorers are never wider than the kernel tier: zmm only over the
+ *    avx512 tier, AVX-VNNI over avx2 or avx512, so capping the kernels
+ *    (SIMCACHE_KERNEL_TIER=avx2, =scalar) caps these too. test_hnsw_qdot
+ *    runs every tier this CPU has against the portable one.
+ * This could move to kernels/ as a table entry (a batch u8 x i8 dot over
+ * strided records) now that the avx512 tier exists there; it lives here
+ * because the index owns the record layout it walks. */
 #include <string.h>
 
 #include "index/hnsw_int.h"
@@ -200,12 +200,12 @@ hnsw_qscore_fn hnsw_qscore_tier(hnsw_qscore_tier_id t)
 hnsw_qscore_fn hnsw_qscore_select(const kernels *k)
 {
     hnsw_qscore_fn f;
-    /* Only on top of an x86 SIMD kernel tier (design 3). */
-    if (k && k->name && strncmp(k->name, "avx", 3) == 0) {
-        if ((f = hnsw_qscore_tier(HNSW_QSCORE_AVX512VNNI)) != NULL)
-            return f;
-        if ((f = hnsw_qscore_tier(HNSW_QSCORE_AVXVNNI)) != NULL)
-            return f;
-    }
+    /* No wider than the kernel tier (design 3): zmm only over avx512,
+     * ymm AVX-VNNI over avx2 or avx512. */
+    if (k && k->tier == KTIER_AVX512 && (f = hnsw_qscore_tier(HNSW_QSCORE_AVX512VNNI)) != NULL)
+        return f;
+    if (k && (k->tier == KTIER_AVX512 || k->tier == KTIER_AVX2) &&
+        (f = hnsw_qscore_tier(HNSW_QSCORE_AVXVNNI)) != NULL)
+        return f;
     return qscore_generic;
 }

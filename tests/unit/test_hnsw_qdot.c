@@ -100,8 +100,11 @@ Test(hnsw_qdot, every_scorer_tier_matches_the_exact_int8_distance_at_every_tail_
     cr_assert_geq(ran, 1);
 }
 
-Test(hnsw_qdot, the_selected_scorer_is_generic_when_kernels_are_capped_at_scalar)
+Test(hnsw_qdot, the_selected_scorer_is_never_wider_than_the_kernel_tier)
 {
+    const kernels *avx2 = kernels_tier(KTIER_AVX2);
+    if (avx2)
+        cr_assert_neq(hnsw_qscore_select(avx2), hnsw_qscore_tier(HNSW_QSCORE_AVX512VNNI));
     cr_assert_eq(hnsw_qscore_select(kernels_tier(KTIER_SCALAR)),
                  hnsw_qscore_tier(HNSW_QSCORE_GENERIC));
     cr_assert_eq(hnsw_qscore_select(kernels_tier(KTIER_REF)),
