@@ -59,6 +59,13 @@ typedef struct hnsw_params {
                                 * ignored for F32 and BIN storage */
     uint64_t seed;             /* level generator seed: same seed + same
                                 * insert order = same graph */
+    int codes;                 /* F32 only, dim >= 64: 1 (default) also keeps
+                                * int8 codes (4 + dim bytes per vector) that
+                                * inserts and level-0 searches traverse,
+                                * re-scoring in float32 (hnsw.c design 9:
+                                * ~2.5x faster search and build); 0 = float32
+                                * records only, the least memory. Ignored for
+                                * I8 and BIN storage. */
 } hnsw_params;
 
 typedef struct hnsw_result {

@@ -16,6 +16,8 @@
  *                BIN: [count, M0 link ids | pad to 8 | uint64 bits[w]]
  *                (loff 0, voff = 4 (1 + M0) rounded up to 8, w =
  *                ceil(dim / 64): 184 bytes at d=384, M=16).
+ *   cq           F32 construction codes (hnsw.c design 9): [scale |
+ *                int8 vector], crec bytes per slot; rebuilt on load.
  *   rh / rf      I8 re-rank copies, cap x dim: float16 (HNSW_RERANK_F16)
  *                or float32 (HNSW_RERANK_F32); NULL without re-rank.
  *   indeg0[id]   counts the level-0 links pointing at id.
@@ -64,6 +66,9 @@ typedef struct hnsw_ctx {
     int8_t *qi;                 /* quantised query (I8), dim */
     uint16_t *qh;               /* float16 query (I8 + F16 re-rank), dim */
     uint64_t *qb;               /* sign bits of the query (BIN), ceil(dim / 64) words */
+    uint8_t *qu;                /* qi + 128 as unsigned bytes (I8), dim:
+                                 * the query side of hnsw_qdot.c */
+    float *bd;                  /* batch distances, selcap entries */
     float qscale;
     hnsw_heap cand;             /* min-heap: frontier */
     hnsw_heap res;              /* max-heap: best ef so far */
@@ -74,6 +79,31 @@ typedef struct hnsw_ctx {
     float *exact;               /* exact search: score buffer */
     size_t exactcap;
 } hnsw_ctx;
+
+/* hnsw_qdot.c: distances 1 - q.x * qscale * scale_x from one prepared
+ * query to m int8 records (I8 storage), ids[0..m) -> out[0..m). */
+typedef struct hnsw_qscore_args {
+    const uint8_t *base;        /* h->base0 */
+    size_t rec, voff, dim;      /* record bytes, scale offset, dimension */
+    const int8_t *qi;           /* query codes (generic tier) */
+    const uint8_t *qu;          /* qi + 128 (VNNI tiers) */
+    float qscale;
+    int32_t (*dot_i8)(const int8_t *, const int8_t *, size_t); /* generic */
+} hnsw_qscore_args;
+typedef void (*hnsw_qscore_fn)(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m,
+                               float *out);
+typedef enum {
+    HNSW_QSCORE_GENERIC = 0,    /* the kernel table's dot_i8, per record */
+    HNSW_QSCORE_AVX512VNNI,
+    HNSW_QSCORE_AVXVNNI,
+    HNSW_QSCORE_COUNT
+} hnsw_qscore_tier_id;
+/* The scorer of tier t if compiled in and this CPU runs it, else NULL
+ * (tests). Any thread. */
+hnsw_qscore_fn hnsw_qscore_tier(hnsw_qscore_tier_id t);
+/* The best scorer for kernel table k: a VNNI tier only over an x86 SIMD
+ * kernel tier, else the generic one. Never NULL. */
+hnsw_qscore_fn hnsw_qscore_select(const kernels *k);
 
 struct hnsw {
     hnsw_params p;
@@ -95,6 +125,11 @@ struct hnsw {
     size_t base0_bytes;         /* mapped/allocated bytes of base0 */
     uint16_t *rh;               /* F16 re-rank copies, cap x dim, or NULL */
     float *rf;                  /* F32 re-rank copies, cap x dim, or NULL */
+    uint8_t *cq;                /* F32 (dim >= HNSW_CODES_MIN_DIM): int8
+                                 * codes [float scale | int8 dim] per slot,
+                                 * crec bytes each, for the insert's beam
+                                 * (hnsw.c design 9); else NULL */
+    size_t crec;                /* bytes per cq entry: 4 + dim, mult. of 4 */
     aword *indeg0;
     aword *parent0;             /* level-0 spanning tree (hnsw.c design 3):
                                  * the node whose level-0 list holds the
@@ -122,6 +157,7 @@ struct hnsw {
     _Atomic size_t ctx_bytes;
 
     uint32_t exact_below;       /* hnsw_search scans when count <= this */
+    hnsw_qscore_fn qscore;      /* I8 batch scorer (hnsw_qdot.c), set once */
     /* Statistics (for tests and INFO). */
     _Atomic uint64_t stat_inlink_scans;   /* deletes needing a full scan */
 };
@@ -135,6 +171,8 @@ int hnsw_alloc_slots(hnsw *h, uint32_t cap);
 void hnsw_free_arrays(hnsw *h);
 int hnsw_init_struct(hnsw *h, const hnsw_params *p);
 int hnsw_check_params(const hnsw_params *p);
+/* Recomputes h->cq from the float32 records (hnsw_load). Caller owns h. */
+void hnsw_codes_rebuild(hnsw *h);
 
 static inline uint8_t *hnsw_rec0(const hnsw *h, uint32_t id)
 {

@@ -6,7 +6,9 @@
  *   header   88 bytes: magic "SCHNSW\r\n", u32 version, u32 dim, M,
  *            ef_construction, ef_search, storage, rerank, u32 nslots,
  *            nfree, entry, i32 maxlevel, u32 exact_below, u64 seed,
- *            u64 rng state, u64 count, u32 nsections, u32 reserved
+ *            u64 rng state, u64 count, u32 nsections, u32 flags (bit 0:
+ *            a float32 index without int8 codes, hnsw_params.codes = 0;
+ *            files written before the flag have 0 and get codes)
  *            followed by u64 XXH3-64 of those 88 bytes.
  *   sections each: u32 tag, u32 reserved, u64 payload length, payload,
  *            u64 XXH3-64 of the payload. In order: STATE (nslots bytes),
@@ -220,6 +222,7 @@ static void save_header(writer *w, const hnsw *h)
     put64(b + 64, h->rng);
     put64(b + 72, atomic_load(&h->count));
     put32(b + 80, nsections(&h->p));
+    put32(b + 84, h->p.codes ? 0u : 1u);
     put64(b + HDR_SIZE, XXH3_64bits(b, HDR_SIZE));
     if (fwrite(b, 1, sizeof(b), w->f) != sizeof(b))
         w->err = 1;
@@ -359,6 +362,9 @@ static int load_header(reader *r, hnsw_params *p, uint8_t *b)
     p->storage = (hnsw_storage)get32(b + 28);
     p->rerank = version == 1 && rerank == 1 ? HNSW_RERANK_F32 : (int)rerank;
     p->seed = get64(b + 56);
+    p->codes = !(get32(b + 84) & 1u);
+    if (get32(b + 84) > 1u)
+        return -1;
     if (rerank > HNSW_RERANK_F32 || hnsw_check_params(p) ||
         (p->storage != HNSW_STORE_I8 && p->rerank))
         return -1;
@@ -526,6 +532,7 @@ int hnsw_load(FILE *f, hnsw **out)
     if (load_sections(&r, h) || load_check(h, count) || hnsw_validate_locked(h, 0, NULL, 0))
         goto fail;
     hnsw_tree_rebuild(h); /* the trees are not saved: hnsw.c design 3 */
+    hnsw_codes_rebuild(h); /* derived data, not in the file (hnsw.c design 9) */
     XXH3_freeState(r.st);
     *out = h;
     return HNSW_OK;

@@ -288,3 +288,41 @@ Test(hnsw_persist, wrong_magic_or_version_or_garbage_is_rejected)
     cr_assert_eq(hnsw_load(NULL, &g), HNSW_EINVAL);
     free(buf);
 }
+
+/* hnsw_params.codes = 0 must really drop the float32 index's int8 codes
+ * (the least-memory float32 variant) and the choice must survive a
+ * save/load, which rebuilds codes only for indexes that had them. */
+Test(hnsw_persist, float32_without_codes_stays_without_codes_across_save_and_load)
+{
+    size_t n = 1500, len;
+    uint32_t d = 96;
+    float *x = tu_clustered(67, n + 40, d, 12, 0.5), *q = x + n * d;
+    hnsw_params pc, pn;
+    hnsw *hc, *hn, *gc = NULL, *gn = NULL;
+    char *buf, err[256];
+    hnsw_params_default(&pc, d);
+    pn = pc;
+    pn.codes = 0;
+    cr_assert_eq(pc.codes, 1, "codes are the default");
+    hc = build(&pc, x, n);
+    hn = build(&pn, x, n);
+    /* at least 4 + d bytes per vector less, minus slack for rounding */
+    cr_assert_geq(hnsw_memory_bytes(hc), hnsw_memory_bytes(hn) + n * (d + 4) * 9 / 10,
+                  "with codes %zu, without %zu", hnsw_memory_bytes(hc), hnsw_memory_bytes(hn));
+    buf = save_mem(hn, &len);
+    cr_assert_eq(load_bytes(buf, len, &gn), HNSW_OK);
+    free(buf);
+    buf = save_mem(hc, &len);
+    cr_assert_eq(load_bytes(buf, len, &gc), HNSW_OK);
+    free(buf);
+    cr_assert_eq(hnsw_memory_bytes(gn), hnsw_memory_bytes(hn));
+    cr_assert_geq(hnsw_memory_bytes(gc), hnsw_memory_bytes(gn) + n * (d + 4) * 9 / 10);
+    cr_assert_eq(hnsw_validate(gn, err, sizeof(err)), 0, "%s", err);
+    same_answers(hn, gn, q, 40, d);
+    same_answers(hc, gc, q, 40, d);
+    hnsw_free(gc);
+    hnsw_free(gn);
+    hnsw_free(hc);
+    hnsw_free(hn);
+    free(x);
+}

@@ -1,0 +1,211 @@
+/* hnsw_qdot.c -- query-side int8 scoring for the graph search: the
+ * distances from one prepared query to a batch of stored int8 records.
+ *
+ * Design decisions:
+ *
+ * 1. The query is prepared once per search (hnsw_prepare_query): besides
+ *    its int8 codes q_i it keeps qu_i = q_i + 128 as unsigned bytes. With
+ *    VNNI's vpdpbusd (unsigned x signed bytes, four products summed into
+ *    an int32 lane, no saturation) the dot product is
+ *        sum q_i x_i = sum qu_i x_i - 128 sum x_i,
+ *    two vpdpbusd per 64 (or 32) bytes of x, the second against a vector
+ *    of ones, on two independent accumulator chains. The symmetric avx2
+ *    kernel (kernels/avx2.c dot_i8) needs abs, sign, maddubs, madd, add and
+ *    a -128 check per 32 bytes, because neither operand is prepared. The
+ *    sums wrap modulo 2^32 and the true dot product fits in int32 (|q_i|,
+ *    |x_i| <= 128, dim <= 65536), so the result is exact: the same int32
+ *    as kernels' dot_i8, and the same graph, byte for byte.
+ * 2. One call scores all the unvisited neighbours of an expanded node
+ *    (up to 2M), not one: the indirect call happens once per expansion,
+ *    and the query's first 256 bytes stay in registers across the batch.
+ *    The distance 1 - dot * qscale * scale_x is finished here, so the
+ *    search loop only compares floats.
+ * 3. Tiers: AVX-512 VNNI (zmm, masked tail loads) and AVX-VNNI (ymm, a
+ *    scalar tail) in their own functions with target attributes, chosen at
+ *    run time by CPUID + XGETBV (the kernels' rule: never gated by -march),
+ *    and a portable loop that calls the kernel table's dot_i8. The SIMD
+ *    scorers are never wider than the kernel tier: zmm only over the
+ *    avx512 tier, AVX-VNNI over avx2 or avx512, so capping the kernels
+ *    (SIMCACHE_KERNEL_TIER=avx2, =scalar) caps these too. test_hnsw_qdot
+ *    runs every tier this CPU has against the portable one.
+ * This could move to kernels/ as a table entry (a batch u8 x i8 dot over
+ * strided records) now that the avx512 tier exists there; it lives here
+ * because the index owns the record layout it walks. */
+#include <string.h>
+
+#include "index/hnsw_int.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define QDOT_X86 1
+#endif
+
+/* The portable scorer: the kernel table's symmetric dot (c->qi). */
+static void qscore_generic(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m,
+                           float *out)
+{
+    for (uint32_t i = 0; i < m; i++) {
+        const uint8_t *r = a->base + (size_t)ids[i] * a->rec + a->voff;
+        int32_t dot = a->dot_i8(a->qi, (const int8_t *)(r + sizeof(float)), a->dim);
+        float sc;
+        memcpy(&sc, r, sizeof(sc));
+        out[i] = 1.0f - (float)dot * a->qscale * sc;
+    }
+}
+
+#ifdef QDOT_X86
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
+qscore_avx512(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m, float *out)
+{
+    const size_t dim = a->dim, full = dim & ~(size_t)63;
+    const __mmask64 tail = dim & 63 ? (__mmask64)(~0ULL >> (64 - (dim & 63))) : 0;
+    const __m512i ones = _mm512_set1_epi8(1);
+    const uint8_t *qu = a->qu;
+    /* The first four query blocks (256 bytes, d <= 256 whole) in registers. */
+    const __m512i q0 = dim >= 64 ? _mm512_loadu_si512(qu) : _mm512_setzero_si512();
+    const __m512i q1 = dim >= 128 ? _mm512_loadu_si512(qu + 64) : _mm512_setzero_si512();
+    const __m512i q2 = dim >= 192 ? _mm512_loadu_si512(qu + 128) : _mm512_setzero_si512();
+    const __m512i q3 = dim >= 256 ? _mm512_loadu_si512(qu + 192) : _mm512_setzero_si512();
+    for (uint32_t k = 0; k < m; k++) {
+        const uint8_t *r = a->base + (size_t)ids[k] * a->rec + a->voff;
+        const int8_t *x = (const int8_t *)(r + sizeof(float));
+        __m512i s = _mm512_setzero_si512(), t = _mm512_setzero_si512();
+        size_t i = 0;
+        float sc;
+        if (full >= 256) {
+            __m512i x0 = _mm512_loadu_si512(x), x1 = _mm512_loadu_si512(x + 64);
+            __m512i x2 = _mm512_loadu_si512(x + 128), x3 = _mm512_loadu_si512(x + 192);
+            s = _mm512_dpbusd_epi32(s, q0, x0);
+            t = _mm512_dpbusd_epi32(t, ones, x0);
+            s = _mm512_dpbusd_epi32(s, q1, x1);
+            t = _mm512_dpbusd_epi32(t, ones, x1);
+            s = _mm512_dpbusd_epi32(s, q2, x2);
+            t = _mm512_dpbusd_epi32(t, ones, x2);
+            s = _mm512_dpbusd_epi32(s, q3, x3);
+            t = _mm512_dpbusd_epi32(t, ones, x3);
+            i = 256;
+        }
+        for (; i < full; i += 64) {
+            __m512i xv = _mm512_loadu_si512(x + i);
+            s = _mm512_dpbusd_epi32(s, _mm512_loadu_si512(qu + i), xv);
+            t = _mm512_dpbusd_epi32(t, ones, xv);
+        }
+        if (tail) {
+            __m512i xv = _mm512_maskz_loadu_epi8(tail, x + i);
+            s = _mm512_dpbusd_epi32(s, _mm512_maskz_loadu_epi8(tail, qu + i), xv);
+            t = _mm512_dpbusd_epi32(t, ones, xv);
+        }
+        s = _mm512_sub_epi32(s, _mm512_slli_epi32(t, 7));
+        memcpy(&sc, r, sizeof(sc));
+        out[k] = 1.0f - (float)_mm512_reduce_add_epi32(s) * a->qscale * sc;
+    }
+}
+
+__attribute__((target("avx2,avxvnni"))) static void
+qscore_avxvnni(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m, float *out)
+{
+    const size_t dim = a->dim, full = dim & ~(size_t)31;
+    const __m256i ones = _mm256_set1_epi8(1);
+    const uint8_t *qu = a->qu;
+    for (uint32_t k = 0; k < m; k++) {
+        const uint8_t *r = a->base + (size_t)ids[k] * a->rec + a->voff;
+        const int8_t *x = (const int8_t *)(r + sizeof(float));
+        __m256i s0 = _mm256_setzero_si256(), t0 = _mm256_setzero_si256();
+        __m256i s1 = _mm256_setzero_si256(), t1 = _mm256_setzero_si256();
+        size_t i = 0;
+        uint32_t acc;
+        __m128i h;
+        float sc;
+        for (; i + 64 <= full; i += 64) {
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(x + i));
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(x + i + 32));
+            s0 = _mm256_dpbusd_avx_epi32(s0, _mm256_loadu_si256((const __m256i *)(qu + i)), x0);
+            t0 = _mm256_dpbusd_avx_epi32(t0, ones, x0);
+            s1 = _mm256_dpbusd_avx_epi32(s1, _mm256_loadu_si256((const __m256i *)(qu + i + 32)),
+                                         x1);
+            t1 = _mm256_dpbusd_avx_epi32(t1, ones, x1);
+        }
+        if (i < full) {
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(x + i));
+            s0 = _mm256_dpbusd_avx_epi32(s0, _mm256_loadu_si256((const __m256i *)(qu + i)), x0);
+            t0 = _mm256_dpbusd_avx_epi32(t0, ones, x0);
+            i += 32;
+        }
+        s0 = _mm256_sub_epi32(_mm256_add_epi32(s0, s1),
+                              _mm256_slli_epi32(_mm256_add_epi32(t0, t1), 7));
+        h = _mm_add_epi32(_mm256_castsi256_si128(s0), _mm256_extracti128_si256(s0, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+        acc = (uint32_t)_mm_cvtsi128_si32(h);
+        for (; i < dim; i++) /* qu - 128 == q */
+            acc += (uint32_t)(((int32_t)qu[i] - 128) * x[i]);
+        memcpy(&sc, r, sizeof(sc));
+        out[k] = 1.0f - (float)(int32_t)acc * a->qscale * sc;
+    }
+}
+
+static int os_saves(unsigned mask)
+{
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    return (lo & mask) == mask;
+}
+
+static int cpu_has_avx512vnni(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
+        return 0;
+    if (!os_saves(0xE6u)) /* XMM, YMM, opmask, ZMM_Hi256, Hi16_ZMM */
+        return 0;
+    if (__get_cpuid_max(0, NULL) < 7)
+        return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    return (b & (1u << 16)) && (b & (1u << 30)) && (c & (1u << 11)); /* F, BW, VNNI */
+}
+
+static int cpu_has_avxvnni(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !os_saves(6u))
+        return 0;
+    if (__get_cpuid_max(0, NULL) < 7)
+        return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    if (!(b & (1u << 5))) /* AVX2 */
+        return 0;
+    __cpuid_count(7, 1, a, b, c, d);
+    return (a & (1u << 4)) != 0; /* AVX-VNNI */
+}
+#endif
+
+hnsw_qscore_fn hnsw_qscore_tier(hnsw_qscore_tier_id t)
+{
+    switch (t) {
+    case HNSW_QSCORE_GENERIC:
+        return qscore_generic;
+#ifdef QDOT_X86
+    case HNSW_QSCORE_AVX512VNNI:
+        return cpu_has_avx512vnni() ? qscore_avx512 : NULL;
+    case HNSW_QSCORE_AVXVNNI:
+        return cpu_has_avxvnni() ? qscore_avxvnni : NULL;
+#endif
+    default:
+        return NULL;
+    }
+}
+
+hnsw_qscore_fn hnsw_qscore_select(const kernels *k)
+{
+    hnsw_qscore_fn f;
+    /* No wider than the kernel tier (design 3): zmm only over avx512,
+     * ymm AVX-VNNI over avx2 or avx512. */
+    if (k && k->tier == KTIER_AVX512 && (f = hnsw_qscore_tier(HNSW_QSCORE_AVX512VNNI)) != NULL)
+        return f;
+    if (k && (k->tier == KTIER_AVX512 || k->tier == KTIER_AVX2) &&
+        (f = hnsw_qscore_tier(HNSW_QSCORE_AVXVNNI)) != NULL)
+        return f;
+    return qscore_generic;
+}
