@@ -23,11 +23,11 @@
  *    page costs up to 2 MB, hence the threshold: slab_resize.) At d=384, M=16 the bytes per vector are
  *    520 (int8 record: 132 links + 4 scale + 384) + 4 (in-degree) + 1
  *    (state) + 8 (upper pointer) + 4 (free-id stack) + ~5 (upper blocks)
- *    ~= 542 for int8 (test_hnsw measures it with the search scratch),
- *    +768 with the float16 re-rank copies (default for int8), +1536 with
- *    float32 copies instead; float32 storage 1728 + 388 (int8
- *    construction codes, design 9) + ~22 = ~2140 (hnswlib: ~4 d + 132 +
- *    label + 40 B mutex).
+ *    + 4 (tree parent, design 3) ~= 546 for int8 (test_hnsw measures
+ *    it with the search scratch), +768 with the float16 re-rank copies
+ *    (default for int8), +1536 with float32 copies instead; float32
+ *    storage 1728 + 388 (int8 construction codes, design 9) + ~26 =
+ *    ~2144 (hnswlib: ~4 d + 132 + label + 40 B mutex).
  *
  * 2. Construction follows the paper and hnswlib: levels drawn from a seeded
  *    splitmix64 stream with mL = 1/ln(M) (same seed + same insertion order
@@ -58,18 +58,46 @@
  *    the heuristic over all of n's links, as hnswlib's update repair does,
  *    prunes the non-diverse back links that fill lists during
  *    construction: measured recall@10 at ef 16 after 3x churn fell from
- *    0.963 to 0.919; with the refill it stays at 0.963.) Every pruning
- *    keeps a "sole in-link" (a node is never left without a way in: it
- *    swaps out a kept link whose target has others), d's out-neighbours
- *    left with in-degree 0 are linked from their nearest surviving
- *    neighbour, and reachability from the entry point is re-checked (BFS,
- *    then a forced link from the nearest reachable node for each lost
- *    one) on the upper levels after deleting an upper-level node, on all
- *    levels after the entry point changes or a batch delete. Level 0 after
- *    a single delete is the one case not re-checked (an O(N M) BFS per
- *    delete); hnsw_validate checks it and every test passes it. If the
- *    entry point is deleted, the lowest id on the highest remaining level
- *    replaces it. The slot is freed at once (see 4).
+ *    0.963 to 0.919; with the refill it stays at 0.963.) The old in-degree
+ *    rule still steers pruning (a node with no other in-link keeps its
+ *    link), and d's out-neighbours left with in-degree 0 are linked from
+ *    their nearest surviving neighbour. If the entry point is deleted,
+ *    the lowest id on the highest remaining level replaces it. The slot
+ *    is freed at once (see 4).
+ *
+ *    Reachability: a spanning tree per level. Every node of level >= l
+ *    has a parent at level l (parent0[], and one word per upper level at
+ *    the end of its upper block: 4 bytes per vector), a node whose list
+ *    links to it, and the parents lead to the entry point, the root. A
+ *    tree link is never pruned (relink places the children first), so
+ *    every node stays reachable from the entry point on every level by
+ *    construction, not by a check. The in-degree rule alone broke three
+ *    ways (issue 3; all found by checking reachability after every
+ *    mutation, test_hnsw_reach reproduces the single-threaded two): (a)
+ *    an insert's back link re-prunes b's full list and drops b -> x where
+ *    x's other in-link comes from y and y's only one from x: the 2-cycle
+ *    {x, y} is cut off (in-degree counts links, not ways in); (b) a single
+ *    delete of b whose repair leaves such a cycle, never re-checked at
+ *    level 0; (c) two inserters pruning different lists under different
+ *    link locks, each seeing x's in-degree 2, each dropping its link to
+ *    x. The tree makes the decision local and race-free: parent[x] == b
+ *    changes from b only under b's own link lock or the write lock.
+ *    Parents are set when a node is first linked (tree_adopt: the first
+ *    base that keeps it; an insert whose selected neighbours all had
+ *    lists full of children gets a forced link from one of theirs,
+ *    adopt_new_node); a new entry point becomes the root and links to the
+ *    old root as its child; a single delete orphans d's children and
+ *    re-attaches each to a rooted node that already links to it among the
+ *    nodes the repair touched, or by a forced link from the nearest rooted
+ *    node a search finds (hnsw_delete.c; a subtree comes along with its
+ *    root, and a chain that meets an orphan is not rooted, so no cycle
+ *    forms). Rebuilt by BFS wherever the code already runs one: upper
+ *    levels after deleting an upper-level node, every level after an
+ *    entry-point change or a batch delete, and at load (the trees are not
+ *    saved). Rejected: a level-0 BFS after every single delete (O(N M)
+ *    random reads per delete, where the in-link scan reads the same words
+ *    in address order); reverse-link lists (~80 B per vector, design 1's
+ *    budget).
  *
  * 4. Concurrency. A reader-writer lock `rw` plus striped link mutexes.
  *    - Searches hold the read side for their whole duration.
@@ -77,8 +105,12 @@
  *      the id, grow arrays, draw the level, copy the vector), then link it
  *      under the read side, concurrently with searches and other inserts,
  *      taking one link mutex at a time (never two: no lock order) to
- *      append or prune a neighbour list. An insert that raises the top
- *      level also holds ep_lock for its linking phase (as hnswlib does).
+ *      append or prune a neighbour list. Pruning never drops a tree link
+ *      (design 3), the one pruning decision that must be exact; the
+ *      in-degree counters that also steer it may be stale under
+ *      concurrent inserts, which only costs a less diverse list. An
+ *      insert that raises the top level also holds ep_lock for its
+ *      linking phase (as hnswlib does).
  *    - Deletes take the write side: no search or insert runs, so the slot
  *      can be freed and reused immediately; no searcher can hold its id.
  *    Link words and counts are C11 atomics (release stores by writers,
@@ -372,6 +404,7 @@ int hnsw_alloc_slots(hnsw *h, uint32_t cap)
      * stayed in the heap. */
     GROW(state, 1);
     GROW(indeg0, sizeof(aword));
+    GROW(parent0, sizeof(aword));
     GROW(upper, sizeof(aword *));
     GROW(freeids, sizeof(uint32_t));
     if (h->p.rerank == HNSW_RERANK_F16)
@@ -407,6 +440,7 @@ void hnsw_free_arrays(hnsw *h)
     free(h->rf);
     free(h->cq);
     free(h->indeg0);
+    free(h->parent0);
     free(h->upper);
     free(h->freeids);
 }
@@ -1094,11 +1128,34 @@ static uint32_t draw_level(hnsw *h)
 
 
 /* Is x "needy": would it lose its only way in if base dropped it?
- * was_linked: base currently links to x. */
-static int needy(const hnsw *h, uint32_t x, int l, int was_linked)
+ * was_linked: base currently links to x. At level 0 a link to a child in
+ * the spanning tree (design 3) is never dropped: an in-degree above 1 does
+ * not prove another way in (the other in-link may come from a node that
+ * is itself reachable only through x: a 2-cycle that base alone linked
+ * into, which dropping base -> x cut off, the unreachable pairs of issue
+ * 3). parent0[x] == base is stable here: only base, under its link lock,
+ * or a writer under the write lock changes it from base. */
+static int pinned(const hnsw *h, uint32_t base, uint32_t x, int l, int was_linked)
+{
+    return was_linked && atomic_load_explicit(hnsw_parent(h, x, l), memory_order_relaxed) == base;
+}
+
+static int needy(const hnsw *h, uint32_t base, uint32_t x, int l, int was_linked)
 {
     uint32_t in = atomic_load_explicit(hnsw_indeg(h, x, l), memory_order_relaxed);
+    if (pinned(h, base, x, l, was_linked))
+        return 1;
     return was_linked ? in <= 1 : in == 0;
+}
+
+/* base now links to x at level l: if x has no parent yet (a node being
+ * inserted, or an orphan being re-attached), base becomes it. Caller
+ * holds base's link lock or the write lock. */
+static void tree_adopt(hnsw *h, uint32_t base, uint32_t x, int l)
+{
+    uint32_t none = HNSW_TREE_NONE;
+    atomic_compare_exchange_strong_explicit(hnsw_parent(h, x, l), &none, base,
+                                            memory_order_relaxed, memory_order_relaxed);
 }
 
 /* Rewrites base's level-l list from cand[0..n) (sorted ascending by
@@ -1117,29 +1174,40 @@ static void relink(hnsw *h, hnsw_ctx *c, uint32_t base, int l, hnsw_result *cand
     memset(chosen, 0, n);
     for (uint32_t i = 0; i < kept; i++)
         chosen[keep[i]] = 1;
-    for (uint32_t i = 0; i < n; i++) {
-        if (chosen[i] || (cand[i].id != force && !needy(h, cand[i].id, l, linked[i])))
-            continue;
-        if (kept < mmax) {
-            chosen[i] = 1;
-            keep[kept++] = i;
-            continue;
-        }
-        for (uint32_t j = kept; j-- > 0;) {
-            uint32_t y = keep[j];
-            if (cand[y].id != force && !needy(h, cand[y].id, l, linked[y])) {
-                chosen[y] = 0;
+    /* Pass 0 places the tree children (at most mmax: base links to each),
+     * displacing anything else; pass 1 the other needy ones and `force`,
+     * displacing only links nobody needs. (One pass let a new node, needy
+     * with in-degree 0, push a child out of a list full of children.) */
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t i = 0; i < n; i++) {
+            if (chosen[i] || (pass == 0 ? !pinned(h, base, cand[i].id, l, linked[i])
+                                        : cand[i].id != force &&
+                                              !needy(h, base, cand[i].id, l, linked[i])))
+                continue;
+            if (kept < mmax) {
                 chosen[i] = 1;
-                keep[j] = i;
-                break;
+                keep[kept++] = i;
+                continue;
+            }
+            for (uint32_t j = kept; j-- > 0;) {
+                uint32_t y = keep[j];
+                if (pass == 0 ? !pinned(h, base, cand[y].id, l, linked[y])
+                              : cand[y].id != force && !needy(h, base, cand[y].id, l, linked[y])) {
+                    chosen[y] = 0;
+                    chosen[i] = 1;
+                    keep[j] = i;
+                    break;
+                }
             }
         }
     }
     for (uint32_t i = 0; i < n; i++) {
         if (linked[i] && !chosen[i])
             atomic_fetch_sub_explicit(hnsw_indeg(h, cand[i].id, l), 1, memory_order_relaxed);
-        else if (!linked[i] && chosen[i])
+        else if (!linked[i] && chosen[i]) {
             atomic_fetch_add_explicit(hnsw_indeg(h, cand[i].id, l), 1, memory_order_relaxed);
+            tree_adopt(h, base, cand[i].id, l);
+        }
     }
     kept = 0;
     for (uint32_t i = 0; i < n; i++)
@@ -1167,6 +1235,7 @@ void hnsw_connect(hnsw *h, hnsw_ctx *c, uint32_t base, uint32_t q, int l, int fo
         atomic_store_explicit(&ids[n], q, memory_order_release);
         atomic_store_explicit(&blk[0], n + 1, memory_order_release);
         atomic_fetch_add_explicit(hnsw_indeg(h, q, l), 1, memory_order_relaxed);
+        tree_adopt(h, base, q, l);
     } else {
         uint8_t *linked = c->f1;
         hnsw_result *cand = c->sel + c->selcap / 2; /* sel[0..m) holds the caller's list */
@@ -1183,6 +1252,28 @@ void hnsw_connect(hnsw *h, hnsw_ctx *c, uint32_t base, uint32_t q, int l, int fo
     }
 out:
     pthread_mutex_unlock(mu);
+}
+
+/* No selected neighbour kept the new node id at level l (each list was
+ * full of tree links, most likely on the upper levels where lists hold
+ * M): link it, forced, from a neighbour of theirs; c->sel[0..kept) are
+ * the selected neighbours. Without this the node would be unreachable
+ * at level l. */
+static void adopt_new_node(hnsw *h, hnsw_ctx *c, uint32_t id, int l, uint32_t kept)
+{
+    for (uint32_t i = 0; i < kept; i++) {
+        aword *blk = hnsw_links(h, c->sel[i].id, l), *ids = hnsw_link_ids(h, blk, l);
+        uint32_t n = atomic_load_explicit(&blk[0], memory_order_acquire);
+        for (uint32_t j = 0; j < n; j++) {
+            uint32_t z = atomic_load_explicit(&ids[j], memory_order_acquire);
+            if (z == id || (atomic_load_explicit(&h->state[z], memory_order_acquire) & ST_PENDING))
+                continue;
+            hnsw_connect(h, c, z, id, l, 1);
+            if (atomic_load_explicit(hnsw_parent(h, id, l), memory_order_relaxed) !=
+                HNSW_TREE_NONE)
+                return;
+        }
+    }
 }
 
 /* Phase 1 of an insert, under the write lock: a slot, a level, the
@@ -1209,13 +1300,16 @@ static int insert_store(hnsw *h, hnsw_ctx *c, uint32_t *id_out, uint32_t *level_
     }
     level = draw_level(h);
     if (level > 0) {
-        size_t bytes = (size_t)level * h->ustride * sizeof(aword);
+        size_t bytes = hnsw_upper_size(h, (int)level);
         aword *u = calloc(1, bytes);
         if (!u) {
             h->freeids[h->nfree++] = id; /* slot stays free */
             return HNSW_ENOMEM;
         }
         h->upper[id] = u;
+        for (uint32_t l = 0; l < level; l++) /* tree parents of levels 1..level */
+            atomic_store_explicit(&u[(size_t)level * h->ustride + l], HNSW_TREE_NONE,
+                                  memory_order_relaxed);
         atomic_fetch_add(&h->upper_bytes, bytes);
     }
     if (h->p.storage == HNSW_STORE_F32) {
@@ -1236,6 +1330,7 @@ static int insert_store(hnsw *h, hnsw_ctx *c, uint32_t *id_out, uint32_t *level_
     }
     atomic_store_explicit(hnsw_links(h, id, 0), 0, memory_order_relaxed);
     atomic_store_explicit(&h->indeg0[id], 0, memory_order_relaxed);
+    atomic_store_explicit(&h->parent0[id], HNSW_TREE_NONE, memory_order_relaxed);
     atomic_store_explicit(&h->state[id], (uint8_t)(level | ST_PENDING), memory_order_release);
     atomic_fetch_add(&h->count, 1);
     *id_out = id;
@@ -1258,6 +1353,8 @@ static int insert_link(hnsw *h, hnsw_ctx *c, uint32_t id, uint32_t level)
     }
     ep = load_ep(h, &top);
     if (ep == HNSW_NO_ENTRY) {
+        for (int l = 0; l <= (int)level; l++)
+            atomic_store_explicit(hnsw_parent(h, id, l), HNSW_TREE_ROOT, memory_order_relaxed);
         atomic_store_explicit(&h->maxlevel, (int)level, memory_order_release);
         atomic_store_explicit(&h->entry, id, memory_order_release);
         goto out;
@@ -1304,8 +1401,23 @@ static int insert_link(hnsw *h, hnsw_ctx *c, uint32_t id, uint32_t level)
         pthread_mutex_unlock(node_lock(h, id));
         for (uint32_t i = 0; i < kept; i++)
             hnsw_connect(h, c, c->sel[i].id, id, l, 0);
+        if (atomic_load_explicit(hnsw_parent(h, id, l), memory_order_relaxed) == HNSW_TREE_NONE)
+            adopt_new_node(h, c, id, l, kept);
     }
     if (hold_ep && (int)level > top) {
+        /* The new entry point becomes the root of every level's tree
+         * (design 3): on each level the old root (the old entry point,
+         * linked from nowhere in the tree) gets a protected link from it.
+         * Order: the parent first, so a concurrent prune of id's list
+         * already keeps the link the forced connect adds. */
+        uint32_t old = atomic_load_explicit(&h->entry, memory_order_relaxed);
+        for (int l = 0; l <= (int)level; l++) {
+            atomic_store_explicit(hnsw_parent(h, id, l), HNSW_TREE_ROOT, memory_order_relaxed);
+            if (l > top)
+                continue;
+            atomic_store_explicit(hnsw_parent(h, old, l), id, memory_order_relaxed);
+            hnsw_connect(h, c, id, old, l, 1);
+        }
         atomic_store_explicit(&h->entry, id, memory_order_release);
         atomic_store_explicit(&h->maxlevel, (int)level, memory_order_release);
     }
@@ -1419,8 +1531,9 @@ size_t hnsw_memory_bytes(const hnsw *h)
     size_t per, b;
     if (!h)
         return 0;
-    /* state, record, in-degree, upper pointer, free-id stack, copies */
-    per = 1 + h->rec0 + 4 + sizeof(aword *) + 4;
+    /* state, record, in-degree, tree parent, upper pointer, free-id
+     * stack, copies */
+    per = 1 + h->rec0 + 4 + 4 + sizeof(aword *) + 4;
     if (h->rf)
         per += (size_t)h->dim * 4;
     per += h->crec;

@@ -1,8 +1,9 @@
-/* hnsw_delete.c -- deletion: hnsw_delete, hnsw_delete_batch and the
- * reachability repair they run. The design (in-degree counters, the
- * 2-hop-then-scan in-link search, the refill repair, the sole-in-link
- * rule, the reachability re-checks, the write-lock threading) is decision
- * 3 and 4 of hnsw.c's opening essay; this file is its implementation,
+/* hnsw_delete.c -- deletion: hnsw_delete, hnsw_delete_batch, the
+ * reachability repair they run and the spanning trees' upkeep. The design
+ * (in-degree counters, the 2-hop-then-scan in-link search, the refill
+ * repair, the spanning tree per level that keeps every node reachable,
+ * the write-lock threading) is decision 3 and 4 of hnsw.c's opening
+ * essay; this file is its implementation,
  * split out of hnsw.c to keep both under ~1,100 lines. Every function
  * here runs under the write lock: nothing else touches the graph, so the
  * atomics are used only for uniformity with the readers' code. */
@@ -175,7 +176,9 @@ static void adopt_orphan(hnsw *h, hnsw_ctx *c, uint32_t x, int l, const uint32_t
         hnsw_connect(h, c, best, x, l, 0);
 }
 
-/* BFS over level l from queue[head..tail), marking seen[]. */
+/* BFS over level l from queue[head..tail), marking seen[]; each newly
+ * reached node's level-l tree parent becomes the node it was reached from
+ * (a BFS tree: its parent links exist and lead back to the start). */
 static void bfs_mark(hnsw *h, uint8_t *seen, uint32_t *queue, uint32_t head, uint32_t tail, int l)
 {
     while (head < tail) {
@@ -186,22 +189,25 @@ static void bfs_mark(hnsw *h, uint8_t *seen, uint32_t *queue, uint32_t head, uin
             uint32_t x = atomic_load_explicit(&ids[i], memory_order_relaxed);
             if (!seen[x]) {
                 seen[x] = 1;
+                atomic_store_explicit(hnsw_parent(h, x, l), id, memory_order_relaxed);
                 queue[tail++] = x;
             }
         }
     }
 }
 
-/* Makes every node of level l reachable from the entry point again: BFS,
+/* Makes every node of level l reachable from the entry point again and
+ * rebuilds the level's spanning tree: BFS (the BFS tree is the new tree),
  * then each unreachable node u gets a forced link from the nearest
- * reachable node (a beam search for u's vector from the entry point),
- * and what u reaches is marked. Run after deleting a node of level >= l
- * (levels >= 1: the deleted node has level >= 1 with probability 1/M, and
- * the level holds N/M^l nodes, so this costs ~N/M link reads per delete
- * on average) and, at every level, after the entry point changes (1/N of
- * deletes). Level 0 after an ordinary delete is not re-checked (O(N M)
- * each time): the sole-in-link rule and the repair keep it connected in
- * every test, and hnsw_validate reports it if not. Caller holds the
+ * reachable node (a beam search for u's vector from the entry point; u's
+ * parent) and what u reaches is marked. Run after deleting a node of
+ * level >= l (levels >= 1: the deleted node has level >= 1 with
+ * probability 1/M, and the level holds N/M^l nodes, so this costs ~N/M
+ * link reads per delete on average), at every level after the entry
+ * point changes (1/N of deletes) or a batch delete, and with c NULL (the
+ * BFS and tree only) at load. Level 0 after an ordinary delete is not
+ * re-run (O(N M) random reads each time): the tree keeps it reachable and
+ * tree_reattach re-roots the deleted node's children. Caller holds the
  * write lock. */
 static void reconnect_level(hnsw *h, hnsw_ctx *c, int l)
 {
@@ -215,6 +221,11 @@ static void reconnect_level(hnsw *h, hnsw_ctx *c, int l)
     lost = queue + h->nslots;
     seen = (uint8_t *)(lost + h->nslots);
     memset(seen, 0, h->nslots);
+    for (uint32_t id = 0; id < h->nslots; id++) /* the tree is rebuilt as the BFS goes */
+        if (node_level(h, id) >= l)
+            atomic_store_explicit(hnsw_parent(h, id, l),
+                                  id == ep ? HNSW_TREE_ROOT : HNSW_TREE_NONE,
+                                  memory_order_relaxed);
     seen[ep] = 1;
     queue[0] = ep;
     bfs_mark(h, seen, queue, 0, 1, l);
@@ -223,7 +234,7 @@ static void reconnect_level(hnsw *h, hnsw_ctx *c, int l)
         if (s != ST_FREE && !(s & ST_PENDING) && (int)s >= l && !seen[id])
             lost[nlost++] = id;
     }
-    for (uint32_t i = 0; i < nlost; i++) {
+    for (uint32_t i = 0; i < nlost && c; i++) {
         uint32_t u = lost[i], best, nres;
         float bd;
         int top;
@@ -241,12 +252,113 @@ static void reconnect_level(hnsw *h, hnsw_ctx *c, int l)
                 best = c->sel[j].id;
         if (best == HNSW_NO_ENTRY)
             continue;
-        hnsw_connect(h, c, best, u, l, 1);
+        hnsw_connect(h, c, best, u, l, 1); /* u's tree parent is best */
         seen[u] = 1;
         queue[0] = u;
         bfs_mark(h, seen, queue, 0, 1, l);
     }
     free(queue);
+}
+
+/* ------------------------------------------------- level-0 spanning tree */
+
+void hnsw_tree_rebuild(hnsw *h)
+{
+    for (int l = 0; l <= atomic_load(&h->maxlevel); l++)
+        reconnect_level(h, NULL, l);
+}
+
+/* Does y's parent chain reach the root (the entry point)? A chain that
+ * meets an orphan (HNSW_TREE_NONE: a child of the node being deleted, or
+ * a node below one) is not rooted, which is what keeps a re-attached
+ * orphan from taking a parent inside its own subtree. The step bound only
+ * guards against a corrupt array (an allocation failure in
+ * reconnect_level leaves stale parents): the chain is acyclic. */
+static int tree_rooted(const hnsw *h, uint32_t y)
+{
+    uint32_t ep = atomic_load_explicit(&h->entry, memory_order_relaxed);
+    for (uint32_t steps = 0; steps <= h->nslots; steps++) {
+        uint32_t p = atomic_load_explicit(&h->parent0[y], memory_order_relaxed);
+        if (p == HNSW_TREE_ROOT)
+            return y == ep;
+        if (p == HNSW_TREE_NONE || p >= h->nslots || node_level(h, p) < 0)
+            return 0;
+        y = p;
+    }
+    return 0;
+}
+
+/* Gives orphan x (parent HNSW_TREE_NONE) a rooted parent by a new link:
+ * a beam search for x's vector (ef = M0, so the results fit below the
+ * half of c->sel that hnsw_connect uses) and a forced link from the
+ * nearest rooted result, else from the entry point. The forced link may
+ * prune the base's list, but never a tree link (needy() in hnsw.c). */
+static void tree_attach_by_search(hnsw *h, hnsw_ctx *c, uint32_t x)
+{
+    uint32_t ep, nres;
+    int top;
+    float bd;
+    if (hnsw_ctx_reserve(h, c, h->M0)) /* the beam below is M0 wide */
+        goto entry;
+    hnsw_load_query(h, c, x);
+    ep = load_ep(h, &top);
+    bd = dist_q(h, c, ep);
+    ep = hnsw_greedy_descent(h, c, ep, &bd, top, 0);
+    hnsw_search_layer(h, c, ep, bd, h->M0, 0);
+    nres = hnsw_res_sorted(c);
+    for (uint32_t j = 0; j < nres; j++) {
+        uint32_t y = c->sel[j].id;
+        if (y == x || !tree_rooted(h, y))
+            continue;
+        hnsw_connect(h, c, y, x, 0, 1);
+        if (links_contain(h, y, 0, x)) {
+            atomic_store_explicit(&h->parent0[x], y, memory_order_relaxed);
+            return;
+        }
+    }
+entry:
+    ep = atomic_load(&h->entry);
+    hnsw_connect(h, c, ep, x, 0, 1);
+    if (links_contain(h, ep, 0, x))
+        atomic_store_explicit(&h->parent0[x], ep, memory_order_relaxed);
+}
+
+/* After a single delete of d (not the entry point): d's tree children
+ * orph[0..no) (their parent set to HNSW_TREE_NONE) each get a rooted
+ * parent. First among the nodes whose lists the repair touched (near[]:
+ * d's former in- and out-neighbours) that already link to the orphan and
+ * are rooted, repeated while that makes progress (an orphan re-attached
+ * roots the orphans below it); what is left gets a new link. The subtree
+ * under each orphan comes with it. This is the level-0 reachability
+ * guarantee for single deletes: every node's chain leads to the entry
+ * point again, and each chain step is a link. */
+static void tree_reattach(hnsw *h, hnsw_ctx *c, uint32_t *orph, uint32_t no, const uint32_t *near,
+                          uint32_t nn)
+{
+    while (no) {
+        int progress = 1;
+        while (progress && no) {
+            progress = 0;
+            for (uint32_t i = 0; i < no;) {
+                uint32_t x = orph[i], p = HNSW_TREE_NONE;
+                for (uint32_t j = 0; j < nn && p == HNSW_TREE_NONE; j++) {
+                    uint32_t y = near[j];
+                    if (y != x && node_level(h, y) >= 0 && links_contain(h, y, 0, x) &&
+                        tree_rooted(h, y))
+                        p = y;
+                }
+                if (p == HNSW_TREE_NONE) {
+                    i++;
+                    continue;
+                }
+                atomic_store_explicit(&h->parent0[x], p, memory_order_relaxed);
+                orph[i] = orph[--no];
+                progress = 1;
+            }
+        }
+        if (no)
+            tree_attach_by_search(h, c, orph[--no]);
+    }
 }
 
 /* Picks the new entry point: the lowest id with the highest level. */
@@ -273,7 +385,7 @@ static int delete_locked(hnsw *h, hnsw_ctx *c, uint32_t id)
 {
     int L;
     uint8_t s;
-    uint32_t *dout, *in, *near, maxin;
+    uint32_t *dout, *in, *near, maxin, *orph = NULL, norph = 0, *near0 = NULL, nnear0 = 0;
     if (id >= h->nslots)
         return HNSW_ENOENT;
     s = atomic_load(&h->state[id]);
@@ -315,11 +427,31 @@ static int delete_locked(hnsw *h, hnsw_ctx *c, uint32_t id)
             if (atomic_load(hnsw_indeg(h, dout[i], l)) == 0)
                 adopt_orphan(h, c, dout[i], l, dout, dn);
         }
+        if (l == 0) {
+            /* d's tree children lose their parent; the nodes the repair
+             * touched are the first candidates for new ones
+             * (tree_reattach, after every level is repaired so no search
+             * can pass through d). */
+            orph = malloc(((size_t)dn * 2 + nin + 1) * sizeof(uint32_t));
+            if (orph) {
+                near0 = orph + dn;
+                for (uint32_t i = 0; i < dn; i++) {
+                    near0[nnear0++] = dout[i];
+                    if (atomic_load(&h->parent0[dout[i]]) == id) {
+                        atomic_store(&h->parent0[dout[i]], HNSW_TREE_NONE);
+                        orph[norph++] = dout[i];
+                    }
+                }
+                for (uint32_t i = 0; i < nin; i++)
+                    near0[nnear0++] = in[i];
+            }
+        }
     }
     free(dout);
+    atomic_store(&h->parent0[id], HNSW_TREE_NONE);
     atomic_store(&h->state[id], ST_FREE);
     if (h->upper[id]) {
-        atomic_fetch_sub(&h->upper_bytes, (size_t)L * h->ustride * sizeof(aword));
+        atomic_fetch_sub(&h->upper_bytes, hnsw_upper_size(h, L));
         free(h->upper[id]);
         h->upper[id] = NULL;
     }
@@ -329,11 +461,16 @@ static int delete_locked(hnsw *h, hnsw_ctx *c, uint32_t id)
         reselect_entry(h);
         L = atomic_load(&h->maxlevel);
         for (int l = 0; l <= L; l++)
-            reconnect_level(h, c, l);
+            reconnect_level(h, c, l); /* level 0 rebuilds the tree */
     } else {
         for (int l = 1; l <= L && l <= atomic_load(&h->maxlevel); l++)
             reconnect_level(h, c, l);
+        if (orph)
+            tree_reattach(h, c, orph, norph, near0, nnear0);
+        else /* out of memory for the list: the O(N M) way */
+            reconnect_level(h, c, 0);
     }
+    free(orph);
     return HNSW_OK;
 }
 
@@ -475,7 +612,7 @@ static int delete_batch_locked(hnsw *h, hnsw_ctx *c, const uint32_t *ids, size_t
         L = node_level(h, id);
         atomic_store(&h->state[id], ST_FREE);
         if (h->upper[id]) {
-            atomic_fetch_sub(&h->upper_bytes, (size_t)L * h->ustride * sizeof(aword));
+            atomic_fetch_sub(&h->upper_bytes, hnsw_upper_size(h, L));
             free(h->upper[id]);
             h->upper[id] = NULL;
         }

@@ -21,9 +21,11 @@
  *   rh / rf      I8 re-rank copies, cap x dim: float16 (HNSW_RERANK_F16)
  *                or float32 (HNSW_RERANK_F32); NULL without re-rank.
  *   indeg0[id]   counts the level-0 links pointing at id.
+ *   parent0[id]  id's parent in the level-0 spanning tree (hnsw.c 3).
  *   upper[id]    NULL for level 0 nodes, else level x (2 + M) words: for
  *                level l >= 1 the block at (l-1)*(2+M) is
- *                [count, indeg, id...].
+ *                [count, indeg, id...]; then level tree-parent words
+ *                (hnsw_parent), not saved.
  * Every link word and count is an _Atomic uint32_t: searches and inserts
  * read them while other inserts write them (see hnsw.c). */
 #ifndef SIMCACHE_HNSW_INT_H
@@ -44,6 +46,8 @@
 #define ST_LEVEL_MASK 0x0Fu
 #define HNSW_NLOCKS 1024u      /* striped link locks (power of two) */
 #define HNSW_NO_ENTRY UINT32_MAX
+#define HNSW_TREE_NONE UINT32_MAX        /* parent0: no parent */
+#define HNSW_TREE_ROOT (UINT32_MAX - 1)  /* parent0: the entry point */
 
 typedef _Atomic uint32_t aword;
 
@@ -127,6 +131,12 @@ struct hnsw {
                                  * (hnsw.c design 9); else NULL */
     size_t crec;                /* bytes per cq entry: 4 + dim, mult. of 4 */
     aword *indeg0;
+    aword *parent0;             /* level-0 spanning tree (hnsw.c design 3):
+                                 * the node whose level-0 list holds the
+                                 * link that is this node's way in, or
+                                 * HNSW_TREE_ROOT (the entry point) or
+                                 * HNSW_TREE_NONE (pending, or orphaned
+                                 * during a delete's repair) */
     aword **upper;              /* pointers written under the write lock */
     uint32_t *freeids;          /* stack of reusable ids (write lock) */
     uint32_t nfree;
@@ -222,6 +232,24 @@ static inline aword *hnsw_indeg(const hnsw *h, uint32_t id, int level)
     if (level == 0)
         return h->indeg0 + id;
     return h->upper[id] + (size_t)(level - 1) * h->ustride + 1;
+}
+
+/* Bytes of the upper block of a node of level L >= 1: L link blocks, then
+ * L tree-parent words (levels 1..L), which hnsw_save does not write. */
+static inline size_t hnsw_upper_size(const hnsw *h, int L)
+{
+    return (size_t)L * (h->ustride + 1) * sizeof(aword);
+}
+
+/* id's parent in the level-l spanning tree (hnsw.c design 3). */
+static inline aword *hnsw_parent(const hnsw *h, uint32_t id, int level)
+{
+    if (level == 0)
+        return h->parent0 + id;
+    return h->upper[id] +
+           (size_t)(atomic_load_explicit(&h->state[id], memory_order_relaxed) & ST_LEVEL_MASK) *
+               h->ustride +
+           (level - 1);
 }
 
 /* Small shared helpers (heaps keyed by dist, distances, visited stamps). */
@@ -396,6 +424,12 @@ uint32_t hnsw_greedy_descent(const hnsw *h, const hnsw_ctx *c, uint32_t cur, flo
 void hnsw_search_layer(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t ef, int l);
 uint32_t hnsw_res_sorted(hnsw_ctx *c);
 void hnsw_connect(hnsw *h, hnsw_ctx *c, uint32_t base, uint32_t q, int l, int force);
+
+/* hnsw_delete.c: the level-0 spanning tree (hnsw.c design 3). */
+/* Recomputes parent0 as a BFS tree of level 0 from the entry point
+ * (nodes the BFS does not reach get HNSW_TREE_NONE). Caller holds the
+ * write lock or owns h alone. */
+void hnsw_tree_rebuild(hnsw *h);
 
 /* hnsw_exact.c */
 int hnsw_exact_locked(hnsw *h, hnsw_ctx *c, uint32_t k, hnsw_result *out);

@@ -456,10 +456,10 @@ static int load_sections(reader *r, hnsw *h)
         if (s == ST_FREE || s == 0)
             continue;
         bytes = (size_t)s * h->ustride * 4;
-        h->upper[id] = malloc(bytes);
+        h->upper[id] = malloc(hnsw_upper_size(h, s)); /* + tree words */
         if (!h->upper[id] || r_bytes(r, (void *)h->upper[id], bytes))
             return -1;
-        atomic_fetch_add(&h->upper_bytes, bytes);
+        atomic_fetch_add(&h->upper_bytes, hnsw_upper_size(h, s));
     }
     if (sec_close(r))
         return -1;
@@ -526,6 +526,7 @@ int hnsw_load(FILE *f, hnsw **out)
     if (load_sections(&r, h) || load_check(h, count) || hnsw_validate_locked(h, 0, NULL, 0))
         goto fail;
     hnsw_codes_rebuild(h); /* derived data, not in the file (hnsw.c design 9) */
+    hnsw_tree_rebuild(h); /* the trees are not saved: hnsw.c design 3 */
     XXH3_freeState(r.st);
     *out = h;
     return HNSW_OK;

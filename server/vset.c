@@ -41,6 +41,13 @@
  *    product per output dimension through the dispatched kernel. The seed
  *    is derived from the two dimensions only, so the matrix needs no
  *    storage in a future persistence format beyond those two numbers.
+ * 8. VRANGE reads a second index over the same elements: a treap in name
+ *    order threaded through each element's left/right links
+ *    (vset_order.c), linked when a name is first added and unlinked in
+ *    unlink_elem, so a page costs a seek plus its length instead of a scan
+ *    of the hash table. Loop thread only, no lock: workers never follow
+ *    the links. Freeing the set needs no walk of it (the hash table frees
+ *    the elements).
  *
  * Threading: loop thread only (vset.h), except vset_search_filtered. */
 #include "vset.h"
@@ -54,6 +61,7 @@
 #include "kernels/kernels.h"
 #include "mem.h"
 #include "vfilter.h"
+#include "vset_order.h"
 
 vset_stats g_vset_stats;
 static uint64_t next_uid = 1;
@@ -192,6 +200,7 @@ static void unlink_elem(vset *v, vset_elem *e) {
     vset_elem **pp = &v->buckets[e->hash & (v->nbuckets - 1)];
     while (*pp != e) pp = &(*pp)->next;
     *pp = e->next;
+    vset_order_remove(&v->order, e);
     v->count--;
 }
 
@@ -267,6 +276,7 @@ int vset_add(vset *v, const char *name, size_t nlen, const float *vec, float l2,
         size_t i = e->hash & (v->nbuckets - 1);
         e->next = v->buckets[i];
         v->buckets[i] = e;
+        vset_order_insert(&v->order, e);
         v->count++;
         pthread_rwlock_wrlock(&v->lock);
         v->by_id[id] = e;
@@ -417,73 +427,17 @@ int vset_search_filtered(vset *v, const float *q, uint32_t k, uint32_t ef,
 
 /* ---- VRANGE ---- */
 
-static int name_cmp(const char *a, size_t an, const char *b, size_t bn) {
-    size_t n = an < bn ? an : bn;
-    int c = n ? memcmp(a, b, n) : 0;
-    if (c) return c;
-    return an < bn ? -1 : an > bn;
-}
-
-static int elem_cmp(const vset_elem *a, const vset_elem *b) {
-    return name_cmp(a->name, a->nlen, b->name, b->nlen);
-}
-
-static int elem_qcmp(const void *a, const void *b) {
-    return elem_cmp(*(vset_elem *const *)a, *(vset_elem *const *)b);
-}
-
-/* Max-heap on name order: heap[0] is the largest kept so far. */
-static void heap_down(vset_elem **h, size_t n, size_t i) {
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && elem_cmp(h[l], h[m]) > 0) m = l;
-        if (r < n && elem_cmp(h[r], h[m]) > 0) m = r;
-        if (m == i) return;
-        vset_elem *t = h[i];
-        h[i] = h[m];
-        h[m] = t;
-        i = m;
-    }
-}
-
-static void heap_up(vset_elem **h, size_t i) {
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (elem_cmp(h[i], h[p]) <= 0) return;
-        vset_elem *t = h[i];
-        h[i] = h[p];
-        h[p] = t;
-        i = p;
-    }
-}
-
 long vset_range(const vset *v, const char *lo, size_t lolen, int loincl, const char *hi,
                 size_t hilen, int hiincl, long long count, vset_elem ***out) {
     size_t cap = count < 0 || (unsigned long long)count > v->count ? v->count : (size_t)count;
     *out = NULL;
-    vset_elem **h = malloc((cap ? cap : 1) * sizeof *h);
-    if (!h) return -1;
-    size_t n = 0;
-    for (size_t b = 0; cap && b < v->nbuckets; b++) {
-        for (vset_elem *e = v->buckets[b]; e; e = e->next) {
-            if (lo) {
-                int c = name_cmp(e->name, e->nlen, lo, lolen);
-                if (c < 0 || (c == 0 && !loincl)) continue;
-            }
-            if (hi) {
-                int c = name_cmp(e->name, e->nlen, hi, hilen);
-                if (c > 0 || (c == 0 && !hiincl)) continue;
-            }
-            if (n < cap) {
-                h[n] = e;
-                heap_up(h, n++);
-            } else if (elem_cmp(e, h[0]) < 0) {
-                h[0] = e;
-                heap_down(h, n, 0);
-            }
-        }
+    vset_elem **r = malloc((cap ? cap : 1) * sizeof *r);
+    if (!r) return -1;
+    long n = vset_order_range(v->order, lo, lolen, loincl, hi, hilen, hiincl, cap, r);
+    if (n < 0) {
+        free(r);
+        return -1;
     }
-    qsort(h, n, sizeof *h, elem_qcmp);
-    *out = h;
-    return (long)n;
+    *out = r;
+    return n;
 }

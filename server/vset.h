@@ -40,6 +40,7 @@ typedef enum vset_quant {
 
 typedef struct vset_elem {
     struct vset_elem *next;   /* hash chain */
+    struct vset_elem *left, *right; /* name-order treap (vset_order.h) */
     uint64_t hash;            /* XXH3 of the name */
     uint32_t id;              /* hnsw id */
     float l2;                 /* L2 norm of the vector as given (VEMB) */
@@ -60,6 +61,7 @@ typedef struct vset {
     uint64_t del_epoch;       /* bumped whenever an id is freed (see cmd_vset.c) */
     vset_elem **buckets;      /* nbuckets is a power of two */
     size_t nbuckets, count;
+    vset_elem *order;         /* root of the name-order treap (VRANGE), loop only */
     vset_elem **by_id;        /* id -> element, cap_id entries */
     uint32_t cap_id;
     size_t nattrs;            /* elements with attributes */
@@ -127,7 +129,8 @@ int vset_search_filtered(vset *v, const float *q, uint32_t k, uint32_t ef,
  * the bounds, in memcmp order, into *out (malloc'd, caller frees; the
  * elements stay owned by v). A bound is a name with incl 1/0, or open
  * (lo == NULL: from the first; hi == NULL: to the last). Returns how many
- * or -1 on ENOMEM. O(N log count): the dictionary is a hash table. */
+ * or -1 on ENOMEM. O(log N + count) expected: a seek in the name-order
+ * treap (vset_order.h), then an in-order walk. */
 long vset_range(const vset *v, const char *lo, size_t lolen, int loincl, const char *hi,
                 size_t hilen, int hiincl, long long count, vset_elem ***out);
 
