@@ -1554,6 +1554,17 @@ void hnsw_set_exact_threshold(hnsw *h, uint32_t n)
     pthread_rwlock_unlock(&h->rw);
 }
 
+uint32_t hnsw_get_exact_threshold(hnsw *h)
+{
+    uint32_t n;
+    if (!h)
+        return 0;
+    pthread_rwlock_rdlock(&h->rw);
+    n = h->exact_below;
+    pthread_rwlock_unlock(&h->rw);
+    return n;
+}
+
 uint64_t hnsw_stat_inlink_scans(const hnsw *h)
 {
     return h ? atomic_load(&((hnsw *)h)->stat_inlink_scans) : 0;

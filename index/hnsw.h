@@ -114,6 +114,8 @@ int hnsw_reserve(hnsw *h, uint32_t n);
  * deleted) / HNSW_EINVAL. Same threading as hnsw_delete. */
 int hnsw_delete_batch(hnsw *h, const uint32_t *ids, size_t n);
 void hnsw_set_exact_threshold(hnsw *h, uint32_t n);
+/* The current exact-scan threshold (above); 0 for a NULL index. Any thread. */
+uint32_t hnsw_get_exact_threshold(hnsw *h);
 uint64_t hnsw_stat_inlink_scans(const hnsw *h);
 
 /* Inspection (sc/vset, index/hnsw_inspect.c; any thread, read lock):
