@@ -26,11 +26,15 @@
  * path), "default" (hnsw_search with the index's own threshold: what the
  * cache does at this N).
  *
- * usage: sparse-recall [--data DIR] [--dim D] [--ef EF] [--mixed 1] N...
+ * usage: sparse-recall [--data DIR] [--dim D] [--ef EF] [--mixed 1] [--dense 1] N...
  *   (default N: 0 5000 20000). --mixed 1 shuffles the origins among the
- *   generated prompts instead of storing them first. Exit 2 when the data
- *   files are missing. */
+ *   generated prompts instead of storing them first. --dense 1 is the
+ *   control: the same counts of dense vectors instead (64 Gaussian
+ *   clusters, spread 0.5 around unit centres; queries are stored vectors
+ *   plus 0.1 noise), to show what the paths cost and find on data the
+ *   graph suits. Exit 2 when the data files are missing. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +172,27 @@ static int vocab_add(const strv *v, strv *words)
     return 0;
 }
 
+/* A standard normal deviate (Box-Muller). */
+static float gauss(uint64_t *s)
+{
+    double u = ((rng_next(s) >> 11) + 0.5) / 9007199254740992.0;
+    double v = ((rng_next(s) >> 11) + 0.5) / 9007199254740992.0;
+    return (float)(sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
+}
+
+/* --dense: vector i of the control set (cluster i % 64, spread 0.5),
+ * plus `extra` more noise (the queries). */
+static void dense_vec(uint64_t i, uint32_t dim, float extra, float *out)
+{
+    uint64_t cs = 1000003u * (i % 64), ns = (i + 1) * 0x9e3779b97f4a7c15ull, xs = ~ns;
+    for (uint32_t j = 0; j < dim; j++)
+        out[j] = gauss(&cs) / sqrtf((float)dim);
+    for (uint32_t j = 0; j < dim; j++)
+        out[j] += 0.5f * gauss(&ns) / sqrtf((float)dim);
+    for (uint32_t j = 0; extra > 0 && j < dim; j++)
+        out[j] += extra * gauss(&xs) / sqrtf((float)dim);
+}
+
 static double now_us(void)
 {
     struct timespec t;
@@ -206,7 +231,7 @@ static void run_path(hnsw *h, const float *q, size_t nq, uint32_t dim, uint32_t 
 int main(int argc, char **argv)
 {
     const char *dir = "../shared/data";
-    uint32_t dim = 512, ef = 100, ns[16], nn = 0, mixed = 0, dflt_below;
+    uint32_t dim = 512, ef = 100, ns[16], nn = 0, mixed = 0, dense = 0, dflt_below;
     strv orig = {0}, sim = {0}, mean = {0}, words = {0};
     static const char *open_[] = {"how do I", "what is", "can you explain", "why does",
                                   "how can I", "what are the", "is it possible to", "tell me about",
@@ -221,6 +246,8 @@ int main(int argc, char **argv)
             ef = (uint32_t)atoi(argv[++a]);
         else if (!strcmp(argv[a], "--mixed") && a + 1 < argc)
             mixed = (uint32_t)atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--dense") && a + 1 < argc)
+            dense = (uint32_t)atoi(argv[++a]);
         else if (argv[a][0] != '-' && nn < 16)
             ns[nn++] = (uint32_t)atoi(argv[a]);
         else {
@@ -240,8 +267,9 @@ int main(int argc, char **argv)
     }
     if (vocab_add(&orig, &words) || vocab_add(&mean, &words))
         return 1;
-    printf("origins %zu, meancache %zu, queries %zu, dim %u, M 16, efc 200, ef %u, f32%s\n",
-           orig.n, mean.n, sim.n, dim, ef, mixed ? ", origins shuffled in" : "");
+    printf("origins %zu, meancache %zu, queries %zu, dim %u, M 16, efc 200, ef %u, f32%s%s\n",
+           orig.n, mean.n, sim.n, dim, ef, mixed ? ", origins shuffled in" : "",
+           dense ? ", DENSE control (clustered Gaussian vectors, same counts)" : "");
     printf("| N generated | stored | default path | graph r@1 | graph in10 | graph us | scan "
            "r@1 | scan in10 | scan us | default r@1 | default us | exact us |\n"
            "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -296,9 +324,13 @@ int main(int argc, char **argv)
             return 1;
         for (size_t i = 0; i < total; i++) {
             uint32_t id;
-            if (embed_builtin(order[i], strlen(order[i]), dim, v, NULL) == 0)
+            if (dense)
+                dense_vec(i, dim, 0.0f, v);
+            if (dense || embed_builtin(order[i], strlen(order[i]), dim, v, NULL) == 0)
                 hnsw_insert(h, v, dim, &id); /* a duplicate prompt is simply stored twice */
         }
+        for (size_t i = 0; dense && i < sim.n; i++)
+            dense_vec((i * 7919u) % total, dim, 0.1f, q + i * dim);
         te = now_us();
         for (size_t i = 0; i < sim.n; i++) {
             hnsw_result r[1];
