@@ -144,6 +144,9 @@
  *
  * 7. Small indexes are searched exactly (a flat sgemv scan): below
  *    exact_below live vectors that is faster than the graph and exact.
+ *    Float32 indexes with int8 codes (design 9) scan the codes and
+ *    re-score the best 4k in float32 instead, up to 2,560 vectors or the
+ *    float rule, whichever is more (design 10).
  *
  * 8. BIN storage (Redis 8's VADD ... BIN): one sign bit per dimension in
  *    uint64 words inside the level-0 record (after the links, 8-byte
@@ -180,7 +183,34 @@
  *    data: not saved, rebuilt by hnsw_load. hnsw_params.codes = 0 turns
  *    them off (float32 records only: the least memory, ~1,756 B/vector at
  *    d = 384 against hnswlib's ~1,810; the header's flags word keeps the
- *    choice across save/load). */
+ *    choice across save/load).
+ *
+ * 10. Sparse vectors and the small-set scan. The built-in embedder's
+ *    hashed lexical vectors are nearly orthogonal between unrelated
+ *    prompts: a group of similar prompts sits at almost the same distance
+ *    from every query, and the level-0 beam stops on that plateau before
+ *    it reaches an older entry (hnsw-island-probe 2000 512: 2 of 3 FAQ
+ *    prompts asked back not in their own top 10, validator ok). On cache
+ *    traffic (sparse-recall: 964 GPTCache origins stored first, 864
+ *    meancache questions, N prompts generated from their words; the 999
+ *    paraphrases asked, ef 100) the graph's first result is the exact
+ *    first for 1.000 / 1.000 / 0.998 / 0.981 of queries at 1,828 / 3,828
+ *    / 6,828 / 21,828 vectors (0.991 at 21,828 with the origins shuffled
+ *    in; 0.999 at ef 400). Tried and measured without effect: a level-1
+ *    beam of 16 whose results all seed level 0 (0.981 -> 0.983 at 21,828,
+ *    and slower); the previous helper found the same for a higher EF and
+ *    Vamana's relaxed pruning on the templated data. What is kept: small
+ *    float32 indexes scan their int8 codes (hnsw_exact.c design 3, a
+ *    quarter of the sgemv scan's bytes, 2.2-5x faster than it) and
+ *    re-score the best max(4k, 40) in float32 (r@1 1.000 at every N
+ *    above), up to HNSW_SCAN_CODES_BELOW vectors, where that scan costs
+ *    what the graph does at ef 100 (the cache's and VSIM's default). Dense
+ *    control (sparse-recall --dense 1, d 384, ef 100): scan 24 us, graph
+ *    37, sgemv 38 at 1,828 vectors, recall 1.000 for all three. At ef 24
+ *    the graph is cheaper (9 us against 24 at 1,828, d 384): the
+ *    threshold is set for ef 100, as the float rule before it was. Above
+ *    it the graph's gap stays (a namespace can raise its threshold:
+ *    CACHE.CREATE ... EXACT-BELOW). */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -199,6 +229,13 @@
  * 1,024 and 0.82x at 2,048. Both cross near 600k floats; 2^19 sits just
  * below. int8 without re-rank scans with a plain loop: half of that. */
 #define HNSW_EXACT_FLOATS (1u << 19)
+/* A float32 index with codes scans its int8 codes instead (hnsw_exact.c
+ * design 3) while live count <= max(this, HNSW_EXACT_FLOATS / dim): the
+ * crossover with the graph measured ~2,800 vectors at both d = 512 and
+ * d = 1024 (sparse-recall, built-in embedder, ef 100: d 512 at 2,828
+ * vectors scan 44 us, graph 44 us; d 1024 at 2,828 68 vs 66 us). See
+ * design note 10. */
+#define HNSW_SCAN_CODES_BELOW 2560u
 
 /* Float32 indexes keep int8 construction codes from this dimension on
  * (design 9); below it a float32 record is small enough already. */
@@ -273,6 +310,8 @@ int hnsw_init_struct(hnsw *h, const hnsw_params *p)
                                                                  : HNSW_EXACT_FLOATS) / p->dim;
     if (h->exact_below < 64)
         h->exact_below = 64;
+    if (h->crec && h->exact_below < HNSW_SCAN_CODES_BELOW)
+        h->exact_below = HNSW_SCAN_CODES_BELOW;
     atomic_init(&h->entry, HNSW_NO_ENTRY);
     atomic_init(&h->maxlevel, -1);
     atomic_init(&h->count, 0);
@@ -1041,7 +1080,7 @@ int hnsw_search(hnsw *h, const float *q, uint32_t dim, uint32_t k, uint32_t ef,
     live = atomic_load(&h->count);
     ep = load_ep(h, &top);
     if (live <= h->exact_below || ep == HNSW_NO_ENTRY) {
-        rc = hnsw_exact_locked(h, c, k, out);
+        rc = h->cq ? hnsw_scan_codes_locked(h, c, k, out) : hnsw_exact_locked(h, c, k, out);
         goto done;
     }
     rc = hnsw_ctx_reserve(h, c, ef);
@@ -1556,6 +1595,17 @@ void hnsw_set_exact_threshold(hnsw *h, uint32_t n)
     pthread_rwlock_wrlock(&h->rw);
     h->exact_below = n;
     pthread_rwlock_unlock(&h->rw);
+}
+
+uint32_t hnsw_get_exact_threshold(hnsw *h)
+{
+    uint32_t n;
+    if (!h)
+        return 0;
+    pthread_rwlock_rdlock(&h->rw);
+    n = h->exact_below;
+    pthread_rwlock_unlock(&h->rw);
+    return n;
 }
 
 uint64_t hnsw_stat_inlink_scans(const hnsw *h)

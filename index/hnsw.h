@@ -109,8 +109,11 @@ size_t hnsw_memory_bytes(const hnsw *h);    /* everything the index owns */
  *   takes the write lock. 0 or HNSW_ENOMEM.
  * hnsw_set_exact_threshold: hnsw_search scans exactly while the live count
  *   is <= n (0 = always use the graph). Default: 2^19 / dim vectors
- *   (half that for int8 without re-rank), at least 64: the measured
- *   crossover where the graph starts to win (hnsw.c). Saved in files.
+ *   (half that for int8 without re-rank), at least 64; float32 indexes
+ *   with int8 codes (dim >= 64) scan the codes and re-score the best
+ *   max(4k, 40) in float32, up to max(2,560, 2^19 / dim): the measured
+ *   crossovers with the graph at ef 100 (hnsw.c design 7, 10). Saved in
+ *   files.
  * hnsw_stat_inlink_scans: deletes whose in-link search had to fall back
  *   to a scan of the level (see hnsw.c design note 3). */
 int hnsw_reserve(hnsw *h, uint32_t n);
@@ -121,6 +124,8 @@ int hnsw_reserve(hnsw *h, uint32_t n);
  * deleted) / HNSW_EINVAL. Same threading as hnsw_delete. */
 int hnsw_delete_batch(hnsw *h, const uint32_t *ids, size_t n);
 void hnsw_set_exact_threshold(hnsw *h, uint32_t n);
+/* The current exact-scan threshold (above); 0 for a NULL index. Any thread. */
+uint32_t hnsw_get_exact_threshold(hnsw *h);
 uint64_t hnsw_stat_inlink_scans(const hnsw *h);
 
 /* Inspection (sc/vset, index/hnsw_inspect.c; any thread, read lock):

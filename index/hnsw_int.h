@@ -433,6 +433,10 @@ void hnsw_tree_rebuild(hnsw *h);
 
 /* hnsw_exact.c */
 int hnsw_exact_locked(hnsw *h, hnsw_ctx *c, uint32_t k, hnsw_result *out);
+/* hnsw_search's small-set path for float32 indexes with codes (h->cq):
+ * the codes scanned, the best max(4k, 40) re-scored in float32; c holds
+ * the query's codes. Caller holds the read lock. Count or HNSW_ENOMEM. */
+int hnsw_scan_codes_locked(hnsw *h, hnsw_ctx *c, uint32_t k, hnsw_result *out);
 /* reach = 0 skips the reachability BFS (hnsw_load: a file is accepted if
  * it is structurally sound; reachability is a quality property). */
 int hnsw_validate_locked(hnsw *h, int reach, char *err, size_t errlen);

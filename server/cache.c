@@ -216,6 +216,7 @@ void cache_ns_config_default(cache_ns_config *cfg) {
      * semantic hit fell from 81-95 to 56-59 us (cache_bench.py, 20k
      * entries, alternating runs). README "Semantic cache". */
     cfg->ef = 64;
+    cfg->exact_below = -1;
 }
 
 /* A new, empty HNSW index with cfg's parameters (create and reset). */
@@ -225,7 +226,10 @@ static int index_create(const cache_ns_config *cfg, hnsw **out) {
     p.M = cfg->M;
     p.ef_search = cfg->ef;
     p.storage = cfg->quant_int8 ? HNSW_STORE_I8 : HNSW_STORE_F32;
-    return hnsw_create(&p, out);
+    int rc = hnsw_create(&p, out);
+    if (rc == 0 && cfg->exact_below >= 0)
+        hnsw_set_exact_threshold(*out, (uint32_t)cfg->exact_below);
+    return rc;
 }
 
 int cache_ns_create(tenant *t, const char *name, size_t len, const cache_ns_config *cfg,

@@ -111,6 +111,8 @@ typedef struct cache_ns_config {
     int64_t grace_ms;         /* stale window after expiry */
     uint32_t M, ef;           /* HNSW parameters */
     int quant_int8;           /* 1: int8 storage */
+    int64_t exact_below;      /* search by a scan while entries <= this;
+                               * -1: the index's default (hnsw.c design 7, 10) */
     char prompt_version[CACHE_LABEL_MAX];
     char model_version[CACHE_LABEL_MAX];
     char tools_version[CACHE_LABEL_MAX];

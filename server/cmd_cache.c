@@ -156,6 +156,14 @@ static int parse_create_or_reply(client *c, cache_ns_config *cfg, const req_arg 
                 cfg->dim = (uint32_t)v;
             }
             j++;
+        } else if (cache_arg_is(a, "exact-below")) {
+            if (nonneg_or_reply(c, n, &v)) return -1;
+            if (v > UINT32_MAX) {
+                reply_error(c, "ERR EXACT-BELOW must be 0..4294967295");
+                return -1;
+            }
+            cfg->exact_below = v;
+            j++;
         } else if (cache_arg_is(a, "quant")) {
             if (cache_arg_is(n, "f32")) cfg->quant_int8 = 0;
             else if (cache_arg_is(n, "int8")) cfg->quant_int8 = 1;
@@ -1056,7 +1064,7 @@ void cmd_cache_info(client *c) {
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns) return;
     const cache_ns_config *g = &ns->cfg;
-    reply_map(c, 28);
+    reply_map(c, 29);
     kv_str(c, "name", ns->name);
     kv_str(c, "tenant", t->name);
     kv_int(c, "entries", (long long)cache_ns_count(ns));
@@ -1081,6 +1089,7 @@ void cmd_cache_info(client *c) {
     kv_int(c, "m", g->M);
     kv_int(c, "ef", g->ef);
     kv_str(c, "quant", g->quant_int8 ? "int8" : "f32");
+    kv_int(c, "exact_below", (long long)hnsw_get_exact_threshold(ns->idx));
     kv_str(c, "prompt_version", g->prompt_version);
     kv_str(c, "model_version", g->model_version);
     kv_str(c, "tools_version", g->tools_version);
