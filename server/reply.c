@@ -74,46 +74,12 @@ static inline void out_append(client *c, const void *s, size_t n) {
     c->priv->out.len += n;
 }
 
-/* Writes v in decimal to dst (room for 20 bytes: every caller reserves
- * more); returns the length. Digits are written in place from the end of
- * the counted width: strconv_ll_to_str formats into a scratch buffer and
- * copies it with a variable-length memcpy, a libc call that was ~4% of an
- * exact-hit CACHE.GET's server CPU (its map header, age_ms and bulk
- * lengths; perf, redis-benchmark -c 50 -P 16). Same digits as
- * strconv_ll_to_str (test_reply.c compares every power-of-ten edge). */
-static inline size_t ll_to_str(char *dst, long long v) {
-    static const char pairs[201] =
-        "0001020304050607080910111213141516171819"
-        "2021222324252627282930313233343536373839"
-        "4041424344454647484950515253545556575859"
-        "6061626364656667686970717273747576777879"
-        "8081828384858687888990919293949596979899";
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    size_t neg = v < 0, w = 1;
-    for (unsigned long long t = u; t >= 10; t /= 10) w++;
-    char *p = dst + neg + w;
-    while (u >= 100) {
-        unsigned i = (unsigned)(u % 100) * 2;
-        u /= 100;
-        *--p = pairs[i + 1];
-        *--p = pairs[i];
-    }
-    if (u < 10) {
-        *--p = (char)('0' + u);
-    } else {
-        *--p = pairs[u * 2 + 1];
-        *--p = pairs[u * 2];
-    }
-    if (neg) dst[0] = '-';
-    return neg + w;
-}
-
 /* "<prefix><v>\r\n" */
 static void out_prefixed_ll(client *c, char prefix, long long v) {
     char *dst = out_reserve(c, 24);
     if (dst == NULL) return;
     dst[0] = prefix;
-    size_t n = 1 + ll_to_str(dst + 1, v);
+    size_t n = 1 + strconv_ll_write(dst + 1, v);
     dst[n++] = '\r';
     dst[n++] = '\n';
     c->priv->out.len += n;
@@ -184,7 +150,7 @@ void reply_bulk(client *c, const void *p, size_t len) {
     char *dst = out_reserve(c, len + 26);
     if (dst == NULL) return;
     dst[0] = '$';
-    size_t n = 1 + ll_to_str(dst + 1, (long long)len);
+    size_t n = 1 + strconv_ll_write(dst + 1, (long long)len);
     dst[n++] = '\r';
     dst[n++] = '\n';
     if (len) memcpy(dst + n, p, len);
@@ -196,7 +162,7 @@ void reply_bulk(client *c, const void *p, size_t len) {
 
 void reply_raw(client *c, const void *p, size_t len) { out_append(c, p, len); }
 
-size_t reply_fmt_ll(char *dst, long long v) { return ll_to_str(dst, v); }
+size_t reply_fmt_ll(char *dst, long long v) { return strconv_ll_write(dst, v); }
 
 void reply_bulk_cstr(client *c, const char *s) {
     if (s == NULL) {
@@ -208,7 +174,7 @@ void reply_bulk_cstr(client *c, const char *s) {
 
 void reply_bulk_ll(client *c, long long v) {
     char tmp[24];
-    size_t n = ll_to_str(tmp, v);
+    size_t n = strconv_ll_write(tmp, v);
     reply_bulk(c, tmp, n);
 }
 
@@ -283,7 +249,7 @@ void reply_verbatim(client *c, const char *p, size_t len, const char *ext) {
     char *dst = out_reserve(c, len + 32);
     if (dst == NULL) return;
     dst[0] = '=';
-    size_t n = 1 + ll_to_str(dst + 1, (long long)len + 4);
+    size_t n = 1 + strconv_ll_write(dst + 1, (long long)len + 4);
     dst[n++] = '\r';
     dst[n++] = '\n';
     memcpy(dst + n, e, 3);
@@ -308,7 +274,7 @@ static void deferred_set(client *c, reply_deferred *d, char prefix, long long n)
     if (p->flags & CLIENT_CLOSE_ASAP) return;   /* output is being dropped */
     char hdr[32];
     hdr[0] = prefix;
-    size_t hl = 1 + ll_to_str(hdr + 1, n);
+    size_t hl = 1 + strconv_ll_write(hdr + 1, n);
     hdr[hl++] = '\r';
     hdr[hl++] = '\n';
     if (out_reserve(c, hl) == NULL) return;

@@ -115,31 +115,10 @@ int strconv_d(const char *s, size_t len, double *out) {
 }
 
 size_t strconv_ll_to_str(long long v, char *buf, size_t cap) {
-    static const char pairs[201] =
-        "0001020304050607080910111213141516171819"
-        "2021222324252627282930313233343536373839"
-        "4041424344454647484950515253545556575859"
-        "6061626364656667686970717273747576777879"
-        "8081828384858687888990919293949596979899";
     char tmp[STRCONV_LL_BUFSZ];
-    char *p = tmp + sizeof tmp;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    while (u >= 100) {
-        unsigned i = (unsigned)(u % 100) * 2;
-        u /= 100;
-        *--p = pairs[i + 1];
-        *--p = pairs[i];
-    }
-    if (u < 10) {
-        *--p = (char)('0' + u);
-    } else {
-        *--p = pairs[u * 2 + 1];
-        *--p = pairs[u * 2];
-    }
-    if (v < 0) *--p = '-';
-    size_t n = (size_t)(tmp + sizeof tmp - p);
+    size_t n = strconv_ll_write(tmp, v);
     if (n + 1 > cap) return 0;
-    memcpy(buf, p, n);
+    memcpy(buf, tmp, n);
     buf[n] = '\0';
     return n;
 }

@@ -44,6 +44,39 @@ int strconv_ld(const char *s, size_t len, long double *out);
  * same acceptance rules as strconv_ld, parsed with strtod. */
 int strconv_d(const char *s, size_t len, double *out);
 
+/* Writes v in decimal to dst (room for 20 bytes; no NUL) and returns the
+ * length. The digits go in place from the end of the counted width, with
+ * no scratch buffer and no variable-length memcpy: the reply path writes
+ * integers this way (a libc memcpy per integer was ~4% of an exact-hit
+ * CACHE.GET's server CPU; perf, redis-benchmark -c 50 -P 16).
+ * strconv_ll_to_str is built on it. */
+static inline size_t strconv_ll_write(char *dst, long long v) {
+    static const char pairs[201] =
+        "0001020304050607080910111213141516171819"
+        "2021222324252627282930313233343536373839"
+        "4041424344454647484950515253545556575859"
+        "6061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    size_t neg = v < 0, w = 1;
+    for (unsigned long long t = u; t >= 10; t /= 10) w++;
+    char *p = dst + neg + w;
+    while (u >= 100) {
+        unsigned i = (unsigned)(u % 100) * 2;
+        u /= 100;
+        *--p = pairs[i + 1];
+        *--p = pairs[i];
+    }
+    if (u < 10) {
+        *--p = (char)('0' + u);
+    } else {
+        *--p = pairs[u * 2 + 1];
+        *--p = pairs[u * 2];
+    }
+    if (neg) dst[0] = '-';
+    return neg + w;
+}
+
 /* Writes v in decimal into buf (capacity cap, NUL-terminated). Returns the
  * length written excluding the NUL, or 0 if cap is too small (cap >=
  * STRCONV_LL_BUFSZ always suffices). */
