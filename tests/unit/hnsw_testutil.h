@@ -6,6 +6,7 @@
 #define HNSW_TESTUTIL_H
 
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,42 @@ static inline double tu_recall(hnsw *h, const float *q, uint32_t nq, uint32_t d,
     free(a);
     free(e);
     return tot ? (double)hit / (double)tot : 0.0;
+}
+
+/* The bytes hnsw_save writes for h (malloc'd, length in *len), or NULL. */
+static inline char *tu_save_mem(hnsw *h, size_t *len)
+{
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
+    int rc;
+    if (!f)
+        return NULL;
+    rc = hnsw_save(h, f);
+    fclose(f);
+    if (rc != HNSW_OK) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* hnsw_load from a real temporary file (seekable, like a snapshot) holding
+ * buf[0..len); hnsw_load's result, or HNSW_EINVAL if the file could not be
+ * written. */
+static inline int tu_load_bytes(const char *buf, size_t len, hnsw **out)
+{
+    FILE *f = tmpfile();
+    int rc;
+    if (!f)
+        return HNSW_EINVAL;
+    if (len && fwrite(buf, 1, len, f) != len) {
+        fclose(f);
+        return HNSW_EINVAL;
+    }
+    rewind(f);
+    rc = hnsw_load(f, out);
+    fclose(f);
+    return rc;
 }
 
 #endif

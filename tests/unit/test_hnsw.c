@@ -260,11 +260,8 @@ Test(hnsw_small, tiny_indexes_return_k_results_when_k_is_at_most_the_live_count)
 
 static char *save_to_mem(hnsw *h, size_t *len)
 {
-    char *buf = NULL;
-    FILE *f = open_memstream(&buf, len);
-    cr_assert_not_null(f);
-    cr_assert_eq(hnsw_save(h, f), HNSW_OK);
-    fclose(f);
+    char *buf = tu_save_mem(h, len);
+    cr_assert_not_null(buf, "hnsw_save");
     return buf;
 }
 

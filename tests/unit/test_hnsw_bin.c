@@ -149,26 +149,11 @@ Test(hnsw_bin, graph_search_recall_at_10_against_the_exact_hamming_scan, .timeou
 
 static char *save_mem(hnsw *h, size_t *len)
 {
-    char *buf = NULL;
-    FILE *f = open_memstream(&buf, len);
-    cr_assert_not_null(f);
-    cr_assert_eq(hnsw_save(h, f), HNSW_OK);
-    fclose(f);
+    char *buf = tu_save_mem(h, len);
+    cr_assert_not_null(buf, "hnsw_save");
     return buf;
 }
 
-static int load_bytes(const char *buf, size_t len, hnsw **out)
-{
-    FILE *f = tmpfile();
-    int rc;
-    cr_assert_not_null(f);
-    if (len)
-        cr_assert_eq(fwrite(buf, 1, len, f), len);
-    rewind(f);
-    rc = hnsw_load(f, out);
-    fclose(f);
-    return rc;
-}
 
 Test(hnsw_bin, save_load_round_trip_answers_identically_and_resaves_byte_for_byte)
 {
@@ -181,7 +166,7 @@ Test(hnsw_bin, save_load_round_trip_answers_identically_and_resaves_byte_for_byt
     for (uint32_t id = 0; id < n; id += 7)
         cr_assert_eq(hnsw_delete(h, id), HNSW_OK);
     char *buf = save_mem(h, &len);
-    cr_assert_eq(load_bytes(buf, len, &g), HNSW_OK);
+    cr_assert_eq(tu_load_bytes(buf, len, &g), HNSW_OK);
     cr_assert_eq(hnsw_count(g), hnsw_count(h));
     hnsw_set_exact_threshold(h, 0);
     hnsw_set_exact_threshold(g, 0);
@@ -208,7 +193,7 @@ Test(hnsw_bin, save_load_round_trip_answers_identically_and_resaves_byte_for_byt
     /* truncations, sampled: none loads */
     for (size_t cut = 0; cut < len; cut += 1 + len / 97) {
         hnsw *t = NULL;
-        cr_assert_eq(load_bytes(buf1, cut, &t), HNSW_EFORMAT, "cut %zu", cut);
+        cr_assert_eq(tu_load_bytes(buf1, cut, &t), HNSW_EFORMAT, "cut %zu", cut);
         cr_assert_null(t);
     }
     free(buf);

@@ -22,27 +22,11 @@ static hnsw *build(hnsw_params *p, const float *x, size_t n)
 
 static char *save_mem(hnsw *h, size_t *len)
 {
-    char *buf = NULL;
-    FILE *f = open_memstream(&buf, len);
-    cr_assert_not_null(f);
-    cr_assert_eq(hnsw_save(h, f), HNSW_OK);
-    fclose(f);
+    char *buf = tu_save_mem(h, len);
+    cr_assert_not_null(buf, "hnsw_save");
     return buf;
 }
 
-/* Loads from a real temporary file (seekable, like a snapshot). */
-static int load_bytes(const char *buf, size_t len, hnsw **out)
-{
-    FILE *f = tmpfile();
-    int rc;
-    cr_assert_not_null(f);
-    if (len)
-        cr_assert_eq(fwrite(buf, 1, len, f), len);
-    rewind(f);
-    rc = hnsw_load(f, out);
-    fclose(f);
-    return rc;
-}
 
 static void same_answers(hnsw *a, hnsw *b, const float *q, uint32_t nq, uint32_t d)
 {
@@ -80,7 +64,7 @@ static void round_trip(hnsw_storage st, int rerank)
     for (uint32_t id = 0; id < n; id += 5)
         cr_assert_eq(hnsw_delete(h, id), HNSW_OK);
     buf = save_mem(h, &len);
-    cr_assert_eq(load_bytes(buf, len, &g), HNSW_OK);
+    cr_assert_eq(tu_load_bytes(buf, len, &g), HNSW_OK);
     cr_assert_not_null(g);
     cr_assert_eq(hnsw_count(g), hnsw_count(h));
     cr_assert_eq(hnsw_dim(g), d);
@@ -150,14 +134,14 @@ Test(hnsw_persist, version_1_files_still_load_with_their_float32_copies)
         hnsw_set_exact_threshold(h, 0);
         buf = save_mem(h, &len);
         make_v1(buf, rr[t] ? 1 : 0); /* version 1: rerank 1 = float32 copies */
-        cr_assert_eq(load_bytes(buf, len, &g), HNSW_OK, "kind %d", t);
+        cr_assert_eq(tu_load_bytes(buf, len, &g), HNSW_OK, "kind %d", t);
         cr_assert_eq(hnsw_validate(g, err, sizeof(err)), 0, "%s", err);
         same_answers(h, g, q, 20, d);
         /* version 1 never had rerank 2 (float16) */
         make_v1(buf, 2);
         hnsw_free(g);
         g = (hnsw *)1;
-        cr_assert_eq(load_bytes(buf, len, &g), HNSW_EFORMAT);
+        cr_assert_eq(tu_load_bytes(buf, len, &g), HNSW_EFORMAT);
         cr_assert_null(g);
         free(buf);
         hnsw_free(h);
@@ -182,7 +166,7 @@ Test(hnsw_persist, empty_index_round_trips)
     hnsw_params_default(&p, 3);
     cr_assert_eq(hnsw_create(&p, &h), HNSW_OK);
     buf = save_mem(h, &len);
-    cr_assert_eq(load_bytes(buf, len, &g), HNSW_OK);
+    cr_assert_eq(tu_load_bytes(buf, len, &g), HNSW_OK);
     cr_assert_eq(hnsw_count(g), 0);
     cr_assert_eq(hnsw_search(g, v, 3, 1, 0, r), 0);
     cr_assert_eq(hnsw_insert(g, v, 3, &id), HNSW_OK);
@@ -221,7 +205,7 @@ Test(hnsw_persist, every_truncation_of_the_file_is_rejected_with_eformat)
          * sections, then a stride through the rest, and the last bytes */
         for (size_t cut = 0; cut < len; cut += cut < 512 ? 1 : (cut > len - 64 ? 1 : 37)) {
             hnsw *g = (hnsw *)1;
-            cr_assert_eq(load_bytes(buf, cut, &g), HNSW_EFORMAT, "cut at %zu of %zu", cut, len);
+            cr_assert_eq(tu_load_bytes(buf, cut, &g), HNSW_EFORMAT, "cut at %zu of %zu", cut, len);
             cr_assert_null(g);
         }
         free(buf);
@@ -237,7 +221,7 @@ Test(hnsw_persist, every_single_bit_flip_is_rejected_with_eformat)
         for (int bit = 0; bit < 8; bit++) {
             hnsw *g = (hnsw *)1;
             buf[byte] ^= (char)(1 << bit);
-            cr_assert_eq(load_bytes(buf, len, &g), HNSW_EFORMAT, "flip byte %zu bit %d", byte, bit);
+            cr_assert_eq(tu_load_bytes(buf, len, &g), HNSW_EFORMAT, "flip byte %zu bit %d", byte, bit);
             cr_assert_null(g);
             buf[byte] ^= (char)(1 << bit);
             tried++;
@@ -246,7 +230,7 @@ Test(hnsw_persist, every_single_bit_flip_is_rejected_with_eformat)
     cr_assert_gt(tried, 1000);
     {
         hnsw *g;
-        cr_assert_eq(load_bytes(buf, len, &g), HNSW_OK, "unflipped file must load");
+        cr_assert_eq(tu_load_bytes(buf, len, &g), HNSW_OK, "unflipped file must load");
         hnsw_free(g);
     }
     free(buf);
@@ -265,7 +249,7 @@ Test(hnsw_persist, a_header_claiming_a_huge_index_is_refused_without_allocating_
     memcpy(buf + 36, &big, 4);     /* nslots */
     hash = XXH3_64bits(buf, 88);
     memcpy(buf + 88, &hash, 8);
-    cr_assert_eq(load_bytes(buf, len, &g), HNSW_EFORMAT);
+    cr_assert_eq(tu_load_bytes(buf, len, &g), HNSW_EFORMAT);
     cr_assert_null(g);
     free(buf);
 }
@@ -279,11 +263,11 @@ Test(hnsw_persist, wrong_magic_or_version_or_garbage_is_rejected)
     uint32_t v = 3;
     uint64_t hash;
     memset(junk, 'x', sizeof(junk));
-    cr_assert_eq(load_bytes(junk, sizeof(junk), &g), HNSW_EFORMAT);
+    cr_assert_eq(tu_load_bytes(junk, sizeof(junk), &g), HNSW_EFORMAT);
     memcpy(buf + 8, &v, 4);        /* version 3 (unknown), checksum fixed up */
     hash = XXH3_64bits(buf, 88);
     memcpy(buf + 88, &hash, 8);
-    cr_assert_eq(load_bytes(buf, len, &g), HNSW_EFORMAT);
+    cr_assert_eq(tu_load_bytes(buf, len, &g), HNSW_EFORMAT);
     cr_assert_null(g);
     cr_assert_eq(hnsw_load(NULL, &g), HNSW_EINVAL);
     free(buf);
@@ -310,10 +294,10 @@ Test(hnsw_persist, float32_without_codes_stays_without_codes_across_save_and_loa
     cr_assert_geq(hnsw_memory_bytes(hc), hnsw_memory_bytes(hn) + n * (d + 4) * 9 / 10,
                   "with codes %zu, without %zu", hnsw_memory_bytes(hc), hnsw_memory_bytes(hn));
     buf = save_mem(hn, &len);
-    cr_assert_eq(load_bytes(buf, len, &gn), HNSW_OK);
+    cr_assert_eq(tu_load_bytes(buf, len, &gn), HNSW_OK);
     free(buf);
     buf = save_mem(hc, &len);
-    cr_assert_eq(load_bytes(buf, len, &gc), HNSW_OK);
+    cr_assert_eq(tu_load_bytes(buf, len, &gc), HNSW_OK);
     free(buf);
     cr_assert_geq(hnsw_memory_bytes(gc), hnsw_memory_bytes(gn) + n * (d + 4) * 9 / 10);
     cr_assert_eq(hnsw_validate(gn, err, sizeof(err)), 0, "%s", err);

@@ -113,15 +113,12 @@ Test(hnsw_qdot, the_selected_scorer_is_never_wider_than_the_kernel_tier)
 
 static char *save_mem(hnsw *h, size_t *len)
 {
-    char *buf = NULL;
-    FILE *f = open_memstream(&buf, len);
-    cr_assert_not_null(f);
-    cr_assert_eq(hnsw_save(h, f), HNSW_OK);
-    fclose(f);
+    char *buf = tu_save_mem(h, len);
+    cr_assert_not_null(buf, "hnsw_save");
     return buf;
 }
 
-Test(hnsw_qdot, a_loaded_float32_index_links_new_inserts_exactly_as_the_saved_one)
+Test(hnsw_qdot, a_loaded_float32_index_rebuilds_its_codes_and_answers_as_the_saved_one)
 {
     const uint32_t d = 96;
     const size_t n = 1500, more = 200;
