@@ -87,12 +87,26 @@ static tjob *make_jobs(int n, void (*work)(worker_job *)) {
     return jobs;
 }
 
-Test(workers, every_job_completes_once_off_the_loop_and_the_loop_then_exits) {
-    reset();
-    uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
+/* A fresh test state, loop and pool of nthreads with max_queue. */
+static workers *pool_start(uv_loop_t *loop, unsigned nthreads, size_t max_queue) {
     workers *w;
-    cr_assert_eq(workers_create(&loop, 4, 4096, &w), 0);
+    reset();
+    cr_assert_eq(uv_loop_init(loop), 0);
+    cr_assert_eq(workers_create(loop, nthreads, max_queue, &w), 0);
+    return w;
+}
+
+/* Stops the pool, lets its handle close, closes the loop, frees jobs. */
+static void pool_stop(uv_loop_t *loop, workers *w, tjob *jobs) {
+    workers_destroy(w);
+    uv_run(loop, UV_RUN_DEFAULT);
+    cr_assert_eq(uv_loop_close(loop), 0);
+    free(jobs);
+}
+
+Test(workers, every_job_completes_once_off_the_loop_and_the_loop_then_exits) {
+    uv_loop_t loop;
+    workers *w = pool_start(&loop, 4, 4096);
     cr_assert_eq(workers_threads(w), 4);
     enum { N = 2000 };
     tjob *jobs = make_jobs(N, work_sum);
@@ -106,35 +120,23 @@ Test(workers, every_job_completes_once_off_the_loop_and_the_loop_then_exits) {
     cr_assert_eq(workers_completed(w), N);
     cr_assert_eq(workers_queue_depth(w), 0);
     cr_assert_eq(workers_busy(w), 0);
-    workers_destroy(w);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&loop), 0);
-    free(jobs);
+    pool_stop(&loop, w, jobs);
 }
 
 Test(workers, single_thread_completes_in_submission_order) {
-    reset();
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    workers *w;
-    cr_assert_eq(workers_create(&loop, 1, 1000, &w), 0);
+    workers *w = pool_start(&loop, 1, 1000);
     tjob *jobs = make_jobs(500, work_sum);
     for (int i = 0; i < 500; i++) cr_assert_eq(workers_submit(w, &jobs[i].wj), 0);
     uv_run(&loop, UV_RUN_DEFAULT);
     cr_assert_eq(dones_run, 500);
     for (int i = 0; i < 500; i++) cr_assert_eq(done_order[i], i);
-    workers_destroy(w);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&loop), 0);
-    free(jobs);
+    pool_stop(&loop, w, jobs);
 }
 
 Test(workers, full_queue_pushes_back_with_eagain) {
-    reset();
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    workers *w;
-    cr_assert_eq(workers_create(&loop, 1, 2, &w), 0);
+    workers *w = pool_start(&loop, 1, 2);
     tjob *jobs = make_jobs(4, work_gated);
     cr_assert_eq(workers_submit(w, &jobs[0].wj), 0);
     while (workers_busy(w) != 1) sched_yield();     /* job 0 holds the thread */
@@ -146,18 +148,12 @@ Test(workers, full_queue_pushes_back_with_eagain) {
     uv_run(&loop, UV_RUN_DEFAULT);
     cr_assert_eq(dones_run, 3);
     cr_assert_eq(jobs[3].done_calls, 0);
-    workers_destroy(w);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&loop), 0);
-    free(jobs);
+    pool_stop(&loop, w, jobs);
 }
 
 Test(workers, shutdown_with_queued_jobs_runs_them_all_and_closes_cleanly) {
-    reset();
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    workers *w;
-    cr_assert_eq(workers_create(&loop, 2, 100, &w), 0);
+    workers *w = pool_start(&loop, 2, 100);
     tjob *jobs = make_jobs(50, work_gated);
     for (int i = 0; i < 50; i++) cr_assert_eq(workers_submit(w, &jobs[i].wj), 0);
     gate_set(1);
@@ -171,11 +167,8 @@ Test(workers, shutdown_with_queued_jobs_runs_them_all_and_closes_cleanly) {
 }
 
 Test(workers, idle_pool_does_not_keep_the_loop_alive) {
-    reset();
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    workers *w;
-    cr_assert_eq(workers_create(&loop, 2, 10, &w), 0);
+    workers *w = pool_start(&loop, 2, 10);
     cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0, "an idle pool kept the loop running");
     workers_destroy(w);
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -201,11 +194,8 @@ static void run_until_done(uv_loop_t *loop, int n) {
 }
 
 Test(workers, queued_searches_overtake_queued_inserts) {
-    reset();
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    workers *w;
-    cr_assert_eq(workers_create(&loop, 1, 100, &w), 0);
+    workers *w = pool_start(&loop, 1, 100);
     tjob *jobs = make_jobs(14, work_sum);
     jobs[0].wj.work = work_gated;                    /* holds the only thread */
     cr_assert_eq(workers_submit(w, &jobs[0].wj), 0);
@@ -218,18 +208,12 @@ Test(workers, queued_searches_overtake_queued_inserts) {
     run_until_done(&loop, 14);
     int want[14] = {0, 11, 12, 13, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
     for (int i = 0; i < 14; i++) cr_assert_eq(done_order[i], want[i], "position %d", i);
-    workers_destroy(w);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&loop), 0);
-    free(jobs);
+    pool_stop(&loop, w, jobs);
 }
 
 Test(workers, a_stream_of_searches_does_not_starve_inserts) {
-    reset();
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    workers *w;
-    cr_assert_eq(workers_create(&loop, 1, 100, &w), 0);
+    workers *w = pool_start(&loop, 1, 100);
     enum { NI = 3, NS = 2 * WORKERS_INSERT_EVERY + 4 };
     tjob *jobs = make_jobs(1 + NI + NS, work_sum);
     jobs[0].wj.work = work_gated;
@@ -250,18 +234,12 @@ Test(workers, a_stream_of_searches_does_not_starve_inserts) {
     }
     for (; s <= NI + NS; pos++) cr_assert_eq(done_order[pos], s++, "position %d", pos);
     for (; ins <= NI; pos++) cr_assert_eq(done_order[pos], ins++, "position %d", pos);
-    workers_destroy(w);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&loop), 0);
-    free(jobs);
+    pool_stop(&loop, w, jobs);
 }
 
 Test(workers, searches_complete_while_inserts_hold_all_but_one_thread) {
-    reset();
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    workers *w;
-    cr_assert_eq(workers_create(&loop, 3, 100, &w), 0);
+    workers *w = pool_start(&loop, 3, 100);
     tjob *jobs = make_jobs(12, work_gated);
     for (int i = 0; i < 10; i++) cr_assert_eq(workers_submit_insert(w, &jobs[i].wj), 0);
     while (workers_busy(w) != 2) sched_yield();     /* nthreads - 1 inserts run */
@@ -279,18 +257,12 @@ Test(workers, searches_complete_while_inserts_hold_all_but_one_thread) {
     gate_set(1);
     run_until_done(&loop, 12);
     for (int i = 0; i < 12; i++) cr_assert_eq(jobs[i].done_calls, 1, "job %d", i);
-    workers_destroy(w);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&loop), 0);
-    free(jobs);
+    pool_stop(&loop, w, jobs);
 }
 
 Test(workers, a_long_insert_backlog_goes_before_searches_until_it_shrinks) {
-    reset();
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    workers *w;
-    cr_assert_eq(workers_create(&loop, 1, 1000, &w), 0);
+    workers *w = pool_start(&loop, 1, 1000);
     enum { NI = WORKERS_INSERT_URGENT + 3, NS = 4 };
     tjob *jobs = make_jobs(1 + NI + NS, work_sum);
     jobs[0].wj.work = work_gated;
@@ -307,35 +279,23 @@ Test(workers, a_long_insert_backlog_goes_before_searches_until_it_shrinks) {
     for (int i = NI + 1; i <= NI + NS; i++, pos++)
         cr_assert_eq(done_order[pos], i, "position %d", pos);
     for (int i = 5; i <= NI; i++, pos++) cr_assert_eq(done_order[pos], i, "position %d", pos);
-    workers_destroy(w);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&loop), 0);
-    free(jobs);
+    pool_stop(&loop, w, jobs);
 }
 
 Test(workers, with_two_threads_both_may_run_inserts) {
-    reset();
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    workers *w;
-    cr_assert_eq(workers_create(&loop, 2, 100, &w), 0);
+    workers *w = pool_start(&loop, 2, 100);
     tjob *jobs = make_jobs(4, work_gated);
     for (int i = 0; i < 4; i++) cr_assert_eq(workers_submit_insert(w, &jobs[i].wj), 0);
     while (workers_busy(w) != 2) sched_yield();     /* a reservation would stop at 1 */
     gate_set(1);
     run_until_done(&loop, 4);
-    workers_destroy(w);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&loop), 0);
-    free(jobs);
+    pool_stop(&loop, w, jobs);
 }
 
 Test(workers, each_class_has_its_own_queue_bound) {
-    reset();
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    workers *w;
-    cr_assert_eq(workers_create(&loop, 1, 2, &w), 0);
+    workers *w = pool_start(&loop, 1, 2);
     tjob *jobs = make_jobs(7, work_sum);
     jobs[0].wj.work = work_gated;
     cr_assert_eq(workers_submit(w, &jobs[0].wj), 0);
@@ -349,20 +309,14 @@ Test(workers, each_class_has_its_own_queue_bound) {
     gate_set(1);
     run_until_done(&loop, 5);
     cr_assert_eq(jobs[3].done_calls + jobs[6].done_calls, 0);
-    workers_destroy(w);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(&loop), 0);
-    free(jobs);
+    pool_stop(&loop, w, jobs);
 }
 
 static void idle_noop_cb(uv_idle_t *h) { (void)h; }
 
 Test(workers, idle_pool_offers_one_inline_search_per_loop_iteration) {
-    reset();
     uv_loop_t loop;
-    cr_assert_eq(uv_loop_init(&loop), 0);
-    workers *w;
-    cr_assert_eq(workers_create(&loop, 2, 10, &w), 0);
+    workers *w = pool_start(&loop, 2, 10);
     /* uv_run iterates only while a referenced handle is active (the
      * server's listeners are); an idle handle stands in for them. */
     uv_idle_t alive;
