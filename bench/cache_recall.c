@@ -31,6 +31,8 @@
  * Output: one markdown table per data set and storage. Exit 0; 2 when the
  * pairs file is missing (the synthetic set still runs with --set synthetic). */
 #include <cjson/cJSON.h>
+
+#include "bench/pairs.h"
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,22 +59,6 @@ static double now_s(void) {
 
 /* ---- data ---- */
 
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[n] = 0;
-    return buf;
-}
-
 typedef struct textset {
     char **stored;
     int nstored;
@@ -82,24 +68,18 @@ typedef struct textset {
 
 /* Distinct origins stored (first occurrence), every similar asked. */
 static int load_pairs(const char *path, textset *t) {
-    char *txt = read_file(path);
-    if (!txt) return -1;
-    cJSON *root = cJSON_Parse(txt);
-    free(txt);
-    if (!root || !cJSON_IsArray(root)) return -1;
-    int cnt = cJSON_GetArraySize(root);
-    t->stored = calloc((size_t)cnt, sizeof(char *));
-    t->queries = calloc((size_t)cnt, sizeof(char *));
-    cJSON *it;
-    cJSON_ArrayForEach(it, root) {
-        cJSON *o = cJSON_GetObjectItem(it, "origin"), *s = cJSON_GetObjectItem(it, "similar");
-        if (!cJSON_IsString(o) || !cJSON_IsString(s)) continue;
+    bench_pair *p;
+    size_t n;
+    if (bench_pairs_load(path, &p, &n)) return -1;
+    t->stored = calloc(n + 1, sizeof(char *));
+    t->queries = calloc(n + 1, sizeof(char *));
+    for (size_t k = 0; k < n; k++) {
         int dup = 0;
-        for (int i = 0; i < t->nstored && !dup; i++) dup = !strcmp(t->stored[i], o->valuestring);
-        if (!dup) t->stored[t->nstored++] = strdup(o->valuestring);
-        t->queries[t->nqueries++] = strdup(s->valuestring);
+        for (int i = 0; i < t->nstored && !dup; i++) dup = !strcmp(t->stored[i], p[k].origin);
+        if (!dup) t->stored[t->nstored++] = strdup(p[k].origin);
+        t->queries[t->nqueries++] = strdup(p[k].similar);
     }
-    cJSON_Delete(root);
+    bench_pairs_free(p, n);
     return 0;
 }
 

@@ -38,6 +38,7 @@
 #include "index/hnsw.h"
 #include "server/embed_builtin.h"
 #include "server/lexscore.h"
+#include "bench/pairs.h"
 
 #define MAXK 64
 
@@ -67,44 +68,23 @@ typedef struct outcome {
     float cos_sim;        /* and its cosine similarity */
 } outcome;
 
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[n] = 0;
-    *len = (size_t)n;
-    return buf;
-}
-
+/* The pairs with origin_id to fill in (pairs.h owns the file format). */
 static int load_pairs(const char *path, pair **out, int *n) {
-    size_t len;
-    char *txt = read_file(path, &len);
-    if (!txt) return -1;
-    cJSON *root = cJSON_Parse(txt);
-    free(txt);
-    if (!root || !cJSON_IsArray(root)) return -1;
-    int cnt = cJSON_GetArraySize(root);
-    pair *p = calloc((size_t)cnt, sizeof *p);
-    int m = 0;
-    cJSON *it;
-    cJSON_ArrayForEach(it, root) {
-        cJSON *o = cJSON_GetObjectItem(it, "origin"), *s = cJSON_GetObjectItem(it, "similar");
-        if (!cJSON_IsString(o) || !cJSON_IsString(s)) continue;
-        p[m].origin = strdup(o->valuestring);
-        p[m].similar = strdup(s->valuestring);
-        m++;
+    bench_pair *bp;
+    size_t m;
+    if (bench_pairs_load(path, &bp, &m)) return -1;
+    pair *p = calloc(m + 1, sizeof *p);
+    if (!p) {
+        bench_pairs_free(bp, m);
+        return -1;
     }
-    cJSON_Delete(root);
+    for (size_t i = 0; i < m; i++) {
+        p[i].origin = bp[i].origin;   /* ownership moves to p */
+        p[i].similar = bp[i].similar;
+    }
+    free(bp);
     *out = p;
-    *n = m;
+    *n = (int)m;
     return 0;
 }
 

@@ -46,6 +46,7 @@
 #include "index/hnsw.h"
 #include "kernels/batch.h"
 #include "server/embed_builtin.h"
+#include "bench/pairs.h"
 
 typedef struct strv {
     char **s;
@@ -66,59 +67,26 @@ static int strv_push(strv *v, const char *s)
     return v->s[v->n++] ? 0 : -1;
 }
 
-static char *slurp(FILE *f)
-{
-    size_t n = 0, cap = 1 << 16;
-    char *b = malloc(cap);
-    size_t r;
-    while (b && (r = fread(b + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (cap - n < 2) {
-            char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                return NULL;
-            }
-            b = nb;
-            cap *= 2;
-        }
-    }
-    if (b)
-        b[n] = 0;
-    return b;
-}
-
 static int load_pairs(const char *dir, strv *orig, strv *sim)
 {
     char path[1024];
+    bench_pair *p;
+    size_t n;
+    int rc = 0;
     snprintf(path, sizeof(path), "%s/gptcache_mock_pairs.json", dir);
-    FILE *f = fopen(path, "rb");
-    char *txt;
-    cJSON *root, *it;
-    if (!f)
+    if (bench_pairs_load(path, &p, &n))
         return -1;
-    txt = slurp(f);
-    fclose(f);
-    root = txt ? cJSON_Parse(txt) : NULL;
-    free(txt);
-    if (!root)
-        return -1;
-    cJSON_ArrayForEach(it, root)
-    {
-        const char *o = cJSON_GetStringValue(cJSON_GetObjectItem(it, "origin"));
-        const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(it, "similar"));
+    for (size_t k = 0; k < n && !rc; k++) {
         int dup = 0;
-        if (!o || !s)
-            continue;
         for (size_t i = 0; i < orig->n && !dup; i++)
-            dup = strcmp(orig->s[i], o) == 0;
-        if (!dup && strv_push(orig, o))
-            return -1;
-        if (strv_push(sim, s)) /* the paraphrase of o: its truth is computed, not assumed */
-            return -1;
+            dup = strcmp(orig->s[i], p[k].origin) == 0;
+        if (!dup && strv_push(orig, p[k].origin))
+            rc = -1;
+        else if (strv_push(sim, p[k].similar)) /* the paraphrase: its truth is computed, not assumed */
+            rc = -1;
     }
-    cJSON_Delete(root);
-    return 0;
+    bench_pairs_free(p, n);
+    return rc;
 }
 
 static int load_meancache(const char *dir, strv *out)
