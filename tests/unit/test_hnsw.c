@@ -327,57 +327,51 @@ Test(hnsw_build, levels_follow_ml_one_over_ln_m)
     free(x);
 }
 
-Test(hnsw_memory, int8_costs_at_most_570_bytes_per_vector_at_d384)
+/* hnsw_memory_bytes per vector of an index with parameters p after n
+ * clustered 384-d inserts, net of an empty index with the same p. */
+static double bytes_per_vector_d384(hnsw_params *p, size_t n)
 {
-    size_t n = TU_SLOW ? 1500 : 4000;
     float *x = tu_clustered(7, n, 384, 16, 0.5);
-    hnsw_params p;
     hnsw *h, *empty;
     double per;
-    hnsw_params_default(&p, 384);
-    p.storage = HNSW_STORE_I8;
-    p.rerank = 0;
-    p.ef_construction = 64;
-    cr_assert_eq(hnsw_create(&p, &empty), HNSW_OK);
-    cr_assert_eq(hnsw_create(&p, &h), HNSW_OK);
+    p->ef_construction = 64;
+    cr_assert_eq(hnsw_create(p, &empty), HNSW_OK);
+    cr_assert_eq(hnsw_create(p, &h), HNSW_OK);
     cr_assert_eq(hnsw_reserve(h, (uint32_t)n), HNSW_OK);
     for (size_t i = 0; i < n; i++) {
         uint32_t id;
         cr_assert_eq(hnsw_insert(h, x + i * 384, 384, &id), HNSW_OK);
     }
     per = (double)(hnsw_memory_bytes(h) - hnsw_memory_bytes(empty)) / n;
-    cr_log_info("int8 d=384: %.1f B/vector", per);
-    cr_assert_leq(per, 570.0, "int8 %.1f B/vector", per);
     hnsw_free(h);
     hnsw_free(empty);
     free(x);
+    return per;
+}
+
+Test(hnsw_memory, int8_costs_at_most_570_bytes_per_vector_at_d384)
+{
+    hnsw_params p;
+    double per;
+    hnsw_params_default(&p, 384);
+    p.storage = HNSW_STORE_I8;
+    p.rerank = 0;
+    per = bytes_per_vector_d384(&p, TU_SLOW ? 1500 : 4000);
+    cr_log_info("int8 d=384: %.1f B/vector", per);
+    cr_assert_leq(per, 570.0, "int8 %.1f B/vector", per);
 }
 
 Test(hnsw_memory, int8_with_f16_rerank_costs_at_most_1340_bytes_per_vector_at_d384)
 {
     /* int8 record (520 B) + float16 copy (768 B) + bookkeeping */
-    size_t n = TU_SLOW ? 1500 : 4000;
-    float *x = tu_clustered(7, n, 384, 16, 0.5);
     hnsw_params p;
-    hnsw *h, *empty;
     double per;
     hnsw_params_default(&p, 384);
     cr_assert_eq(p.rerank, HNSW_RERANK_F16); /* the default */
     p.storage = HNSW_STORE_I8;
-    p.ef_construction = 64;
-    cr_assert_eq(hnsw_create(&p, &empty), HNSW_OK);
-    cr_assert_eq(hnsw_create(&p, &h), HNSW_OK);
-    cr_assert_eq(hnsw_reserve(h, (uint32_t)n), HNSW_OK);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t id;
-        cr_assert_eq(hnsw_insert(h, x + i * 384, 384, &id), HNSW_OK);
-    }
-    per = (double)(hnsw_memory_bytes(h) - hnsw_memory_bytes(empty)) / n;
+    per = bytes_per_vector_d384(&p, TU_SLOW ? 1500 : 4000);
     cr_log_info("int8 + f16 d=384: %.1f B/vector", per);
     cr_assert_leq(per, 1340.0, "int8 + f16 %.1f B/vector", per);
-    hnsw_free(h);
-    hnsw_free(empty);
-    free(x);
 }
 
 Test(hnsw_params, rerank_outside_the_three_modes_is_rejected)
