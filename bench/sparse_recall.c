@@ -274,10 +274,16 @@ int main(int argc, char **argv)
     }
     if (vocab_add(&orig, &words) || vocab_add(&mean, &words))
         return 1;
-    printf("origins %zu, meancache %zu, queries %zu, dim %u, M 16, efc 200, ef %u, f32%s%s\n",
-           orig.n, mean.n, sim.n, dim, ef, mixed ? ", origins shuffled in" : "",
-           dense ? ", DENSE control (clustered Gaussian vectors, same counts)" : "");
-    printf("| N generated | stored | default path | graph r@1 | graph in10 | graph us | scan "
+    if (ndw)
+        printf("origins %zu, meancache %zu, queries %zu; cache namespace defaults (DIM 512, M 16, "
+               "EF 64, f32, THRESHOLD 0.45)%s\n",
+               orig.n, mean.n, sim.n, mixed ? ", origins shuffled in" : "");
+    else
+        printf("origins %zu, meancache %zu, queries %zu, dim %u, M 16, efc 200, ef %u, f32%s%s\n",
+               orig.n, mean.n, sim.n, dim, ef, mixed ? ", origins shuffled in" : "",
+               dense ? ", DENSE control (clustered Gaussian vectors, same counts)" : "");
+    if (!ndw)
+        printf("| N generated | stored | default path | graph r@1 | graph in10 | graph us | scan "
            "r@1 | scan in10 | scan us | default r@1 | default us | exact us |\n"
            "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     float *q = malloc(sim.n * dim * sizeof(float));
