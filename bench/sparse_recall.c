@@ -324,7 +324,7 @@ int main(int argc, char **argv)
             }
         if (ndw) { /* the cache's decision instead (sparse_recall_decide.c) */
             strv st = {order, total, total}, other = {0};
-            uint64_t oseed = 4242 + t;
+            uint64_t oseed = 4242; /* the same "other" set at every N */
             for (size_t i = 0; i < sim.n; i++) {
                 char *gp = gen_prompt(&oseed, &words);
                 int bad = !gp || strv_push(&other, gp);
