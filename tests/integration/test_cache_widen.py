@@ -5,7 +5,9 @@ server (pool searches re-run on the pool) and redis-py.
 
 The data is bench/hnsw_island_probe.c's (test_cache_exact_below.fill):
 with EXACT-BELOW 0 the graph answers at 2,000 entries and misses reworded
-FAQ prompts. WIDEN 64 makes the second beam (64 x 64 = 4,096 >= 2,000)
+FAQ prompts (which ones varies: pool inserts run concurrently, so the
+graph differs between fills; test_cache_widen.c is the deterministic
+version). WIDEN 64 makes the second beam (64 x 64 = 4,096 >= 2,000)
 visit every reachable entry, so the test does not hang on the graph's
 exact shape; the default factor is measured in bench (sparse-recall
 --decide), not asserted here."""
@@ -50,41 +52,65 @@ def test_widen_without_a_value_is_a_syntax_error(r):
     assert "syntax error" in str(e.value)
 
 
-def test_reworded_faq_behind_the_plateau_misses_without_widening_and_hits_with_it(r):
-    plain, wide = ns_name(), ns_name()
-    assert r.execute_command("CACHE.CREATE", plain, "EXACT-BELOW", "0", "WIDEN", "0") == b"OK"
-    assert r.execute_command("CACHE.CREATE", wide, "EXACT-BELOW", "0", "WIDEN", "64") == b"OK"
-    fill(r, plain)
-    fill(r, wide)
-    before = info_field(r, "cache_searches_widened")
-    missed = [q for q in REWORDED
-              if as_dict(r.execute_command("CACHE.GET", plain, q))["tier"] != b"semantic"]
-    assert missed, "the graph found every FAQ entry: the plateau this test needs is gone"
-    assert as_dict(r.execute_command("CACHE.INFO", plain))["widened"] == 0
+def ask_all(r, ns):
+    """GETs every reworded FAQ prompt once; asserts each hits its entry."""
     for q, a in REWORDED.items():
-        d = as_dict(r.execute_command("CACHE.GET", wide, q))
+        d = as_dict(r.execute_command("CACHE.GET", ns, q))
         assert d["tier"] == b"semantic", (q, d)
         assert d["response"] == a.encode()
-    info = as_dict(r.execute_command("CACHE.INFO", wide))
-    assert info["widened"] >= len(missed)
-    assert info["hits_semantic"] == len(REWORDED) and info["misses"] == 0
-    assert info_field(r, "cache_searches_widened") - before == info["widened"]
+
+
+def test_graph_misses_on_the_plateau_are_widened_into_hits(r):
+    """The server builds the graph with concurrent pool inserts, so its shape
+    (and which FAQ prompts the plateau hides) varies between fills: about 1
+    fill in 6 lets the first search find all three. A lookup counted in
+    `widened` is one whose first answer was a miss (hits never widen), so a
+    namespace with widened > 0 and three hits shows misses turned into hits;
+    up to 5 fills are tried to get one (all must hit regardless)."""
+    before = info_field(r, "cache_searches_widened")
+    total = 0
+    for _ in range(5):
+        ns = ns_name()
+        assert r.execute_command("CACHE.CREATE", ns, "EXACT-BELOW", "0", "WIDEN", "64") == b"OK"
+        fill(r, ns)
+        ask_all(r, ns)
+        info = as_dict(r.execute_command("CACHE.INFO", ns))
+        assert info["hits_semantic"] == len(REWORDED) and info["misses"] == 0
+        assert info["widened"] <= len(REWORDED)
+        total += info["widened"]
+        if info["widened"]:
+            break
+    assert total > 0, "no fill hid an FAQ entry from the first search: the plateau is gone"
+    assert info_field(r, "cache_searches_widened") - before == total
+
+
+def test_widen_0_never_searches_again(r):
+    ns = ns_name()
+    assert r.execute_command("CACHE.CREATE", ns, "EXACT-BELOW", "0", "WIDEN", "0") == b"OK"
+    fill(r, ns)
+    for q in REWORDED:
+        r.execute_command("CACHE.GET", ns, q)
+    assert as_dict(r.execute_command("CACHE.INFO", ns))["widened"] == 0
 
 
 def test_pipelined_lookups_widen_on_the_pool_and_all_hit(r):
     """One pipeline: the first GET of a loop iteration may run inline, the
     rest go to the search pool, whose completion sends the widened search
-    back to the pool (cmd_cache.c get_done)."""
-    ns = ns_name()
-    assert r.execute_command("CACHE.CREATE", ns, "EXACT-BELOW", "0", "WIDEN", "64") == b"OK"
-    fill(r, ns)
+    back to the pool (cmd_cache.c get_done). Up to 5 fills, as above."""
     threaded = info_field(r, "cache_searches_threaded")
-    p = r.pipeline(transaction=False)
     asked = list(REWORDED.items()) * 8
-    for q, _ in asked:
-        p.execute_command("CACHE.GET", ns, q)
-    for (q, a), d in zip(asked, p.execute()):
-        d = as_dict(d)
-        assert d["tier"] == b"semantic" and d["response"] == a.encode(), (q, d)
+    for _ in range(5):
+        ns = ns_name()
+        assert r.execute_command("CACHE.CREATE", ns, "EXACT-BELOW", "0", "WIDEN", "64") == b"OK"
+        fill(r, ns)
+        p = r.pipeline(transaction=False)
+        for q, _ in asked:
+            p.execute_command("CACHE.GET", ns, q)
+        for (q, a), d in zip(asked, p.execute()):
+            d = as_dict(d)
+            assert d["tier"] == b"semantic" and d["response"] == a.encode(), (q, d)
+        if as_dict(r.execute_command("CACHE.INFO", ns))["widened"] > 0:
+            break
+    else:
+        raise AssertionError("no fill hid an FAQ entry from the first search")
     assert info_field(r, "cache_searches_threaded") > threaded
-    assert as_dict(r.execute_command("CACHE.INFO", ns))["widened"] > 0
