@@ -9,7 +9,11 @@
 2. semantic: p99 latency of a semantic hit (built-in embedder, default
    namespace settings) with N stored entries (default 100k) and 50
    connections, by redis-benchmark (target <= 1 ms), with the server's
-   CPU per request; --base OLD_SERVER alternates an older build.
+   CPU per request; then bench/cache-drive over --queries distinct
+   rewordings of stored prompts (not just the one query whose embedding
+   and graph path stay cached): closed loop at 50 connections, and open
+   loop at each of --rates (latency from the scheduled send time);
+   --base OLD_SERVER alternates an older build.
 3. quality: ../shared/data/gptcache_mock_pairs.json through the real
    server: store every distinct `origin` with its own answer, ask every
    `similar`;
@@ -18,7 +22,8 @@
 
 Usage: bench/cache_bench.py [SERVER] [--parts exact,semantic,quality]
        [--entries N] [--requests N] [--rounds N] [--create "EF 32 QUANT int8"]
-       [--base OLD_SERVER --sem-rounds N]
+       [--base OLD_SERVER --sem-rounds N] [--queries N] [--rates R,R..]
+       [--open-secs S]
 Servers run on ephemeral loopback ports and are stopped by their PID.
 """
 import argparse
@@ -207,8 +212,10 @@ def semantic_once(server, args):
         t0 = time.monotonic()
         pipe = c.pipeline(transaction=False)
         target = None
+        stored = []
         for i in range(args.entries):
             p = synth_prompt(rnd, i)
+            stored.append(p)
             if i == args.entries // 2:
                 target = p
             pipe.execute_command("CACHE.PUT", NS, p, "answer %d" % i)
@@ -217,7 +224,7 @@ def semantic_once(server, args):
         pipe.execute()
         load_s = time.monotonic() - t0
         # a rewording: a word added, question mark, capitals
-        query = "Please, " + target.replace("how do I", "How do I") + "?"
+        query = reword(target)
         d = as_dict(c.execute_command("CACHE.GET", NS, query))
         info = as_dict(c.execute_command("CACHE.INFO", NS))
         print("semantic: CACHE.CREATE options [%s]" % args.create)
@@ -239,10 +246,48 @@ def semantic_once(server, args):
                                   v1["vset_jobs_completed"] - v0["vset_jobs_completed"],
                                   v1.get("vset_searches_idle_inline", 0) -
                                   v0.get("vset_searches_idle_inline", 0)), flush=True)
+        if args.queries > 0:
+            distinct(ours, port, stored, args)
         if args.llm_mix:
             llm_mix(port, args)
     finally:
         stop(ours)
+
+
+def reword(p):
+    """The rewording the one-query run asks: a word added, capitals, '?'."""
+    return "Please, " + p.replace("how do I", "How do I") + "?"
+
+
+def distinct(proc, port, stored, args):
+    """bench/cache-drive over --queries distinct rewordings of random stored
+    prompts, cycled: closed loop (-c 50, --requests) with the server's CPU
+    per request, then open loop at each of --rates for --open-secs. The
+    driver of this checkout's build drives every build (as the LLM mix)."""
+    drive = os.path.join(os.path.dirname(os.path.dirname(args.server_abs)), "bench",
+                         "cache-drive")
+    if not os.path.exists(drive):
+        print("semantic: no %s: distinct-query runs skipped" % drive)
+        return
+    rnd = random.Random(11)
+    d = tempfile.mkdtemp(prefix="cache-bench-q-")
+    path = os.path.join(d, "prompts.txt")
+    with open(path, "w") as f:
+        for _ in range(args.queries):
+            f.write(reword(stored[rnd.randrange(len(stored))]) + "\n")
+    base = [drive, "-p", str(port), "--ns", NS, "--prompts", path, "-c", "50"]
+    c0 = cpu_s(proc.pid)
+    out = subprocess.run(base + ["-n", str(args.requests)], capture_output=True, text=True,
+                         timeout=900, check=True).stdout.strip()
+    cpu = (cpu_s(proc.pid) - c0) / args.requests * 1e6
+    print("semantic: %d distinct queries, %s; server CPU %.1f us per request" %
+          (args.queries, out, cpu), flush=True)
+    for rate in (int(r) for r in args.rates.split(",") if r):
+        out = subprocess.run(base + ["--rate", str(rate), "--duration", str(args.open_secs)],
+                             capture_output=True, text=True, timeout=900, check=True).stdout
+        print("semantic: %d distinct queries, %s" % (args.queries, out.strip()), flush=True)
+    os.unlink(path)
+    os.rmdir(d)
 
 
 def part_quality(server, args):
@@ -300,6 +345,12 @@ def main():
                     help="semantic part: also run simcache-bench's LLM stream on the namespace")
     ap.add_argument("--llm-secs", type=int, default=8)
     ap.add_argument("--llm-rate", type=int, default=1000)
+    ap.add_argument("--queries", type=int, default=1000,
+                    help="semantic part: distinct reworded queries for bench/cache-drive "
+                         "(0: only the one-query redis-benchmark run)")
+    ap.add_argument("--rates", default="5000,10000,20000,30000",
+                    help="semantic part: open-loop rates (requests/s) over the distinct queries")
+    ap.add_argument("--open-secs", type=float, default=5)
     ap.add_argument("--sem-rounds", type=int, default=2,
                     help="semantic part with --base: runs of each build")
     args = ap.parse_args()
