@@ -275,8 +275,7 @@ int main(int argc, char **argv)
     if (vocab_add(&orig, &words) || vocab_add(&mean, &words))
         return 1;
     if (ndw)
-        printf("origins %zu, meancache %zu, queries %zu; cache namespace defaults (DIM 512, M 16, "
-               "EF 64, f32, THRESHOLD 0.45)%s\n",
+        printf("origins %zu, meancache %zu, queries %zu; cache namespace defaults%s\n",
                orig.n, mean.n, sim.n, mixed ? ", origins shuffled in" : "");
     else
         printf("origins %zu, meancache %zu, queries %zu, dim %u, M 16, efc 200, ef %u, f32%s%s\n",

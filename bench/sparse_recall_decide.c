@@ -8,7 +8,7 @@
  * results, or misses. So this mode drives the real lookup path
  * (cache_put / cache_lookup of server/cache.c, synchronous: no pool, the
  * same pick and the same widening rule as the server) on one namespace at
- * the defaults (DIM 512, M 16, EF 64, f32, THRESHOLD 0.45) holding the
+ * the defaults (printed: DIM 512, M 16, f32, THRESHOLD 0.45, EF 32) holding the
  * origins, the meancache questions and N generated prompts (sparse_recall.c
  * describes them), and asks two query sets:
  *   para   the 999 paraphrases (mostly hits);
@@ -136,6 +136,8 @@ int sparse_recall_decide(const strv *stored, const strv *para, const strv *other
     ns->cfg.widen = 0;
     run_set(ns, para, tp, NULL, &rp);
     run_set(ns, other, to, NULL, &ro);
+    printf("DIM %u, M %u, EF %u, %s, THRESHOLD %.2f\n", cfg.dim, cfg.M, cfg.ef,
+           cfg.quant_int8 ? "int8" : "f32", (double)cfg.threshold);
     printf("| %zu entries, exact (truth) | para: %u hits, %.0f us | other: %u hits, %.0f us |\n",
            cache_ns_count(ns), rp.hits, rp.us, ro.hits, ro.us);
     printf("| widen | band | para agree | para hits | para wid | para us | other agree | "

@@ -101,16 +101,17 @@
  *    query again (on the pool: the loop never runs the wider search unless
  *    the pool is idle or full, as for the first one). The stale pass reuses
  *    the widened ef. Measured (sparse-recall --decide, decisions equal to
- *    the exact scan's on 999 paraphrases; README "Known recall gap"):
- *    0.982 / 0.959 / 0.922 without widening at 21k / 51k / 101k entries,
- *    0.999 / 0.990 / 0.976 at WIDEN 4 (the default: the knee at 21k),
- *    0.999 / 0.995 / 0.986 at 8; a miss then costs ~3x a plain lookup
- *    (80 -> 259 us at 21k). Widening also hits within 0.1 of the threshold
- *    (widen_band) re-searched 10% more queries for <= +0.001, so the band
- *    is 0. Provider namespaces default to WIDEN 0: on dense vectors the
- *    graph already finds the exact first (sparse-recall --dense: r@1 1.000
- *    at 21,828 vectors, EF 64). Counted in ns->st.widened (CACHE.INFO
- *    widened, INFO cache_searches_widened). */
+ *    the exact scan's on 999 paraphrases, EF 32; README "Known recall
+ *    gap"): 0.967 / 0.924 / 0.852 without widening at 21k / 51k / 101k
+ *    entries, 0.998 / 0.990 / 0.978 at WIDEN 8 (the default: the knee at
+ *    21k; the beam EF x WIDEN = 256 is what counts, EF 64 x 4 gave the
+ *    same), 0.998 / 0.995 / 0.988 at 16; a miss then costs ~3.5x a plain
+ *    lookup (68 -> 241 us at 21k). Widening also hits within 0.1 of the
+ *    threshold (widen_band) re-searched 10% more queries for <= +0.001,
+ *    so the band is 0. Provider namespaces default to WIDEN 0: on dense
+ *    vectors the graph already finds the exact first (sparse-recall
+ *    --dense: r@1 1.000 at 21,828 vectors, EF 32). Counted in
+ *    ns->st.widened (CACHE.INFO widened, INFO cache_searches_widened). */
 #include "cache.h"
 
 #include <stdio.h>

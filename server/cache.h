@@ -38,7 +38,7 @@
 #define CACHE_LABEL_MAX 64          /* version labels, NUL included */
 #define CACHE_CANDIDATES 10         /* HNSW candidates re-scored per lookup */
 #define CACHE_WIDEN_MAX 64          /* largest WIDEN factor */
-#define CACHE_WIDEN_DEFAULT 4       /* measured: cache.c note 11 */
+#define CACHE_WIDEN_DEFAULT 8       /* measured: cache.c note 11 */
 #define CACHE_WIDEN_BAND 0.0f       /* measured: cache.c note 11 */
 
 #define CACHE_OK 0

@@ -7,7 +7,7 @@ The data is bench/hnsw_island_probe.c's (test_cache_exact_below.fill):
 with EXACT-BELOW 0 the graph answers at 2,000 entries and misses reworded
 FAQ prompts (which ones varies: pool inserts run concurrently, so the
 graph differs between fills; test_cache_widen.c is the deterministic
-version). WIDEN 64 makes the second beam (64 x 64 = 4,096 >= 2,000)
+version). WIDEN 64 makes the second beam (EF 32 x 64 = 2,048 >= 2,000)
 visit every reachable entry, so the test does not hang on the graph's
 exact shape; the default factor is measured in bench (sparse-recall
 --decide), not asserted here."""
@@ -26,10 +26,10 @@ def info_field(r, name):
 def test_info_reports_the_default_factor_and_an_explicit_one(r):
     a, b, c = ns_name(), ns_name(), ns_name()
     assert r.execute_command("CACHE.CREATE", a) == b"OK"
-    assert r.execute_command("CACHE.CREATE", b, "WIDEN", "8") == b"OK"
+    assert r.execute_command("CACHE.CREATE", b, "WIDEN", "16") == b"OK"
     assert r.execute_command("CACHE.CREATE", c, "WIDEN", "0") == b"OK"
-    assert as_dict(r.execute_command("CACHE.INFO", a))["widen"] == 4
-    assert as_dict(r.execute_command("CACHE.INFO", b))["widen"] == 8
+    assert as_dict(r.execute_command("CACHE.INFO", a))["widen"] == 8
+    assert as_dict(r.execute_command("CACHE.INFO", b))["widen"] == 16
     assert as_dict(r.execute_command("CACHE.INFO", c))["widen"] == 0
     assert as_dict(r.execute_command("CACHE.INFO", a))["widened"] == 0
 

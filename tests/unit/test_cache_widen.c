@@ -6,11 +6,11 @@
  * EXACT-BELOW 0, so the HNSW graph answers at this small size. The graph
  * alone misses FAQ prompts asked back (test_hnsw_plateau.c,
  * hnsw-island-probe: "missed FAQ: faq0 faq2"), so a reworded FAQ prompt
- * misses its entry without widening. The test widens by 64: ef 64 x 64 =
- * 4,096 >= the 2,000 entries, so the wider beam never fills and visits
+ * misses its entry without widening. The test widens by 64: EF 32 x 64 =
+ * 2,048 >= the 2,000 entries, so the wider beam never fills and visits
  * every node reachable from the entry point (hnsw_validate: all are); the
  * outcome then does not hang on the graph's exact shape. The default factor
- * (4) is measured in bench/sparse_recall_decide.c, not asserted here. */
+ * (8) is measured in bench/sparse_recall_decide.c, not asserted here. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,6 +64,7 @@ static cache_ns *island_ns(const char *name, int64_t exact_below, int32_t widen,
     cfg.exact_below = exact_below;
     cfg.widen = widen;
     cr_assert_eq(cache_ns_create(t, name, strlen(name), &cfg, &ns), CACHE_OK);
+    cr_assert_geq(cfg.ef * 64, N, "EF %u x 64 no longer covers the %d entries", cfg.ef, N);
     for (uint32_t i = 0; i < N; i++) {
         if (i < 200)
             snprintf(buf, sizeof(buf), "filler entry %u about kumquat%u and zeppelin%u", i, i, i);
