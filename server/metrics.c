@@ -498,6 +498,7 @@ static void ns_add(ns_row *r, const cache_ns *ns) {
     r->st.expired += ns->st.expired;
     r->st.evicted += ns->st.evicted;
     r->st.deleted += ns->st.deleted;
+    r->st.widened += ns->st.widened;
 }
 
 /* Rows for the first metrics-max-label-sets namespaces, plus one "_other"
@@ -576,6 +577,9 @@ static void render_cache_ns(sbuf *o) {
     ns_family(o, rows, n, "simcache_cache_deleted_total", "counter",
               "Entries deleted by CACHE.DEL or CACHE.FLUSH.",
               offsetof(ns_row, st) + offsetof(cache_ns_stats, deleted));
+    ns_family(o, rows, n, "simcache_cache_searches_widened_total", "counter",
+              "Lookups searched again at EF x WIDEN after a graph miss (CACHE.INFO widened).",
+              offsetof(ns_row, st) + offsetof(cache_ns_stats, widened));
     free(rows);
 }
 

@@ -417,3 +417,27 @@ def test_cache_series_by_tenant_and_namespace_are_capped_with_exact_totals(serve
         out = subprocess.run([PROMTOOL, "check", "metrics"], input=text.encode(),
                              capture_output=True, timeout=60)
         assert out.returncode == 0, out.stdout.decode() + out.stderr.decode()
+
+
+def test_widened_lookups_are_counted_per_namespace_as_in_cache_info(server_factory):
+    """A miss answered by the graph (EXACT-BELOW 0) is searched again at
+    EF x WIDEN; the namespace's counter in the exposition is CACHE.INFO's."""
+    port = free_port()
+    srv = server_factory("--metrics-port", port)
+    srv.metrics_port = port
+    r = srv.redis()
+    r.execute_command("CACHE.CREATE", "w", "EXACT-BELOW", "0", "WIDEN", "4")
+    r.execute_command("CACHE.CREATE", "plain", "EXACT-BELOW", "0", "WIDEN", "0")
+    for ns in ("w", "plain"):
+        for j in range(20):
+            r.execute_command("CACHE.PUT", ns, "how do I bake bread number %d" % j, "a%d" % j)
+        for _ in range(3):
+            r.execute_command("CACHE.GET", ns, "completely unrelated zebra migration facts")
+    info = r.execute_command("CACHE.INFO", "w")
+    info = dict(zip(info[::2], info[1::2]))
+    widened = int(info[b"widened"])
+    assert widened == 3, info
+    _, _, samples = parse(metrics_text(srv))
+    got = {l["namespace"]: v for n, l, v in samples
+           if n == "simcache_cache_searches_widened_total"}
+    assert got == {"w": 3, "plain": 0}, got
