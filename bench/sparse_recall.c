@@ -34,7 +34,10 @@
  *   plus 0.1 noise), to show what the paths cost and find on data the
  *   graph suits. --widen D adds a row: the graph searched again at 4 x ef
  *   when its first result is farther than D (a policy a caller could
- *   apply to weak results). Exit 2 when the data files are missing. */
+ *   apply to weak results). --decide W,W,... [--band B,B,...] measures the
+ *   cache's decision instead (sparse_recall_decide.c): per N, the lookup
+ *   path of server/cache.c at each WIDEN factor W and band B (default 0).
+ *   Exit 2 when the data files are missing. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdint.h>
@@ -47,11 +50,8 @@
 #include "kernels/batch.h"
 #include "server/embed_builtin.h"
 #include "bench/pairs.h"
+#include "bench/sparse_recall.h"
 
-typedef struct strv {
-    char **s;
-    size_t n, cap;
-} strv;
 
 static int strv_push(strv *v, const char *s)
 {
@@ -142,6 +142,22 @@ static int vocab_add(const strv *v, strv *words)
     return 0;
 }
 
+/* A generated prompt (malloc'd): a question opener and 5-12 words of
+ * `words`, drawn with *seed; NULL on ENOMEM. */
+static char *gen_prompt(uint64_t *seed, const strv *words)
+{
+    static const char *open_[] = {"how do I", "what is", "can you explain", "why does",
+                                  "how can I", "what are the", "is it possible to", "tell me about",
+                                  "how to", "what does"};
+    char buf[512];
+    size_t len = (size_t)snprintf(buf, sizeof(buf), "%s", open_[rng_next(seed) % 10]);
+    uint32_t nw = 5 + (uint32_t)(rng_next(seed) % 8);
+    for (uint32_t w = 0; w < nw && len < sizeof(buf) - 70; w++)
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len, " %s",
+                                words->s[rng_next(seed) % words->n]);
+    return strdup(buf);
+}
+
 /* A standard normal deviate (Box-Muller). */
 static float gauss(uint64_t *s)
 {
@@ -161,6 +177,15 @@ static void dense_vec(uint64_t i, uint32_t dim, float extra, float *out)
         out[j] += 0.5f * gauss(&ns) / sqrtf((float)dim);
     for (uint32_t j = 0; extra > 0 && j < dim; j++)
         out[j] += extra * gauss(&xs) / sqrtf((float)dim);
+}
+
+/* The comma-separated numbers of s into out[0..max); returns how many. */
+static uint32_t list_parse(char *s, float *out, uint32_t max)
+{
+    uint32_t n = 0;
+    for (char *t = strtok(s, ","); t && n < max; t = strtok(NULL, ","))
+        out[n++] = (float)atof(t);
+    return n;
 }
 
 static double now_us(void)
@@ -206,11 +231,9 @@ int main(int argc, char **argv)
 {
     const char *dir = "../shared/data";
     uint32_t dim = 512, ef = 100, ns[16], nn = 0, mixed = 0, dense = 0, dflt_below;
-    float widen = 0;
+    float widen = 0, band[8] = {0};
+    uint32_t dwiden[8], ndw = 0, nband = 1;
     strv orig = {0}, sim = {0}, mean = {0}, words = {0};
-    static const char *open_[] = {"how do I", "what is", "can you explain", "why does",
-                                  "how can I", "what are the", "is it possible to", "tell me about",
-                                  "how to", "what does"};
     batch_set_threads(1); /* as server/main.c */
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--data") && a + 1 < argc)
@@ -223,12 +246,19 @@ int main(int argc, char **argv)
             mixed = (uint32_t)atoi(argv[++a]);
         else if (!strcmp(argv[a], "--widen") && a + 1 < argc)
             widen = (float)atof(argv[++a]);
+        else if (!strcmp(argv[a], "--decide") && a + 1 < argc) {
+            float f[8];
+            ndw = list_parse(argv[++a], f, 8);
+            for (uint32_t i = 0; i < ndw; i++)
+                dwiden[i] = (uint32_t)f[i];
+        } else if (!strcmp(argv[a], "--band") && a + 1 < argc)
+            nband = list_parse(argv[++a], band, 8);
         else if (!strcmp(argv[a], "--dense") && a + 1 < argc)
             dense = (uint32_t)atoi(argv[++a]);
         else if (argv[a][0] != '-' && nn < 16)
             ns[nn++] = (uint32_t)atoi(argv[a]);
         else {
-            fprintf(stderr, "usage: sparse-recall [--data DIR] [--dim D] [--ef EF] [--mixed 1] "
+            fprintf(stderr, "usage: sparse-recall [--data DIR] [--dim D] [--ef EF] [--mixed 1] [--dense 1] [--widen D] [--decide W,..] [--band B,..] "
                             "N...\n");
             return 2;
         }
@@ -244,10 +274,15 @@ int main(int argc, char **argv)
     }
     if (vocab_add(&orig, &words) || vocab_add(&mean, &words))
         return 1;
-    printf("origins %zu, meancache %zu, queries %zu, dim %u, M 16, efc 200, ef %u, f32%s%s\n",
-           orig.n, mean.n, sim.n, dim, ef, mixed ? ", origins shuffled in" : "",
-           dense ? ", DENSE control (clustered Gaussian vectors, same counts)" : "");
-    printf("| N generated | stored | default path | graph r@1 | graph in10 | graph us | scan "
+    if (ndw)
+        printf("origins %zu, meancache %zu, queries %zu; cache namespace defaults%s\n",
+               orig.n, mean.n, sim.n, mixed ? ", origins shuffled in" : "");
+    else
+        printf("origins %zu, meancache %zu, queries %zu, dim %u, M 16, efc 200, ef %u, f32%s%s\n",
+               orig.n, mean.n, sim.n, dim, ef, mixed ? ", origins shuffled in" : "",
+               dense ? ", DENSE control (clustered Gaussian vectors, same counts)" : "");
+    if (!ndw)
+        printf("| N generated | stored | default path | graph r@1 | graph in10 | graph us | scan "
            "r@1 | scan in10 | scan us | default r@1 | default us | exact us |\n"
            "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     float *q = malloc(sim.n * dim * sizeof(float));
@@ -261,7 +296,7 @@ int main(int argc, char **argv)
     for (uint32_t t = 0; t < nn; t++) {
         size_t total = orig.n + mean.n + ns[t], placed = 0;
         uint64_t seed = 42;
-        char **order = malloc(total * sizeof(char *)), buf[512];
+        char **order = malloc(total * sizeof(char *));
         char **gen = malloc((ns[t] + 1) * sizeof(char *));
         float *v = malloc(dim * sizeof(float));
         hnsw_params p;
@@ -270,16 +305,9 @@ int main(int argc, char **argv)
         double te;
         if (!order || !gen || !v)
             return 1;
-        for (uint32_t i = 0; i < ns[t]; i++) {
-            size_t len = (size_t)snprintf(buf, sizeof(buf), "%s", open_[rng_next(&seed) % 10]);
-            uint32_t nw = 5 + (uint32_t)(rng_next(&seed) % 8);
-            for (uint32_t w = 0; w < nw && len < sizeof(buf) - 70; w++)
-                len += (size_t)snprintf(buf + len, sizeof(buf) - len, " %s",
-                                        words.s[rng_next(&seed) % words.n]);
-            gen[i] = strdup(buf);
-            if (!gen[i])
+        for (uint32_t i = 0; i < ns[t]; i++)
+            if (!(gen[i] = gen_prompt(&seed, &words)))
                 return 1;
-        }
         for (size_t i = 0; i < orig.n; i++)
             order[placed++] = orig.s[i];
         for (size_t i = 0; i < mean.n; i++)
@@ -293,6 +321,29 @@ int main(int argc, char **argv)
                 order[i] = order[j];
                 order[j] = x;
             }
+        if (ndw) { /* the cache's decision instead (sparse_recall_decide.c) */
+            strv st = {order, total, total}, other = {0};
+            uint64_t oseed = 4242; /* the same "other" set at every N */
+            for (size_t i = 0; i < sim.n; i++) {
+                char *gp = gen_prompt(&oseed, &words);
+                int bad = !gp || strv_push(&other, gp);
+                free(gp);
+                if (bad)
+                    return 1;
+            }
+            printf("\nN %u: %zu stored prompts\n", ns[t], total);
+            if (sparse_recall_decide(&st, &sim, &other, dwiden, ndw, band, nband))
+                return 1;
+            for (size_t i = 0; i < other.n; i++)
+                free(other.s[i]);
+            free(other.s);
+            for (uint32_t i = 0; i < ns[t]; i++)
+                free(gen[i]);
+            free(gen);
+            free(order);
+            free(v);
+            continue;
+        }
         hnsw_params_default(&p, dim);
         p.M = 16;
         p.ef_search = ef;

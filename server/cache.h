@@ -37,6 +37,9 @@
 #define CACHE_NS_NAME_MAX 128       /* bytes, NUL included */
 #define CACHE_LABEL_MAX 64          /* version labels, NUL included */
 #define CACHE_CANDIDATES 10         /* HNSW candidates re-scored per lookup */
+#define CACHE_WIDEN_MAX 64          /* largest WIDEN factor */
+#define CACHE_WIDEN_DEFAULT 8       /* measured: cache.c note 11 */
+#define CACHE_WIDEN_BAND 0.0f       /* measured: cache.c note 11 */
 
 #define CACHE_OK 0
 #define CACHE_EEMPTY (-1)   /* prompt normalises to nothing */
@@ -113,6 +116,14 @@ typedef struct cache_ns_config {
     int quant_int8;           /* 1: int8 storage */
     int64_t exact_below;      /* search by a scan while entries <= this;
                                * -1: the index's default (hnsw.c design 7, 10) */
+    int32_t widen;            /* cache.c note 11: an uncertain graph answer is
+                               * searched again at ef * widen; 0 or 1 = never;
+                               * -1 = the default (CACHE_WIDEN_DEFAULT for the
+                               * built-in embedder, 0 for providers), resolved
+                               * by cache_ns_create; 0..CACHE_WIDEN_MAX */
+    float widen_band;         /* a hit scoring below threshold + widen_band is
+                               * uncertain too (CACHE_WIDEN_BAND; not a
+                               * command option: benches tune it) */
     char prompt_version[CACHE_LABEL_MAX];
     char model_version[CACHE_LABEL_MAX];
     char tools_version[CACHE_LABEL_MAX];
@@ -129,6 +140,7 @@ typedef struct cache_ns_config {
 typedef struct cache_ns_stats {
     uint64_t hits_exact, hits_semantic, hits_stale, misses;
     uint64_t puts, expired, evicted, deleted;
+    uint64_t widened;         /* lookups searched again at ef * widen (note 11) */
 } cache_ns_stats;
 
 typedef struct cache_ns {
@@ -260,7 +272,11 @@ void cache_query_run(cache_query *q);
  * deleted (or replaced, or its slot reused) since the start is never
  * served; if the namespace was dropped the lookup is a miss (CACHE_OK,
  * tier MISS) and the search returns 0 results. Then the same pick, expiry
- * and statistics as cache_lookup / cache_search, with the start's now_ms. */
+ * and statistics as cache_lookup / cache_search, with the start's now_ms.
+ * cache_lookup_finish may instead return CACHE_PENDING (out zeroed,
+ * nothing counted but ns->st.widened), at most once per query: the graph's
+ * answer was uncertain and the namespace widens (cache.c note 11); run
+ * cache_query_run(q) again (pool or inline) and call this again. */
 int cache_lookup_finish(cache_query *q, cache_hit *out);
 int cache_search_finish(cache_query *q, cache_entry **out, float *score, float *cosine);
 /* The namespace of q, or NULL if it was dropped since the start; the exact

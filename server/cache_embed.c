@@ -263,8 +263,10 @@ static int get_with_vector(client *c, cache_ns *ns, tenant *t, uint64_t key, con
     int rc = cache_lookup_vec_start(ns, key, vec, thr, stale, now, &h, pool ? &q : NULL);
     if (rc == CACHE_PENDING) {
         if (cache_get_park(c, q, withmeta, wait_ms, now, pool, r, ob) == 0) return 1;
-        cache_get_run_inline(q);   /* idle pool or queue full: answer here */
-        rc = cache_lookup_finish(q, &h);
+        do {   /* idle pool or queue full: answer here; again on widening */
+            cache_get_run_inline(q);
+            rc = cache_lookup_finish(q, &h);
+        } while (rc == CACHE_PENDING);
         cache_query_free(q);
     }
     int parked = cache_get_answer(c, ns, t, rc, &h, key, withmeta, wait_ms, now, r, 0, ob);

@@ -164,6 +164,14 @@ static int parse_create_or_reply(client *c, cache_ns_config *cfg, const req_arg 
             }
             cfg->exact_below = v;
             j++;
+        } else if (cache_arg_is(a, "widen")) {
+            if (nonneg_or_reply(c, n, &v)) return -1;
+            if (v > CACHE_WIDEN_MAX) {
+                reply_error(c, "ERR WIDEN must be 0..64");
+                return -1;
+            }
+            cfg->widen = (int32_t)v;
+            j++;
         } else if (cache_arg_is(a, "quant")) {
             if (cache_arg_is(n, "f32")) cfg->quant_int8 = 0;
             else if (cache_arg_is(n, "int8")) cfg->quant_int8 = 1;
@@ -811,6 +819,16 @@ static void get_done(worker_job *wj) {
     if (client_is_open(c)) {
         cache_hit h;
         int rc = cache_lookup_finish(j->q, &h);
+        if (rc == CACHE_PENDING) {
+            /* an uncertain answer, searched again wider (cache.c note 11):
+             * back to the pool with c still blocked and referenced */
+            workers *pool = vset_pool();
+            if (pool && workers_submit(pool, wj) == 0) return;
+            while (rc == CACHE_PENDING) {
+                run_inline(j->q);
+                rc = cache_lookup_finish(j->q, &h);
+            }
+        }
         cache_ns *ns = cache_query_ns(j->q);
         parked = get_answer(c, ns, ns ? ns->owner : NULL, rc, &h, cache_query_key(j->q),
                             j->withmeta, j->wait_ms, j->now, &j->route, &j->ob);
@@ -897,8 +915,10 @@ void cmd_cache_get(client *c) {
     int rc = cache_lookup_start(ns, p->ptr, p->len, thr, stale, now, &h, pool ? &q : NULL);
     if (rc == CACHE_PENDING) {
         if (get_park(c, q, o.withmeta, o.wait_ms, now, pool, &route, &ob) == 0) return;
-        run_inline(q);        /* idle pool or queue full: answer here */
-        rc = cache_lookup_finish(q, &h);
+        do {                  /* idle pool or queue full: answer here; again */
+            run_inline(q);    /* when the answer widens (cache.c note 11) */
+            rc = cache_lookup_finish(q, &h);
+        } while (rc == CACHE_PENDING);
         cache_query_free(q);
     }
     uint64_t key = 0;
@@ -1064,7 +1084,7 @@ void cmd_cache_info(client *c) {
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns) return;
     const cache_ns_config *g = &ns->cfg;
-    reply_map(c, 29);
+    reply_map(c, 31);
     kv_str(c, "name", ns->name);
     kv_str(c, "tenant", t->name);
     kv_int(c, "entries", (long long)cache_ns_count(ns));
@@ -1090,6 +1110,8 @@ void cmd_cache_info(client *c) {
     kv_int(c, "ef", g->ef);
     kv_str(c, "quant", g->quant_int8 ? "int8" : "f32");
     kv_int(c, "exact_below", (long long)hnsw_get_exact_threshold(ns->idx));
+    kv_int(c, "widen", g->widen);
+    kv_int(c, "widened", (long long)ns->st.widened);
     kv_str(c, "prompt_version", g->prompt_version);
     kv_str(c, "model_version", g->model_version);
     kv_str(c, "tools_version", g->tools_version);
@@ -1128,6 +1150,7 @@ void cache_cron_tick(void) {
  * with info_register_section). */
 void cache_info(sbuf *o) {
     uint64_t ns_n = 0, entries = 0, mem = 0, he = 0, hs = 0, hst = 0, miss = 0, exp = 0, ev = 0;
+    uint64_t widened = 0;
     for (cache_ns *ns = cache_ns_first(); ns; ns = ns->next) {
         ns_n++;
         entries += cache_ns_count(ns);
@@ -1138,6 +1161,7 @@ void cache_info(sbuf *o) {
         miss += ns->st.misses;
         exp += ns->st.expired;
         ev += ns->st.evicted;
+        widened += ns->st.widened;
     }
     uint64_t tenants = 0, exhausted = 0;
     int64_t now = now_ms();
@@ -1150,13 +1174,15 @@ void cache_info(sbuf *o) {
                 "cache_hits_semantic:%llu\r\ncache_hits_stale:%llu\r\ncache_misses:%llu\r\n"
                 "cache_expired:%llu\r\ncache_evicted:%llu\r\ncache_pending_fills:%llu\r\n"
                 "cache_tenants:%llu\r\ncache_tenants_budget_exhausted:%llu\r\n"
-                "cache_searches_threaded:%llu\r\ncache_searches_inline:%llu\r\n",
+                "cache_searches_threaded:%llu\r\ncache_searches_inline:%llu\r\n"
+                "cache_searches_widened:%llu\r\n",
                 (unsigned long long)ns_n, (unsigned long long)entries,
                 (unsigned long long)mem, (unsigned long long)he, (unsigned long long)hs,
                 (unsigned long long)hst, (unsigned long long)miss, (unsigned long long)exp,
                 (unsigned long long)ev, (unsigned long long)pending_count(),
                 (unsigned long long)tenants, (unsigned long long)exhausted,
-                (unsigned long long)g_searches_threaded, (unsigned long long)g_searches_inline);
+                (unsigned long long)g_searches_threaded, (unsigned long long)g_searches_inline,
+                (unsigned long long)widened);
     cache_insert_stats is;
     cache_insert_stats_get(&is);
     sbuf_printf(o, "cache_inserts_inflight:%llu\r\ncache_inserts_threaded:%llu\r\n"

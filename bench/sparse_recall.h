@@ -1,0 +1,21 @@
+/* sparse_recall.h -- what sparse_recall.c shares with its --decide mode
+ * (sparse_recall_decide.c). */
+#ifndef SIMCACHE_BENCH_SPARSE_RECALL_H
+#define SIMCACHE_BENCH_SPARSE_RECALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct strv {
+    char **s;
+    size_t n, cap;
+} strv;
+
+/* Stores `stored` in a fresh cache namespace at the defaults, looks every
+ * prompt of `para` and `other` up with the exact scan (the truth), then
+ * with the graph at each widen[0..nw) factor and band[0..nb) (factors
+ * 0 and 1 once), and prints one markdown row each. 0, or 1 on ENOMEM. */
+int sparse_recall_decide(const strv *stored, const strv *para, const strv *other,
+                         const uint32_t *widen, uint32_t nw, const float *band, uint32_t nb);
+
+#endif
