@@ -94,6 +94,16 @@ static void stop_all(void) {
         if (g.conns[i].ac) redisAsyncDisconnect(g.conns[i].ac);
 }
 
+/* hiredis frees the context after this: stop_all must not touch it. */
+static void disconnect_cb(const redisAsyncContext *ac, int status) {
+    conn *c = ac->data;
+    c->ac = NULL;
+    if (status != REDIS_OK && !g.stopping) {
+        fprintf(stderr, "cache-drive: connection %d lost: %s\n", c->idx, ac->errstr);
+        stop_all();
+    }
+}
+
 static void reply_cb(redisAsyncContext *ac, void *r, void *priv) {
     redisReply *rep = r;
     conn *c = ac->data;
@@ -234,6 +244,7 @@ int main(int argc, char **argv) {
         }
         ac->data = &g.conns[i];
         g.conns[i].ac = ac;
+        redisAsyncSetDisconnectCallback(ac, disconnect_cb);
         g.conns[i].idx = i;
     }
     uv_timer_init(g.loop, &g.tick);
