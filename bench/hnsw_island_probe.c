@@ -23,13 +23,8 @@
 #include "index/hnsw.h"
 #include "kernels/batch.h"
 #include "server/embed_builtin.h"
+#include "bench/island_prompts.h"
 
-static const char *faq[] = {"How do I reset my password?",
-                            "What is the refund policy for annual plans?",
-                            "How can I export my data to CSV?"};
-static const char *reworded[] = {"how do I reset my password please",
-                                 "what is the refund policy for annual plan",
-                                 "How can I export all my data to CSV"};
 
 static int embed(const char *s, uint32_t dim, float *out)
 {
@@ -57,18 +52,12 @@ int main(int argc, char **argv)
     if (!x || !ids)
         return 1;
     for (uint32_t i = 0; i < n; i++) {
-        if (i < 200)
-            snprintf(buf, sizeof(buf), "filler entry %u about kumquat%u and zeppelin%u", i, i, i);
-        else if (i < 203)
-            snprintf(buf, sizeof(buf), "%s", faq[i - 200]);
-        else
-            snprintf(buf, sizeof(buf), "writer %u prompt about gadget%u and widget%u", i - 203,
-                     i - 203, (i - 203) % 97);
+        island_prompt(i, buf, sizeof(buf));
         if (embed(buf, dim, x + (size_t)i * dim))
             return 1;
     }
     for (int i = 0; i < 3; i++)
-        if (embed(reworded[i], dim, q[i]))
+        if (embed(island_reworded[i], dim, q[i]))
             return 1;
     hnsw_params_default(&p, dim);
     p.M = 16;

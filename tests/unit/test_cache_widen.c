@@ -17,16 +17,11 @@
 
 #include "server/cache.h"
 #include "server/tenant.h"
+#include "bench/island_prompts.h"
 
 #define NOW 1700000000000LL
 #define N 2000
 
-static const char *faq[] = {"How do I reset my password?",
-                            "What is the refund policy for annual plans?",
-                            "How can I export my data to CSV?"};
-static const char *reworded[] = {"how do I reset my password please",
-                                 "what is the refund policy for annual plan",
-                                 "How can I export all my data to CSV"};
 
 static void teardown(void)
 {
@@ -66,13 +61,7 @@ static cache_ns *island_ns(const char *name, int64_t exact_below, int32_t widen,
     cr_assert_eq(cache_ns_create(t, name, strlen(name), &cfg, &ns), CACHE_OK);
     cr_assert_geq(cfg.ef * 64, N, "EF %u x 64 no longer covers the %d entries", cfg.ef, N);
     for (uint32_t i = 0; i < N; i++) {
-        if (i < 200)
-            snprintf(buf, sizeof(buf), "filler entry %u about kumquat%u and zeppelin%u", i, i, i);
-        else if (i < 203)
-            snprintf(buf, sizeof(buf), "%s", faq[i - 200]);
-        else
-            snprintf(buf, sizeof(buf), "writer %u prompt about gadget%u and widget%u", i - 203,
-                     i - 203, (i - 203) % 97);
+        island_prompt(i, buf, sizeof(buf));
         cache_entry *e = put(ns, buf);
         if (i >= 200 && i < 203)
             faq_id[i - 200] = e->id;
@@ -80,11 +69,11 @@ static cache_ns *island_ns(const char *name, int64_t exact_below, int32_t widen,
     return ns;
 }
 
-/* Looks reworded[i] up synchronously: the public id of the hit, or 0. */
+/* Looks island_reworded[i] up synchronously: the public id of the hit, or 0. */
 static uint64_t ask(cache_ns *ns, int i)
 {
     cache_hit h;
-    cr_assert_eq(cache_lookup(ns, reworded[i], strlen(reworded[i]), ns->cfg.threshold, 0, NOW, &h),
+    cr_assert_eq(cache_lookup(ns, island_reworded[i], strlen(island_reworded[i]), ns->cfg.threshold, 0, NOW, &h),
                  CACHE_OK);
     return h.tier == CACHE_MISS ? 0 : h.e->id;
 }
@@ -118,7 +107,7 @@ Test(cache_widen, pool_path_finish_asks_for_one_wider_run_then_hits, .timeout = 
     for (int i = 0; i < 3; i++) {
         cache_hit h;
         cache_query *q = NULL;
-        cr_assert_eq(cache_lookup_start(ns, reworded[i], strlen(reworded[i]), ns->cfg.threshold, 0,
+        cr_assert_eq(cache_lookup_start(ns, island_reworded[i], strlen(island_reworded[i]), ns->cfg.threshold, 0,
                                         NOW, &h, &q),
                      CACHE_PENDING);
         cache_query_run(q);

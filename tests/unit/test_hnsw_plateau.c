@@ -14,16 +14,11 @@
 
 #include "server/embed_builtin.h"
 #include "tests/unit/hnsw_testutil.h"
+#include "bench/island_prompts.h"
 
 #define DIM 512
 #define N 2000
 
-static const char *faq[] = {"How do I reset my password?",
-                            "What is the refund policy for annual plans?",
-                            "How can I export my data to CSV?"};
-static const char *reworded[] = {"how do I reset my password please",
-                                 "what is the refund policy for annual plan",
-                                 "How can I export all my data to CSV"};
 
 static float *probe_vectors(void)
 {
@@ -31,13 +26,7 @@ static float *probe_vectors(void)
     char buf[256];
     cr_assert_not_null(x);
     for (uint32_t i = 0; i < N; i++) {
-        if (i < 200)
-            snprintf(buf, sizeof(buf), "filler entry %u about kumquat%u and zeppelin%u", i, i, i);
-        else if (i < 203)
-            snprintf(buf, sizeof(buf), "%s", faq[i - 200]);
-        else
-            snprintf(buf, sizeof(buf), "writer %u prompt about gadget%u and widget%u", i - 203,
-                     i - 203, (i - 203) % 97);
+        island_prompt(i, buf, sizeof(buf));
         cr_assert_eq(embed_builtin(buf, strlen(buf), DIM, x + (size_t)i * DIM, NULL), EMBED_OK);
     }
     return x;
@@ -90,7 +79,7 @@ Test(hnsw_plateau, small_namespace_search_equals_the_exact_top_10)
     for (uint32_t t = 0; t < 3 + N / 10; t++) {
         const float *v = q;
         if (t < 3)
-            cr_assert_eq(embed_builtin(reworded[t], strlen(reworded[t]), DIM, q, NULL), EMBED_OK);
+            cr_assert_eq(embed_builtin(island_reworded[t], strlen(island_reworded[t]), DIM, q, NULL), EMBED_OK);
         else
             v = x + (size_t)(t - 3) * 10 * DIM;
         int k = hnsw_search(h, v, DIM, 10, 0, r), ke = hnsw_search_exact(h, v, DIM, 10, e);
