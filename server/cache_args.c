@@ -32,8 +32,8 @@ int cache_arg_is(const req_arg *a, const char *s) {
 }
 
 tenant *cache_tenant_or_reply(client *c, const req_arg *targ) {
-    char own[TENANT_NAME_MAX];
-    tenant_role role = tenant_role_of(c, own);
+    tenant_role role;
+    tenant *t = tenant_of_client(c, &role, targ == NULL);   /* cached per connection */
     if (targ) {
         if (role == ROLE_TENANT) {
             reply_error(c, "NOPERM the TENANT argument needs the gateway or admin role");
@@ -44,7 +44,7 @@ tenant *cache_tenant_or_reply(client *c, const req_arg *targ) {
             return NULL;
         }
     }
-    tenant *t = tenant_get_or_create(targ ? targ->ptr : own, targ ? targ->len : strlen(own));
+    if (targ) t = tenant_get_or_create(targ->ptr, targ->len);
     if (!t) reply_error(c, "OOM out of memory creating the tenant");
     return t;
 }

@@ -27,6 +27,13 @@ struct client {
     const struct command *cmd;/* the command being executed */
     int authenticated;        /* 1 once AUTH/HELLO AUTH succeeded, or no auth needed */
     char user[64];            /* authenticated user name ("default" if none) */
+    /* The connection's own tenant and role as tenant_of_client (tenant.c)
+     * resolved them, valid while tenant_gen equals the registry's
+     * generation (never 0, so a zeroed client has no cache). Whoever
+     * changes `user` calls tenant_client_forget(c). */
+    uint64_t tenant_gen;
+    struct tenant *tenant_own;
+    int tenant_role;          /* tenant_role (tenant.h) */
     /* ---- private to net.c / commands.c below ---- */
     struct client_private *priv;
 };

@@ -19,6 +19,7 @@
 #include "reply.h"
 #include "sbuf.h"
 #include "strconv.h"
+#include "tenant.h"
 
 void cmd_ping(client *c) {
     if (c->argc > 2) {
@@ -37,6 +38,7 @@ static int auth_or_reply(client *c, const char *user, const req_arg *pass) {
     if (!config_auth_required() && strcmp(user, "default") == 0) {
         c->authenticated = 1;
         snprintf(c->user, sizeof c->user, "default");
+        tenant_client_forget(c);
         return 0;
     }
     if (!config_check_user(user, pass->ptr, pass->len)) {
@@ -45,6 +47,7 @@ static int auth_or_reply(client *c, const char *user, const req_arg *pass) {
     }
     c->authenticated = 1;
     snprintf(c->user, sizeof c->user, "%s", user);
+    tenant_client_forget(c);
     return 0;
 }
 
@@ -153,6 +156,7 @@ void cmd_reset(client *c) {
     c->priv->name[0] = '\0';
     c->authenticated = !config_auth_required();
     snprintf(c->user, sizeof c->user, "default");
+    tenant_client_forget(c);
     reply_simple(c, "RESET");
 }
 

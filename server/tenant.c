@@ -15,7 +15,14 @@
  *    freed before shutdown, so a namespace's tenant pointer stays valid.
  * 4. Roles come from config.c. The default user (no `user` line) is admin
  *    of tenant "default": with no users configured the server behaves as a
- *    plain Redis where the one user may do everything. */
+ *    plain Redis where the one user may do everything.
+ * 5. A connection's own tenant and role are cached in the client
+ *    (tenant_of_client) under a generation: the resolution depends only on
+ *    c->user (AUTH, HELLO AUTH and RESET forget the cache when they change
+ *    it) and on the user lines, which cannot change after start-up
+ *    (`user` is immutable in CONFIG SET); tenant_shutdown, which frees the
+ *    tenants, moves the generation. Budgets and ledgers are read from the
+ *    tenant itself on every request, so they need no invalidation. */
 #include "tenant.h"
 
 #include <stdio.h>
@@ -28,6 +35,7 @@
 #include "config.h"
 
 static tenant *tenants;
+static uint64_t tenant_gen = 1;   /* never 0: 0 marks an empty client cache */
 
 int tenant_parse_usd(const char *s, size_t len, int64_t *nusd) {
     size_t i = 0;
@@ -96,7 +104,10 @@ tenant *tenant_get_or_create(const char *name, size_t len) {
 
 tenant *tenant_first(void) { return tenants; }
 
+void tenant_invalidate_all(void) { tenant_gen++; }
+
 void tenant_shutdown(void) {
+    tenant_invalidate_all();
     while (tenants) {
         tenant *n = tenants->next;
         free(tenants);
@@ -154,9 +165,29 @@ tenant_role tenant_role_of(const client *c, char *tenant_name) {
     return ROLE_ADMIN;
 }
 
+tenant *tenant_of_client(client *c, tenant_role *role, int create) {
+    if (c->tenant_gen == tenant_gen) {
+        *role = (tenant_role)c->tenant_role;
+        return c->tenant_own;
+    }
+    char name[TENANT_NAME_MAX];
+    *role = tenant_role_of(c, name);
+    size_t n = strlen(name);
+    tenant *t = create ? tenant_get_or_create(name, n) : tenant_find(name, n);
+    if (t) {   /* only a tenant that exists is cached: a later create finds it */
+        c->tenant_gen = tenant_gen;
+        c->tenant_own = t;
+        c->tenant_role = (int)*role;
+    }
+    return t;
+}
+
 int tenant_may_run(const client *c, uint32_t cmd_flags, const char *cmd_name) {
-    int admin_only = (cmd_flags & CMD_ADMIN) || !strcasecmp(cmd_name, "flushall") ||
-                     !strcasecmp(cmd_name, "flushdb");
+    /* the first-letter test spares every other command two strcasecmp
+     * calls (~0.6% of an exact-hit CACHE.GET) */
+    int admin_only = (cmd_flags & CMD_ADMIN) ||
+                     ((cmd_name[0] | 0x20) == 'f' && (!strcasecmp(cmd_name, "flushall") ||
+                                                     !strcasecmp(cmd_name, "flushdb")));
     if (!admin_only) return 1;
     char tn[TENANT_NAME_MAX];
     return tenant_role_of(c, tn) == ROLE_ADMIN;

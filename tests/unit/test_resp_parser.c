@@ -195,6 +195,21 @@ static const struct corpus_entry corpus[] = {
     C("*1\r\n$\r\n", "E:ERR Protocol error: invalid bulk length"),
     C("*1\r\n$ 1\r\n", "E:ERR Protocol error: invalid bulk length"),
     C("*1\r\n$536870913\r\n", "E:ERR Protocol error: invalid bulk length"),
+    /* the edges of the parser's fast path (resp_parser.c note 7): each must
+     * come out as the general parser has it, which the byte-by-byte run of
+     * corpus_gives_the_same_argv_whole_byte_by_byte_and_split compares */
+    C("*1\r\n$03\r\nabc\r\n", "E:ERR Protocol error: invalid bulk length"),
+    C("*1\r\n$+3\r\nabc\r\n", "E:ERR Protocol error: invalid bulk length"),
+    C("*1\r\n$999999999\r\n", "E:ERR Protocol error: invalid bulk length"),
+    C("*1000000000\r\n", "P:13"),
+    C("*999999999\r\n$1\r\na\r\n", "P:19"),
+    C("*1\r\n$536870912\r\nab", "P:18"),
+    C("*1\r\n$3\rXabcxy", "1[3:abc];P:0"),
+    C("*1\r\n$3\r", "P:7"),
+    C("*1\r", "P:3"),
+    C("*2\r\n$1\r\na\r\n$1\r\n", "P:15"),
+    C("*1\r\n$0\r\n\r\n", "1[0:];P:0"),
+    C("*2\r\n$1\r\na\r\n$1x\r\nb\r\n", "E:ERR Protocol error: invalid bulk length"),
 };
 
 Test(resp_parser, corpus_parses_to_redis_argv) {
