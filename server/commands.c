@@ -16,7 +16,7 @@
  *    errors as the client sent them).
  * 3. Dispatch order: unknown command, arity, authentication, unknown
  *    subcommand and its arity, memory (DENYOOM under maxmemory), then the
- *    handler. Permission: ADMIN commands, FLUSHALL and FLUSHDB need the
+ *    handler. Permission: CMD_ADMIN and CMD_ROLE_ADMIN (FLUSHALL, FLUSHDB) need the
  *    admin role (tenant_may_run in tenant.c; the default user is admin).
  * 4. Timing uses CLOCK_MONOTONIC around each handler, read through the TSC
  *    where the kernel's clocksource is the TSC (see tsc_anchor: 9 ns
@@ -356,10 +356,10 @@ static const command command_table[] = {
      "Returns information and statistics about the server.", "O(1)", args_section, NULL},
     {"dbsize", cmd_dbsize, 1, CMD_READONLY | FAST, 0, 0, 0, "server", "0.1.0",
      "Returns the number of keys in the database.", "O(1)", NULL, NULL},
-    {"flushall", cmd_flushall, -1, CMD_WRITE, 0, 0, 0, "server", "0.1.0",
+    {"flushall", cmd_flushall, -1, CMD_WRITE | CMD_ROLE_ADMIN, 0, 0, 0, "server", "0.1.0",
      "Removes all keys (ASYNC frees them in the background).",
      "O(N) where N is the total number of keys", args_flush, NULL},
-    {"flushdb", cmd_flushall, -1, CMD_WRITE, 0, 0, 0, "server", "0.1.0",
+    {"flushdb", cmd_flushall, -1, CMD_WRITE | CMD_ROLE_ADMIN, 0, 0, 0, "server", "0.1.0",
      "Removes all keys of the current database (the only one).",
      "O(N) where N is the number of keys in the selected database", args_flush, NULL},
     {"time", cmd_time, 1, FAST | LOADING | STALE, 0, 0, 0, "server", "0.1.0",
@@ -951,7 +951,7 @@ void commands_execute(client *c) {
             return;
         }
     }
-    if (!tenant_may_run(c, cmd->flags, cmd->name)) {   /* roles: tenant.c (sc/cache) */
+    if (!tenant_may_run(c, cmd->flags)) {   /* roles: tenant.c (sc/cache) */
         st->rejected++;
         reply_errorf(c, "NOPERM this user has no permissions to run the '%s' command",
                      st->fullname);

@@ -29,6 +29,8 @@ enum {
     CMD_STALE    = 1u << 7,
     CMD_NOSCRIPT = 1u << 8,
     CMD_BLOCKING = 1u << 9,  /* may park the client */
+    CMD_ROLE_ADMIN = 1u << 10, /* admin role only, yet outside Redis's @admin
+                                * category (FLUSHALL, FLUSHDB) */
 };
 
 typedef struct command_arg_doc {

@@ -130,8 +130,8 @@ static inline void tenant_client_forget(client *c) { c->tenant_gen = 0; }
 void tenant_invalidate_all(void);
 
 /* Dispatch hook (commands.c): 1 if the connection's role may run a command
- * with these flags and name (CMD_ADMIN commands, FLUSHALL and FLUSHDB need
- * ROLE_ADMIN); 0 means reply NOPERM. */
-int tenant_may_run(const client *c, uint32_t cmd_flags, const char *cmd_name);
+ * with these flags (CMD_ADMIN and CMD_ROLE_ADMIN commands, e.g. FLUSHALL
+ * and FLUSHDB, need ROLE_ADMIN); 0 means reply NOPERM. */
+int tenant_may_run(const client *c, uint32_t cmd_flags);
 
 #endif

@@ -63,7 +63,7 @@ def test_roles(users_server):
     with pytest.raises(redis.ResponseError, match="^the TENANT argument needs"):
         a.execute_command("CACHE.LIST", "TENANT", "acme")
     for cmd in (("TENANT.BUDGET", "acme", "10"), ("CONFIG", "GET", "maxmemory"),
-                ("FLUSHALL",), ("TENANT.USAGE", "globex")):
+                ("FLUSHALL",), ("FLUSHDB",), ("TENANT.USAGE", "globex")):
         with pytest.raises(redis.exceptions.NoPermissionError):
             a.execute_command(*cmd)
     assert as_dict(a.execute_command("TENANT.USAGE", "acme"))["tenant"] == b"acme"
