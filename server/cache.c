@@ -111,7 +111,29 @@
  *    so the band is 0. Provider namespaces default to WIDEN 0: on dense
  *    vectors the graph already finds the exact first (sparse-recall
  *    --dense: r@1 1.000 at 21,828 vectors, EF 32). Counted in
- *    ns->st.widened (CACHE.INFO widened, INFO cache_searches_widened). */
+ *    ns->st.widened (CACHE.INFO widened, INFO cache_searches_widened).
+ * 12. Built-in embedding cache (issue 5). A built-in lookup needs the
+ *    prompt's vector (HNSW) and its sorted features (lexscore). Both are a
+ *    function of the normalised prompt, whose XXH3 is the exact key the
+ *    lookup computes anyway, so embed_prompt first asks the owner tenant's
+ *    embedding cache (cache_embed_tenant_cache: the same per-tenant LRU
+ *    and `embed-cache-bytes` bound as provider vectors; tenants never
+ *    share) under (exact key, hash of the namespace fingerprint, which
+ *    names the embedder version and DIM). A hit hands out pointers into
+ *    the entry (`cur`): no embedder, no allocation, no copy before
+ *    query_new's (which it already made). A miss embeds into the static
+ *    scratch as before and stores a copy. One budget rather than a sibling
+ *    option: a tenant's embeddings are one kind of memory whichever
+ *    embedder made them, and one knob bounds them. Lookups and
+ *    CACHE.SEARCH fill the cache; a PUT reads it (the miss -> model -> PUT
+ *    sequence embeds once) but does not fill it (CACHE_PUT_FILLS_EMBED_CACHE):
+ *    a later GET of the same prompt hits the exact tier and never needs
+ *    the vector, and a bulk load would otherwise flush the GETs' working
+ *    set. Concurrent identical embeddings need no coalescing here: the
+ *    built-in embedder runs on the loop thread, so the second of two
+ *    identical requests finds the first's entry. Counted in INFO
+ *    cache_embed_builtin_computed / _cached and the cache_embed_cache_*
+ *    lines. */
 #include "cache.h"
 
 #include <stdio.h>
@@ -119,12 +141,19 @@
 #include <string.h>
 
 #include <math.h>
+#include <xxhash.h>
 
+#include "cache_embed.h"
+#include "embed_cache.h"
 #include "mem.h"
 #include "obs.h"
 #include "prompt_norm.h"
 #include "vset.h"
 #include "workers.h"
+
+/* Whether a PUT that embedded its prompt stores the embedding in the
+ * tenant's embedding cache (note 12). A PUT always reads it. */
+#define CACHE_PUT_FILLS_EMBED_CACHE 0
 
 /* In-flight pool inserts allowed per pool thread before PUTs insert
  * inline (note 9); the pool queue holds 64 jobs per thread (main.c). */
@@ -150,6 +179,20 @@ static uint64_t next_generation = 1;
 static embed_feats scratch;          /* loop thread only */
 static float *qvec;
 static uint32_t qvec_dim;
+
+/* The current request's embedding (note 12), loop thread only: points
+ * into scratch/qvec after the built-in embedder ran, or into the tenant's
+ * embedding cache entry on a hit. Valid until the next embedding; nothing
+ * between an embed_prompt and the use of `cur` touches the embedding
+ * cache. vec is NULL for features-only (provider) requests; nf is 0 for
+ * vector-only ones (the pick is then the cosine). */
+static struct {
+    const float *vec;
+    const uint32_t *ids;
+    const uint8_t *tfs;
+    uint32_t nf;
+} cur;
+static cache_builtin_embed_stats emb_st;
 
 /* ---- u64 map ---- */
 
@@ -471,7 +514,9 @@ int cache_key(const char *prompt, size_t len, uint64_t *key) {
     return rc == 0 ? CACHE_OK : rc == -1 ? CACHE_EEMPTY : CACHE_ENOMEM;
 }
 
-/* Features into `scratch`, vector into qvec[dim]. */
+void cache_builtin_embed_stats_get(cache_builtin_embed_stats *out) { *out = emb_st; }
+
+/* Features into `scratch`, vector into qvec[dim]; `cur` points at them. */
 static int embed_prompt_untimed(const char *prompt, size_t len, uint32_t dim) {
     if (qvec_dim < dim) {
         float *v = realloc(qvec, dim * sizeof *v);
@@ -479,16 +524,46 @@ static int embed_prompt_untimed(const char *prompt, size_t len, uint32_t dim) {
         qvec = v;
         qvec_dim = dim;
     }
+    emb_st.computed++;
     int rc = embed_builtin_features(prompt, len, &scratch);
     if (rc == EMBED_OK) rc = embed_builtin_vector(&scratch, dim, qvec);
+    cur.vec = qvec;
+    cur.ids = scratch.ids;
+    cur.tfs = scratch.tfs;
+    cur.nf = rc == EMBED_OK ? scratch.n : 0;
     if (rc == EMBED_OK) return CACHE_OK;
     return rc == EMBED_ENOMEM ? CACHE_ENOMEM : CACHE_EEMPTY;
 }
 
-/* embed_prompt, reported to the request's trace (obs.h). */
-static int embed_prompt(const char *prompt, size_t len, uint32_t dim) {
+/* The embedding cache's fingerprint key of ns (cache_embed.c hashes the
+ * same way): XXH3 of "builtin:v1:d=<dim>:<hex>", ~10 ns. */
+static uint64_t fp_hash(const cache_ns *ns) {
+    return XXH3_64bits(ns->fingerprint, strlen(ns->fingerprint));
+}
+
+/* The built-in embedding of a prompt whose exact key is `key` into `cur`
+ * (note 12): from the owner tenant's embedding cache, else embedded and,
+ * if `fill`, stored there. Reported to the request's trace (obs.h) as the
+ * embed span either way. CACHE_OK, CACHE_EEMPTY, CACHE_ENOMEM. */
+static int embed_prompt(cache_ns *ns, const char *prompt, size_t len, uint64_t key, int fill) {
     uint64_t t0 = obs_clock();
-    int rc = embed_prompt_untimed(prompt, len, dim);
+    ecache *ec = cache_embed_tenant_cache(ns->owner);
+    ecache_val v;
+    if (ec && ecache_get_val(ec, key, fp_hash(ns), ns->cfg.dim, &v) && v.nf > 0) {
+        cur.vec = v.v;
+        cur.ids = v.ids;
+        cur.tfs = v.tfs;
+        cur.nf = v.nf;
+        emb_st.cached++;
+        obs_mark_embed(t0);
+        return CACHE_OK;
+    }
+    int rc = embed_prompt_untimed(prompt, len, ns->cfg.dim);
+    /* a failed store (ENOMEM, or a bound smaller than one entry) only
+     * means the next request embeds again */
+    if (rc == CACHE_OK && ec && fill)
+        ecache_put_feats(ec, key, fp_hash(ns), qvec, ns->cfg.dim, scratch.ids, scratch.tfs,
+                         scratch.n);
     obs_mark_embed(t0);
     return rc;
 }
@@ -517,9 +592,14 @@ static int slots_reserve(cache_ns *ns, uint32_t slot) {
     return 0;
 }
 
-/* The features of the prompt into `scratch` (lexscore document). */
+/* The features of the prompt into `scratch` (lexscore document of a
+ * provider-embedded entry); `cur` points at them, with no vector. */
 static int features_prompt(const char *prompt, size_t len) {
     int rc = embed_builtin_features(prompt, len, &scratch);
+    cur.vec = NULL;
+    cur.ids = scratch.ids;
+    cur.tfs = scratch.tfs;
+    cur.nf = rc == EMBED_OK ? scratch.n : 0;
     if (rc == EMBED_OK) return CACHE_OK;
     return rc == EMBED_ENOMEM ? CACHE_ENOMEM : CACHE_EEMPTY;
 }
@@ -613,9 +693,9 @@ int cache_put(cache_ns *ns, const cache_put_args *a, int64_t now_ms, cache_entry
     uint64_t key;
     int rc = cache_key(a->prompt, a->prompt_len, &key);
     if (rc != CACHE_OK) return rc;
-    rc = embed_prompt(a->prompt, a->prompt_len, ns->cfg.dim);
+    rc = embed_prompt(ns, a->prompt, a->prompt_len, key, CACHE_PUT_FILLS_EMBED_CACHE);
     if (rc != CACHE_OK) return rc;
-    return put_entry(ns, a, key, qvec, now_ms, out);
+    return put_entry(ns, a, key, cur.vec, now_ms, out);
 }
 
 int cache_put_vec(cache_ns *ns, const cache_put_args *a, const float *vec, int64_t now_ms,
@@ -651,13 +731,13 @@ int cache_entry_index(cache_ns *ns, cache_entry *e, const float *vec) {
     return CACHE_OK;
 }
 
-/* Stores the entry of `scratch`'s features with vector vec (NULL: no
+/* Stores the entry of `cur`'s features with vector vec (NULL: no
  * vector, the unindexed list). */
 static int put_entry(cache_ns *ns, const cache_put_args *a, uint64_t key, const float *vec,
                      int64_t now_ms, cache_entry **out) {
     cache_entry *e = calloc(1, sizeof *e);
     if (!e) return CACHE_ENOMEM;
-    e->doc = lex_doc_create(scratch.ids, scratch.tfs, scratch.n);
+    e->doc = lex_doc_create(cur.ids, cur.tfs, cur.nf);
     if (!e->doc || str_dup(&e->prompt, a->prompt, a->prompt_len) ||
         str_dup(&e->response, a->response, a->response_len) ||
         str_dup(&e->model, a->model, a->model_len) ||
@@ -871,7 +951,7 @@ static uint32_t widen_ef(const cache_ns *ns, uint32_t ef) {
     return w > 100000 ? 100000 : (uint32_t)w;
 }
 
-/* Semantic search of vec (qvec for the builtin) and scratch's features,
+/* Semantic search of vec (cur.vec for the builtin) and cur's features,
  * synchronously, at *ef (0 = the index's ef). A live pass (!allow_stale)
  * whose answer is uncertain searches again at widen_ef (note 11) and
  * leaves that ef in *ef for the stale pass. */
@@ -884,8 +964,7 @@ static int semantic(cache_ns *ns, const float *vec, float threshold, int allow_s
     if (n < 0) return n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_OK;
     cache_pend *px = ns->n_inserts ? malloc(ns->n_inserts * sizeof *px) : NULL;
     uint32_t np = px ? pending_near(ns, vec, ns->cfg.dim, px) : 0;
-    int unsure = semantic_pick(ns, res, n, px, np, scratch.ids, scratch.tfs, scratch.n,
-                               UINT64_MAX, threshold, allow_stale, now, out);
+    int unsure = semantic_pick(ns, res, n, px, np, cur.ids, cur.tfs, cur.nf, UINT64_MAX, threshold, allow_stale, now, out);
     uint32_t wef = unsure && !allow_stale ? widen_ef(ns, *ef) : 0;
     if (wef) {
         ns->st.widened++;
@@ -895,7 +974,7 @@ static int semantic(cache_ns *ns, const float *vec, float threshold, int allow_s
         obs_mark_search(t0);
         if (n >= 0) {   /* else the first answer stands */
             memset(out, 0, sizeof *out);
-            semantic_pick(ns, res, n, px, np, scratch.ids, scratch.tfs, scratch.n, UINT64_MAX,
+            semantic_pick(ns, res, n, px, np, cur.ids, cur.tfs, cur.nf, UINT64_MAX,
                           threshold, allow_stale, now, out);
         }
     }
@@ -922,7 +1001,7 @@ struct cache_query {
     uint32_t np;
 };
 
-/* A query of vec (dim floats) and scratch's features for `want`
+/* A query of vec (dim floats) and cur's features for `want`
  * neighbours. NULL on ENOMEM. Takes a reference on ns. */
 static cache_query *query_new(cache_ns *ns, const float *vec, uint32_t want, int64_t now) {
     cache_query *q = calloc(1, sizeof *q);
@@ -930,8 +1009,8 @@ static cache_query *query_new(cache_ns *ns, const float *vec, uint32_t want, int
     q->dim = ns->cfg.dim;
     q->want = want;
     q->vec = malloc(q->dim * sizeof *q->vec);
-    q->ids = malloc((scratch.n ? scratch.n : 1) * sizeof *q->ids);
-    q->tfs = malloc(scratch.n ? scratch.n : 1);
+    q->ids = malloc((cur.nf ? cur.nf : 1) * sizeof *q->ids);
+    q->tfs = malloc(cur.nf ? cur.nf : 1);
     q->res = malloc(want * sizeof *q->res);
     q->px = ns->n_inserts ? malloc(ns->n_inserts * sizeof *q->px) : NULL;
     if (!q->vec || !q->ids || !q->tfs || !q->res || (ns->n_inserts && !q->px)) {
@@ -944,9 +1023,11 @@ static cache_query *query_new(cache_ns *ns, const float *vec, uint32_t want, int
         return NULL;
     }
     memcpy(q->vec, vec, q->dim * sizeof *q->vec);
-    memcpy(q->ids, scratch.ids, scratch.n * sizeof *q->ids);
-    memcpy(q->tfs, scratch.tfs, scratch.n);
-    q->nf = scratch.n;
+    if (cur.nf) {
+        memcpy(q->ids, cur.ids, cur.nf * sizeof *q->ids);
+        memcpy(q->tfs, cur.tfs, cur.nf);
+    }
+    q->nf = cur.nf;
     q->np = q->px ? pending_near(ns, vec, q->dim, q->px) : 0;
     q->ns = ns;
     q->id_limit = ns->next_id;
@@ -1021,9 +1102,9 @@ int cache_lookup_start(cache_ns *ns, const char *prompt, size_t len, float thres
     int rc = cache_key(prompt, len, &key);
     if (rc != CACHE_OK) return rc;
     if (exact_tier(ns, key, now, out)) return CACHE_OK;
-    rc = embed_prompt(prompt, len, ns->cfg.dim);
+    rc = embed_prompt(ns, prompt, len, key, 1);
     if (rc != CACHE_OK) return rc;
-    return semantic_start(ns, key, qvec, threshold, allow_stale, now, out, q);
+    return semantic_start(ns, key, cur.vec, threshold, allow_stale, now, out, q);
 }
 
 /* The semantic tier of a lookup over vec (exact tier done): on the pool
@@ -1070,7 +1151,7 @@ int cache_lookup_vec_start(cache_ns *ns, uint64_t key, const float *vec, float t
     if (q) *q = NULL;
     memset(out, 0, sizeof *out);
     if (exact_tier(ns, key, now, out)) return CACHE_OK;
-    scratch.n = 0;   /* no lexscore features: the pick is the cosine */
+    cur.nf = 0;   /* no lexscore features: the pick is the cosine */
     return semantic_start(ns, key, vec, threshold, allow_stale, now, out, q);
 }
 
@@ -1150,7 +1231,9 @@ static int search_collect(cache_ns *ns, const hnsw_result *res, int n, const cac
 
 int cache_search(cache_ns *ns, const char *prompt, size_t len, uint32_t k, int64_t now,
                  cache_entry **out, float *score, float *cosine) {
-    int rc = embed_prompt(prompt, len, ns->cfg.dim);
+    uint64_t key;
+    int rc = cache_key(prompt, len, &key);
+    if (rc == CACHE_OK) rc = embed_prompt(ns, prompt, len, key, 1);
     if (rc != CACHE_OK) return rc;
     if (hnsw_count(ns->idx) == 0 || k == 0) return 0;
     /* ask for extra candidates: expired ones are skipped */
@@ -1158,12 +1241,12 @@ int cache_search(cache_ns *ns, const char *prompt, size_t len, uint32_t k, int64
     hnsw_result *res = malloc(want * sizeof *res);
     if (!res) return CACHE_ENOMEM;
     uint64_t t0 = obs_clock();
-    int n = hnsw_search(ns->idx, qvec, ns->cfg.dim, want, 0, res);
+    int n = hnsw_search(ns->idx, cur.vec, ns->cfg.dim, want, 0, res);
     obs_mark_search(t0);
     cache_pend *px = ns->n_inserts ? malloc(ns->n_inserts * sizeof *px) : NULL;
-    uint32_t np = px ? pending_near(ns, qvec, ns->cfg.dim, px) : 0;
+    uint32_t np = px ? pending_near(ns, cur.vec, ns->cfg.dim, px) : 0;
     int m = n < 0 ? 0
-                  : search_collect(ns, res, n, px, np, scratch.ids, scratch.tfs, scratch.n,
+                  : search_collect(ns, res, n, px, np, cur.ids, cur.tfs, cur.nf,
                                    UINT64_MAX, k, now, out, score, cosine);
     free(px);
     free(res);
@@ -1174,9 +1257,11 @@ int cache_search(cache_ns *ns, const char *prompt, size_t len, uint32_t k, int64
 int cache_search_start(cache_ns *ns, const char *prompt, size_t len, uint32_t k, int64_t now,
                        cache_query **q) {
     *q = NULL;
-    int rc = embed_prompt(prompt, len, ns->cfg.dim);
+    uint64_t key;
+    int rc = cache_key(prompt, len, &key);
+    if (rc == CACHE_OK) rc = embed_prompt(ns, prompt, len, key, 1);
     if (rc != CACHE_OK) return rc;
-    cache_query *nq = query_new(ns, qvec, k + 16, now);
+    cache_query *nq = query_new(ns, cur.vec, k + 16, now);
     if (!nq) return CACHE_ENOMEM;
     nq->is_search = 1;
     nq->k = k;
@@ -1186,7 +1271,7 @@ int cache_search_start(cache_ns *ns, const char *prompt, size_t len, uint32_t k,
 
 int cache_search_vec_start(cache_ns *ns, const float *vec, uint32_t k, int64_t now,
                            cache_query **q) {
-    scratch.n = 0;   /* no lexscore features: scores are the cosine */
+    cur.nf = 0;   /* no lexscore features: scores are the cosine */
     *q = query_new(ns, vec, k + 16, now);
     if (!*q) return CACHE_ENOMEM;
     (*q)->is_search = 1;
