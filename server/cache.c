@@ -152,8 +152,11 @@
 #include "workers.h"
 
 /* Whether a PUT that embedded its prompt stores the embedding in the
- * tenant's embedding cache (note 12). A PUT always reads it. */
+ * tenant's embedding cache (note 12). A PUT always reads it. A -D
+ * override exists for the measurement in note 12. */
+#ifndef CACHE_PUT_FILLS_EMBED_CACHE
 #define CACHE_PUT_FILLS_EMBED_CACHE 0
+#endif
 
 /* In-flight pool inserts allowed per pool thread before PUTs insert
  * inline (note 9); the pool queue holds 64 jobs per thread (main.c). */
