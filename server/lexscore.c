@@ -57,10 +57,28 @@
  *    GPTCache pairs 67% -> 57% correct at the same false-hit rate, a price
  *    paid for a guard against the false hit users complain about most. A
  *    swapped candidate still counts as runner-up for the margin (it is a
- *    plausible neighbour), unlike a gated one. */
+ *    plausible neighbour), unlike a gated one.
+ * 7. Norm memo. A candidate's cosine needs its squared weight norm, a sum
+ *    over all its ~100-200 features, each a df counter read at a random
+ *    place of the 1 MiB table: that, not the dot product over the few
+ *    shared features, was the cost (perf of the loop thread under
+ *    bench/cache-drive at 100k entries: feat_weight 14% of its samples).
+ *    The norm only changes when the table does, so each lex_doc keeps the
+ *    last one computed with the table state (`version`: drawn from one
+ *    process-wide counter on create and on every add/remove, so two tables
+ *    never share a value) and the kind weights it used. A valid memo
+ *    leaves a merge join that computes weights only where the ids match.
+ *    The sums are the same floating-point operations in the same order as
+ *    without the memo, so scores are bit-identical
+ *    (tests/unit/test_lexscore_memo.c). In a read-mostly cache the memo
+ *    of a popular entry stays valid between PUTs; any PUT invalidates
+ *    every memo of its namespace (one version), which costs what the
+ *    computation cost before. Rejected: per-feature weight caches (they
+ *    go stale per df counter, and would cost memory per feature). */
 #include "lexscore.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +88,7 @@
 
 struct lex_idf {
     uint32_t *df;          /* 2^bits counters */
+    uint64_t version;      /* changes with every add/remove (note 7); never 0 */
     uint32_t bits;
     uint64_t ndocs;        /* documents added minus removed */
     float lnp1[LN_TABLE];  /* ln(df + 1) */
@@ -86,6 +105,13 @@ void lex_params_default(lex_params *p) {
     p->gate = 1;
 }
 
+/* Process-wide so that no two table states share a version (note 7). */
+static _Atomic uint64_t version_seq;
+
+static uint64_t version_next(void) {
+    return atomic_fetch_add_explicit(&version_seq, 1, memory_order_relaxed) + 1;
+}
+
 int lexidf_create(uint32_t bits, lex_idf **out) {
     if (bits < LEXIDF_BITS_MIN || bits > LEXIDF_BITS_MAX) return LEX_EINVAL;
     lex_idf *t = calloc(1, sizeof *t);
@@ -96,6 +122,7 @@ int lexidf_create(uint32_t bits, lex_idf **out) {
         return LEX_ENOMEM;
     }
     t->bits = bits;
+    t->version = version_next();
     for (int i = 0; i < LN_TABLE; i++) t->lnp1[i] = logf((float)i + 1.0f);
     t->tfw[0] = 0.0f;
     for (int i = 1; i < 256; i++) t->tfw[i] = 1.0f + logf((float)i);
@@ -121,6 +148,7 @@ int lexidf_add(lex_idf *t, const uint32_t *ids, uint32_t n) {
     for (uint32_t i = 0; i < n; i++)
         if (EMBED_FEAT_KIND(ids[i]) != EMBED_KIND_GATE) t->df[bucket(t, ids[i])]++;
     t->ndocs++;
+    t->version = version_next();
     return LEX_OK;
 }
 
@@ -140,6 +168,7 @@ int lexidf_remove(lex_idf *t, const uint32_t *ids, uint32_t n) {
         t->df[b]--;
     }
     t->ndocs--;
+    t->version = version_next();
     return LEX_OK;
 }
 
@@ -170,7 +199,9 @@ lex_doc *lex_doc_create(const uint32_t *ids, const uint8_t *tfs, uint32_t n) {
     lex_doc *d = malloc(sizeof *d + (size_t)n * 5);
     if (!d) return NULL;
     d->n = n;
-    d->pad = 0;
+    memset(d->memo_kw, 0, sizeof d->memo_kw);
+    d->memo_version = 0;
+    d->memo_norm2 = 0;
     memcpy(d->ids, ids, (size_t)n * 4);
     memcpy((uint8_t *)(d->ids + n), tfs, n);
     return d;
@@ -201,20 +232,44 @@ static double query_norm(const lex_idf *t, const lex_params *p, float lnN,
     return sqrt(s);
 }
 
-/* Cosine of a candidate given the query's norm (design note 3). */
+/* Cosine of a candidate given the query's norm (design notes 3 and 7).
+ * Writes c's norm memo. */
 static float similarity_qn(const lex_idf *t, const lex_params *p, float lnN, double qnorm,
                            const uint32_t *qids, const uint8_t *qtfs, uint32_t qn,
                            const lex_doc *c) {
+    lex_doc *m = (lex_doc *)c;   /* the memo fields only (lexscore.h) */
     const uint8_t *ctfs = lex_doc_tfs(c);
     double dot = 0, cs = 0;
     uint32_t i = 0;
-    for (uint32_t j = 0; j < c->n; j++) {
-        uint32_t id = c->ids[j];
-        double wc = feat_weight(t, p, lnN, id, ctfs[j]);
-        if (wc == 0) continue;
-        cs += wc * wc;
-        while (i < qn && qids[i] < id) i++;
-        if (i < qn && qids[i] == id) dot += wc * feat_weight(t, p, lnN, id, qtfs[i]);
+    if (c->memo_version == t->version &&
+        memcmp(c->memo_kw, p->kind_weight, sizeof c->memo_kw) == 0) {
+        /* the same additions as below, at the shared ids only */
+        cs = c->memo_norm2;
+        for (uint32_t j = 0; j < c->n && i < qn;) {
+            uint32_t id = c->ids[j];
+            if (qids[i] < id) {
+                i++;
+            } else if (qids[i] > id) {
+                j++;
+            } else {
+                double wc = feat_weight(t, p, lnN, id, ctfs[j]);
+                if (wc != 0) dot += wc * feat_weight(t, p, lnN, id, qtfs[i]);
+                i++;
+                j++;
+            }
+        }
+    } else {
+        for (uint32_t j = 0; j < c->n; j++) {
+            uint32_t id = c->ids[j];
+            double wc = feat_weight(t, p, lnN, id, ctfs[j]);
+            if (wc == 0) continue;
+            cs += wc * wc;
+            while (i < qn && qids[i] < id) i++;
+            if (i < qn && qids[i] == id) dot += wc * feat_weight(t, p, lnN, id, qtfs[i]);
+        }
+        m->memo_version = t->version;
+        memcpy(m->memo_kw, p->kind_weight, sizeof m->memo_kw);
+        m->memo_norm2 = cs;
     }
     if (qnorm == 0 || cs == 0) return 0.0f;
     double r = dot / (qnorm * sqrt(cs));
