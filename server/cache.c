@@ -194,6 +194,8 @@ static struct {
     const uint32_t *ids;
     const uint8_t *tfs;
     uint32_t nf;
+    lex_qmemo qm;             /* the query's lexscore norm memo (a copy) */
+    void *qm_home;            /* where it lives in the cache entry, or NULL */
 } cur;
 static cache_builtin_embed_stats emb_st;
 
@@ -534,6 +536,8 @@ static int embed_prompt_untimed(const char *prompt, size_t len, uint32_t dim) {
     cur.ids = scratch.ids;
     cur.tfs = scratch.tfs;
     cur.nf = rc == EMBED_OK ? scratch.n : 0;
+    memset(&cur.qm, 0, sizeof cur.qm);
+    cur.qm_home = NULL;
     if (rc == EMBED_OK) return CACHE_OK;
     return rc == EMBED_ENOMEM ? CACHE_ENOMEM : CACHE_EEMPTY;
 }
@@ -557,6 +561,8 @@ static int embed_prompt(cache_ns *ns, const char *prompt, size_t len, uint64_t k
         cur.ids = v.ids;
         cur.tfs = v.tfs;
         cur.nf = v.nf;
+        memcpy(&cur.qm, v.aux, sizeof cur.qm);
+        cur.qm_home = v.aux;
         emb_st.cached++;
         obs_mark_embed(t0);
         return CACHE_OK;
@@ -569,6 +575,16 @@ static int embed_prompt(cache_ns *ns, const char *prompt, size_t len, uint64_t k
                          scratch.n);
     obs_mark_embed(t0);
     return rc;
+}
+
+/* Stores a query's norm memo computed by a pool lookup's pick back into
+ * the prompt's embedding cache entry, if the entry is still there (the
+ * query kept a copy, never a pointer: the entry may be gone). */
+static void qmemo_store(cache_ns *ns, uint64_t key, const lex_qmemo *qm) {
+    ecache *ec = cache_embed_tenant_cache(ns->owner);
+    ecache_val v;
+    if (ec && ecache_peek_val(ec, key, fp_hash(ns), ns->cfg.dim, &v) && v.aux)
+        memcpy(v.aux, qm, sizeof *qm);
 }
 
 /* ---- put ---- */
@@ -603,6 +619,8 @@ static int features_prompt(const char *prompt, size_t len) {
     cur.ids = scratch.ids;
     cur.tfs = scratch.tfs;
     cur.nf = rc == EMBED_OK ? scratch.n : 0;
+    memset(&cur.qm, 0, sizeof cur.qm);
+    cur.qm_home = NULL;
     if (rc == EMBED_OK) return CACHE_OK;
     return rc == EMBED_ENOMEM ? CACHE_ENOMEM : CACHE_EEMPTY;
 }
@@ -892,8 +910,8 @@ static int cands_build(const cache_ns *ns, const hnsw_result *res, int n, const 
  * 0. */
 static int semantic_pick(cache_ns *ns, const hnsw_result *res, int n, const cache_pend *px,
                           uint32_t np, const uint32_t *ids, const uint8_t *tfs, uint32_t nf,
-                          uint64_t id_limit, float threshold, int allow_stale, int64_t now,
-                          cache_hit *out) {
+                          lex_qmemo *qm, uint64_t id_limit, float threshold, int allow_stale,
+                          int64_t now, cache_hit *out) {
     const lex_doc *docs[CACHE_CANDIDATES];
     cache_entry *ents[CACHE_CANDIDATES], *dead[CACHE_CANDIDATES];
     float dist[CACHE_CANDIDATES];
@@ -929,7 +947,8 @@ static int semantic_pick(cache_ns *ns, const hnsw_result *res, int n, const cach
     lex_params_default(&lp);
     lp.threshold = threshold;
     lex_pick pick;
-    if (n > 0 && lexscore_pick(ns->idf, &lp, ids, tfs, nf, docs, (uint32_t)n, &pick) == LEX_OK &&
+    if (n > 0 &&
+        lexscore_pick_memo(ns->idf, &lp, ids, tfs, nf, qm, docs, (uint32_t)n, &pick) == LEX_OK &&
         pick.verdict == LEX_HIT) {
         out->e = ents[pick.index];
         out->score = pick.best;
@@ -967,7 +986,8 @@ static int semantic(cache_ns *ns, const float *vec, float threshold, int allow_s
     if (n < 0) return n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_OK;
     cache_pend *px = ns->n_inserts ? malloc(ns->n_inserts * sizeof *px) : NULL;
     uint32_t np = px ? pending_near(ns, vec, ns->cfg.dim, px) : 0;
-    int unsure = semantic_pick(ns, res, n, px, np, cur.ids, cur.tfs, cur.nf, UINT64_MAX, threshold, allow_stale, now, out);
+    int unsure = semantic_pick(ns, res, n, px, np, cur.ids, cur.tfs, cur.nf, &cur.qm,
+                               UINT64_MAX, threshold, allow_stale, now, out);
     uint32_t wef = unsure && !allow_stale ? widen_ef(ns, *ef) : 0;
     if (wef) {
         ns->st.widened++;
@@ -977,11 +997,15 @@ static int semantic(cache_ns *ns, const float *vec, float threshold, int allow_s
         obs_mark_search(t0);
         if (n >= 0) {   /* else the first answer stands */
             memset(out, 0, sizeof *out);
-            semantic_pick(ns, res, n, px, np, cur.ids, cur.tfs, cur.nf, UINT64_MAX,
+            semantic_pick(ns, res, n, px, np, cur.ids, cur.tfs, cur.nf, &cur.qm, UINT64_MAX,
                           threshold, allow_stale, now, out);
         }
     }
     free(px);
+    /* nothing since embed_prompt touched the embedding cache: the entry
+     * the memo came from is still there; never used again after this */
+    if (cur.qm_home) memcpy(cur.qm_home, &cur.qm, sizeof cur.qm);
+    cur.qm_home = NULL;
     return CACHE_OK;
 }
 
@@ -1002,6 +1026,8 @@ struct cache_query {
     hnsw_result *res;         /* want entries */
     cache_pend *px;           /* in-flight inserts near the query at the start */
     uint32_t np;
+    lex_qmemo qm;             /* copy of the query's norm memo (note 12) */
+    int qm_cached;            /* the features came from the embedding cache */
 };
 
 /* A query of vec (dim floats) and cur's features for `want`
@@ -1031,6 +1057,8 @@ static cache_query *query_new(cache_ns *ns, const float *vec, uint32_t want, int
         memcpy(q->tfs, cur.tfs, cur.nf);
     }
     q->nf = cur.nf;
+    q->qm = cur.qm;
+    q->qm_cached = cur.qm_home != NULL;
     q->np = q->px ? pending_near(ns, vec, q->dim, q->px) : 0;
     q->ns = ns;
     q->id_limit = ns->next_id;
@@ -1155,6 +1183,7 @@ int cache_lookup_vec_start(cache_ns *ns, uint64_t key, const float *vec, float t
     memset(out, 0, sizeof *out);
     if (exact_tier(ns, key, now, out)) return CACHE_OK;
     cur.nf = 0;   /* no lexscore features: the pick is the cosine */
+    cur.qm_home = NULL;
     return semantic_start(ns, key, vec, threshold, allow_stale, now, out, q);
 }
 
@@ -1183,8 +1212,10 @@ int cache_lookup_finish(cache_query *q, cache_hit *out) {
         if (q->n == HNSW_ENOMEM) return CACHE_ENOMEM;
         q->n = 0;
     }
-    int unsure = semantic_pick(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf,
+    uint64_t qm_version = q->qm.version;
+    int unsure = semantic_pick(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf, &q->qm,
                                q->id_limit, q->threshold, 0, q->now, out);
+    if (q->qm_cached && q->qm.version != qm_version) qmemo_store(ns, q->key, &q->qm);
     uint32_t wef = unsure ? widen_ef(ns, q->ef) : 0;
     if (wef) {   /* note 11: the caller runs q again at the wider ef */
         q->ef = wef;
@@ -1193,8 +1224,8 @@ int cache_lookup_finish(cache_query *q, cache_hit *out) {
         return CACHE_PENDING;
     }
     if (out->tier == CACHE_MISS && q->allow_stale && !exact_stale(ns, q->key, q->now, out))
-        semantic_pick(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf, q->id_limit,
-                      q->threshold, 1, q->now, out);
+        semantic_pick(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf, &q->qm,
+                      q->id_limit, q->threshold, 1, q->now, out);
     count_outcome(ns, out, q->now);
     return CACHE_OK;
 }
@@ -1275,6 +1306,7 @@ int cache_search_start(cache_ns *ns, const char *prompt, size_t len, uint32_t k,
 int cache_search_vec_start(cache_ns *ns, const float *vec, uint32_t k, int64_t now,
                            cache_query **q) {
     cur.nf = 0;   /* no lexscore features: scores are the cosine */
+    cur.qm_home = NULL;
     *q = query_new(ns, vec, k + 16, now);
     if (!*q) return CACHE_ENOMEM;
     (*q)->is_search = 1;

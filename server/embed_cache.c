@@ -12,8 +12,10 @@
  *    (entry header + vector + bucket array), so a tenant's embedding cache
  *    at 1,536 dimensions holds 4x fewer vectors than at 384 instead of
  *    silently using 4x the memory.
- * 3. The vector is stored inline after the header, then the features
- *    (ids, then term counts) if any: one allocation per entry, and a hit
+ * 3. The vector is stored inline after the header, then, if the entry
+ *    has features, a 32-byte memo area for the caller (cache.c keeps the
+ *    query's lexscore norm there, lexscore.c note 8) and the features
+ *    (ids, then term counts): one allocation per entry, and a hit
  *    hands out pointers into it (no copy, no allocation). A built-in entry
  *    at d=512 with ~100 features is ~2.6 KB (header 64 + vector 2,048 +
  *    features ~500), so the default 16 MB bound holds ~6,000 prompts per
@@ -40,11 +42,17 @@ struct ecache {
     uint64_t hits, misses, evictions;
 };
 
+/* Layout after the header: v[dim], then if nf > 0 the aux area (at an
+ * 8-aligned offset), ids[nf], tfs[nf]. */
+static size_t aux_off(uint32_t dim) { return ((size_t)dim * sizeof(float) + 7) & ~(size_t)7; }
+
 static size_t ent_bytes(uint32_t dim, uint32_t nf) {
-    return sizeof(ent) + (size_t)dim * sizeof(float) + (size_t)nf * (sizeof(uint32_t) + 1);
+    if (!nf) return sizeof(ent) + (size_t)dim * sizeof(float);
+    return sizeof(ent) + aux_off(dim) + ECACHE_AUX_BYTES + (size_t)nf * (sizeof(uint32_t) + 1);
 }
 
-static uint32_t *ent_ids(ent *e) { return (uint32_t *)(e->v + e->dim); }
+static void *ent_aux(ent *e) { return (char *)e->v + aux_off(e->dim); }
+static uint32_t *ent_ids(ent *e) { return (uint32_t *)((char *)ent_aux(e) + ECACHE_AUX_BYTES); }
 static uint8_t *ent_tfs(ent *e) { return (uint8_t *)(ent_ids(e) + e->nf); }
 
 static size_t bucket_of(const ecache *c, uint64_t key, uint64_t fp) {
@@ -136,6 +144,18 @@ int ecache_get_val(ecache *c, uint64_t key, uint64_t fp, uint32_t dim, ecache_va
     out->nf = e->nf;
     out->ids = e->nf ? ent_ids(e) : NULL;
     out->tfs = e->nf ? ent_tfs(e) : NULL;
+    out->aux = e->nf ? ent_aux(e) : NULL;
+    return 1;
+}
+
+int ecache_peek_val(ecache *c, uint64_t key, uint64_t fp, uint32_t dim, ecache_val *out) {
+    ent *e = *find_link(c, key, fp);
+    if (!e || e->dim != dim) return 0;
+    out->v = e->v;
+    out->nf = e->nf;
+    out->ids = e->nf ? ent_ids(e) : NULL;
+    out->tfs = e->nf ? ent_tfs(e) : NULL;
+    out->aux = e->nf ? ent_aux(e) : NULL;
     return 1;
 }
 
@@ -182,6 +202,7 @@ int ecache_put_feats(ecache *c, uint64_t key, uint64_t fp, const float *v, uint3
     e->nf = nf;
     memcpy(e->v, v, (size_t)dim * sizeof(float));
     if (nf) {
+        memset(ent_aux(e), 0, ECACHE_AUX_BYTES);
         memcpy(ent_ids(e), ids, (size_t)nf * sizeof *ids);
         memcpy(ent_tfs(e), tfs, nf);
     }

@@ -44,10 +44,15 @@ const float *ecache_get(ecache *c, uint64_t key, uint64_t fp, uint32_t dim);
 int ecache_put(ecache *c, uint64_t key, uint64_t fp, const float *v, uint32_t dim);
 
 /* ecache_put that also stores a copy of nf features: ids[0..nf) and
- * tfs[0..nf) (the embed_feats form; nf 0 is ecache_put). The entry is
- * charged for them (4 + 1 bytes each). Same returns. */
+ * tfs[0..nf) (the embed_feats form; nf 0 is ecache_put) and reserves a
+ * zeroed aux area. The entry is charged for them (4 + 1 bytes each, plus
+ * ECACHE_AUX_BYTES). Same returns. */
 int ecache_put_feats(ecache *c, uint64_t key, uint64_t fp, const float *v, uint32_t dim,
                      const uint32_t *ids, const uint8_t *tfs, uint32_t nf);
+
+/* Bytes of caller-owned memo space in every entry that has features
+ * (cache.c keeps the query's lexscore norm memo there). */
+#define ECACHE_AUX_BYTES 32
 
 /* A cached embedding: pointers into the entry, valid until the next
  * ecache_put, ecache_put_feats, ecache_set_limit or ecache_free on the
@@ -57,12 +62,18 @@ typedef struct ecache_val {
     const uint32_t *ids;      /* nf feature ids (NULL when nf is 0) */
     const uint8_t *tfs;       /* nf term counts */
     uint32_t nf;
+    void *aux;                /* ECACHE_AUX_BYTES, zeroed at put, 8-aligned;
+                               * NULL when nf is 0 */
 } ecache_val;
 
 /* ecache_get returning the features too: 1 and *out on a hit (the entry
  * becomes the most recently used), 0 on a miss (counted). No allocation.
  * Cost: one hash, one bucket walk, an LRU relink; nothing is copied. */
 int ecache_get_val(ecache *c, uint64_t key, uint64_t fp, uint32_t dim, ecache_val *out);
+
+/* ecache_get_val that counts nothing and leaves the LRU order alone (to
+ * write an entry's aux memo back after the request that read it). */
+int ecache_peek_val(ecache *c, uint64_t key, uint64_t fp, uint32_t dim, ecache_val *out);
 
 void ecache_get_stats(const ecache *c, ecache_stats *out);
 

@@ -74,7 +74,12 @@
  *    of a popular entry stays valid between PUTs; any PUT invalidates
  *    every memo of its namespace (one version), which costs what the
  *    computation cost before. Rejected: per-feature weight caches (they
- *    go stale per df counter, and would cost memory per feature). */
+ *    go stale per df counter, and would cost memory per feature).
+ * 8. The query's norm is memoised the same way, by the caller
+ *    (lexscore_pick_memo with a lex_qmemo kept in the embedding cache
+ *    entry of the prompt, cache.c note 12): with note 7 alone the norm of
+ *    the query, ~100-500 df reads that miss the CPU caches, was 12% of
+ *    the loop thread's samples in the same perf run. */
 #include "lexscore.h"
 
 #include <math.h>
@@ -349,12 +354,29 @@ int lexscore_gate(const uint32_t *qids, uint32_t qn, const uint32_t *cids, uint3
 int lexscore_pick(const lex_idf *t, const lex_params *p, const uint32_t *qids,
                   const uint8_t *qtfs, uint32_t qn, const lex_doc *const *cands,
                   uint32_t ncand, lex_pick *out) {
+    return lexscore_pick_memo(t, p, qids, qtfs, qn, NULL, cands, ncand, out);
+}
+
+int lexscore_pick_memo(const lex_idf *t, const lex_params *p, const uint32_t *qids,
+                       const uint8_t *qtfs, uint32_t qn, lex_qmemo *qm,
+                       const lex_doc *const *cands, uint32_t ncand, lex_pick *out) {
     if (!t || !p || !out || (qn && (!qids || !qtfs)) || (ncand && !cands)) return LEX_EINVAL;
     out->verdict = LEX_MISS_NONE;
     out->index = -1;
     out->best = out->runner_up = 0.0f;
     float lnN = log_docs(t);
-    double qnorm = query_norm(t, p, lnN, qids, qtfs, qn);
+    double qnorm;
+    if (qm && qm->version == t->version && memcmp(qm->kw, p->kind_weight, sizeof qm->kw) == 0) {
+        qnorm = qm->norm;
+    } else {
+        qnorm = query_norm(t, p, lnN, qids, qtfs, qn);
+        if (qm) {
+            qm->version = t->version;
+            memcpy(qm->kw, p->kind_weight, sizeof qm->kw);
+            qm->pad = 0;
+            qm->norm = qnorm;
+        }
+    }
     int seen = 0, passed = 0, unswapped = 0;
     /* best: highest score among candidates passing gate and swap test;
      * top2: the two highest scores among all gate-passing candidates, so

@@ -1,6 +1,8 @@
 /* test_lexscore_memo.c -- lexscore.c note 7: each lex_doc memoises its
  * squared weight norm for one table state and kind weights.
  *
+ * The query's norm memo (note 8, lex_qmemo) is checked the same way.
+ *
  * Threats: a memo survives a change of the table (an add or a remove
  * changes every IDF) and scores a candidate with a stale norm; a memo made
  * with one table or one set of kind weights is used with another; the memo
@@ -38,15 +40,18 @@ static lex_doc *fresh_copy(const lex_doc *d) {
     return lex_doc_create(d->ids, lex_doc_tfs(d), d->n);
 }
 
-/* Picks over cands[0..10) for query q with memoised docs and with fresh
- * copies; asserts every number is bit-identical. */
+/* Picks over cands[0..10) for query q with memoised docs and the query's
+ * memo *qm (kept by the caller across table changes, as the embedding
+ * cache keeps it) and with fresh copies and no memo; asserts every number
+ * is bit-identical. */
 static void same_pick(const lex_idf *t, const lex_params *p, const embed_feats *q,
-                      lex_doc **cands) {
+                      lex_doc **cands, lex_qmemo *qm) {
     lex_doc *copies[10];
     for (int i = 0; i < 10; i++) copies[i] = fresh_copy(cands[i]);
     lex_pick a, b;
-    cr_assert_eq(lexscore_pick(t, p, q->ids, q->tfs, q->n, (const lex_doc *const *)cands, 10,
-                               &a), LEX_OK);
+    cr_assert_eq(lexscore_pick_memo(t, p, q->ids, q->tfs, q->n, qm,
+                                    (const lex_doc *const *)cands, 10, &a), LEX_OK);
+    cr_assert_neq(qm->version, 0);
     cr_assert_eq(lexscore_pick(t, p, q->ids, q->tfs, q->n, (const lex_doc *const *)copies, 10,
                                &b), LEX_OK);
     cr_assert_eq(a.verdict, b.verdict);
@@ -78,14 +83,15 @@ Test(lexscore_memo, scores_are_bit_identical_and_follow_every_table_change) {
     lex_params p;
     lex_params_default(&p);
     lex_doc *extra = NULL;
+    static lex_qmemo qms[20];
     for (int round = 0; round < 6; round++) {
         for (int k = 0; k < 20; k++) {
             prompt_of(b, sizeof b, k * 9 + 1);
             strcat(b, " please");
             cr_assert_eq(embed_builtin_features(b, strlen(b), &q), EMBED_OK);
             lex_doc **cands = docs + (k * 9) % (ND - 10);
-            same_pick(t, &p, &q, cands);   /* memo filled (or stale) */
-            same_pick(t, &p, &q, cands);   /* memo used */
+            same_pick(t, &p, &q, cands, &qms[k]);   /* memos filled (or stale) */
+            same_pick(t, &p, &q, cands, &qms[k]);   /* memos used */
         }
         switch (round) {
         case 0:   /* an add changes N and some df: every memo is stale */
@@ -110,9 +116,10 @@ Test(lexscore_memo, scores_are_bit_identical_and_follow_every_table_change) {
     cr_assert_eq(lexidf_create(LEXIDF_BITS_DEFAULT, &u), LEX_OK);
     for (int i = 0; i < ND / 2; i++) lexidf_add(u, docs[i]->ids, docs[i]->n);
     cr_assert_eq(embed_builtin_features("sort a dict in rust", 19, &q), EMBED_OK);
-    same_pick(t, &p, &q, docs);
-    same_pick(u, &p, &q, docs);
-    same_pick(t, &p, &q, docs);
+    lex_qmemo qm = {0};
+    same_pick(t, &p, &q, docs, &qm);
+    same_pick(u, &p, &q, docs, &qm);
+    same_pick(t, &p, &q, docs, &qm);
     lexidf_free(u);
     free(extra);
     for (int i = 0; i < ND; i++) free(docs[i]);
