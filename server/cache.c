@@ -194,8 +194,8 @@ static struct {
     const uint32_t *ids;
     const uint8_t *tfs;
     uint32_t nf;
-    lex_qmemo qm;             /* the query's lexscore norm memo (a copy) */
-    void *qm_home;            /* where it lives in the cache entry, or NULL */
+    lex_qmemo *qm;            /* the query's lexscore memo in its embedding
+                               * cache entry (lexscore.c note 8), or NULL */
 } cur;
 static cache_builtin_embed_stats emb_st;
 
@@ -536,8 +536,7 @@ static int embed_prompt_untimed(const char *prompt, size_t len, uint32_t dim) {
     cur.ids = scratch.ids;
     cur.tfs = scratch.tfs;
     cur.nf = rc == EMBED_OK ? scratch.n : 0;
-    memset(&cur.qm, 0, sizeof cur.qm);
-    cur.qm_home = NULL;
+    cur.qm = NULL;
     if (rc == EMBED_OK) return CACHE_OK;
     return rc == EMBED_ENOMEM ? CACHE_ENOMEM : CACHE_EEMPTY;
 }
@@ -561,8 +560,7 @@ static int embed_prompt(cache_ns *ns, const char *prompt, size_t len, uint64_t k
         cur.ids = v.ids;
         cur.tfs = v.tfs;
         cur.nf = v.nf;
-        memcpy(&cur.qm, v.aux, sizeof cur.qm);
-        cur.qm_home = v.aux;
+        cur.qm = v.aux;
         emb_st.cached++;
         obs_mark_embed(t0);
         return CACHE_OK;
@@ -583,8 +581,8 @@ static int embed_prompt(cache_ns *ns, const char *prompt, size_t len, uint64_t k
 static void qmemo_store(cache_ns *ns, uint64_t key, const lex_qmemo *qm) {
     ecache *ec = cache_embed_tenant_cache(ns->owner);
     ecache_val v;
-    if (ec && ecache_peek_val(ec, key, fp_hash(ns), ns->cfg.dim, &v) && v.aux)
-        memcpy(v.aux, qm, sizeof *qm);
+    if (ec && ecache_peek_val(ec, key, fp_hash(ns), ns->cfg.dim, &v) && v.aux && v.nf == qm->n)
+        memcpy(v.aux, qm, ECACHE_AUX_BYTES(qm->n));
 }
 
 /* ---- put ---- */
@@ -619,8 +617,7 @@ static int features_prompt(const char *prompt, size_t len) {
     cur.ids = scratch.ids;
     cur.tfs = scratch.tfs;
     cur.nf = rc == EMBED_OK ? scratch.n : 0;
-    memset(&cur.qm, 0, sizeof cur.qm);
-    cur.qm_home = NULL;
+    cur.qm = NULL;
     if (rc == EMBED_OK) return CACHE_OK;
     return rc == EMBED_ENOMEM ? CACHE_ENOMEM : CACHE_EEMPTY;
 }
@@ -986,7 +983,7 @@ static int semantic(cache_ns *ns, const float *vec, float threshold, int allow_s
     if (n < 0) return n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_OK;
     cache_pend *px = ns->n_inserts ? malloc(ns->n_inserts * sizeof *px) : NULL;
     uint32_t np = px ? pending_near(ns, vec, ns->cfg.dim, px) : 0;
-    int unsure = semantic_pick(ns, res, n, px, np, cur.ids, cur.tfs, cur.nf, &cur.qm,
+    int unsure = semantic_pick(ns, res, n, px, np, cur.ids, cur.tfs, cur.nf, cur.qm,
                                UINT64_MAX, threshold, allow_stale, now, out);
     uint32_t wef = unsure && !allow_stale ? widen_ef(ns, *ef) : 0;
     if (wef) {
@@ -997,15 +994,12 @@ static int semantic(cache_ns *ns, const float *vec, float threshold, int allow_s
         obs_mark_search(t0);
         if (n >= 0) {   /* else the first answer stands */
             memset(out, 0, sizeof *out);
-            semantic_pick(ns, res, n, px, np, cur.ids, cur.tfs, cur.nf, &cur.qm, UINT64_MAX,
+            semantic_pick(ns, res, n, px, np, cur.ids, cur.tfs, cur.nf, cur.qm, UINT64_MAX,
                           threshold, allow_stale, now, out);
         }
     }
     free(px);
-    /* nothing since embed_prompt touched the embedding cache: the entry
-     * the memo came from is still there; never used again after this */
-    if (cur.qm_home) memcpy(cur.qm_home, &cur.qm, sizeof cur.qm);
-    cur.qm_home = NULL;
+    cur.qm = NULL;   /* valid since embed_prompt: nothing touched the embedding cache */
     return CACHE_OK;
 }
 
@@ -1026,8 +1020,8 @@ struct cache_query {
     hnsw_result *res;         /* want entries */
     cache_pend *px;           /* in-flight inserts near the query at the start */
     uint32_t np;
-    lex_qmemo qm;             /* copy of the query's norm memo (note 12) */
-    int qm_cached;            /* the features came from the embedding cache */
+    lex_qmemo *qm;            /* copy of the query's lexscore memo (note 12),
+                               * NULL if the features were not cached */
 };
 
 /* A query of vec (dim floats) and cur's features for `want`
@@ -1057,8 +1051,10 @@ static cache_query *query_new(cache_ns *ns, const float *vec, uint32_t want, int
         memcpy(q->tfs, cur.tfs, cur.nf);
     }
     q->nf = cur.nf;
-    q->qm = cur.qm;
-    q->qm_cached = cur.qm_home != NULL;
+    if (cur.qm && (q->qm = malloc(ECACHE_AUX_BYTES(cur.nf)))) {
+        if (cur.qm->n == cur.nf) memcpy(q->qm, cur.qm, ECACHE_AUX_BYTES(cur.nf));
+        else memset(q->qm, 0, sizeof *q->qm);   /* empty: its first pick fills it */
+    }
     q->np = q->px ? pending_near(ns, vec, q->dim, q->px) : 0;
     q->ns = ns;
     q->id_limit = ns->next_id;
@@ -1076,6 +1072,7 @@ void cache_query_free(cache_query *q) {
     free(q->tfs);
     free(q->res);
     free(q->px);
+    free(q->qm);
     free(q);
 }
 
@@ -1183,7 +1180,7 @@ int cache_lookup_vec_start(cache_ns *ns, uint64_t key, const float *vec, float t
     memset(out, 0, sizeof *out);
     if (exact_tier(ns, key, now, out)) return CACHE_OK;
     cur.nf = 0;   /* no lexscore features: the pick is the cosine */
-    cur.qm_home = NULL;
+    cur.qm = NULL;
     return semantic_start(ns, key, vec, threshold, allow_stale, now, out, q);
 }
 
@@ -1212,10 +1209,10 @@ int cache_lookup_finish(cache_query *q, cache_hit *out) {
         if (q->n == HNSW_ENOMEM) return CACHE_ENOMEM;
         q->n = 0;
     }
-    uint64_t qm_version = q->qm.version;
-    int unsure = semantic_pick(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf, &q->qm,
+    uint64_t qm_version = q->qm ? q->qm->version : 0;
+    int unsure = semantic_pick(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf, q->qm,
                                q->id_limit, q->threshold, 0, q->now, out);
-    if (q->qm_cached && q->qm.version != qm_version) qmemo_store(ns, q->key, &q->qm);
+    if (q->qm && q->qm->version != qm_version) qmemo_store(ns, q->key, q->qm);
     uint32_t wef = unsure ? widen_ef(ns, q->ef) : 0;
     if (wef) {   /* note 11: the caller runs q again at the wider ef */
         q->ef = wef;
@@ -1224,7 +1221,7 @@ int cache_lookup_finish(cache_query *q, cache_hit *out) {
         return CACHE_PENDING;
     }
     if (out->tier == CACHE_MISS && q->allow_stale && !exact_stale(ns, q->key, q->now, out))
-        semantic_pick(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf, &q->qm,
+        semantic_pick(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf, q->qm,
                       q->id_limit, q->threshold, 1, q->now, out);
     count_outcome(ns, out, q->now);
     return CACHE_OK;
@@ -1306,7 +1303,7 @@ int cache_search_start(cache_ns *ns, const char *prompt, size_t len, uint32_t k,
 int cache_search_vec_start(cache_ns *ns, const float *vec, uint32_t k, int64_t now,
                            cache_query **q) {
     cur.nf = 0;   /* no lexscore features: scores are the cosine */
-    cur.qm_home = NULL;
+    cur.qm = NULL;
     *q = query_new(ns, vec, k + 16, now);
     if (!*q) return CACHE_ENOMEM;
     (*q)->is_search = 1;

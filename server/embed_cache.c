@@ -13,13 +13,14 @@
  *    at 1,536 dimensions holds 4x fewer vectors than at 384 instead of
  *    silently using 4x the memory.
  * 3. The vector is stored inline after the header, then, if the entry
- *    has features, a 32-byte memo area for the caller (cache.c keeps the
- *    query's lexscore norm there, lexscore.c note 8) and the features
+ *    has features, a memo area for the caller (32 bytes + 4 per feature:
+ *    cache.c keeps the query's lexscore memo there, lexscore.c note 8)
+ *    and the features
  *    (ids, then term counts): one allocation per entry, and a hit
  *    hands out pointers into it (no copy, no allocation). A built-in entry
- *    at d=512 with ~100 features is ~2.6 KB (header 64 + vector 2,048 +
- *    features ~500), so the default 16 MB bound holds ~6,000 prompts per
- *    tenant. */
+ *    at d=512 with ~100 features is ~3 KB (header 64 + vector 2,048 +
+ *    features ~500 + memo ~430), so the default 16 MB bound holds ~5,000
+ *    prompts per tenant. */
 #include "embed_cache.h"
 
 #include <stdlib.h>
@@ -48,11 +49,11 @@ static size_t aux_off(uint32_t dim) { return ((size_t)dim * sizeof(float) + 7) &
 
 static size_t ent_bytes(uint32_t dim, uint32_t nf) {
     if (!nf) return sizeof(ent) + (size_t)dim * sizeof(float);
-    return sizeof(ent) + aux_off(dim) + ECACHE_AUX_BYTES + (size_t)nf * (sizeof(uint32_t) + 1);
+    return sizeof(ent) + aux_off(dim) + ECACHE_AUX_BYTES(nf) + (size_t)nf * (sizeof(uint32_t) + 1);
 }
 
 static void *ent_aux(ent *e) { return (char *)e->v + aux_off(e->dim); }
-static uint32_t *ent_ids(ent *e) { return (uint32_t *)((char *)ent_aux(e) + ECACHE_AUX_BYTES); }
+static uint32_t *ent_ids(ent *e) { return (uint32_t *)((char *)ent_aux(e) + ECACHE_AUX_BYTES(e->nf)); }
 static uint8_t *ent_tfs(ent *e) { return (uint8_t *)(ent_ids(e) + e->nf); }
 
 static size_t bucket_of(const ecache *c, uint64_t key, uint64_t fp) {
@@ -202,7 +203,7 @@ int ecache_put_feats(ecache *c, uint64_t key, uint64_t fp, const float *v, uint3
     e->nf = nf;
     memcpy(e->v, v, (size_t)dim * sizeof(float));
     if (nf) {
-        memset(ent_aux(e), 0, ECACHE_AUX_BYTES);
+        memset(ent_aux(e), 0, ECACHE_AUX_BYTES(nf));
         memcpy(ent_ids(e), ids, (size_t)nf * sizeof *ids);
         memcpy(ent_tfs(e), tfs, nf);
     }

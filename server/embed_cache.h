@@ -46,13 +46,14 @@ int ecache_put(ecache *c, uint64_t key, uint64_t fp, const float *v, uint32_t di
 /* ecache_put that also stores a copy of nf features: ids[0..nf) and
  * tfs[0..nf) (the embed_feats form; nf 0 is ecache_put) and reserves a
  * zeroed aux area. The entry is charged for them (4 + 1 bytes each, plus
- * ECACHE_AUX_BYTES). Same returns. */
+ * ECACHE_AUX_BYTES(nf)). Same returns. */
 int ecache_put_feats(ecache *c, uint64_t key, uint64_t fp, const float *v, uint32_t dim,
                      const uint32_t *ids, const uint8_t *tfs, uint32_t nf);
 
-/* Bytes of caller-owned memo space in every entry that has features
- * (cache.c keeps the query's lexscore norm memo there). */
-#define ECACHE_AUX_BYTES 32
+/* Bytes of caller-owned memo space in an entry with nf features: 32 plus
+ * 4 per feature (cache.c keeps the query's lexscore memo there: a header
+ * and one float per feature). */
+#define ECACHE_AUX_BYTES(nf) (32 + 4 * (size_t)(nf))
 
 /* A cached embedding: pointers into the entry, valid until the next
  * ecache_put, ecache_put_feats, ecache_set_limit or ecache_free on the
@@ -62,8 +63,8 @@ typedef struct ecache_val {
     const uint32_t *ids;      /* nf feature ids (NULL when nf is 0) */
     const uint8_t *tfs;       /* nf term counts */
     uint32_t nf;
-    void *aux;                /* ECACHE_AUX_BYTES, zeroed at put, 8-aligned;
-                               * NULL when nf is 0 */
+    void *aux;                /* ECACHE_AUX_BYTES(nf), zeroed at put,
+                               * 8-aligned; NULL when nf is 0 */
 } ecache_val;
 
 /* ecache_get returning the features too: 1 and *out on a hit (the entry

@@ -75,11 +75,14 @@
  *    every memo of its namespace (one version), which costs what the
  *    computation cost before. Rejected: per-feature weight caches (they
  *    go stale per df counter, and would cost memory per feature).
- * 8. The query's norm is memoised the same way, by the caller
+ * 8. The query's side is memoised the same way, by the caller
  *    (lexscore_pick_memo with a lex_qmemo kept in the embedding cache
- *    entry of the prompt, cache.c note 12): with note 7 alone the norm of
- *    the query, ~100-500 df reads that miss the CPU caches, was 12% of
- *    the loop thread's samples in the same perf run. */
+ *    entry of the prompt, cache.c note 12): its norm and the idf of each
+ *    of its features, so a shared feature's weights on both sides come
+ *    from one stored idf (the same float feat_weight would compute: same
+ *    id, same table state). With note 7 alone, the query's norm (~100-500
+ *    df reads that miss the CPU caches) and the weights at shared ids
+ *    were still 12% and 3% of the loop thread's samples. */
 #include "lexscore.h"
 
 #include <math.h>
@@ -214,13 +217,20 @@ lex_doc *lex_doc_create(const uint32_t *ids, const uint8_t *tfs, uint32_t n) {
 
 size_t lex_doc_bytes(const lex_doc *d) { return sizeof *d + (size_t)d->n * 5; }
 
+/* Weight of a non-gate feature of this kind and tf with this idf: the
+ * one expression every path uses (note 7: bit-identical scores). */
+static inline float weight_of(const lex_params *p, const lex_idf *t, uint32_t kind, uint8_t tf,
+                              float idf) {
+    return p->kind_weight[kind] * t->tfw[tf] * idf;
+}
+
 /* Weight of one feature, 0 for gate features; lnN = ln(N + 1) + 1. */
 static float feat_weight(const lex_idf *t, const lex_params *p, float lnN, uint32_t id,
                          uint8_t tf) {
     uint32_t kind = EMBED_FEAT_KIND(id);
     if (kind == EMBED_KIND_GATE) return 0.0f;
     float idf = lnN - ln_p1(t, t->df[bucket(t, id)]);
-    return p->kind_weight[kind] * t->tfw[tf] * idf;
+    return weight_of(p, t, kind, tf, idf);
 }
 
 static float log_docs(const lex_idf *t) {
@@ -240,8 +250,8 @@ static double query_norm(const lex_idf *t, const lex_params *p, float lnN,
 /* Cosine of a candidate given the query's norm (design notes 3 and 7).
  * Writes c's norm memo. */
 static float similarity_qn(const lex_idf *t, const lex_params *p, float lnN, double qnorm,
-                           const uint32_t *qids, const uint8_t *qtfs, uint32_t qn,
-                           const lex_doc *c) {
+                           const uint32_t *qids, const uint8_t *qtfs, const float *qidf,
+                           uint32_t qn, const lex_doc *c) {
     lex_doc *m = (lex_doc *)c;   /* the memo fields only (lexscore.h) */
     const uint8_t *ctfs = lex_doc_tfs(c);
     double dot = 0, cs = 0;
@@ -255,6 +265,14 @@ static float similarity_qn(const lex_idf *t, const lex_params *p, float lnN, dou
             if (qids[i] < id) {
                 i++;
             } else if (qids[i] > id) {
+                j++;
+            } else if (qidf) {   /* the query's idf of this id is the candidate's */
+                uint32_t kind = EMBED_FEAT_KIND(id);
+                if (kind != EMBED_KIND_GATE) {
+                    double wc = weight_of(p, t, kind, ctfs[j], qidf[i]);
+                    if (wc != 0) dot += wc * weight_of(p, t, kind, qtfs[i], qidf[i]);
+                }
+                i++;
                 j++;
             } else {
                 double wc = feat_weight(t, p, lnN, id, ctfs[j]);
@@ -284,7 +302,7 @@ static float similarity_qn(const lex_idf *t, const lex_params *p, float lnN, dou
 float lexscore_similarity(const lex_idf *t, const lex_params *p, const uint32_t *qids,
                           const uint8_t *qtfs, uint32_t qn, const lex_doc *c) {
     float lnN = log_docs(t);
-    return similarity_qn(t, p, lnN, query_norm(t, p, lnN, qids, qtfs, qn), qids, qtfs,
+    return similarity_qn(t, p, lnN, query_norm(t, p, lnN, qids, qtfs, qn), qids, qtfs, NULL,
                          qn, c);
 }
 
@@ -366,17 +384,28 @@ int lexscore_pick_memo(const lex_idf *t, const lex_params *p, const uint32_t *qi
     out->best = out->runner_up = 0.0f;
     float lnN = log_docs(t);
     double qnorm;
-    if (qm && qm->version == t->version && memcmp(qm->kw, p->kind_weight, sizeof qm->kw) == 0) {
+    if (qm && qm->version == t->version && qm->n == qn &&
+        memcmp(qm->kw, p->kind_weight, sizeof qm->kw) == 0) {
         qnorm = qm->norm;
+    } else if (qm) {
+        /* query_norm's sum, keeping each idf */
+        double s = 0;
+        for (uint32_t i = 0; i < qn; i++) {
+            uint32_t kind = EMBED_FEAT_KIND(qids[i]);
+            qm->idf[i] = kind == EMBED_KIND_GATE ? 0.0f
+                                                 : lnN - ln_p1(t, t->df[bucket(t, qids[i])]);
+            double w = kind == EMBED_KIND_GATE ? 0.0f : weight_of(p, t, kind, qtfs[i], qm->idf[i]);
+            s += w * w;
+        }
+        qnorm = sqrt(s);
+        qm->version = t->version;
+        memcpy(qm->kw, p->kind_weight, sizeof qm->kw);
+        qm->n = qn;
+        qm->norm = qnorm;
     } else {
         qnorm = query_norm(t, p, lnN, qids, qtfs, qn);
-        if (qm) {
-            qm->version = t->version;
-            memcpy(qm->kw, p->kind_weight, sizeof qm->kw);
-            qm->pad = 0;
-            qm->norm = qnorm;
-        }
     }
+    const float *qidf = qm ? qm->idf : NULL;
     int seen = 0, passed = 0, unswapped = 0;
     /* best: highest score among candidates passing gate and swap test;
      * top2: the two highest scores among all gate-passing candidates, so
@@ -389,7 +418,7 @@ int lexscore_pick_memo(const lex_idf *t, const lex_params *p, const uint32_t *qi
         seen++;
         if (p->gate && !lexscore_gate(qids, qn, c->ids, c->n)) continue;
         passed++;
-        float s = similarity_qn(t, p, lnN, qnorm, qids, qtfs, qn, c);
+        float s = similarity_qn(t, p, lnN, qnorm, qids, qtfs, qidf, qn, c);
         int ok = !lexscore_swapped(t, p->swap_df, qids, qn, c->ids, c->n);
         if (s > top[0]) {
             top[1] = top[0]; topi[1] = topi[0];

@@ -137,19 +137,22 @@ int lexscore_pick(const lex_idf *t, const lex_params *p, const uint32_t *qids,
                   const uint8_t *qtfs, uint32_t qn, const lex_doc *const *cands,
                   uint32_t ncand, lex_pick *out);
 
-/* A query's norm memo (lexscore.c note 8), kept by the caller beside the
- * query's features (the embedding cache entry). All zero = empty. */
+/* A query's memo (lexscore.c note 8), kept by the caller beside the
+ * query's features (the embedding cache entry): the header, followed in
+ * memory by idf[qn], the IDF of each query feature. All zero = empty. */
 typedef struct lex_qmemo {
     uint64_t version;   /* lex_idf state it was computed at; 0 = none */
     float kw[3];        /* kind weights it was computed with */
-    uint32_t pad;
+    uint32_t n;         /* query features it covers */
     double norm;        /* the query's weight norm */
+    float idf[];        /* n floats (gate features: unused) */
 } lex_qmemo;
-_Static_assert(sizeof(lex_qmemo) == 32, "fits the embedding cache's aux area");
+_Static_assert(sizeof(lex_qmemo) == 32, "the embedding cache's aux header");
 
-/* lexscore_pick that uses *qm when it is valid for (t, p) and else
- * recomputes and stores it (qm NULL: lexscore_pick). Same result, bit for
- * bit, either way; the query features must be the ones qm was made for. */
+/* lexscore_pick that uses *qm (32 + 4 * qn bytes, 8-aligned) when it is
+ * valid for (t, p, qn) and else recomputes and stores it (qm NULL:
+ * lexscore_pick). Same result, bit for bit, either way; the query
+ * features must be the ones qm was made for. */
 int lexscore_pick_memo(const lex_idf *t, const lex_params *p, const uint32_t *qids,
                        const uint8_t *qtfs, uint32_t qn, lex_qmemo *qm,
                        const lex_doc *const *cands, uint32_t ncand, lex_pick *out);

@@ -11,6 +11,7 @@
  * compared bit for bit with the same document freshly copied (no memo). */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/embed_builtin.h"
@@ -83,15 +84,17 @@ Test(lexscore_memo, scores_are_bit_identical_and_follow_every_table_change) {
     lex_params p;
     lex_params_default(&p);
     lex_doc *extra = NULL;
-    static lex_qmemo qms[20];
+    lex_qmemo *qms[20];
+    for (int k = 0; k < 20; k++) qms[k] = calloc(1, 32 + 4 * 4096);   /* zeroed: empty */
     for (int round = 0; round < 6; round++) {
         for (int k = 0; k < 20; k++) {
             prompt_of(b, sizeof b, k * 9 + 1);
             strcat(b, " please");
             cr_assert_eq(embed_builtin_features(b, strlen(b), &q), EMBED_OK);
             lex_doc **cands = docs + (k * 9) % (ND - 10);
-            same_pick(t, &p, &q, cands, &qms[k]);   /* memos filled (or stale) */
-            same_pick(t, &p, &q, cands, &qms[k]);   /* memos used */
+            cr_assert_leq(q.n, 4096);
+            same_pick(t, &p, &q, cands, qms[k]);   /* memos filled (or stale) */
+            same_pick(t, &p, &q, cands, qms[k]);   /* memos used */
         }
         switch (round) {
         case 0:   /* an add changes N and some df: every memo is stale */
@@ -116,10 +119,12 @@ Test(lexscore_memo, scores_are_bit_identical_and_follow_every_table_change) {
     cr_assert_eq(lexidf_create(LEXIDF_BITS_DEFAULT, &u), LEX_OK);
     for (int i = 0; i < ND / 2; i++) lexidf_add(u, docs[i]->ids, docs[i]->n);
     cr_assert_eq(embed_builtin_features("sort a dict in rust", 19, &q), EMBED_OK);
-    lex_qmemo qm = {0};
-    same_pick(t, &p, &q, docs, &qm);
-    same_pick(u, &p, &q, docs, &qm);
-    same_pick(t, &p, &q, docs, &qm);
+    lex_qmemo *qm = qms[0];
+    memset(qm, 0, sizeof *qm);
+    same_pick(t, &p, &q, docs, qm);
+    same_pick(u, &p, &q, docs, qm);
+    same_pick(t, &p, &q, docs, qm);
+    for (int k = 0; k < 20; k++) free(qms[k]);
     lexidf_free(u);
     free(extra);
     for (int i = 0; i < ND; i++) free(docs[i]);
