@@ -12,7 +12,9 @@
    CPU per request; then bench/cache-drive over --queries distinct
    rewordings of stored prompts (not just the one query whose embedding
    and graph path stay cached): closed loop at 50 connections, and open
-   loop at each of --rates (latency from the scheduled send time);
+   loop at each of --rates (latency from the scheduled send time); the
+   closed loop also prints the server's CPU per request by thread (the
+   loop thread alone, the pool threads summed; /proc/PID/task/*/stat);
    --base OLD_SERVER alternates an older build.
 3. quality: ../shared/data/gptcache_mock_pairs.json through the real
    server: store every distinct `origin` with its own answer, ask every
