@@ -17,10 +17,12 @@
  *    cache.c keeps the query's lexscore memo there, lexscore.c note 8)
  *    and the features
  *    (ids, then term counts): one allocation per entry, and a hit
- *    hands out pointers into it (no copy, no allocation). A built-in entry
- *    at d=512 with ~100 features is ~3 KB (header 64 + vector 2,048 +
- *    features ~500 + memo ~430), so the default 16 MB bound holds ~5,000
- *    prompts per tenant. */
+ *    hands out pointers into it (no copy, no allocation): ~13 ns per hit
+ *    over 1,000 entries cycled, against ~4.3 us to embed the same 14-word
+ *    prompts (an ad hoc loop over ecache_get_val and embed_builtin, -O2).
+ *    A built-in entry of such a prompt (170 features) at d=512 is 3.7 KB
+ *    (header, vector 2,048, memo 712, features 850), so the default 16 MB
+ *    bound holds ~4,500 such prompts per tenant. */
 #include "embed_cache.h"
 
 #include <stdlib.h>
