@@ -12,9 +12,7 @@
    CPU per request; then bench/cache-drive over --queries distinct
    rewordings of stored prompts (not just the one query whose embedding
    and graph path stay cached): closed loop at 50 connections, and open
-   loop at each of --rates (latency from the scheduled send time); the
-   closed loop also prints the server's CPU per request by thread (the
-   loop thread alone, the pool threads summed; /proc/PID/task/*/stat);
+   loop at each of --rates (latency from the scheduled send time);
    --base OLD_SERVER alternates an older build.
 3. quality: ../shared/data/gptcache_mock_pairs.json through the real
    server: store every distinct `origin` with its own answer, ask every
@@ -97,36 +95,6 @@ def cpu_s(pid):
     """utime + stime of a process, in seconds (/proc/<pid>/stat)."""
     f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def task_cpu(pid):
-    """{tid: (name, utime + stime seconds)} of every thread of a process
-    (/proc/<pid>/task/<tid>/stat); the loop thread is tid == pid."""
-    out = {}
-    base = "/proc/%d/task" % pid
-    for tid in os.listdir(base):
-        try:
-            raw = open("%s/%s/stat" % (base, tid)).read()
-        except OSError:
-            continue   # the thread exited meanwhile
-        name = raw[raw.index("(") + 1:raw.rindex(")")]
-        f = raw.rsplit(")", 1)[1].split()
-        out[int(tid)] = (name, (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK"))
-    return out
-
-
-def per_thread(pid, t0, t1, requests):
-    """'loop 12.3, <name> 4.5 (3 threads), ...' us per request between two
-    task_cpu samples: the loop thread alone, the others summed by name."""
-    groups = {}
-    for tid, (name, s1) in t1.items():
-        d = (s1 - t0.get(tid, (name, 0.0))[1]) / requests * 1e6
-        key = "loop" if tid == pid else name
-        g = groups.setdefault(key, [0.0, 0])
-        g[0] += d
-        g[1] += 1
-    return ", ".join("%s %.1f%s" % (k, v[0], " (%d threads)" % v[1] if v[1] > 1 else "")
-                     for k, v in sorted(groups.items(), key=lambda kv: -kv[1][0]))
 
 
 def rb_cpu(proc, port, requests, *cmd, pipeline=1):
@@ -309,13 +277,11 @@ def distinct(proc, port, stored, args):
             f.write(reword(stored[rnd.randrange(len(stored))]) + "\n")
     base = [drive, "-p", str(port), "--ns", NS, "--prompts", path, "-c", "50"]
     c0 = cpu_s(proc.pid)
-    t0 = task_cpu(proc.pid)
     out = subprocess.run(base + ["-n", str(args.requests)], capture_output=True, text=True,
                          timeout=900, check=True).stdout.strip()
     cpu = (cpu_s(proc.pid) - c0) / args.requests * 1e6
-    threads = per_thread(proc.pid, t0, task_cpu(proc.pid), args.requests)
-    print("semantic: %d distinct queries, %s; server CPU %.1f us per request (by thread: %s)" %
-          (args.queries, out, cpu, threads), flush=True)
+    print("semantic: %d distinct queries, %s; server CPU %.1f us per request" %
+          (args.queries, out, cpu), flush=True)
     for rate in (int(r) for r in args.rates.split(",") if r):
         out = subprocess.run(base + ["--rate", str(rate), "--duration", str(args.open_secs)],
                              capture_output=True, text=True, timeout=900, check=True).stdout
