@@ -36,7 +36,10 @@
  *   when its first result is farther than D (a policy a caller could
  *   apply to weak results). --decide W,W,... [--band B,B,...] measures the
  *   cache's decision instead (sparse_recall_decide.c): per N, the lookup
- *   path of server/cache.c at each WIDEN factor W and band B (default 0).
+ *   path of server/cache.c at each WIDEN factor W and band B (default 0),
+ *   on a namespace at the cache defaults, or at --dim D and --quant int8
+ *   (int8 storage, no float32 vectors) when given (--quant applies to
+ *   --decide only).
  *   Exit 2 when the data files are missing. */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -232,14 +235,17 @@ int main(int argc, char **argv)
     const char *dir = "../shared/data";
     uint32_t dim = 512, ef = 100, ns[16], nn = 0, mixed = 0, dense = 0, dflt_below;
     float widen = 0, band[8] = {0};
-    uint32_t dwiden[8], ndw = 0, nband = 1;
+    uint32_t dwiden[8], ndw = 0, nband = 1, dim_given = 0;
+    int int8 = 0;
     strv orig = {0}, sim = {0}, mean = {0}, words = {0};
     batch_set_threads(1); /* as server/main.c */
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--data") && a + 1 < argc)
             dir = argv[++a];
         else if (!strcmp(argv[a], "--dim") && a + 1 < argc)
-            dim = (uint32_t)atoi(argv[++a]);
+            dim = dim_given = (uint32_t)atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--quant") && a + 1 < argc)
+            int8 = !strcmp(argv[++a], "int8");
         else if (!strcmp(argv[a], "--ef") && a + 1 < argc)
             ef = (uint32_t)atoi(argv[++a]);
         else if (!strcmp(argv[a], "--mixed") && a + 1 < argc)
@@ -258,7 +264,7 @@ int main(int argc, char **argv)
         else if (argv[a][0] != '-' && nn < 16)
             ns[nn++] = (uint32_t)atoi(argv[a]);
         else {
-            fprintf(stderr, "usage: sparse-recall [--data DIR] [--dim D] [--ef EF] [--mixed 1] [--dense 1] [--widen D] [--decide W,..] [--band B,..] "
+            fprintf(stderr, "usage: sparse-recall [--data DIR] [--dim D] [--ef EF] [--mixed 1] [--dense 1] [--widen D] [--decide W,..] [--band B,..] [--quant int8] "
                             "N...\n");
             return 2;
         }
@@ -275,8 +281,9 @@ int main(int argc, char **argv)
     if (vocab_add(&orig, &words) || vocab_add(&mean, &words))
         return 1;
     if (ndw)
-        printf("origins %zu, meancache %zu, queries %zu; cache namespace defaults%s\n",
-               orig.n, mean.n, sim.n, mixed ? ", origins shuffled in" : "");
+        printf("origins %zu, meancache %zu, queries %zu; cache namespace defaults%s%s\n",
+               orig.n, mean.n, sim.n, dim_given || int8 ? " but DIM/QUANT as given" : "",
+               mixed ? ", origins shuffled in" : "");
     else
         printf("origins %zu, meancache %zu, queries %zu, dim %u, M 16, efc 200, ef %u, f32%s%s\n",
                orig.n, mean.n, sim.n, dim, ef, mixed ? ", origins shuffled in" : "",
@@ -332,7 +339,8 @@ int main(int argc, char **argv)
                     return 1;
             }
             printf("\nN %u: %zu stored prompts\n", ns[t], total);
-            if (sparse_recall_decide(&st, &sim, &other, dwiden, ndw, band, nband))
+            if (sparse_recall_decide(&st, &sim, &other, dwiden, ndw, band, nband, dim_given,
+                                     int8))
                 return 1;
             for (size_t i = 0; i < other.n; i++)
                 free(other.s[i]);
