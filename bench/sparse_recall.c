@@ -70,7 +70,9 @@ static int strv_push(strv *v, const char *s)
     return v->s[v->n++] ? 0 : -1;
 }
 
-static int load_pairs(const char *dir, strv *orig, strv *sim)
+/* Distinct origins into orig; every paraphrase into sim, its origin into
+ * simorig (the same index). */
+static int load_pairs(const char *dir, strv *orig, strv *sim, strv *simorig)
 {
     char path[1024];
     bench_pair *p;
@@ -85,7 +87,8 @@ static int load_pairs(const char *dir, strv *orig, strv *sim)
             dup = strcmp(orig->s[i], p[k].origin) == 0;
         if (!dup && strv_push(orig, p[k].origin))
             rc = -1;
-        else if (strv_push(sim, p[k].similar)) /* the paraphrase: its truth is computed, not assumed */
+        else if (strv_push(sim, p[k].similar) || /* the paraphrase: its truth is computed, not assumed */
+                 strv_push(simorig, p[k].origin))
             rc = -1;
     }
     bench_pairs_free(p, n);
@@ -237,7 +240,7 @@ int main(int argc, char **argv)
     float widen = 0, band[8] = {0};
     uint32_t dwiden[8], ndw = 0, nband = 1, dim_given = 0;
     int int8 = 0;
-    strv orig = {0}, sim = {0}, mean = {0}, words = {0};
+    strv orig = {0}, sim = {0}, simorig = {0}, mean = {0}, words = {0};
     batch_set_threads(1); /* as server/main.c */
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--data") && a + 1 < argc)
@@ -274,7 +277,7 @@ int main(int argc, char **argv)
         ns[nn++] = 5000;
         ns[nn++] = 20000;
     }
-    if (load_pairs(dir, &orig, &sim) || load_meancache(dir, &mean)) {
+    if (load_pairs(dir, &orig, &sim, &simorig) || load_meancache(dir, &mean)) {
         fprintf(stderr, "sparse-recall: cannot read the data files in %s\n", dir);
         return 2;
     }
@@ -339,7 +342,7 @@ int main(int argc, char **argv)
                     return 1;
             }
             printf("\nN %u: %zu stored prompts\n", ns[t], total);
-            if (sparse_recall_decide(&st, &sim, &other, dwiden, ndw, band, nband, dim_given,
+            if (sparse_recall_decide(&st, &sim, &simorig, &other, dwiden, ndw, band, nband, dim_given,
                                      int8))
                 return 1;
             for (size_t i = 0; i < other.n; i++)

@@ -15,9 +15,11 @@ typedef struct strv {
  * `dim` when dim != 0, and int8 storage when int8 != 0), looks every
  * prompt of `para` and `other` up with the exact scan (the truth), then
  * with the graph at each widen[0..nw) factor and band[0..nb) (factors
- * 0 and 1 once), and prints one markdown row each. 0, or 1 on ENOMEM or
+ * 0 and 1 once), and prints one markdown row each. para_origin->s[i] is
+ * the stored prompt para->s[i] paraphrases (its correct hit). 0, or 1 on ENOMEM or
  * a DIM the cache refuses. */
-int sparse_recall_decide(const strv *stored, const strv *para, const strv *other,
+int sparse_recall_decide(const strv *stored, const strv *para, const strv *para_origin,
+                         const strv *other,
                          const uint32_t *widen, uint32_t nw, const float *band, uint32_t nb,
                          uint32_t dim, int int8);
 

@@ -21,7 +21,10 @@
  * widening. Per WIDEN factor and band, reported per set:
  *   agree  the lookup's decision equals the truth's (both miss, or both
  *          hit the same entry);
- *   hits   hits (the truth's in the header row);
+ *   hits   hits (the truth's in the header row); for para, in brackets,
+ *          the correct ones: hits on the query's own origin's entry
+ *          (found by its exact key; GPTCache's pairs say which origin a
+ *          paraphrase rewords, so this is quality at N, not agreement);
  *   wid    % of lookups searched again;
  *   us     mean wall-clock us per lookup (embedding, search(es), pick;
  *          one thread, one OpenBLAS thread; a shared machine inflates it).
@@ -58,6 +61,7 @@ typedef struct decision {
 
 typedef struct setres {
     uint32_t agree, hits;
+    uint32_t correct;     /* hits on the query's own origin (para only) */
     uint64_t widened;
     double us;
 } setres;
@@ -90,9 +94,10 @@ static void dist_note(cache_ns *ns, const char *p, int agree, int truth_hit)
 }
 
 /* Looks every query of qs up; the decisions go to d (when not NULL) and
- * are compared with truth (when not NULL). */
+ * are compared with truth (when not NULL); own[i] (when not NULL) is the
+ * id of the entry query i should hit. */
 static void run_set(cache_ns *ns, const strv *qs, decision *d, const decision *truth,
-                    setres *r)
+                    const uint64_t *own, setres *r)
 {
     uint64_t w0 = ns->st.widened;
     double t0 = dec_now_us();
@@ -107,6 +112,7 @@ static void run_set(cache_ns *ns, const strv *qs, decision *d, const decision *t
             x.id = h.e->id;
         }
         r->hits += (uint32_t)x.hit;
+        r->correct += own && x.hit && x.id == own[i];
         if (d)
             d[i] = x;
         if (!truth)
@@ -125,8 +131,9 @@ static void run_set(cache_ns *ns, const strv *qs, decision *d, const decision *t
  * left in *out with its index's own exact threshold in *dflt. 0, or 1 on
  * ENOMEM or a DIM the cache refuses. */
 static int decide_truth(tenant *t, const char *name, uint32_t dim, int int8, const strv *stored,
-                        const strv *para, const strv *other, decision *tp, decision *to,
-                        setres *rp, setres *ro, cache_ns **out, uint32_t *dflt)
+                        const strv *para, const strv *para_origin, const strv *other,
+                        decision *tp, decision *to, uint64_t *own, setres *rp, setres *ro,
+                        cache_ns **out, uint32_t *dflt)
 {
     cache_ns_config cfg;
     cache_ns *ns;
@@ -139,11 +146,19 @@ static int decide_truth(tenant *t, const char *name, uint32_t dim, int int8, con
         return 1;
     for (size_t i = 0; i < stored->n; i++)
         put_prompt(ns, stored->s[i]); /* an empty-after-normalisation prompt is skipped */
+    for (size_t i = 0; i < para->n; i++) { /* the origin's entry, by its exact key */
+        const char *o = para_origin->s[i];
+        cache_hit h;
+        own[i] = cache_lookup(ns, o, strlen(o), ns->cfg.threshold, 0, DECIDE_NOW, &h) == CACHE_OK &&
+                         h.tier == CACHE_EXACT
+                     ? h.e->id
+                     : UINT64_MAX;
+    }
     *dflt = hnsw_get_exact_threshold(ns->idx);
     hnsw_set_exact_threshold(ns->idx, UINT32_MAX);
     ns->cfg.widen = 0;
-    run_set(ns, para, tp, NULL, rp);
-    run_set(ns, other, to, NULL, ro);
+    run_set(ns, para, tp, NULL, own, rp);
+    run_set(ns, other, to, NULL, NULL, ro);
     *out = ns;
     return 0;
 }
@@ -157,7 +172,8 @@ static uint32_t agree_count(const decision *d, const decision *ref, size_t n)
     return a;
 }
 
-int sparse_recall_decide(const strv *stored, const strv *para, const strv *other,
+int sparse_recall_decide(const strv *stored, const strv *para, const strv *para_origin,
+                         const strv *other,
                          const uint32_t *widen, uint32_t nw, const float *band, uint32_t nb,
                          uint32_t dim, int int8)
 {
@@ -169,32 +185,35 @@ int sparse_recall_decide(const strv *stored, const strv *para, const strv *other
     decision *tp = malloc(np * sizeof(decision)), *to = malloc(no * sizeof(decision));
     decision *rp_ = malloc(np * sizeof(decision)), *ro_ = malloc(no * sizeof(decision));
     decision *dp = malloc(np * sizeof(decision)), *do_ = malloc(no * sizeof(decision));
+    uint64_t *own = malloc(np * sizeof(uint64_t));
     setres rp, ro;
     uint32_t dflt, rdflt;
     int rc = 1, with_ref = dim != 0 || int8;
-    if (!t || !tp || !to || !rp_ || !ro_ || !dp || !do_)
+    if (!t || !tp || !to || !rp_ || !ro_ || !dp || !do_ || !own)
         goto out;
     if (with_ref) { /* the default namespace first, then dropped: one index in memory at a time */
-        if (decide_truth(t, "decide-ref", 0, 0, stored, para, other, rp_, ro_, &rp, &ro, &ref,
-                         &rdflt))
+        if (decide_truth(t, "decide-ref", 0, 0, stored, para, para_origin, other, rp_, ro_, own,
+                         &rp, &ro, &ref, &rdflt))
             goto out;
-        printf("reference: DIM %u %s exact scan: para %u hits, other %u hits\n", ref->cfg.dim,
-               ref->cfg.quant_int8 ? "int8" : "f32", rp.hits, ro.hits);
+        printf("reference: DIM %u %s exact scan: para %u hits (%u correct), other %u hits\n",
+               ref->cfg.dim, ref->cfg.quant_int8 ? "int8" : "f32", rp.hits, rp.correct, ro.hits);
         cache_ns_drop(ref);
     }
-    if (decide_truth(t, "decide", dim, int8, stored, para, other, tp, to, &rp, &ro, &ns, &dflt))
+    if (decide_truth(t, "decide", dim, int8, stored, para, para_origin, other, tp, to, own, &rp,
+                     &ro, &ns, &dflt))
         goto out;
     printf("DIM %u, M %u, EF %u, %s, THRESHOLD %.2f, exact scan below %u entries, "
            "namespace memory %.1f MB\n",
            ns->cfg.dim, ns->cfg.M, ns->cfg.ef, ns->cfg.quant_int8 ? "int8" : "f32",
            (double)ns->cfg.threshold, dflt, (double)cache_ns_memory(ns) / 1e6);
-    printf("| %zu entries, exact (truth) | para: %u hits, %.0f us | other: %u hits, %.0f us |",
-           cache_ns_count(ns), rp.hits, rp.us, ro.hits, ro.us);
+    printf("| %zu entries, exact (truth) | para: %u hits (%u correct), %.0f us | other: %u hits, "
+           "%.0f us |",
+           cache_ns_count(ns), rp.hits, rp.correct, rp.us, ro.hits, ro.us);
     if (with_ref)
         printf(" truth vs reference: para %.3f, other %.3f |",
                (double)agree_count(tp, rp_, para->n) / (double)para->n,
                (double)agree_count(to, ro_, other->n) / (double)other->n);
-    printf("\n| widen | band | para agree | para hits | para wid | para us | other agree | "
+    printf("\n| widen | band | para agree | para hits (correct) | para wid | para us | other agree | "
            "other hits | other wid | other us |%s\n|---|---|---|---|---|---|---|---|---|---|%s\n",
            with_ref ? " para agree ref | other agree ref |" : "", with_ref ? "---|---|" : "");
     hnsw_set_exact_threshold(ns->idx, getenv("SPARSE_DECIDE_GRAPH") ? 0 : dflt);
@@ -202,11 +221,11 @@ int sparse_recall_decide(const strv *stored, const strv *para, const strv *other
         for (uint32_t b = 0; b < (widen[w] > 1 ? nb : 1); b++) {
             ns->cfg.widen = (int32_t)widen[w];
             ns->cfg.widen_band = band[b];
-            run_set(ns, para, dp, tp, &rp);
-            run_set(ns, other, do_, to, &ro);
-            printf("| %u | %.2f | %.3f | %u | %.1f%% | %.0f | %.3f | %u | %.1f%% | %.0f |",
+            run_set(ns, para, dp, tp, own, &rp);
+            run_set(ns, other, do_, to, NULL, &ro);
+            printf("| %u | %.2f | %.3f | %u (%u) | %.1f%% | %.0f | %.3f | %u | %.1f%% | %.0f |",
                    widen[w], widen[w] > 1 ? (double)band[b] : 0.0,
-                   (double)rp.agree / (double)para->n, rp.hits,
+                   (double)rp.agree / (double)para->n, rp.hits, rp.correct,
                    100.0 * (double)rp.widened / (double)para->n, rp.us,
                    (double)ro.agree / (double)other->n, ro.hits,
                    100.0 * (double)ro.widened / (double)other->n, ro.us);
@@ -226,5 +245,6 @@ out:
     free(ro_);
     free(dp);
     free(do_);
+    free(own);
     return rc;
 }
