@@ -2,9 +2,9 @@
  * "Known recall gap"; issue 5) real on realistic cache traffic, and what
  * does each search path cost at N?
  *
- * Stored, in this order, embedded with the built-in embedder at the cache
- * namespace defaults (DIM 512, M 16, ef_construction 200, ef 100, float32
- * storage: server/cache.c cache_ns_config_default + index_create):
+ * Stored, in this order, embedded with the built-in embedder (DIM
+ * EMBED_BUILTIN_DIM_DEFAULT unless --dim, M 16, ef_construction 200, ef 100
+ * unless --ef, float32 storage):
  *   1. every distinct `origin` of ../shared/data/gptcache_mock_pairs.json
  *      (999), first, as the oldest entries of a namespace;
  *   2. the meancache questions (`main` and `followup` of
@@ -38,8 +38,9 @@
  *   cache's decision instead (sparse_recall_decide.c): per N, the lookup
  *   path of server/cache.c at each WIDEN factor W and band B (default 0),
  *   on a namespace at the cache defaults, or at --dim D and --quant int8
- *   (int8 storage, no float32 vectors) when given (--quant applies to
- *   --decide only).
+ *   (int8 codes, float16 re-rank copies, no float32) when given, each decision also
+ *   compared with a default namespace's exact scan (at --ref-dim R when
+ *   given; --quant and --ref-dim apply to --decide only).
  *   Exit 2 when the data files are missing. */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -236,9 +237,9 @@ static void run_path(hnsw *h, const float *q, size_t nq, uint32_t dim, uint32_t 
 int main(int argc, char **argv)
 {
     const char *dir = "../shared/data";
-    uint32_t dim = 512, ef = 100, ns[16], nn = 0, mixed = 0, dense = 0, dflt_below;
+    uint32_t dim = EMBED_BUILTIN_DIM_DEFAULT, ef = 100, ns[16], nn = 0, mixed = 0, dense = 0, dflt_below;
     float widen = 0, band[8] = {0};
-    uint32_t dwiden[8], ndw = 0, nband = 1, dim_given = 0;
+    uint32_t dwiden[8], ndw = 0, nband = 1, dim_given = 0, ref_dim = 0;
     int int8 = 0;
     strv orig = {0}, sim = {0}, simorig = {0}, mean = {0}, words = {0};
     batch_set_threads(1); /* as server/main.c */
@@ -247,6 +248,8 @@ int main(int argc, char **argv)
             dir = argv[++a];
         else if (!strcmp(argv[a], "--dim") && a + 1 < argc)
             dim = dim_given = (uint32_t)atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--ref-dim") && a + 1 < argc)
+            ref_dim = (uint32_t)atoi(argv[++a]);
         else if (!strcmp(argv[a], "--quant") && a + 1 < argc)
             int8 = !strcmp(argv[++a], "int8");
         else if (!strcmp(argv[a], "--ef") && a + 1 < argc)
@@ -267,7 +270,7 @@ int main(int argc, char **argv)
         else if (argv[a][0] != '-' && nn < 16)
             ns[nn++] = (uint32_t)atoi(argv[a]);
         else {
-            fprintf(stderr, "usage: sparse-recall [--data DIR] [--dim D] [--ef EF] [--mixed 1] [--dense 1] [--widen D] [--decide W,..] [--band B,..] [--quant int8] "
+            fprintf(stderr, "usage: sparse-recall [--data DIR] [--dim D] [--ef EF] [--mixed 1] [--dense 1] [--widen D] [--decide W,..] [--band B,..] [--quant int8] [--ref-dim R] "
                             "N...\n");
             return 2;
         }
@@ -343,7 +346,7 @@ int main(int argc, char **argv)
             }
             printf("\nN %u: %zu stored prompts\n", ns[t], total);
             if (sparse_recall_decide(&st, &sim, &simorig, &other, dwiden, ndw, band, nband, dim_given,
-                                     int8))
+                                     int8, ref_dim))
                 return 1;
             for (size_t i = 0; i < other.n; i++)
                 free(other.s[i]);

@@ -8,7 +8,7 @@
  * results, or misses. So this mode drives the real lookup path
  * (cache_put / cache_lookup of server/cache.c, synchronous: no pool, the
  * same pick and the same widening rule as the server) on one namespace at
- * the defaults (printed: DIM 512, M 16, f32, THRESHOLD 0.45, EF 32) holding the
+ * the defaults (printed: DIM, M 16, f32, THRESHOLD 0.45, EF 32) holding the
  * origins, the meancache questions and N generated prompts (sparse_recall.c
  * describes them), and asks two query sets:
  *   para   the 999 paraphrases (mostly hits);
@@ -32,7 +32,9 @@
  * lookup's widen factor and band.
  * With --dim or --quant, the truth above is that setting's own exact scan;
  * the rows also report "agree ref": agreement with the exact-scan
- * decisions of a namespace at the defaults (DIM 512, f32) holding the same
+ * decisions of a namespace at the defaults (f32, DIM EMBED_BUILTIN_DIM_DEFAULT,
+ * or --ref-dim R: embed_builtin.h's measurements ran with 512, the default
+ * then) holding the same
  * prompts, built first and dropped before the measured one. That is the
  * question a default change asks: does the cheaper setting still make the
  * decision today's default would make with a perfect search? */
@@ -175,7 +177,7 @@ static uint32_t agree_count(const decision *d, const decision *ref, size_t n)
 int sparse_recall_decide(const strv *stored, const strv *para, const strv *para_origin,
                          const strv *other,
                          const uint32_t *widen, uint32_t nw, const float *band, uint32_t nb,
-                         uint32_t dim, int int8)
+                         uint32_t dim, int int8, uint32_t ref_dim)
 {
     tenant *t = tenant_get_or_create("bench", 5);
     cache_ns *ns, *ref;
@@ -188,11 +190,11 @@ int sparse_recall_decide(const strv *stored, const strv *para, const strv *para_
     uint64_t *own = malloc(np * sizeof(uint64_t));
     setres rp, ro;
     uint32_t dflt, rdflt;
-    int rc = 1, with_ref = dim != 0 || int8;
+    int rc = 1, with_ref = dim != 0 || int8 || ref_dim != 0;
     if (!t || !tp || !to || !rp_ || !ro_ || !dp || !do_ || !own)
         goto out;
     if (with_ref) { /* the default namespace first, then dropped: one index in memory at a time */
-        if (decide_truth(t, "decide-ref", 0, 0, stored, para, para_origin, other, rp_, ro_, own,
+        if (decide_truth(t, "decide-ref", ref_dim, 0, stored, para, para_origin, other, rp_, ro_, own,
                          &rp, &ro, &ref, &rdflt))
             goto out;
         printf("reference: DIM %u %s exact scan: para %u hits (%u correct), other %u hits\n",
