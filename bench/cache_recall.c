@@ -1,7 +1,8 @@
 /* cache_recall.c -- how much search the semantic cache's lookups need:
  * recall of the HNSW search against the exact scan, and its cost, per EF
  * and storage (f32, int8 + float16 re-rank), on the vectors the cache
- * really stores (the built-in embedder, DIM 512 by default).
+ * really stores (the built-in embedder, at the cache's default DIM,
+ * EMBED_BUILTIN_DIM_DEFAULT, unless --dim).
  *
  * A CACHE.GET searches the namespace's HNSW index for CACHE_CANDIDATES (10)
  * neighbours and lets lexscore pick one of them (server/cache.c), so what
@@ -24,8 +25,8 @@
  * Usage: cache-recall [--data PATH] [--n N] [--queries Q] [--dim D]
  *                     [--efs 10,16,...] [--threads T] [--set pairs|synthetic|both]
  *                     [--graph 1]
- * Sets under 2^19 / dim vectors (1024 at DIM 512) are scanned exactly by the
- * index (hnsw.h), as in the cache: all EFs then give recall 1. --graph 1
+ * Sets under the index's exact threshold (max(2560, 2^19 / dim) for float32)
+ * are scanned exactly by the index (hnsw.h), as in the cache: all EFs then give recall 1. --graph 1
  * forces the graph walk to show what a larger namespace of such prompts
  * would get.
  * Output: one markdown table per data set and storage. Exit 0; 2 when the
@@ -230,7 +231,7 @@ static int run_set(const char *name, const textset *t, const opts *o) {
 
 int main(int argc, char **argv) {
     opts o = {"../shared/data/gptcache_mock_pairs.json", "both", "10,16,24,32,48,64,100,200",
-              100000, 1000, 2, 0, 512};
+              100000, 1000, 2, 0, EMBED_BUILTIN_DIM_DEFAULT};
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
         if (!strcmp(k, "--data")) o.data = v;

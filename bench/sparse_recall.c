@@ -2,9 +2,9 @@
  * "Known recall gap"; issue 5) real on realistic cache traffic, and what
  * does each search path cost at N?
  *
- * Stored, in this order, embedded with the built-in embedder at the cache
- * namespace defaults (DIM 512, M 16, ef_construction 200, ef 100, float32
- * storage: server/cache.c cache_ns_config_default + index_create):
+ * Stored, in this order, embedded with the built-in embedder (DIM
+ * EMBED_BUILTIN_DIM_DEFAULT unless --dim, M 16, ef_construction 200, ef 100
+ * unless --ef, float32 storage):
  *   1. every distinct `origin` of ../shared/data/gptcache_mock_pairs.json
  *      (999), first, as the oldest entries of a namespace;
  *   2. the meancache questions (`main` and `followup` of
@@ -36,7 +36,11 @@
  *   when its first result is farther than D (a policy a caller could
  *   apply to weak results). --decide W,W,... [--band B,B,...] measures the
  *   cache's decision instead (sparse_recall_decide.c): per N, the lookup
- *   path of server/cache.c at each WIDEN factor W and band B (default 0).
+ *   path of server/cache.c at each WIDEN factor W and band B (default 0),
+ *   on a namespace at the cache defaults, or at --dim D and --quant int8
+ *   (int8 codes, float16 re-rank copies, no float32) when given, each decision also
+ *   compared with a default namespace's exact scan (at --ref-dim R when
+ *   given; --quant and --ref-dim apply to --decide only).
  *   Exit 2 when the data files are missing. */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -67,7 +71,9 @@ static int strv_push(strv *v, const char *s)
     return v->s[v->n++] ? 0 : -1;
 }
 
-static int load_pairs(const char *dir, strv *orig, strv *sim)
+/* Distinct origins into orig; every paraphrase into sim, its origin into
+ * simorig (the same index). */
+static int load_pairs(const char *dir, strv *orig, strv *sim, strv *simorig)
 {
     char path[1024];
     bench_pair *p;
@@ -82,7 +88,8 @@ static int load_pairs(const char *dir, strv *orig, strv *sim)
             dup = strcmp(orig->s[i], p[k].origin) == 0;
         if (!dup && strv_push(orig, p[k].origin))
             rc = -1;
-        else if (strv_push(sim, p[k].similar)) /* the paraphrase: its truth is computed, not assumed */
+        else if (strv_push(sim, p[k].similar) || /* the paraphrase: its truth is computed, not assumed */
+                 strv_push(simorig, p[k].origin))
             rc = -1;
     }
     bench_pairs_free(p, n);
@@ -230,16 +237,21 @@ static void run_path(hnsw *h, const float *q, size_t nq, uint32_t dim, uint32_t 
 int main(int argc, char **argv)
 {
     const char *dir = "../shared/data";
-    uint32_t dim = 512, ef = 100, ns[16], nn = 0, mixed = 0, dense = 0, dflt_below;
+    uint32_t dim = EMBED_BUILTIN_DIM_DEFAULT, ef = 100, ns[16], nn = 0, mixed = 0, dense = 0, dflt_below;
     float widen = 0, band[8] = {0};
-    uint32_t dwiden[8], ndw = 0, nband = 1;
-    strv orig = {0}, sim = {0}, mean = {0}, words = {0};
+    uint32_t dwiden[8], ndw = 0, nband = 1, dim_given = 0, ref_dim = 0;
+    int int8 = 0;
+    strv orig = {0}, sim = {0}, simorig = {0}, mean = {0}, words = {0};
     batch_set_threads(1); /* as server/main.c */
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--data") && a + 1 < argc)
             dir = argv[++a];
         else if (!strcmp(argv[a], "--dim") && a + 1 < argc)
-            dim = (uint32_t)atoi(argv[++a]);
+            dim = dim_given = (uint32_t)atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--ref-dim") && a + 1 < argc)
+            ref_dim = (uint32_t)atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--quant") && a + 1 < argc)
+            int8 = !strcmp(argv[++a], "int8");
         else if (!strcmp(argv[a], "--ef") && a + 1 < argc)
             ef = (uint32_t)atoi(argv[++a]);
         else if (!strcmp(argv[a], "--mixed") && a + 1 < argc)
@@ -258,7 +270,7 @@ int main(int argc, char **argv)
         else if (argv[a][0] != '-' && nn < 16)
             ns[nn++] = (uint32_t)atoi(argv[a]);
         else {
-            fprintf(stderr, "usage: sparse-recall [--data DIR] [--dim D] [--ef EF] [--mixed 1] [--dense 1] [--widen D] [--decide W,..] [--band B,..] "
+            fprintf(stderr, "usage: sparse-recall [--data DIR] [--dim D] [--ef EF] [--mixed 1] [--dense 1] [--widen D] [--decide W,..] [--band B,..] [--quant int8] [--ref-dim R] "
                             "N...\n");
             return 2;
         }
@@ -268,15 +280,16 @@ int main(int argc, char **argv)
         ns[nn++] = 5000;
         ns[nn++] = 20000;
     }
-    if (load_pairs(dir, &orig, &sim) || load_meancache(dir, &mean)) {
+    if (load_pairs(dir, &orig, &sim, &simorig) || load_meancache(dir, &mean)) {
         fprintf(stderr, "sparse-recall: cannot read the data files in %s\n", dir);
         return 2;
     }
     if (vocab_add(&orig, &words) || vocab_add(&mean, &words))
         return 1;
     if (ndw)
-        printf("origins %zu, meancache %zu, queries %zu; cache namespace defaults%s\n",
-               orig.n, mean.n, sim.n, mixed ? ", origins shuffled in" : "");
+        printf("origins %zu, meancache %zu, queries %zu; cache namespace defaults%s%s\n",
+               orig.n, mean.n, sim.n, dim_given || int8 ? " but DIM/QUANT as given" : "",
+               mixed ? ", origins shuffled in" : "");
     else
         printf("origins %zu, meancache %zu, queries %zu, dim %u, M 16, efc 200, ef %u, f32%s%s\n",
                orig.n, mean.n, sim.n, dim, ef, mixed ? ", origins shuffled in" : "",
@@ -332,7 +345,8 @@ int main(int argc, char **argv)
                     return 1;
             }
             printf("\nN %u: %zu stored prompts\n", ns[t], total);
-            if (sparse_recall_decide(&st, &sim, &other, dwiden, ndw, band, nband))
+            if (sparse_recall_decide(&st, &sim, &simorig, &other, dwiden, ndw, band, nband, dim_given,
+                                     int8, ref_dim))
                 return 1;
             for (size_t i = 0; i < other.n; i++)
                 free(other.s[i]);

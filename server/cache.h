@@ -174,8 +174,8 @@ typedef struct cache_hit {
     float score;              /* 1 for exact; lexscore similarity otherwise */
 } cache_hit;
 
-/* Defaults: builtin embedder at EMBED_BUILTIN_DIM_DEFAULT, lexscore's
- * default threshold, no TTL, no grace, M 16, ef 64, float32. */
+/* Defaults: builtin embedder at EMBED_BUILTIN_DIM_DEFAULT (256), lexscore's
+ * default threshold, no TTL, no grace, M 16, EF 32, float32. */
 void cache_ns_config_default(cache_ns_config *cfg);
 
 /* Creates namespace `name` of tenant t. CACHE_OK, CACHE_ENOMEM, or

@@ -33,7 +33,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EMBED_BUILTIN_DIM_DEFAULT 512
+/* The default DIM of a built-in namespace (CACHE.CREATE without DIM): 256,
+ * was 512. The vector only proposes candidates (lexscore decides), so what
+ * matters is whether the HNSW walk still reaches the entry lexscore would
+ * pick. bench/sparse-recall --decide 0,8 --dim D 100000 (101,491 entries,
+ * WIDEN 8, the 999 paraphrases, whose origins are stored): correct hits
+ * 591 at DIM 512, 601 at 256, 604 at 128, 603 at 64; agreement with DIM
+ * 512's exact-scan decisions 0.978 at 512 (its own graph), 0.981 at 256,
+ * 0.965 at 128, 0.929 at 64. bench/cache_bench.py --parts semantic, 100k
+ * entries, 1,000 distinct queries, three alternating rounds, median server
+ * CPU per hit: 65.1 us at 512, 53.3 at 256, 52.9 at 128, 41.1 at 64;
+ * CACHE.INFO memory 507, 325, 235, 189 MB. 128 saved no CPU over 256 and
+ * 64 moves 7% of the paraphrases' decisions away from 512's; 256 keeps
+ * them and keeps EXACT-BELOW's default at 2,560 (max(2560, 2^19/256)). */
+#define EMBED_BUILTIN_DIM_DEFAULT 256
 #define EMBED_BUILTIN_DIM_MIN 16
 #define EMBED_BUILTIN_DIM_MAX 65536
 #define EMBED_BUILTIN_FP_MAX 64   /* fingerprint buffer size, NUL included */

@@ -237,16 +237,31 @@ def test_info_reports_configuration_and_versions(r):
     ns = ns_name()
     r.execute_command("CACHE.CREATE", ns, "THRESHOLD", "0.6", "TTL", "30", "GRACE", "10",
                       "M", "8", "EF", "50", "QUANT", "int8", "PROMPT-VERSION", "p7",
-                      "MODEL-VERSION", "m2", "TOOLS-VERSION", "t3", "DIM", "256")
+                      "MODEL-VERSION", "m2", "TOOLS-VERSION", "t3", "DIM", "384")
     info = as_dict(r.execute_command("CACHE.INFO", ns))
     assert info["threshold"] == b"0.6"
-    assert (info["ttl"], info["grace"], info["m"], info["ef"], info["dim"]) == (30, 10, 8, 50, 256)
+    assert (info["ttl"], info["grace"], info["m"], info["ef"], info["dim"]) == (30, 10, 8, 50, 384)
     assert info["quant"] == b"int8"
     assert (info["prompt_version"], info["model_version"], info["tools_version"]) == \
         (b"p7", b"m2", b"t3")
-    assert info["fingerprint"].startswith(b"builtin:v1:d=256:")
+    assert info["fingerprint"].startswith(b"builtin:v1:d=384:")
     r.execute_command("CACHE.PUT", ns, "int8 namespaces work too", "yes")
     assert get(r, ns, "int8 namespaces work too")["tier"] == b"exact"
+
+
+def test_a_namespace_without_options_gets_the_measured_defaults(r):
+    # DIM 256 (embed_builtin.h: chosen by bench/sparse-recall --decide and
+    # cache_bench.py at 100k entries), float32, EF 32, and the exact scan
+    # up to max(2560, 2^19 / 256) entries; the fingerprint names the DIM.
+    ns = ns_name()
+    r.execute_command("CACHE.CREATE", ns)
+    info = as_dict(r.execute_command("CACHE.INFO", ns))
+    assert (info["dim"], info["m"], info["ef"], info["quant"]) == (256, 16, 32, b"f32")
+    assert info["fingerprint"].startswith(b"builtin:v1:d=256:")
+    assert info["exact_below"] == 2560
+    r.execute_command("CACHE.PUT", ns, "How do I reverse a list in Python?", "reversed()")
+    d = get(r, ns, "how do i reverse lists in python")
+    assert d["tier"] == b"semantic" and d["response"] == b"reversed()"
 
 
 @pytest.mark.parametrize("args,err", [

@@ -47,7 +47,7 @@ def test_info_reports_the_default_threshold_and_an_explicit_one(r):
     assert r.execute_command("CACHE.CREATE", a) == b"OK"
     assert r.execute_command("CACHE.CREATE", b, "EXACT-BELOW", "10000") == b"OK"
     assert r.execute_command("CACHE.CREATE", c, "QUANT", "int8", "EXACT-BELOW", "0") == b"OK"
-    # DIM 512, float32 with int8 codes: max(2,560, 2^19 / 512) (hnsw.c)
+    # the default DIM 256, float32 with int8 codes: max(2,560, 2^19 / 256) (hnsw.c)
     assert as_dict(r.execute_command("CACHE.INFO", a))["exact_below"] == 2560
     assert as_dict(r.execute_command("CACHE.INFO", b))["exact_below"] == 10000
     assert as_dict(r.execute_command("CACHE.INFO", c))["exact_below"] == 0

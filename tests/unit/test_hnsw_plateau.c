@@ -1,10 +1,11 @@
 /* test_hnsw_plateau.c -- the built-in embedder's plateau (issue 5) at the
- * index level, at a cache namespace's defaults (server/cache.c: DIM 512,
- * M 16, ef_construction 200, EF 100, float32 storage) and the index's own
- * exact threshold: the data of bench/hnsw_island_probe.c (200 fillers, 3
- * FAQ prompts, templated writer prompts, 2,000 vectors). The graph alone
- * misses 2 of the 3 FAQ prompts asked back (hnsw-island-probe 2000 512:
- * "missed FAQ: faq0 faq2"); a namespace of this size must find them:
+ * index level, at a cache namespace's defaults (server/cache.c: DIM
+ * EMBED_BUILTIN_DIM_DEFAULT, M 16, ef_construction 200, EF 100, float32
+ * storage) and the index's own exact threshold: the data of
+ * bench/hnsw_island_probe.c (200 fillers, 3 FAQ prompts, templated writer
+ * prompts, 2,000 vectors). The graph alone misses 2 of the 3 FAQ prompts
+ * asked back (hnsw-island-probe 2000 512: "missed FAQ: faq0 faq2"; at the
+ * default 256: "faq1 faq2"); a namespace of this size must find them:
  * since hnsw.c design 10 it scans the int8 codes and re-scores in
  * float32. Before that change the threshold was 1,024 vectors at DIM 512,
  * the graph answered, and these tests failed. */
@@ -16,7 +17,7 @@
 #include "tests/unit/hnsw_testutil.h"
 #include "bench/island_prompts.h"
 
-#define DIM 512
+#define DIM EMBED_BUILTIN_DIM_DEFAULT
 #define N 2000
 
 
