@@ -127,7 +127,7 @@ def test_answers_are_identical_with_the_cache_off_and_on(r):
 
 def test_the_byte_bound_holds_and_can_be_lowered_at_run_time(r):
     ns = ns_name()
-    r.execute_command("CACHE.CREATE", ns)
+    r.execute_command("CACHE.CREATE", ns, "DIM", "512")
     r.execute_command("CACHE.PUT", ns, "seed prompt", "x")
     limit = 64 * 1024
     try:
