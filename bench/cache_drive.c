@@ -26,13 +26,16 @@
  *    to every latency (p50 1.24 ms at 5,000/s, measured).
  *    Runs --duration seconds; requests still unanswered 5 s after the
  *    last send count as lost.
+ *    The driver's own lateness (a send after its scheduled time: the
+ *    driver was descheduled or busy) is reported separately, so a tail
+ *    that the server did not cause can be told apart.
  * 4. A reply is a hit unless it is an error or its tier (the second
  *    element of CACHE.GET's RESP2 array) is "miss".
  *
  * Usage: cache-drive -p PORT --ns NS --prompts FILE [-c 50] [-n 200000]
  *                    [--rate R --duration S]
  * Output (one line): mode, requests, rps, p50/p90/p99/max ms, hits,
- * misses, errors, lost. Exit 0, 1 on bad arguments or no connection. */
+ * misses, errors, lost; open loop: sends late by > 0.25 / > 1 ms, max. Exit 0, 1 on bad arguments or no connection. */
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -60,6 +63,8 @@ static struct {
     long long total;           /* closed loop: requests to send */
     double rate, duration;     /* open loop when rate > 0 */
     long long sent, done, hits, misses, errors;
+    long long late250, late1ms;  /* open loop: sends over 250 us / 1 ms late */
+    double late_max;             /* ms */
     double *lat;               /* ms, one per answered request */
     size_t nlat, latcap;
     uint64_t t0, last_send;
@@ -153,7 +158,14 @@ static void tick_cb(uv_poll_t *h, int status, int events) {
     long long last = (long long)(g.duration * g.rate);
     long long due = (long long)((double)(now - g.t0) / 1e9 * g.rate) + 1;
     if (due > last) due = last;
-    while (g.sent < due) send_one(&g.conns[g.sent % g.nconn], sched_of(g.sent));
+    while (g.sent < due) {
+        uint64_t s = sched_of(g.sent);
+        double late = now > s ? (double)(now - s) / 1e6 : 0;   /* ms: our own delay */
+        g.late250 += late > 0.25;
+        g.late1ms += late > 1.0;
+        if (late > g.late_max) g.late_max = late;
+        send_one(&g.conns[g.sent % g.nconn], s);
+    }
     g.last_send = now;
     if (g.sent >= last) {
         uv_poll_stop(&g.tpoll);
@@ -276,10 +288,14 @@ int main(int argc, char **argv) {
     else
         printf("closed loop: ");
     printf("requests %lld, %.0f rps, p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms, "
-           "hits %lld, misses %lld, errors %lld, lost %lld, prompts %zu, connections %d\n",
+           "hits %lld, misses %lld, errors %lld, lost %lld, prompts %zu, connections %d",
            g.done, (double)g.done / el, pct(0.50), pct(0.90), pct(0.99),
            g.nlat ? g.lat[g.nlat - 1] : 0.0, g.hits, g.misses, g.errors, g.sent - g.done,
            g.nprompts, g.nconn);
+    if (g.rate > 0)
+        printf(", sent late by the driver: >0.25 ms %lld, >1 ms %lld, max %.3f ms", g.late250,
+               g.late1ms, g.late_max);
+    printf("\n");
     for (size_t i = 0; i < g.nprompts; i++) free(g.prompts[i]);
     free(g.prompts);
     free(g.lat);

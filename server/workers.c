@@ -83,6 +83,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 enum { CLS_SEARCH = 0, CLS_INSERT = 1 };
@@ -108,6 +109,11 @@ struct workers {
                                 * set before the threads start (they read it) */
     worker_job *dhead, *dtail; /* finished jobs, FIFO */
     int stopping;
+    unsigned idle;             /* threads waiting on cv */
+    unsigned signalled;        /* of those, woken and not yet running (<= idle) */
+    lat_stat qwait;            /* submit -> a thread starts a search (under mu) */
+    lat_stat rwait;            /* work end -> done() (loop thread) */
+    workers_counters k;        /* thread_wakeups, loop_wakeups under mu; drains loop */
     unsigned nthreads;         /* threads actually started */
     pthread_t *threads;
     size_t outstanding;        /* submitted, done() not yet run (loop thread) */
@@ -150,7 +156,10 @@ static worker_job *pick(workers *w) {
         w->ins_running++;
         atomic_store_explicit(&w->idepth, in->len, memory_order_relaxed);
     }
-    if (j) atomic_store_explicit(&w->depth, s->len + in->len, memory_order_relaxed);
+    if (j) {
+        atomic_store_explicit(&w->depth, s->len + in->len, memory_order_relaxed);
+        if (j->cls == CLS_SEARCH) lat_stat_add(&w->qwait, uv_hrtime() - j->t_ns);
+    }
     return j;
 }
 
@@ -164,7 +173,10 @@ static void *worker_main(void *arg) {
                 pthread_cond_broadcast(&w->cv);  /* others may wait for an insert slot */
                 break;
             }
+            w->idle++;
             pthread_cond_wait(&w->cv, &w->mu);
+            w->idle--;
+            if (w->signalled) w->signalled--;
             continue;
         }
         pthread_mutex_unlock(&w->mu);
@@ -173,6 +185,7 @@ static void *worker_main(void *arg) {
         j->work(j);
         atomic_fetch_sub(&w->busy, 1);
         atomic_fetch_add(&w->completed, 1);
+        j->t_ns = uv_hrtime();
 
         /* Note 4: publish the completion and pick the next job under one
          * lock hold; only the push that finds the done list empty wakes the
@@ -186,6 +199,7 @@ static void *worker_main(void *arg) {
         else w->dhead = j;
         w->dtail = j;
         if (wake) {
+            w->k.loop_wakeups++;
             pthread_mutex_unlock(&w->mu);
             uv_async_send(&w->async);
             pthread_mutex_lock(&w->mu);
@@ -201,8 +215,11 @@ static void drain_done(workers *w) {
     worker_job *j = w->dhead;
     w->dhead = w->dtail = NULL;
     pthread_mutex_unlock(&w->mu);
+    if (j) w->k.drains++;
+    uint64_t now = j ? uv_hrtime() : 0;
     while (j) {
         worker_job *next = j->next;
+        lat_stat_add(&w->rwait, now > j->t_ns ? now - j->t_ns : 0);
         w->outstanding--;
         j->done(j);                          /* may free j */
         j = next;
@@ -261,6 +278,11 @@ int workers_create(uv_loop_t *loop, unsigned nthreads, size_t max_queue, workers
     for (unsigned i = 0; rc == 0 && i < nthreads; i++) {
         rc = -pthread_create(&w->threads[i], NULL, worker_main, w);
         w->nthreads = rc == 0 ? i + 1 : i;
+        if (rc == 0) {
+            char name[24];   /* the kernel takes 15 characters; this is 13 at most */
+            snprintf(name, sizeof name, "sc-search-%u", i);
+            pthread_setname_np(w->threads[i], name);   /* top -H, cache_bench.py */
+        }
     }
     if (rc != 0) {
         workers_destroy(w);
@@ -282,12 +304,17 @@ static int submit(workers *w, worker_job *j, int cls) {
         return -EAGAIN;
     }
     j->cls = cls;
+    j->t_ns = uv_hrtime();
     q_push(q, j);
     atomic_store_explicit(&w->depth, w->q[0].len + w->q[1].len, memory_order_relaxed);
     if (cls == CLS_INSERT) atomic_store_explicit(&w->idepth, q->len, memory_order_relaxed);
     /* An insert over the running limit waits for an insert to finish; the
      * thread that finishes it picks the next one itself (no wake-up). */
-    if (cls == CLS_SEARCH || w->ins_running < w->ins_max) pthread_cond_signal(&w->cv);
+    if (w->idle > w->signalled && (cls == CLS_SEARCH || w->ins_running < w->ins_max)) {
+        w->signalled++;   /* a thread already woken takes this job or the one before */
+        pthread_cond_signal(&w->cv);
+        w->k.thread_wakeups++;
+    }
     pthread_mutex_unlock(&w->mu);
     if (w->outstanding++ == 0) uv_ref((uv_handle_t *)&w->async);
     return 0;
@@ -334,4 +361,14 @@ uint64_t workers_completed(const workers *w) {
 
 uint64_t workers_inlined(const workers *w) {
     return w ? atomic_load(&((workers *)w)->inlined) : 0;
+}
+
+void workers_wait_stats(workers *w, lat_stat *queue, lat_stat *reply, workers_counters *k) {
+    pthread_mutex_lock(&w->mu);
+    if (queue) *queue = w->qwait;
+    if (k) {
+        *k = w->k;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (reply) *reply = w->rwait;
 }
