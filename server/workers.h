@@ -57,7 +57,10 @@ typedef struct workers workers;
  * error (nothing is left running). */
 int workers_create(uv_loop_t *loop, unsigned nthreads, size_t max_queue, workers **out);
 
-/* Queues search job j (its work and done set by the caller). Returns 0,
+/* Queues search job j (its work and done set by the caller). The job starts
+ * at once if every pool thread sleeps; otherwise when a thread frees up or
+ * when the current loop iteration ends, whichever is first (workers.c note
+ * 8): a caller that waits for it must keep the loop running. Returns 0,
  * -EAGAIN when the search queue is full (the caller runs the work itself:
  * backpressure without an error for the client), or -ESHUTDOWN after
  * workers_destroy started. While jobs are outstanding the async handle is
