@@ -111,7 +111,38 @@
  *    so the band is 0. Provider namespaces default to WIDEN 0: on dense
  *    vectors the graph already finds the exact first (sparse-recall
  *    --dense: r@1 1.000 at 21,828 vectors, EF 32). Counted in
- *    ns->st.widened (CACHE.INFO widened, INFO cache_searches_widened). */
+ *    ns->st.widened (CACHE.INFO widened, INFO cache_searches_widened).
+ * 12. Built-in embedding cache (issue 5). A built-in lookup needs the
+ *    prompt's vector (HNSW) and its sorted features (lexscore). Both are a
+ *    function of the normalised prompt, whose XXH3 is the exact key the
+ *    lookup computes anyway, so embed_prompt first asks the owner tenant's
+ *    embedding cache (cache_embed_tenant_cache: the same per-tenant LRU
+ *    and `embed-cache-bytes` bound as provider vectors; tenants never
+ *    share) under (exact key, hash of the namespace fingerprint, which
+ *    names the embedder version and DIM). A hit hands out pointers into
+ *    the entry (`cur`): no embedder, no allocation, no copy before
+ *    query_new's (which it already made). A miss embeds into the static
+ *    scratch as before and stores a copy. One budget rather than a sibling
+ *    option: a tenant's embeddings are one kind of memory whichever
+ *    embedder made them, and one knob bounds them. Lookups and
+ *    CACHE.SEARCH fill the cache; a PUT reads it (the miss -> model -> PUT
+ *    sequence embeds once) but does not fill it (CACHE_PUT_FILLS_EMBED_CACHE):
+ *    a later GET of the same prompt hits the exact tier and never needs
+ *    the vector, and a bulk load would otherwise flush the GETs' working
+ *    set. Concurrent identical embeddings need no coalescing here: the
+ *    built-in embedder runs on the loop thread, so the second of two
+ *    identical requests finds the first's entry. Measured with
+ *    simcache-bench load -t llm (40,000 requests, 9,200 miss -> PUT): the
+ *    embedder ran 24,959 times without the cache, 9,864 with it, and
+ *    9,864 again when PUTs also filled it (-DCACHE_PUT_FILLS_EMBED_CACHE=1):
+ *    filling on PUT saved nothing. The entry also keeps the query's
+ *    lexscore memo (its norm and per-feature idf for the namespace's
+ *    current IDF state, lexscore.c note 8): the synchronous path updates
+ *    it in place (nothing touches the embedding cache in between), a pool
+ *    query carries a copy and qmemo_store writes it back by key, since
+ *    the entry may be evicted meanwhile. Counted in INFO
+ *    cache_embed_builtin_computed / _cached and the cache_embed_cache_*
+ *    lines. */
 #include "cache.h"
 
 #include <stdio.h>
@@ -119,12 +150,22 @@
 #include <string.h>
 
 #include <math.h>
+#include <xxhash.h>
 
+#include "cache_embed.h"
+#include "embed_cache.h"
 #include "mem.h"
 #include "obs.h"
 #include "prompt_norm.h"
 #include "vset.h"
 #include "workers.h"
+
+/* Whether a PUT that embedded its prompt stores the embedding in the
+ * tenant's embedding cache (note 12). A PUT always reads it. A -D
+ * override exists for the measurement in note 12. */
+#ifndef CACHE_PUT_FILLS_EMBED_CACHE
+#define CACHE_PUT_FILLS_EMBED_CACHE 0
+#endif
 
 /* In-flight pool inserts allowed per pool thread before PUTs insert
  * inline (note 9); the pool queue holds 64 jobs per thread (main.c). */
@@ -150,6 +191,22 @@ static uint64_t next_generation = 1;
 static embed_feats scratch;          /* loop thread only */
 static float *qvec;
 static uint32_t qvec_dim;
+
+/* The current request's embedding (note 12), loop thread only: points
+ * into scratch/qvec after the built-in embedder ran, or into the tenant's
+ * embedding cache entry on a hit. Valid until the next embedding; nothing
+ * between an embed_prompt and the use of `cur` touches the embedding
+ * cache. vec is NULL for features-only (provider) requests; nf is 0 for
+ * vector-only ones (the pick is then the cosine). */
+static struct {
+    const float *vec;
+    const uint32_t *ids;
+    const uint8_t *tfs;
+    uint32_t nf;
+    lex_qmemo *qm;            /* the query's lexscore memo in its embedding
+                               * cache entry (lexscore.c note 8), or NULL */
+} cur;
+static cache_builtin_embed_stats emb_st;
 
 /* ---- u64 map ---- */
 
@@ -471,7 +528,9 @@ int cache_key(const char *prompt, size_t len, uint64_t *key) {
     return rc == 0 ? CACHE_OK : rc == -1 ? CACHE_EEMPTY : CACHE_ENOMEM;
 }
 
-/* Features into `scratch`, vector into qvec[dim]. */
+void cache_builtin_embed_stats_get(cache_builtin_embed_stats *out) { *out = emb_st; }
+
+/* Features into `scratch`, vector into qvec[dim]; `cur` points at them. */
 static int embed_prompt_untimed(const char *prompt, size_t len, uint32_t dim) {
     if (qvec_dim < dim) {
         float *v = realloc(qvec, dim * sizeof *v);
@@ -479,18 +538,60 @@ static int embed_prompt_untimed(const char *prompt, size_t len, uint32_t dim) {
         qvec = v;
         qvec_dim = dim;
     }
+    emb_st.computed++;
     int rc = embed_builtin_features(prompt, len, &scratch);
     if (rc == EMBED_OK) rc = embed_builtin_vector(&scratch, dim, qvec);
+    cur.vec = qvec;
+    cur.ids = scratch.ids;
+    cur.tfs = scratch.tfs;
+    cur.nf = rc == EMBED_OK ? scratch.n : 0;
+    cur.qm = NULL;
     if (rc == EMBED_OK) return CACHE_OK;
     return rc == EMBED_ENOMEM ? CACHE_ENOMEM : CACHE_EEMPTY;
 }
 
-/* embed_prompt, reported to the request's trace (obs.h). */
-static int embed_prompt(const char *prompt, size_t len, uint32_t dim) {
+/* The embedding cache's fingerprint key of ns (cache_embed.c hashes the
+ * same way): XXH3 of "builtin:v1:d=<dim>:<hex>", ~10 ns. */
+static uint64_t fp_hash(const cache_ns *ns) {
+    return XXH3_64bits(ns->fingerprint, strlen(ns->fingerprint));
+}
+
+/* The built-in embedding of a prompt whose exact key is `key` into `cur`
+ * (note 12): from the owner tenant's embedding cache, else embedded and,
+ * if `fill`, stored there. Reported to the request's trace (obs.h) as the
+ * embed span either way. CACHE_OK, CACHE_EEMPTY, CACHE_ENOMEM. */
+static int embed_prompt(cache_ns *ns, const char *prompt, size_t len, uint64_t key, int fill) {
     uint64_t t0 = obs_clock();
-    int rc = embed_prompt_untimed(prompt, len, dim);
+    ecache *ec = cache_embed_tenant_cache(ns->owner);
+    ecache_val v;
+    if (ec && ecache_get_val(ec, key, fp_hash(ns), ns->cfg.dim, &v) && v.nf > 0) {
+        cur.vec = v.v;
+        cur.ids = v.ids;
+        cur.tfs = v.tfs;
+        cur.nf = v.nf;
+        cur.qm = v.aux;
+        emb_st.cached++;
+        obs_mark_embed(t0);
+        return CACHE_OK;
+    }
+    int rc = embed_prompt_untimed(prompt, len, ns->cfg.dim);
+    /* a failed store (ENOMEM, or a bound smaller than one entry) only
+     * means the next request embeds again */
+    if (rc == CACHE_OK && ec && fill)
+        ecache_put_feats(ec, key, fp_hash(ns), qvec, ns->cfg.dim, scratch.ids, scratch.tfs,
+                         scratch.n);
     obs_mark_embed(t0);
     return rc;
+}
+
+/* Stores a query's norm memo computed by a pool lookup's pick back into
+ * the prompt's embedding cache entry, if the entry is still there (the
+ * query kept a copy, never a pointer: the entry may be gone). */
+static void qmemo_store(cache_ns *ns, uint64_t key, const lex_qmemo *qm) {
+    ecache *ec = cache_embed_tenant_cache(ns->owner);
+    ecache_val v;
+    if (ec && ecache_peek_val(ec, key, fp_hash(ns), ns->cfg.dim, &v) && v.aux && v.nf == qm->n)
+        memcpy(v.aux, qm, ECACHE_AUX_BYTES(qm->n));
 }
 
 /* ---- put ---- */
@@ -517,9 +618,15 @@ static int slots_reserve(cache_ns *ns, uint32_t slot) {
     return 0;
 }
 
-/* The features of the prompt into `scratch` (lexscore document). */
+/* The features of the prompt into `scratch` (lexscore document of a
+ * provider-embedded entry); `cur` points at them, with no vector. */
 static int features_prompt(const char *prompt, size_t len) {
     int rc = embed_builtin_features(prompt, len, &scratch);
+    cur.vec = NULL;
+    cur.ids = scratch.ids;
+    cur.tfs = scratch.tfs;
+    cur.nf = rc == EMBED_OK ? scratch.n : 0;
+    cur.qm = NULL;
     if (rc == EMBED_OK) return CACHE_OK;
     return rc == EMBED_ENOMEM ? CACHE_ENOMEM : CACHE_EEMPTY;
 }
@@ -613,9 +720,9 @@ int cache_put(cache_ns *ns, const cache_put_args *a, int64_t now_ms, cache_entry
     uint64_t key;
     int rc = cache_key(a->prompt, a->prompt_len, &key);
     if (rc != CACHE_OK) return rc;
-    rc = embed_prompt(a->prompt, a->prompt_len, ns->cfg.dim);
+    rc = embed_prompt(ns, a->prompt, a->prompt_len, key, CACHE_PUT_FILLS_EMBED_CACHE);
     if (rc != CACHE_OK) return rc;
-    return put_entry(ns, a, key, qvec, now_ms, out);
+    return put_entry(ns, a, key, cur.vec, now_ms, out);
 }
 
 int cache_put_vec(cache_ns *ns, const cache_put_args *a, const float *vec, int64_t now_ms,
@@ -651,13 +758,13 @@ int cache_entry_index(cache_ns *ns, cache_entry *e, const float *vec) {
     return CACHE_OK;
 }
 
-/* Stores the entry of `scratch`'s features with vector vec (NULL: no
+/* Stores the entry of `cur`'s features with vector vec (NULL: no
  * vector, the unindexed list). */
 static int put_entry(cache_ns *ns, const cache_put_args *a, uint64_t key, const float *vec,
                      int64_t now_ms, cache_entry **out) {
     cache_entry *e = calloc(1, sizeof *e);
     if (!e) return CACHE_ENOMEM;
-    e->doc = lex_doc_create(scratch.ids, scratch.tfs, scratch.n);
+    e->doc = lex_doc_create(cur.ids, cur.tfs, cur.nf);
     if (!e->doc || str_dup(&e->prompt, a->prompt, a->prompt_len) ||
         str_dup(&e->response, a->response, a->response_len) ||
         str_dup(&e->model, a->model, a->model_len) ||
@@ -809,8 +916,8 @@ static int cands_build(const cache_ns *ns, const hnsw_result *res, int n, const 
  * 0. */
 static int semantic_pick(cache_ns *ns, const hnsw_result *res, int n, const cache_pend *px,
                           uint32_t np, const uint32_t *ids, const uint8_t *tfs, uint32_t nf,
-                          uint64_t id_limit, float threshold, int allow_stale, int64_t now,
-                          cache_hit *out) {
+                          lex_qmemo *qm, uint64_t id_limit, float threshold, int allow_stale,
+                          int64_t now, cache_hit *out) {
     const lex_doc *docs[CACHE_CANDIDATES];
     cache_entry *ents[CACHE_CANDIDATES], *dead[CACHE_CANDIDATES];
     float dist[CACHE_CANDIDATES];
@@ -846,7 +953,8 @@ static int semantic_pick(cache_ns *ns, const hnsw_result *res, int n, const cach
     lex_params_default(&lp);
     lp.threshold = threshold;
     lex_pick pick;
-    if (n > 0 && lexscore_pick(ns->idf, &lp, ids, tfs, nf, docs, (uint32_t)n, &pick) == LEX_OK &&
+    if (n > 0 &&
+        lexscore_pick_memo(ns->idf, &lp, ids, tfs, nf, qm, docs, (uint32_t)n, &pick) == LEX_OK &&
         pick.verdict == LEX_HIT) {
         out->e = ents[pick.index];
         out->score = pick.best;
@@ -871,7 +979,7 @@ static uint32_t widen_ef(const cache_ns *ns, uint32_t ef) {
     return w > 100000 ? 100000 : (uint32_t)w;
 }
 
-/* Semantic search of vec (qvec for the builtin) and scratch's features,
+/* Semantic search of vec (cur.vec for the builtin) and cur's features,
  * synchronously, at *ef (0 = the index's ef). A live pass (!allow_stale)
  * whose answer is uncertain searches again at widen_ef (note 11) and
  * leaves that ef in *ef for the stale pass. */
@@ -884,7 +992,7 @@ static int semantic(cache_ns *ns, const float *vec, float threshold, int allow_s
     if (n < 0) return n == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_OK;
     cache_pend *px = ns->n_inserts ? malloc(ns->n_inserts * sizeof *px) : NULL;
     uint32_t np = px ? pending_near(ns, vec, ns->cfg.dim, px) : 0;
-    int unsure = semantic_pick(ns, res, n, px, np, scratch.ids, scratch.tfs, scratch.n,
+    int unsure = semantic_pick(ns, res, n, px, np, cur.ids, cur.tfs, cur.nf, cur.qm,
                                UINT64_MAX, threshold, allow_stale, now, out);
     uint32_t wef = unsure && !allow_stale ? widen_ef(ns, *ef) : 0;
     if (wef) {
@@ -895,11 +1003,12 @@ static int semantic(cache_ns *ns, const float *vec, float threshold, int allow_s
         obs_mark_search(t0);
         if (n >= 0) {   /* else the first answer stands */
             memset(out, 0, sizeof *out);
-            semantic_pick(ns, res, n, px, np, scratch.ids, scratch.tfs, scratch.n, UINT64_MAX,
+            semantic_pick(ns, res, n, px, np, cur.ids, cur.tfs, cur.nf, cur.qm, UINT64_MAX,
                           threshold, allow_stale, now, out);
         }
     }
     free(px);
+    cur.qm = NULL;   /* valid since embed_prompt: nothing touched the embedding cache */
     return CACHE_OK;
 }
 
@@ -920,9 +1029,11 @@ struct cache_query {
     hnsw_result *res;         /* want entries */
     cache_pend *px;           /* in-flight inserts near the query at the start */
     uint32_t np;
+    lex_qmemo *qm;            /* copy of the query's lexscore memo (note 12),
+                               * NULL if the features were not cached */
 };
 
-/* A query of vec (dim floats) and scratch's features for `want`
+/* A query of vec (dim floats) and cur's features for `want`
  * neighbours. NULL on ENOMEM. Takes a reference on ns. */
 static cache_query *query_new(cache_ns *ns, const float *vec, uint32_t want, int64_t now) {
     cache_query *q = calloc(1, sizeof *q);
@@ -930,8 +1041,8 @@ static cache_query *query_new(cache_ns *ns, const float *vec, uint32_t want, int
     q->dim = ns->cfg.dim;
     q->want = want;
     q->vec = malloc(q->dim * sizeof *q->vec);
-    q->ids = malloc((scratch.n ? scratch.n : 1) * sizeof *q->ids);
-    q->tfs = malloc(scratch.n ? scratch.n : 1);
+    q->ids = malloc((cur.nf ? cur.nf : 1) * sizeof *q->ids);
+    q->tfs = malloc(cur.nf ? cur.nf : 1);
     q->res = malloc(want * sizeof *q->res);
     q->px = ns->n_inserts ? malloc(ns->n_inserts * sizeof *q->px) : NULL;
     if (!q->vec || !q->ids || !q->tfs || !q->res || (ns->n_inserts && !q->px)) {
@@ -944,9 +1055,15 @@ static cache_query *query_new(cache_ns *ns, const float *vec, uint32_t want, int
         return NULL;
     }
     memcpy(q->vec, vec, q->dim * sizeof *q->vec);
-    memcpy(q->ids, scratch.ids, scratch.n * sizeof *q->ids);
-    memcpy(q->tfs, scratch.tfs, scratch.n);
-    q->nf = scratch.n;
+    if (cur.nf) {
+        memcpy(q->ids, cur.ids, cur.nf * sizeof *q->ids);
+        memcpy(q->tfs, cur.tfs, cur.nf);
+    }
+    q->nf = cur.nf;
+    if (cur.qm && (q->qm = malloc(ECACHE_AUX_BYTES(cur.nf)))) {
+        if (cur.qm->n == cur.nf) memcpy(q->qm, cur.qm, ECACHE_AUX_BYTES(cur.nf));
+        else memset(q->qm, 0, sizeof *q->qm);   /* empty: its first pick fills it */
+    }
     q->np = q->px ? pending_near(ns, vec, q->dim, q->px) : 0;
     q->ns = ns;
     q->id_limit = ns->next_id;
@@ -964,6 +1081,7 @@ void cache_query_free(cache_query *q) {
     free(q->tfs);
     free(q->res);
     free(q->px);
+    free(q->qm);
     free(q);
 }
 
@@ -1021,9 +1139,9 @@ int cache_lookup_start(cache_ns *ns, const char *prompt, size_t len, float thres
     int rc = cache_key(prompt, len, &key);
     if (rc != CACHE_OK) return rc;
     if (exact_tier(ns, key, now, out)) return CACHE_OK;
-    rc = embed_prompt(prompt, len, ns->cfg.dim);
+    rc = embed_prompt(ns, prompt, len, key, 1);
     if (rc != CACHE_OK) return rc;
-    return semantic_start(ns, key, qvec, threshold, allow_stale, now, out, q);
+    return semantic_start(ns, key, cur.vec, threshold, allow_stale, now, out, q);
 }
 
 /* The semantic tier of a lookup over vec (exact tier done): on the pool
@@ -1070,7 +1188,8 @@ int cache_lookup_vec_start(cache_ns *ns, uint64_t key, const float *vec, float t
     if (q) *q = NULL;
     memset(out, 0, sizeof *out);
     if (exact_tier(ns, key, now, out)) return CACHE_OK;
-    scratch.n = 0;   /* no lexscore features: the pick is the cosine */
+    cur.nf = 0;   /* no lexscore features: the pick is the cosine */
+    cur.qm = NULL;
     return semantic_start(ns, key, vec, threshold, allow_stale, now, out, q);
 }
 
@@ -1099,8 +1218,10 @@ int cache_lookup_finish(cache_query *q, cache_hit *out) {
         if (q->n == HNSW_ENOMEM) return CACHE_ENOMEM;
         q->n = 0;
     }
-    int unsure = semantic_pick(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf,
+    uint64_t qm_version = q->qm ? q->qm->version : 0;
+    int unsure = semantic_pick(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf, q->qm,
                                q->id_limit, q->threshold, 0, q->now, out);
+    if (q->qm && q->qm->version != qm_version) qmemo_store(ns, q->key, q->qm);
     uint32_t wef = unsure ? widen_ef(ns, q->ef) : 0;
     if (wef) {   /* note 11: the caller runs q again at the wider ef */
         q->ef = wef;
@@ -1109,8 +1230,8 @@ int cache_lookup_finish(cache_query *q, cache_hit *out) {
         return CACHE_PENDING;
     }
     if (out->tier == CACHE_MISS && q->allow_stale && !exact_stale(ns, q->key, q->now, out))
-        semantic_pick(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf, q->id_limit,
-                      q->threshold, 1, q->now, out);
+        semantic_pick(ns, q->res, q->n, q->px, q->np, q->ids, q->tfs, q->nf, q->qm,
+                      q->id_limit, q->threshold, 1, q->now, out);
     count_outcome(ns, out, q->now);
     return CACHE_OK;
 }
@@ -1150,7 +1271,9 @@ static int search_collect(cache_ns *ns, const hnsw_result *res, int n, const cac
 
 int cache_search(cache_ns *ns, const char *prompt, size_t len, uint32_t k, int64_t now,
                  cache_entry **out, float *score, float *cosine) {
-    int rc = embed_prompt(prompt, len, ns->cfg.dim);
+    uint64_t key;
+    int rc = cache_key(prompt, len, &key);
+    if (rc == CACHE_OK) rc = embed_prompt(ns, prompt, len, key, 1);
     if (rc != CACHE_OK) return rc;
     if (hnsw_count(ns->idx) == 0 || k == 0) return 0;
     /* ask for extra candidates: expired ones are skipped */
@@ -1158,12 +1281,12 @@ int cache_search(cache_ns *ns, const char *prompt, size_t len, uint32_t k, int64
     hnsw_result *res = malloc(want * sizeof *res);
     if (!res) return CACHE_ENOMEM;
     uint64_t t0 = obs_clock();
-    int n = hnsw_search(ns->idx, qvec, ns->cfg.dim, want, 0, res);
+    int n = hnsw_search(ns->idx, cur.vec, ns->cfg.dim, want, 0, res);
     obs_mark_search(t0);
     cache_pend *px = ns->n_inserts ? malloc(ns->n_inserts * sizeof *px) : NULL;
-    uint32_t np = px ? pending_near(ns, qvec, ns->cfg.dim, px) : 0;
+    uint32_t np = px ? pending_near(ns, cur.vec, ns->cfg.dim, px) : 0;
     int m = n < 0 ? 0
-                  : search_collect(ns, res, n, px, np, scratch.ids, scratch.tfs, scratch.n,
+                  : search_collect(ns, res, n, px, np, cur.ids, cur.tfs, cur.nf,
                                    UINT64_MAX, k, now, out, score, cosine);
     free(px);
     free(res);
@@ -1174,9 +1297,11 @@ int cache_search(cache_ns *ns, const char *prompt, size_t len, uint32_t k, int64
 int cache_search_start(cache_ns *ns, const char *prompt, size_t len, uint32_t k, int64_t now,
                        cache_query **q) {
     *q = NULL;
-    int rc = embed_prompt(prompt, len, ns->cfg.dim);
+    uint64_t key;
+    int rc = cache_key(prompt, len, &key);
+    if (rc == CACHE_OK) rc = embed_prompt(ns, prompt, len, key, 1);
     if (rc != CACHE_OK) return rc;
-    cache_query *nq = query_new(ns, qvec, k + 16, now);
+    cache_query *nq = query_new(ns, cur.vec, k + 16, now);
     if (!nq) return CACHE_ENOMEM;
     nq->is_search = 1;
     nq->k = k;
@@ -1186,7 +1311,8 @@ int cache_search_start(cache_ns *ns, const char *prompt, size_t len, uint32_t k,
 
 int cache_search_vec_start(cache_ns *ns, const float *vec, uint32_t k, int64_t now,
                            cache_query **q) {
-    scratch.n = 0;   /* no lexscore features: scores are the cosine */
+    cur.nf = 0;   /* no lexscore features: scores are the cosine */
+    cur.qm = NULL;
     *q = query_new(ns, vec, k + 16, now);
     if (!*q) return CACHE_ENOMEM;
     (*q)->is_search = 1;

@@ -225,6 +225,15 @@ int cache_lookup(cache_ns *ns, const char *prompt, size_t len, float threshold,
 /* The exact key of a prompt (for WAIT coalescing). 0 or CACHE_EEMPTY. */
 int cache_key(const char *prompt, size_t len, uint64_t *key);
 
+/* Built-in embeddings since start: `computed` times the built-in embedder
+ * ran for a lookup, PUT or CACHE.SEARCH of a built-in namespace, `cached`
+ * times the tenant's embedding cache supplied them instead (note 12 of
+ * cache.c). Loop thread. */
+typedef struct cache_builtin_embed_stats {
+    uint64_t computed, cached;
+} cache_builtin_embed_stats;
+void cache_builtin_embed_stats_get(cache_builtin_embed_stats *out);
+
 /* Nearest live entries (for threshold tuning): up to k, by cosine
  * distance; score[i] is the lexscore similarity, cosine[i] 1 - dist.
  * Returns the count or a negative CACHE_E*. */

@@ -23,7 +23,10 @@
  *    (XXH3 of the normalised prompt) and the fingerprint's hash, so a
  *    repeated prompt, or a PUT of a prompt a GET just embedded (the usual
  *    miss -> model -> PUT sequence), is not embedded twice. Tenants never
- *    share a cache. Identical prompts embedded concurrently are coalesced
+ *    share a cache. Built-in namespaces use the same caches through
+ *    cache_embed_tenant_cache (cache.c note 12): their entries hold the
+ *    built-in vector and features under the builtin fingerprint's hash.
+ *    Identical prompts embedded concurrently are coalesced
  *    by the provider into one input (provider.c decision 1); the text sent
  *    is the normalised prompt, so prompts with the same exact key share one
  *    embedding.
@@ -119,6 +122,23 @@ static ecache *tenant_cache(const tenant *t, int create) {
     x->next = tcaches;
     tcaches = x;
     return x->ec;
+}
+
+ecache *cache_embed_tenant_cache(const tenant *t) {
+    if (g_cfg.embed_cache_bytes <= 0) {
+        tenant_cache(t, 0);   /* applies the 0 bound to an existing cache */
+        return NULL;
+    }
+    return tenant_cache(t, 1);
+}
+
+int cache_embed_tenant_stats(const tenant *t, ecache_stats *out) {
+    for (tcache *x = tcaches; x; x = x->next)
+        if (x->t == t) {
+            ecache_get_stats(x->ec, out);
+            return 0;
+        }
+    return -1;
 }
 
 static uint64_t fp_hash(const cache_ns *ns) {
@@ -588,6 +608,10 @@ void cache_embed_info(sbuf *o) {
                 (unsigned long long)st.gets_degraded, tenants, entries, bytes,
                 (unsigned long long)hits, (unsigned long long)misses,
                 (unsigned long long)evictions);
+    cache_builtin_embed_stats b;
+    cache_builtin_embed_stats_get(&b);
+    sbuf_printf(o, "cache_embed_builtin_computed:%llu\r\ncache_embed_builtin_cached:%llu\r\n",
+                (unsigned long long)b.computed, (unsigned long long)b.cached);
 }
 
 void cache_embed_shutdown(void) {

@@ -68,6 +68,19 @@ void cache_embed_cron(int64_t now);
 size_t cache_embed_pending(const cache_ns *ns);
 size_t cache_embed_pending_total(void);
 
+struct ecache;
+struct ecache_stats;
+/* The embedding cache of tenant t (embed_cache.h), created on first use
+ * and kept at the current `embed-cache-bytes` bound; NULL when that bound
+ * is 0 (the cache is off: a tenant's existing cache is emptied) or on
+ * ENOMEM. cache.c uses it for built-in namespaces (vector + features under
+ * the builtin fingerprint's hash), this file for provider ones. The
+ * pointer stays valid until cache_embed_shutdown. Loop thread. */
+struct ecache *cache_embed_tenant_cache(const tenant *t);
+/* Statistics of tenant t's embedding cache: 0 and *out, or -1 if t has
+ * none. Loop thread. */
+int cache_embed_tenant_stats(const tenant *t, struct ecache_stats *out);
+
 /* Appends this module's lines to INFO's "# Cache" section. */
 void cache_embed_info(sbuf *o);
 

@@ -57,10 +57,36 @@
  *    GPTCache pairs 67% -> 57% correct at the same false-hit rate, a price
  *    paid for a guard against the false hit users complain about most. A
  *    swapped candidate still counts as runner-up for the margin (it is a
- *    plausible neighbour), unlike a gated one. */
+ *    plausible neighbour), unlike a gated one.
+ * 7. Norm memo. A candidate's cosine needs its squared weight norm, a sum
+ *    over all its ~100-200 features, each a df counter read at a random
+ *    place of the 1 MiB table: that, not the dot product over the few
+ *    shared features, was the cost (perf of the loop thread under
+ *    bench/cache-drive at 100k entries: feat_weight 14% of its samples).
+ *    The norm only changes when the table does, so each lex_doc keeps the
+ *    last one computed with the table state (`version`: drawn from one
+ *    process-wide counter on create and on every add/remove, so two tables
+ *    never share a value) and the kind weights it used. A valid memo
+ *    leaves a merge join that computes weights only where the ids match.
+ *    The sums are the same floating-point operations in the same order as
+ *    without the memo, so scores are bit-identical
+ *    (tests/unit/test_lexscore_memo.c). In a read-mostly cache the memo
+ *    of a popular entry stays valid between PUTs; any PUT invalidates
+ *    every memo of its namespace (one version), which costs what the
+ *    computation cost before. Rejected: per-feature weight caches (they
+ *    go stale per df counter, and would cost memory per feature).
+ * 8. The query's side is memoised the same way, by the caller
+ *    (lexscore_pick_memo with a lex_qmemo kept in the embedding cache
+ *    entry of the prompt, cache.c note 12): its norm and the idf of each
+ *    of its features, so a shared feature's weights on both sides come
+ *    from one stored idf (the same float feat_weight would compute: same
+ *    id, same table state). With note 7 alone, the query's norm (~100-500
+ *    df reads that miss the CPU caches) and the weights at shared ids
+ *    were still 12% and 3% of the loop thread's samples. */
 #include "lexscore.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +96,7 @@
 
 struct lex_idf {
     uint32_t *df;          /* 2^bits counters */
+    uint64_t version;      /* changes with every add/remove (note 7); never 0 */
     uint32_t bits;
     uint64_t ndocs;        /* documents added minus removed */
     float lnp1[LN_TABLE];  /* ln(df + 1) */
@@ -86,6 +113,13 @@ void lex_params_default(lex_params *p) {
     p->gate = 1;
 }
 
+/* Process-wide so that no two table states share a version (note 7). */
+static _Atomic uint64_t version_seq;
+
+static uint64_t version_next(void) {
+    return atomic_fetch_add_explicit(&version_seq, 1, memory_order_relaxed) + 1;
+}
+
 int lexidf_create(uint32_t bits, lex_idf **out) {
     if (bits < LEXIDF_BITS_MIN || bits > LEXIDF_BITS_MAX) return LEX_EINVAL;
     lex_idf *t = calloc(1, sizeof *t);
@@ -96,6 +130,7 @@ int lexidf_create(uint32_t bits, lex_idf **out) {
         return LEX_ENOMEM;
     }
     t->bits = bits;
+    t->version = version_next();
     for (int i = 0; i < LN_TABLE; i++) t->lnp1[i] = logf((float)i + 1.0f);
     t->tfw[0] = 0.0f;
     for (int i = 1; i < 256; i++) t->tfw[i] = 1.0f + logf((float)i);
@@ -121,6 +156,7 @@ int lexidf_add(lex_idf *t, const uint32_t *ids, uint32_t n) {
     for (uint32_t i = 0; i < n; i++)
         if (EMBED_FEAT_KIND(ids[i]) != EMBED_KIND_GATE) t->df[bucket(t, ids[i])]++;
     t->ndocs++;
+    t->version = version_next();
     return LEX_OK;
 }
 
@@ -140,6 +176,7 @@ int lexidf_remove(lex_idf *t, const uint32_t *ids, uint32_t n) {
         t->df[b]--;
     }
     t->ndocs--;
+    t->version = version_next();
     return LEX_OK;
 }
 
@@ -170,7 +207,9 @@ lex_doc *lex_doc_create(const uint32_t *ids, const uint8_t *tfs, uint32_t n) {
     lex_doc *d = malloc(sizeof *d + (size_t)n * 5);
     if (!d) return NULL;
     d->n = n;
-    d->pad = 0;
+    memset(d->memo_kw, 0, sizeof d->memo_kw);
+    d->memo_version = 0;
+    d->memo_norm2 = 0;
     memcpy(d->ids, ids, (size_t)n * 4);
     memcpy((uint8_t *)(d->ids + n), tfs, n);
     return d;
@@ -178,13 +217,20 @@ lex_doc *lex_doc_create(const uint32_t *ids, const uint8_t *tfs, uint32_t n) {
 
 size_t lex_doc_bytes(const lex_doc *d) { return sizeof *d + (size_t)d->n * 5; }
 
+/* Weight of a non-gate feature of this kind and tf with this idf: the
+ * one expression every path uses (note 7: bit-identical scores). */
+static inline float weight_of(const lex_params *p, const lex_idf *t, uint32_t kind, uint8_t tf,
+                              float idf) {
+    return p->kind_weight[kind] * t->tfw[tf] * idf;
+}
+
 /* Weight of one feature, 0 for gate features; lnN = ln(N + 1) + 1. */
 static float feat_weight(const lex_idf *t, const lex_params *p, float lnN, uint32_t id,
                          uint8_t tf) {
     uint32_t kind = EMBED_FEAT_KIND(id);
     if (kind == EMBED_KIND_GATE) return 0.0f;
     float idf = lnN - ln_p1(t, t->df[bucket(t, id)]);
-    return p->kind_weight[kind] * t->tfw[tf] * idf;
+    return weight_of(p, t, kind, tf, idf);
 }
 
 static float log_docs(const lex_idf *t) {
@@ -201,20 +247,52 @@ static double query_norm(const lex_idf *t, const lex_params *p, float lnN,
     return sqrt(s);
 }
 
-/* Cosine of a candidate given the query's norm (design note 3). */
+/* Cosine of a candidate given the query's norm (design notes 3 and 7).
+ * Writes c's norm memo. */
 static float similarity_qn(const lex_idf *t, const lex_params *p, float lnN, double qnorm,
-                           const uint32_t *qids, const uint8_t *qtfs, uint32_t qn,
-                           const lex_doc *c) {
+                           const uint32_t *qids, const uint8_t *qtfs, const float *qidf,
+                           uint32_t qn, const lex_doc *c) {
+    lex_doc *m = (lex_doc *)c;   /* the memo fields only (lexscore.h) */
     const uint8_t *ctfs = lex_doc_tfs(c);
     double dot = 0, cs = 0;
     uint32_t i = 0;
-    for (uint32_t j = 0; j < c->n; j++) {
-        uint32_t id = c->ids[j];
-        double wc = feat_weight(t, p, lnN, id, ctfs[j]);
-        if (wc == 0) continue;
-        cs += wc * wc;
-        while (i < qn && qids[i] < id) i++;
-        if (i < qn && qids[i] == id) dot += wc * feat_weight(t, p, lnN, id, qtfs[i]);
+    if (c->memo_version == t->version &&
+        memcmp(c->memo_kw, p->kind_weight, sizeof c->memo_kw) == 0) {
+        /* the same additions as below, at the shared ids only */
+        cs = c->memo_norm2;
+        for (uint32_t j = 0; j < c->n && i < qn;) {
+            uint32_t id = c->ids[j];
+            if (qids[i] < id) {
+                i++;
+            } else if (qids[i] > id) {
+                j++;
+            } else if (qidf) {   /* the query's idf of this id is the candidate's */
+                uint32_t kind = EMBED_FEAT_KIND(id);
+                if (kind != EMBED_KIND_GATE) {
+                    double wc = weight_of(p, t, kind, ctfs[j], qidf[i]);
+                    if (wc != 0) dot += wc * weight_of(p, t, kind, qtfs[i], qidf[i]);
+                }
+                i++;
+                j++;
+            } else {
+                double wc = feat_weight(t, p, lnN, id, ctfs[j]);
+                if (wc != 0) dot += wc * feat_weight(t, p, lnN, id, qtfs[i]);
+                i++;
+                j++;
+            }
+        }
+    } else {
+        for (uint32_t j = 0; j < c->n; j++) {
+            uint32_t id = c->ids[j];
+            double wc = feat_weight(t, p, lnN, id, ctfs[j]);
+            if (wc == 0) continue;
+            cs += wc * wc;
+            while (i < qn && qids[i] < id) i++;
+            if (i < qn && qids[i] == id) dot += wc * feat_weight(t, p, lnN, id, qtfs[i]);
+        }
+        m->memo_version = t->version;
+        memcpy(m->memo_kw, p->kind_weight, sizeof m->memo_kw);
+        m->memo_norm2 = cs;
     }
     if (qnorm == 0 || cs == 0) return 0.0f;
     double r = dot / (qnorm * sqrt(cs));
@@ -224,7 +302,7 @@ static float similarity_qn(const lex_idf *t, const lex_params *p, float lnN, dou
 float lexscore_similarity(const lex_idf *t, const lex_params *p, const uint32_t *qids,
                           const uint8_t *qtfs, uint32_t qn, const lex_doc *c) {
     float lnN = log_docs(t);
-    return similarity_qn(t, p, lnN, query_norm(t, p, lnN, qids, qtfs, qn), qids, qtfs,
+    return similarity_qn(t, p, lnN, query_norm(t, p, lnN, qids, qtfs, qn), qids, qtfs, NULL,
                          qn, c);
 }
 
@@ -294,12 +372,40 @@ int lexscore_gate(const uint32_t *qids, uint32_t qn, const uint32_t *cids, uint3
 int lexscore_pick(const lex_idf *t, const lex_params *p, const uint32_t *qids,
                   const uint8_t *qtfs, uint32_t qn, const lex_doc *const *cands,
                   uint32_t ncand, lex_pick *out) {
+    return lexscore_pick_memo(t, p, qids, qtfs, qn, NULL, cands, ncand, out);
+}
+
+int lexscore_pick_memo(const lex_idf *t, const lex_params *p, const uint32_t *qids,
+                       const uint8_t *qtfs, uint32_t qn, lex_qmemo *qm,
+                       const lex_doc *const *cands, uint32_t ncand, lex_pick *out) {
     if (!t || !p || !out || (qn && (!qids || !qtfs)) || (ncand && !cands)) return LEX_EINVAL;
     out->verdict = LEX_MISS_NONE;
     out->index = -1;
     out->best = out->runner_up = 0.0f;
     float lnN = log_docs(t);
-    double qnorm = query_norm(t, p, lnN, qids, qtfs, qn);
+    double qnorm;
+    if (qm && qm->version == t->version && qm->n == qn &&
+        memcmp(qm->kw, p->kind_weight, sizeof qm->kw) == 0) {
+        qnorm = qm->norm;
+    } else if (qm) {
+        /* query_norm's sum, keeping each idf */
+        double s = 0;
+        for (uint32_t i = 0; i < qn; i++) {
+            uint32_t kind = EMBED_FEAT_KIND(qids[i]);
+            qm->idf[i] = kind == EMBED_KIND_GATE ? 0.0f
+                                                 : lnN - ln_p1(t, t->df[bucket(t, qids[i])]);
+            double w = kind == EMBED_KIND_GATE ? 0.0f : weight_of(p, t, kind, qtfs[i], qm->idf[i]);
+            s += w * w;
+        }
+        qnorm = sqrt(s);
+        qm->version = t->version;
+        memcpy(qm->kw, p->kind_weight, sizeof qm->kw);
+        qm->n = qn;
+        qm->norm = qnorm;
+    } else {
+        qnorm = query_norm(t, p, lnN, qids, qtfs, qn);
+    }
+    const float *qidf = qm ? qm->idf : NULL;
     int seen = 0, passed = 0, unswapped = 0;
     /* best: highest score among candidates passing gate and swap test;
      * top2: the two highest scores among all gate-passing candidates, so
@@ -312,7 +418,7 @@ int lexscore_pick(const lex_idf *t, const lex_params *p, const uint32_t *qids,
         seen++;
         if (p->gate && !lexscore_gate(qids, qn, c->ids, c->n)) continue;
         passed++;
-        float s = similarity_qn(t, p, lnN, qnorm, qids, qtfs, qn, c);
+        float s = similarity_qn(t, p, lnN, qnorm, qids, qtfs, qidf, qn, c);
         int ok = !lexscore_swapped(t, p->swap_df, qids, qn, c->ids, c->n);
         if (s > top[0]) {
             top[1] = top[0]; topi[1] = topi[0];

@@ -14,9 +14,11 @@
  *
  * Threading: a lex_idf is mutated by lexidf_add/lexidf_remove; readers
  * (lexscore_*) may run concurrently with each other but not with a writer:
- * the caller serialises them (the cache holds the namespace lock for
- * writes, a read lock for lookups). lex_doc is immutable once created. No
- * function prints or aborts. */
+ * the caller serialises them. A lex_doc's features are immutable once
+ * created; its norm memo (lexscore.c note 7) is written by
+ * lexscore_similarity and lexscore_pick, so two calls scoring the SAME
+ * document must not run concurrently (the server scores on the loop
+ * thread only). No function prints or aborts. */
 #ifndef SIMCACHE_LEXSCORE_H
 #define SIMCACHE_LEXSCORE_H
 
@@ -39,10 +41,13 @@
 typedef struct lex_idf lex_idf;
 
 /* One stored entry's features: ids strictly ascending, term counts, packed
- * in one allocation of 8 + 5n bytes. Immutable. */
+ * in one allocation of 32 + 5n bytes. The features are immutable; the
+ * memo fields belong to lexscore.c (note 7). */
 typedef struct lex_doc {
     uint32_t n;
-    uint32_t pad;
+    float memo_kw[3];        /* kind weights the memo was computed with */
+    uint64_t memo_version;   /* lex_idf state of the memo; 0 = none */
+    double memo_norm2;       /* sum of squared feature weights at that state */
     uint32_t ids[];   /* n ids, then n uint8 term counts */
 } lex_doc;
 
@@ -131,5 +136,25 @@ int lexscore_swapped(const lex_idf *t, uint32_t swap_df, const uint32_t *qids, u
 int lexscore_pick(const lex_idf *t, const lex_params *p, const uint32_t *qids,
                   const uint8_t *qtfs, uint32_t qn, const lex_doc *const *cands,
                   uint32_t ncand, lex_pick *out);
+
+/* A query's memo (lexscore.c note 8), kept by the caller beside the
+ * query's features (the embedding cache entry): the header, followed in
+ * memory by idf[qn], the IDF of each query feature. All zero = empty. */
+typedef struct lex_qmemo {
+    uint64_t version;   /* lex_idf state it was computed at; 0 = none */
+    float kw[3];        /* kind weights it was computed with */
+    uint32_t n;         /* query features it covers */
+    double norm;        /* the query's weight norm */
+    float idf[];        /* n floats (gate features: unused) */
+} lex_qmemo;
+_Static_assert(sizeof(lex_qmemo) == 32, "the embedding cache's aux header");
+
+/* lexscore_pick that uses *qm (32 + 4 * qn bytes, 8-aligned) when it is
+ * valid for (t, p, qn) and else recomputes and stores it (qm NULL:
+ * lexscore_pick). Same result, bit for bit, either way; the query
+ * features must be the ones qm was made for. */
+int lexscore_pick_memo(const lex_idf *t, const lex_params *p, const uint32_t *qids,
+                       const uint8_t *qtfs, uint32_t qn, lex_qmemo *qm,
+                       const lex_doc *const *cands, uint32_t ncand, lex_pick *out);
 
 #endif
