@@ -97,6 +97,51 @@ def cpu_s(pid):
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_sample(pid):
+    """Per thread of process pid, by tid: (name, CPU ns, runqueue wait ns,
+    voluntary and involuntary context switches). CPU and wait come from
+    /proc/<pid>/task/<tid>/schedstat (ns, unlike stat's 10 ms ticks)."""
+    out = {}
+    base = "/proc/%d/task" % pid
+    for tid in os.listdir(base):
+        try:
+            name = open("%s/%s/comm" % (base, tid)).read().strip()
+            run, wait = (int(x) for x in open("%s/%s/schedstat" % (base, tid)).read().split()[:2])
+            cs = {}
+            for ln in open("%s/%s/status" % (base, tid)):
+                if "ctxt_switches" in ln:
+                    k, v = ln.split(":")
+                    cs[k] = int(v)
+            out[int(tid)] = (name, run, wait, cs.get("voluntary_ctxt_switches", 0),
+                             cs.get("nonvoluntary_ctxt_switches", 0))
+        except (OSError, ValueError):
+            continue   # a thread that ended meanwhile
+    return out
+
+
+def thread_report(before, after, requests):
+    """Per request, per server thread (main = the loop, sc-search-N = the
+    pool): CPU us, us spent runnable but waiting for a CPU, and voluntary
+    + involuntary context switches, between two thread_sample()s; then the
+    totals. The hand-off between the loop and the pool shows as switches
+    per request (each voluntary one is a sleep and a wake-up)."""
+    rows, tot = [], [0.0, 0.0, 0.0, 0.0]
+    for tid in sorted(after):
+        if tid not in before:
+            continue
+        n0, r0, w0, v0, i0 = before[tid]
+        n1, r1, w1, v1, i1 = after[tid]
+        d = ((r1 - r0) / 1e3 / requests, (w1 - w0) / 1e3 / requests,
+             (v1 - v0) / requests, (i1 - i0) / requests)
+        if d[0] < 0.05 and d[2] < 0.005:
+            continue   # idle threads (provider, trace exporters)
+        tot = [a + b for a, b in zip(tot, d)]
+        label = "loop" if tid == min(after) else n1
+        rows.append("%s %.1f us cpu, %.1f us runq, cs %.2f+%.2f" % ((label,) + d))
+    return "per request: %s; total %.1f us cpu, %.1f us runq, cs %.2f+%.2f" % (
+        "; ".join(rows), *tot)
+
+
 def rb_cpu(proc, port, requests, *cmd, pipeline=1):
     """rb() plus the server's CPU per request in µs: on a shared machine
     rps swings with the neighbours' load, CPU per request much less."""
@@ -237,7 +282,9 @@ def semantic_once(server, args):
         print("semantic: one connection, sequential: %.1f us per CACHE.GET" %
               ((time.monotonic() - t1) / 200 * 1e6), flush=True)
         v0 = c.info("vectorsets")
+        t0 = thread_sample(ours.pid)
         rps, p99, cpu = rb_cpu(ours, port, args.requests, "CACHE.GET", NS, query)
+        t1 = thread_sample(ours.pid)
         v1 = c.info("vectorsets")
         print("semantic: query tier %s score %s; CACHE.GET %.0f rps, p99 %.3f ms, server CPU "
               "%.1f us per request  [-c 50, -n %d]; searches on the pool %d, on the idle "
@@ -246,6 +293,7 @@ def semantic_once(server, args):
                                   v1["vset_jobs_completed"] - v0["vset_jobs_completed"],
                                   v1.get("vset_searches_idle_inline", 0) -
                                   v0.get("vset_searches_idle_inline", 0)), flush=True)
+        print("semantic: one query, %s" % thread_report(t0, t1, args.requests), flush=True)
         if args.queries > 0:
             distinct(ours, port, stored, args)
         if args.llm_mix:
@@ -277,15 +325,22 @@ def distinct(proc, port, stored, args):
             f.write(reword(stored[rnd.randrange(len(stored))]) + "\n")
     base = [drive, "-p", str(port), "--ns", NS, "--prompts", path, "-c", "50"]
     c0 = cpu_s(proc.pid)
+    t0 = thread_sample(proc.pid)
     out = subprocess.run(base + ["-n", str(args.requests)], capture_output=True, text=True,
                          timeout=900, check=True).stdout.strip()
+    t1 = thread_sample(proc.pid)
     cpu = (cpu_s(proc.pid) - c0) / args.requests * 1e6
     print("semantic: %d distinct queries, %s; server CPU %.1f us per request" %
           (args.queries, out, cpu), flush=True)
+    print("semantic: closed loop, %s" % thread_report(t0, t1, args.requests), flush=True)
     for rate in (int(r) for r in args.rates.split(",") if r):
+        t0 = thread_sample(proc.pid)
         out = subprocess.run(base + ["--rate", str(rate), "--duration", str(args.open_secs)],
                              capture_output=True, text=True, timeout=900, check=True).stdout
+        t1 = thread_sample(proc.pid)
         print("semantic: %d distinct queries, %s" % (args.queries, out.strip()), flush=True)
+        print("semantic: open loop %d/s, %s" % (rate, thread_report(
+            t0, t1, max(1, int(rate * args.open_secs)))), flush=True)
     os.unlink(path)
     os.rmdir(d)
 

@@ -26,13 +26,21 @@
  *    to every latency (p50 1.24 ms at 5,000/s, measured).
  *    Runs --duration seconds; requests still unanswered 5 s after the
  *    last send count as lost.
+ *    The driver's own lateness (a send after its scheduled time: the
+ *    driver was descheduled or busy) is reported separately, with the
+ *    percentiles measured from the actual send, so a tail that the server
+ *    did not cause can be told apart (on the shared 2-core machine most of
+ *    the 2,000/s p99 was the driver's: README); so is the time the driver
+ *    was runnable but waiting for a CPU (schedstat).
  * 4. A reply is a hit unless it is an error or its tier (the second
  *    element of CACHE.GET's RESP2 array) is "miss".
  *
  * Usage: cache-drive -p PORT --ns NS --prompts FILE [-c 50] [-n 200000]
  *                    [--rate R --duration S]
  * Output (one line): mode, requests, rps, p50/p90/p99/max ms, hits,
- * misses, errors, lost. Exit 0, 1 on bad arguments or no connection. */
+ * misses, errors, lost; open loop: sends late by > 0.25 / > 1 ms, max, and
+ * percentiles from the actual send; the driver's CPU and runqueue wait.
+ * Exit 0, 1 on bad arguments or no connection. */
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -60,8 +68,13 @@ static struct {
     long long total;           /* closed loop: requests to send */
     double rate, duration;     /* open loop when rate > 0 */
     long long sent, done, hits, misses, errors;
-    double *lat;               /* ms, one per answered request */
+    long long late250, late1ms;  /* open loop: sends over 250 us / 1 ms late */
+    double late_max;             /* ms */
+    double *lat;               /* ms from the scheduled time, per answered request */
+    double *slat;              /* ms from the actual send, same order */
     size_t nlat, latcap;
+    uint64_t *sent_at;         /* ns, per request sent (index = send order) */
+    size_t sentcap;
     uint64_t t0, last_send;
     uv_timer_t tick;           /* closed loop: unused (closed at the end) */
     uv_poll_t tpoll;           /* open loop: the timerfd */
@@ -71,16 +84,38 @@ static struct {
 
 static uint64_t now_ns(void) { return uv_hrtime(); }
 
-static void send_one(conn *c, uint64_t sched);
+/* This thread's CPU time and time spent runnable but waiting for a CPU, ns
+ * (/proc/thread-self/schedstat; 0 and 0 where it is missing). */
+static void sched_times(uint64_t *run, uint64_t *wait) {
+    unsigned long long r = 0, w = 0;
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    if (f) {
+        if (fscanf(f, "%llu %llu", &r, &w) != 2) r = w = 0;
+        fclose(f);
+    }
+    *run = r;
+    *wait = w;
+}
 
-static void record(double ms) {
+static void send_one(conn *c);
+static uint64_t sched_of(long long i);
+
+/* Scheduled time of request idx: open loop, its slot; closed loop, its send. */
+static uint64_t sched_of_req(size_t idx) {
+    return g.rate > 0 ? sched_of((long long)idx) : g.sent_at[idx];
+}
+
+static void record(double ms, double sms) {
     if (g.nlat == g.latcap) {
         size_t ncap = g.latcap ? g.latcap * 2 : 65536;
-        double *n = realloc(g.lat, ncap * sizeof *n);
-        if (!n) return;
-        g.lat = n;
+        double *n = realloc(g.lat, ncap * sizeof *n), *sn;
+        if (n) g.lat = n;
+        sn = n ? realloc(g.slat, ncap * sizeof *sn) : NULL;
+        if (!sn) return;
+        g.slat = sn;
         g.latcap = ncap;
     }
+    g.slat[g.nlat] = sms;
     g.lat[g.nlat++] = ms;
 }
 
@@ -107,27 +142,42 @@ static void disconnect_cb(const redisAsyncContext *ac, int status) {
 static void reply_cb(redisAsyncContext *ac, void *r, void *priv) {
     redisReply *rep = r;
     conn *c = ac->data;
-    uint64_t sched = (uint64_t)(uintptr_t)priv;
+    size_t idx = (size_t)(uintptr_t)priv;
     if (!rep) return;   /* disconnecting */
     g.done++;
-    record((double)(now_ns() - sched) / 1e6);
+    uint64_t now = now_ns();
+    record((double)(now - sched_of_req(idx)) / 1e6, (double)(now - g.sent_at[idx]) / 1e6);
     if (rep->type == REDIS_REPLY_ERROR) g.errors++;
     else if (rep->type == REDIS_REPLY_ARRAY &&
              rep->elements >= 2 && rep->element[1]->str && strcmp(rep->element[1]->str, "miss") == 0)
         g.misses++;
     else g.hits++;
     if (g.rate <= 0) {
-        if (g.sent < g.total) send_one(c, now_ns());
+        if (g.sent < g.total) send_one(c);
         else if (g.done == g.total) stop_all();
     } else if (!g.ticking && g.done == g.sent) {
         stop_all();
     }
 }
 
-static void send_one(conn *c, uint64_t sched) {
+static void send_one(conn *c) {
     const char *p = g.prompts[g.next_prompt++ % g.nprompts];
+    size_t idx = (size_t)g.sent;
+    if (idx == g.sentcap) {
+        size_t ncap = g.sentcap ? g.sentcap * 2 : 65536;
+        uint64_t *n = realloc(g.sent_at, ncap * sizeof *n);
+        if (!n) {   /* counted as sent and failed, so the schedule moves on */
+            g.sent++;
+            g.errors++;
+            g.done++;
+            return;
+        }
+        g.sent_at = n;
+        g.sentcap = ncap;
+    }
+    g.sent_at[idx] = now_ns();
     g.sent++;
-    if (redisAsyncCommand(c->ac, reply_cb, (void *)(uintptr_t)sched, "CACHE.GET %s %s", g.ns, p) !=
+    if (redisAsyncCommand(c->ac, reply_cb, (void *)(uintptr_t)idx, "CACHE.GET %s %s", g.ns, p) !=
         REDIS_OK) {
         g.errors++;
         g.done++;
@@ -153,7 +203,14 @@ static void tick_cb(uv_poll_t *h, int status, int events) {
     long long last = (long long)(g.duration * g.rate);
     long long due = (long long)((double)(now - g.t0) / 1e9 * g.rate) + 1;
     if (due > last) due = last;
-    while (g.sent < due) send_one(&g.conns[g.sent % g.nconn], sched_of(g.sent));
+    while (g.sent < due) {
+        uint64_t s = sched_of(g.sent);
+        double late = now > s ? (double)(now - s) / 1e6 : 0;   /* ms: our own delay */
+        g.late250 += late > 0.25;
+        g.late1ms += late > 1.0;
+        if (late > g.late_max) g.late_max = late;
+        send_one(&g.conns[g.sent % g.nconn]);
+    }
     g.last_send = now;
     if (g.sent >= last) {
         uv_poll_stop(&g.tpoll);
@@ -174,11 +231,13 @@ static int cmp_d(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static double pct(double p) {
+static double pct_of(const double *v, double p) {
     if (!g.nlat) return 0;
     size_t i = (size_t)(p * (double)(g.nlat - 1) + 0.5);
-    return g.lat[i];
+    return v[i];
 }
+
+static double pct(double p) { return pct_of(g.lat, p); }
 
 static int load_prompts(const char *path) {
     FILE *f = fopen(path, "r");
@@ -250,6 +309,8 @@ int main(int argc, char **argv) {
     uv_timer_init(g.loop, &g.tick);
     uv_timer_t drain;
     uv_timer_init(g.loop, &drain);
+    uint64_t run0, wait0, run1, wait1;
+    sched_times(&run0, &wait0);
     g.t0 = now_ns();
     g.tfd = -1;
     if (g.rate > 0) {
@@ -264,25 +325,36 @@ int main(int argc, char **argv) {
         uv_timer_start(&drain, drain_cb, 1000, 1000);
         uv_unref((uv_handle_t *)&drain);
     } else {
-        for (int i = 0; i < g.nconn && g.sent < g.total; i++) send_one(&g.conns[i], now_ns());
+        for (int i = 0; i < g.nconn && g.sent < g.total; i++) send_one(&g.conns[i]);
     }
     uv_run(g.loop, UV_RUN_DEFAULT);
     double el = (double)(now_ns() - g.t0) / 1e9;
+    sched_times(&run1, &wait1);
     uv_close((uv_handle_t *)&drain, NULL);
     uv_run(g.loop, UV_RUN_DEFAULT);
     qsort(g.lat, g.nlat, sizeof *g.lat, cmp_d);
+    qsort(g.slat, g.nlat, sizeof *g.slat, cmp_d);
     if (g.rate > 0)
         printf("open loop %.0f/s: ", g.rate);
     else
         printf("closed loop: ");
     printf("requests %lld, %.0f rps, p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms, "
-           "hits %lld, misses %lld, errors %lld, lost %lld, prompts %zu, connections %d\n",
+           "hits %lld, misses %lld, errors %lld, lost %lld, prompts %zu, connections %d",
            g.done, (double)g.done / el, pct(0.50), pct(0.90), pct(0.99),
            g.nlat ? g.lat[g.nlat - 1] : 0.0, g.hits, g.misses, g.errors, g.sent - g.done,
            g.nprompts, g.nconn);
+    if (g.rate > 0)
+        printf(", sent late by the driver: >0.25 ms %lld, >1 ms %lld, max %.3f ms; "
+               "from the actual send: p50 %.3f ms, p90 %.3f ms, p99 %.3f ms", g.late250,
+               g.late1ms, g.late_max, pct_of(g.slat, 0.50), pct_of(g.slat, 0.90),
+               pct_of(g.slat, 0.99));
+    printf("; driver cpu %.0f ms, waited for a cpu %.0f ms\n", (double)(run1 - run0) / 1e6,
+           (double)(wait1 - wait0) / 1e6);
     for (size_t i = 0; i < g.nprompts; i++) free(g.prompts[i]);
     free(g.prompts);
     free(g.lat);
+    free(g.slat);
+    free(g.sent_at);
     free(g.conns);
     if (g.tfd >= 0) close(g.tfd);
     return 0;

@@ -36,6 +36,7 @@
 #include "kernels/kernels.h"
 #include "keyspace.h"
 #include "log.h"
+#include "loopmon.h"
 #include "metrics_http.h"
 #include "net.h"
 #include "provider.h"
@@ -88,6 +89,7 @@ static int start_metrics(uv_loop_t *l) {
 }
 
 static void hz_cb(uv_timer_t *t) {
+    uint64_t t0 = uv_hrtime();
     uint64_t now = net_now_ms();
     int hz = g_cfg.hz > 0 ? g_cfg.hz : 10;
     commands_clock_sync();
@@ -100,6 +102,7 @@ static void hz_cb(uv_timer_t *t) {
         current_hz = hz;
         uv_timer_set_repeat(t, (uint64_t)(1000 / hz));
     }
+    loopmon_cron_ran(uv_hrtime() - t0);
 }
 
 static void close_walk_cb(uv_handle_t *h, void *arg) {
@@ -113,6 +116,7 @@ static void begin_shutdown(void) {
     log_msg(LL_NOTICE, "Preparing to shut down: closing listeners and flushing replies.");
     uv_timer_stop(&hz_timer);
     uv_close((uv_handle_t *)&hz_timer, NULL);
+    loopmon_stop();
     cache_wait_shutdown();   /* answer parked CACHE.GET WAIT, close their timers */
     uv_signal_stop(&sig_term);
     uv_close((uv_handle_t *)&sig_term, NULL);
@@ -164,6 +168,7 @@ int main(int argc, char **argv) {
     info_register_section("limits", limits_info, 1);
     info_register_section("tracing", trace_info, 1);
     info_register_section("reqlog", reqlog_info, 1);
+    info_register_section("eventloop", loopmon_info, 0);   /* INFO eventloop / all */
     /* Embedding providers: curl is initialised here, before any thread. */
     if (provider_start_all(loop, err, sizeof err) != 0) {
         log_msg(LL_WARNING, "%s", err);
@@ -194,6 +199,7 @@ int main(int argc, char **argv) {
     uv_signal_start(&sig_term, signal_cb, SIGTERM);
     uv_signal_init(loop, &sig_int);
     uv_signal_start(&sig_int, signal_cb, SIGINT);
+    if (loopmon_start(loop) != 0) log_msg(LL_WARNING, "Event loop monitor not started");
     log_msg(LL_NOTICE, "Server initialized");
     if (g_cfg.port > 0)
         log_msg(LL_NOTICE, "Ready to accept connections tcp on %s port %d", g_cfg.bind,

@@ -29,12 +29,15 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "latstat.h"
+
 typedef struct worker_job worker_job;
 struct worker_job {
     void (*work)(worker_job *j);   /* pool thread */
     void (*done)(worker_job *j);   /* loop thread; may free the job */
     worker_job *next;              /* private to the pool */
     int cls;                       /* private to the pool: search or insert */
+    uint64_t t_ns;                 /* private to the pool: submit, then work-end time */
 };
 
 typedef struct workers workers;
@@ -54,7 +57,10 @@ typedef struct workers workers;
  * error (nothing is left running). */
 int workers_create(uv_loop_t *loop, unsigned nthreads, size_t max_queue, workers **out);
 
-/* Queues search job j (its work and done set by the caller). Returns 0,
+/* Queues search job j (its work and done set by the caller). The job starts
+ * at once if every pool thread sleeps; otherwise when a thread frees up or
+ * when the current loop iteration ends, whichever is first (workers.c note
+ * 8): a caller that waits for it must keep the loop running. Returns 0,
  * -EAGAIN when the search queue is full (the caller runs the work itself:
  * backpressure without an error for the client), or -ESHUTDOWN after
  * workers_destroy started. While jobs are outstanding the async handle is
@@ -89,5 +95,19 @@ unsigned workers_busy(const workers *w);
 unsigned workers_threads(const workers *w);
 uint64_t workers_completed(const workers *w);
 uint64_t workers_inlined(const workers *w);
+
+/* Hand-off counters (INFO eventloop): sleeping pool threads woken by a
+ * submit, wake-ups of the loop posted by the pool (uv_async_send), and
+ * drains of the completion list that ran at least one done(). */
+typedef struct workers_counters {
+    uint64_t thread_wakeups, loop_wakeups, drains;
+} workers_counters;
+
+/* Copies the hand-off delays: *queue, submit to a thread starting the job
+ * (searches only: that includes waking a sleeping thread); *reply, the
+ * end of work() to its done() starting on the loop (waking the loop, and
+ * whatever the loop was busy with). Loop thread (takes the pool's mutex).
+ * Any out-pointer may be NULL. */
+void workers_wait_stats(workers *w, lat_stat *queue, lat_stat *reply, workers_counters *k);
 
 #endif
