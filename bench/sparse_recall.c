@@ -239,7 +239,7 @@ int main(int argc, char **argv)
     const char *dir = "../shared/data";
     uint32_t dim = EMBED_BUILTIN_DIM_DEFAULT, ef = 100, ns[16], nn = 0, mixed = 0, dense = 0, dflt_below;
     float widen = 0, band[8] = {0};
-    uint32_t dwiden[8], ndw = 0, nband = 1, dim_given = 0, ref_dim = 0;
+    uint32_t dwiden[8], ndw = 0, nband = 1, dim_given = 0, ref_dim = 0, ef_given = 0;
     int int8 = 0;
     strv orig = {0}, sim = {0}, simorig = {0}, mean = {0}, words = {0};
     batch_set_threads(1); /* as server/main.c */
@@ -253,7 +253,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[a], "--quant") && a + 1 < argc)
             int8 = !strcmp(argv[++a], "int8");
         else if (!strcmp(argv[a], "--ef") && a + 1 < argc)
-            ef = (uint32_t)atoi(argv[++a]);
+            ef = ef_given = (uint32_t)atoi(argv[++a]);
         else if (!strcmp(argv[a], "--mixed") && a + 1 < argc)
             mixed = (uint32_t)atoi(argv[++a]);
         else if (!strcmp(argv[a], "--widen") && a + 1 < argc)
@@ -346,7 +346,7 @@ int main(int argc, char **argv)
             }
             printf("\nN %u: %zu stored prompts\n", ns[t], total);
             if (sparse_recall_decide(&st, &sim, &simorig, &other, dwiden, ndw, band, nband, dim_given,
-                                     int8, ref_dim))
+                                     int8, ref_dim, ef_given))
                 return 1;
             for (size_t i = 0; i < other.n; i++)
                 free(other.s[i]);
