@@ -884,6 +884,10 @@ static int cands_build(const cache_ns *ns, const hnsw_result *res, int n, const 
                        uint32_t np, uint64_t id_limit, cache_entry **ents, float *dist,
                        int max) {
     int m = 0;
+    /* The candidates' entries are random cold reads after a search of a
+     * large namespace: ask for all of them before the first is used. */
+    for (int i = 0; i < n && i < max; i++)
+        if (res[i].id < ns->nslots) __builtin_prefetch(ns->slots[res[i].id]);
     for (int i = 0; i < n && m < max; i++) {
         cache_entry *e = slot_entry(ns, res[i].id, id_limit);
         if (!e) continue;
@@ -934,6 +938,7 @@ static int semantic_pick(cache_ns *ns, const hnsw_result *res, int n, const cach
             ents[i] = NULL;
         } else if (!expired(e, now) || allow_stale) {
             docs[i] = e->doc;
+            lex_doc_prefetch(e->doc);
         }
     }
     if (ns->cfg.ext_embedder) {

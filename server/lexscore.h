@@ -103,6 +103,11 @@ uint64_t lexidf_checksum(const lex_idf *t);
  * ENOMEM. ids strictly ascending (embed_feats output). */
 lex_doc *lex_doc_create(const uint32_t *ids, const uint8_t *tfs, uint32_t n);
 size_t lex_doc_bytes(const lex_doc *d);
+/* Asks the CPU to load the first 768 bytes of d into cache (a document of
+ * ~150 features): a caller
+ * about to score several cold documents issues all of them first, so the
+ * misses overlap instead of queueing behind each other. d may be NULL. */
+void lex_doc_prefetch(const lex_doc *d);
 static inline const uint8_t *lex_doc_tfs(const lex_doc *d) {
     return (const uint8_t *)(d->ids + d->n);
 }
