@@ -239,7 +239,7 @@ int main(int argc, char **argv)
     const char *dir = "../shared/data";
     uint32_t dim = EMBED_BUILTIN_DIM_DEFAULT, ef = 100, ns[16], nn = 0, mixed = 0, dense = 0, dflt_below;
     float widen = 0, band[8] = {0};
-    uint32_t dwiden[8], ndw = 0, nband = 1, dim_given = 0, ref_dim = 0, ef_given = 0;
+    uint32_t dwiden[8], ndw = 0, nband = 1, dim_given = 0, ref_dim = 0, ef_given = 0, m_given = 0;
     int int8 = 0;
     strv orig = {0}, sim = {0}, simorig = {0}, mean = {0}, words = {0};
     batch_set_threads(1); /* as server/main.c */
@@ -252,6 +252,8 @@ int main(int argc, char **argv)
             ref_dim = (uint32_t)atoi(argv[++a]);
         else if (!strcmp(argv[a], "--quant") && a + 1 < argc)
             int8 = !strcmp(argv[++a], "int8");
+        else if (!strcmp(argv[a], "--m") && a + 1 < argc)
+            m_given = (uint32_t)atoi(argv[++a]);
         else if (!strcmp(argv[a], "--ef") && a + 1 < argc)
             ef = ef_given = (uint32_t)atoi(argv[++a]);
         else if (!strcmp(argv[a], "--mixed") && a + 1 < argc)
@@ -270,7 +272,7 @@ int main(int argc, char **argv)
         else if (argv[a][0] != '-' && nn < 16)
             ns[nn++] = (uint32_t)atoi(argv[a]);
         else {
-            fprintf(stderr, "usage: sparse-recall [--data DIR] [--dim D] [--ef EF] [--mixed 1] [--dense 1] [--widen D] [--decide W,..] [--band B,..] [--quant int8] [--ref-dim R] "
+            fprintf(stderr, "usage: sparse-recall [--data DIR] [--dim D] [--ef EF] [--mixed 1] [--dense 1] [--widen D] [--decide W,..] [--band B,..] [--quant int8] [--ref-dim R] [--m M] "
                             "N...\n");
             return 2;
         }
@@ -346,7 +348,7 @@ int main(int argc, char **argv)
             }
             printf("\nN %u: %zu stored prompts\n", ns[t], total);
             if (sparse_recall_decide(&st, &sim, &simorig, &other, dwiden, ndw, band, nband, dim_given,
-                                     int8, ref_dim, ef_given))
+                                     int8, ref_dim, ef_given, m_given))
                 return 1;
             for (size_t i = 0; i < other.n; i++)
                 free(other.s[i]);

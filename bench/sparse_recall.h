@@ -18,11 +18,11 @@ typedef struct strv {
  * with the graph at each widen[0..nw) factor and band[0..nb) (factors
  * 0 and 1 once), and prints one markdown row each. para_origin->s[i] is
  * the stored prompt para->s[i] paraphrases (its correct hit). 0, or 1 on ENOMEM or
- * a DIM the cache refuses. ef != 0 sets the namespace's EF (the
- * reference keeps the default). */
+ * a DIM the cache refuses. ef != 0 and m != 0 set the namespace's EF and
+ * M (the reference keeps the defaults). */
 int sparse_recall_decide(const strv *stored, const strv *para, const strv *para_origin,
                          const strv *other,
                          const uint32_t *widen, uint32_t nw, const float *band, uint32_t nb,
-                         uint32_t dim, int int8, uint32_t ref_dim, uint32_t ef);
+                         uint32_t dim, int int8, uint32_t ref_dim, uint32_t ef, uint32_t m);
 
 #endif

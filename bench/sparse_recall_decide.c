@@ -133,7 +133,7 @@ static void run_set(cache_ns *ns, const strv *qs, decision *d, const decision *t
  * left in *out with its index's own exact threshold in *dflt. 0, or 1 on
  * ENOMEM or a DIM the cache refuses. */
 static int decide_truth(tenant *t, const char *name, uint32_t dim, int int8, uint32_t ef,
-                        const strv *stored,
+                        uint32_t m, const strv *stored,
                         const strv *para, const strv *para_origin, const strv *other,
                         decision *tp, decision *to, uint64_t *own, setres *rp, setres *ro,
                         cache_ns **out, uint32_t *dflt)
@@ -147,6 +147,8 @@ static int decide_truth(tenant *t, const char *name, uint32_t dim, int int8, uin
         cfg.quant_int8 = 1;
     if (ef)
         cfg.ef = ef;
+    if (m)
+        cfg.M = m;
     if (cache_ns_create(t, name, strlen(name), &cfg, &ns) != CACHE_OK)
         return 1;
     for (size_t i = 0; i < stored->n; i++)
@@ -180,7 +182,7 @@ static uint32_t agree_count(const decision *d, const decision *ref, size_t n)
 int sparse_recall_decide(const strv *stored, const strv *para, const strv *para_origin,
                          const strv *other,
                          const uint32_t *widen, uint32_t nw, const float *band, uint32_t nb,
-                         uint32_t dim, int int8, uint32_t ref_dim, uint32_t ef)
+                         uint32_t dim, int int8, uint32_t ref_dim, uint32_t ef, uint32_t m)
 {
     tenant *t = tenant_get_or_create("bench", 5);
     cache_ns *ns, *ref;
@@ -193,18 +195,18 @@ int sparse_recall_decide(const strv *stored, const strv *para, const strv *para_
     uint64_t *own = malloc(np * sizeof(uint64_t));
     setres rp, ro;
     uint32_t dflt, rdflt;
-    int rc = 1, with_ref = dim != 0 || int8 || ref_dim != 0 || ef != 0;
+    int rc = 1, with_ref = dim != 0 || int8 || ref_dim != 0 || ef != 0 || m != 0;
     if (!t || !tp || !to || !rp_ || !ro_ || !dp || !do_ || !own)
         goto out;
     if (with_ref) { /* the default namespace first, then dropped: one index in memory at a time */
-        if (decide_truth(t, "decide-ref", ref_dim, 0, 0, stored, para, para_origin, other, rp_, ro_, own,
+        if (decide_truth(t, "decide-ref", ref_dim, 0, 0, 0, stored, para, para_origin, other, rp_, ro_, own,
                          &rp, &ro, &ref, &rdflt))
             goto out;
         printf("reference: DIM %u %s exact scan: para %u hits (%u correct), other %u hits\n",
                ref->cfg.dim, ref->cfg.quant_int8 ? "int8" : "f32", rp.hits, rp.correct, ro.hits);
         cache_ns_drop(ref);
     }
-    if (decide_truth(t, "decide", dim, int8, ef, stored, para, para_origin, other, tp, to, own, &rp,
+    if (decide_truth(t, "decide", dim, int8, ef, m, stored, para, para_origin, other, tp, to, own, &rp,
                      &ro, &ns, &dflt))
         goto out;
     printf("DIM %u, M %u, EF %u, %s, THRESHOLD %.2f, exact scan below %u entries, "
