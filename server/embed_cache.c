@@ -132,6 +132,15 @@ void ecache_set_limit(ecache *c, size_t max_bytes) {
     evict_to(c, max_bytes);
 }
 
+/* The pointers into e that a hit hands out. */
+static void val_of(ent *e, ecache_val *out) {
+    out->v = e->v;
+    out->nf = e->nf;
+    out->ids = e->nf ? ent_ids(e) : NULL;
+    out->tfs = e->nf ? ent_tfs(e) : NULL;
+    out->aux = e->nf ? ent_aux(e) : NULL;
+}
+
 int ecache_get_val(ecache *c, uint64_t key, uint64_t fp, uint32_t dim, ecache_val *out) {
     ent *e = *find_link(c, key, fp);
     if (!e || e->dim != dim) {
@@ -143,22 +152,14 @@ int ecache_get_val(ecache *c, uint64_t key, uint64_t fp, uint32_t dim, ecache_va
         lru_unlink(c, e);
         lru_push_front(c, e);
     }
-    out->v = e->v;
-    out->nf = e->nf;
-    out->ids = e->nf ? ent_ids(e) : NULL;
-    out->tfs = e->nf ? ent_tfs(e) : NULL;
-    out->aux = e->nf ? ent_aux(e) : NULL;
+    val_of(e, out);
     return 1;
 }
 
 int ecache_peek_val(ecache *c, uint64_t key, uint64_t fp, uint32_t dim, ecache_val *out) {
     ent *e = *find_link(c, key, fp);
     if (!e || e->dim != dim) return 0;
-    out->v = e->v;
-    out->nf = e->nf;
-    out->ids = e->nf ? ent_ids(e) : NULL;
-    out->tfs = e->nf ? ent_tfs(e) : NULL;
-    out->aux = e->nf ? ent_aux(e) : NULL;
+    val_of(e, out);
     return 1;
 }
 
