@@ -802,13 +802,14 @@ static inline void prefetch_range(const uint8_t *p, size_t bytes)
         __builtin_prefetch((const void *)a);
 }
 
-/* Greedy ef=1 descent from (cur, *curd) through levels top..stop+1. */
-uint32_t hnsw_greedy_descent(const hnsw *h, const hnsw_ctx *c, uint32_t cur, float *curd,
-                               int top, int stop)
+/* Greedy ef=1 descent from (cur, *curd) through levels top..stop+1 on the
+ * int8 records qa describes (the I8 records, or a float32 index's codes):
+ * one batch call (hnsw_qdot.c) per link list, with the records
+ * prefetched; the per-neighbour dot_i8 calls this replaced were 5% of a
+ * search's cycles (perf, 100k x 384, ef 24). */
+static uint32_t descend_batched(const hnsw *h, const hnsw_ctx *c, const hnsw_qscore_args *qa,
+                                uint32_t cur, float *curd, int top, int stop)
 {
-    const int i8 = h->p.storage == HNSW_STORE_I8 && c->bd;
-    const hnsw_qscore_args qa = {h->base0, h->rec0, h->voff, h->dim, c->qi, c->qu, c->qscale,
-                                 h->k->dot_i8};
     for (int l = top; l > stop; l--) {
         int changed = 1;
         while (changed) {
@@ -817,19 +818,43 @@ uint32_t hnsw_greedy_descent(const hnsw *h, const hnsw_ctx *c, uint32_t cur, flo
             aword *ids = hnsw_link_ids(h, blk, l);
             uint32_t *todo = c->tmp;
             changed = 0;
-            /* int8: one batch call (hnsw_qdot.c) for the whole list, with
-             * the records prefetched; the per-neighbour dot_i8 calls here
-             * were 5% of a search's cycles (perf, 100k x 384, ef 24). */
-            if (i8) {
-                for (uint32_t i = 0; i < n; i++) {
-                    todo[i] = atomic_load_explicit(&ids[i], memory_order_acquire);
-                    prefetch_range(hnsw_rec0(h, todo[i]) + h->voff, sizeof(float) + h->dim);
-                }
-                h->qscore(&qa, todo, n, c->bd);
-            }
             for (uint32_t i = 0; i < n; i++) {
-                uint32_t nb = i8 ? todo[i] : atomic_load_explicit(&ids[i], memory_order_acquire);
-                float d = i8 ? c->bd[i] : dist_q(h, c, nb);
+                todo[i] = atomic_load_explicit(&ids[i], memory_order_acquire);
+                prefetch_range(qa->base + (size_t)todo[i] * qa->rec + qa->voff,
+                               sizeof(float) + qa->dim);
+            }
+            h->qscore(qa, todo, n, c->bd);
+            for (uint32_t i = 0; i < n; i++) {
+                if (c->bd[i] < *curd) {
+                    *curd = c->bd[i];
+                    cur = todo[i];
+                    changed = 1;
+                }
+            }
+        }
+    }
+    return cur;
+}
+
+/* Greedy ef=1 descent from (cur, *curd) through levels top..stop+1. */
+uint32_t hnsw_greedy_descent(const hnsw *h, const hnsw_ctx *c, uint32_t cur, float *curd,
+                               int top, int stop)
+{
+    if (h->p.storage == HNSW_STORE_I8 && c->bd) {
+        const hnsw_qscore_args qa = {h->base0, h->rec0, h->voff, h->dim, c->qi, c->qu,
+                                     c->qscale, h->k->dot_i8};
+        return descend_batched(h, c, &qa, cur, curd, top, stop);
+    }
+    for (int l = top; l > stop; l--) {
+        int changed = 1;
+        while (changed) {
+            aword *blk = hnsw_links(h, cur, l);
+            uint32_t n = atomic_load_explicit(&blk[0], memory_order_acquire);
+            aword *ids = hnsw_link_ids(h, blk, l);
+            changed = 0;
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t nb = atomic_load_explicit(&ids[i], memory_order_acquire);
+                float d = dist_q(h, c, nb);
                 if (d < *curd) {
                     *curd = d;
                     cur = nb;
@@ -842,37 +867,15 @@ uint32_t hnsw_greedy_descent(const hnsw *h, const hnsw_ctx *c, uint32_t cur, flo
 }
 
 /* hnsw_greedy_descent for a search of a float32 index with codes
- * (design 12): the upper levels on the int8 codes h->cq, one batch call per
- * list. Returns the level-0 entry; its code distance goes to *curd. */
+ * (design 12): the upper levels on the int8 codes h->cq. Returns the
+ * level-0 entry; its code distance goes to *curd. */
 static uint32_t descent_codes(const hnsw *h, const hnsw_ctx *c, uint32_t cur, float *curd,
                               int top)
 {
     const hnsw_qscore_args qa = {h->cq, h->crec, 0, h->dim, c->qi, c->qu, c->qscale,
                                  h->k->dot_i8};
     h->qscore(&qa, &cur, 1, curd);
-    for (int l = top; l > 0; l--) {
-        int changed = 1;
-        while (changed) {
-            aword *blk = hnsw_links(h, cur, l);
-            uint32_t n = atomic_load_explicit(&blk[0], memory_order_acquire);
-            aword *ids = hnsw_link_ids(h, blk, l);
-            uint32_t *todo = c->tmp;
-            changed = 0;
-            for (uint32_t i = 0; i < n; i++) {
-                todo[i] = atomic_load_explicit(&ids[i], memory_order_acquire);
-                prefetch_range(h->cq + (size_t)todo[i] * h->crec, h->crec);
-            }
-            h->qscore(&qa, todo, n, c->bd);
-            for (uint32_t i = 0; i < n; i++) {
-                if (c->bd[i] < *curd) {
-                    *curd = c->bd[i];
-                    cur = todo[i];
-                    changed = 1;
-                }
-            }
-        }
-    }
-    return cur;
+    return descend_batched(h, c, &qa, cur, curd, top, 0);
 }
 
 /* The frontier is bounded by the nodes visited, not by ef: grow it. */
