@@ -244,11 +244,16 @@ static float log_docs(const lex_idf *t) {
     return ln_p1(t, (uint32_t)(t->ndocs > UINT32_MAX ? UINT32_MAX : t->ndocs)) + 1.0f;
 }
 
+/* The query's weight norm; with idf != NULL also each feature's idf into
+ * idf[0..qn) (0 for gate features: the lex_qmemo of note 8). */
 static double query_norm(const lex_idf *t, const lex_params *p, float lnN,
-                         const uint32_t *qids, const uint8_t *qtfs, uint32_t qn) {
+                         const uint32_t *qids, const uint8_t *qtfs, uint32_t qn, float *idf) {
     double s = 0;
     for (uint32_t i = 0; i < qn; i++) {
-        double w = feat_weight(t, p, lnN, qids[i], qtfs[i]);
+        uint32_t kind = EMBED_FEAT_KIND(qids[i]);
+        float f = kind == EMBED_KIND_GATE ? 0.0f : lnN - ln_p1(t, t->df[bucket(t, qids[i])]);
+        double w = kind == EMBED_KIND_GATE ? 0.0f : weight_of(p, t, kind, qtfs[i], f);
+        if (idf) idf[i] = f;
         s += w * w;
     }
     return sqrt(s);
@@ -309,7 +314,7 @@ static float similarity_qn(const lex_idf *t, const lex_params *p, float lnN, dou
 float lexscore_similarity(const lex_idf *t, const lex_params *p, const uint32_t *qids,
                           const uint8_t *qtfs, uint32_t qn, const lex_doc *c) {
     float lnN = log_docs(t);
-    return similarity_qn(t, p, lnN, query_norm(t, p, lnN, qids, qtfs, qn), qids, qtfs, NULL,
+    return similarity_qn(t, p, lnN, query_norm(t, p, lnN, qids, qtfs, qn, NULL), qids, qtfs, NULL,
                          qn, c);
 }
 
@@ -395,22 +400,13 @@ int lexscore_pick_memo(const lex_idf *t, const lex_params *p, const uint32_t *qi
         memcmp(qm->kw, p->kind_weight, sizeof qm->kw) == 0) {
         qnorm = qm->norm;
     } else if (qm) {
-        /* query_norm's sum, keeping each idf */
-        double s = 0;
-        for (uint32_t i = 0; i < qn; i++) {
-            uint32_t kind = EMBED_FEAT_KIND(qids[i]);
-            qm->idf[i] = kind == EMBED_KIND_GATE ? 0.0f
-                                                 : lnN - ln_p1(t, t->df[bucket(t, qids[i])]);
-            double w = kind == EMBED_KIND_GATE ? 0.0f : weight_of(p, t, kind, qtfs[i], qm->idf[i]);
-            s += w * w;
-        }
-        qnorm = sqrt(s);
+        qnorm = query_norm(t, p, lnN, qids, qtfs, qn, qm->idf);
         qm->version = t->version;
         memcpy(qm->kw, p->kind_weight, sizeof qm->kw);
         qm->n = qn;
         qm->norm = qnorm;
     } else {
-        qnorm = query_norm(t, p, lnN, qids, qtfs, qn);
+        qnorm = query_norm(t, p, lnN, qids, qtfs, qn, NULL);
     }
     const float *qidf = qm ? qm->idf : NULL;
     int seen = 0, passed = 0, unswapped = 0;
