@@ -339,6 +339,7 @@ int cache_ns_create(tenant *t, const char *name, size_t len, const cache_ns_conf
         snprintf(ns->fingerprint, sizeof ns->fingerprint, "%s", cfg->ext_fingerprint);
     else if (embed_builtin_fingerprint(cfg->dim, ns->fingerprint, sizeof ns->fingerprint) != 0)
         goto fail;
+    ns->fp_hash = XXH3_64bits(ns->fingerprint, strlen(ns->fingerprint));
     int hr = index_create(cfg, &ns->idx);
     if (hr != HNSW_OK) {
         rc = hr == HNSW_ENOMEM ? CACHE_ENOMEM : CACHE_EINDEX;
@@ -550,12 +551,6 @@ static int embed_prompt_untimed(const char *prompt, size_t len, uint32_t dim) {
     return rc == EMBED_ENOMEM ? CACHE_ENOMEM : CACHE_EEMPTY;
 }
 
-/* The embedding cache's fingerprint key of ns (cache_embed.c hashes the
- * same way): XXH3 of "builtin:v1:d=<dim>:<hex>", ~10 ns. */
-static uint64_t fp_hash(const cache_ns *ns) {
-    return XXH3_64bits(ns->fingerprint, strlen(ns->fingerprint));
-}
-
 /* The built-in embedding of a prompt whose exact key is `key` into `cur`
  * (note 12): from the owner tenant's embedding cache, else embedded and,
  * if `fill`, stored there. Reported to the request's trace (obs.h) as the
@@ -564,7 +559,7 @@ static int embed_prompt(cache_ns *ns, const char *prompt, size_t len, uint64_t k
     uint64_t t0 = obs_clock();
     ecache *ec = cache_embed_tenant_cache(ns->owner);
     ecache_val v;
-    if (ec && ecache_get_val(ec, key, fp_hash(ns), ns->cfg.dim, &v) && v.nf > 0) {
+    if (ec && ecache_get_val(ec, key, ns->fp_hash, ns->cfg.dim, &v) && v.nf > 0) {
         cur.vec = v.v;
         cur.ids = v.ids;
         cur.tfs = v.tfs;
@@ -578,7 +573,7 @@ static int embed_prompt(cache_ns *ns, const char *prompt, size_t len, uint64_t k
     /* a failed store (ENOMEM, or a bound smaller than one entry) only
      * means the next request embeds again */
     if (rc == CACHE_OK && ec && fill)
-        ecache_put_feats(ec, key, fp_hash(ns), qvec, ns->cfg.dim, scratch.ids, scratch.tfs,
+        ecache_put_feats(ec, key, ns->fp_hash, qvec, ns->cfg.dim, scratch.ids, scratch.tfs,
                          scratch.n);
     obs_mark_embed(t0);
     return rc;
@@ -590,7 +585,7 @@ static int embed_prompt(cache_ns *ns, const char *prompt, size_t len, uint64_t k
 static void qmemo_store(cache_ns *ns, uint64_t key, const lex_qmemo *qm) {
     ecache *ec = cache_embed_tenant_cache(ns->owner);
     ecache_val v;
-    if (ec && ecache_peek_val(ec, key, fp_hash(ns), ns->cfg.dim, &v) && v.aux && v.nf == qm->n)
+    if (ec && ecache_peek_val(ec, key, ns->fp_hash, ns->cfg.dim, &v) && v.aux && v.nf == qm->n)
         memcpy(v.aux, qm, ECACHE_AUX_BYTES(qm->n));
 }
 

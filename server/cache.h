@@ -149,6 +149,7 @@ typedef struct cache_ns {
     uint64_t generation;      /* unique per namespace ever created */
     cache_ns_config cfg;
     char fingerprint[EMBED_BUILTIN_FP_MAX + 64];
+    uint64_t fp_hash;         /* XXH3 of fingerprint: the embedding cache's key part */
     hnsw *idx;
     lex_idf *idf;
     cache_entry **slots;      /* by HNSW id; NULL = free */

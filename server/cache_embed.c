@@ -67,7 +67,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "config.h"
 #include "embed_cache.h"
@@ -139,10 +138,6 @@ int cache_embed_tenant_stats(const tenant *t, ecache_stats *out) {
             return 0;
         }
     return -1;
-}
-
-static uint64_t fp_hash(const cache_ns *ns) {
-    return XXH3_64bits(ns->fingerprint, strlen(ns->fingerprint));
 }
 
 /* ---- binding (CACHE.CREATE) ---- */
@@ -230,7 +225,7 @@ static call *call_new(cache_ns *ns, tenant *t, uint64_t key) {
     snprintf(k->provider, sizeof k->provider, "%s", ns->cfg.embedder);
     k->gen = ns->generation;
     k->key = key;
-    k->fph = fp_hash(ns);
+    k->fph = ns->fp_hash;
     k->dim = ns->cfg.dim;
     return k;
 }
@@ -357,7 +352,7 @@ void cache_embed_get(client *c, cache_ns *ns, tenant *t, const char *prompt, siz
         return;
     }
     ecache *ec = tenant_cache(t, 1);
-    const float *vec = ec ? ecache_get(ec, key, fp_hash(ns), ns->cfg.dim) : NULL;
+    const float *vec = ec ? ecache_get(ec, key, ns->fp_hash, ns->cfg.dim) : NULL;
     if (vec) {
         get_with_vector(c, ns, t, key, vec, threshold, allow_stale, withmeta, wait_ms, now, r, ob);
         return;
@@ -452,7 +447,7 @@ void cache_embed_search(client *c, cache_ns *ns, tenant *t, const char *prompt, 
         return;
     }
     ecache *ec = tenant_cache(t, 1);
-    const float *vec = ec ? ecache_get(ec, key, fp_hash(ns), ns->cfg.dim) : NULL;
+    const float *vec = ec ? ecache_get(ec, key, ns->fp_hash, ns->cfg.dim) : NULL;
     if (vec) {
         search_with_vector(c, ns, t, vec, kres, now, ob);
         return;
@@ -533,7 +528,7 @@ void cache_embed_put(client *c, cache_ns *ns, tenant *t, const cache_put_args *a
         return;
     }
     ecache *ec = tenant_cache(t, 1);
-    const float *vec = ec ? ecache_get(ec, key, fp_hash(ns), ns->cfg.dim) : NULL;
+    const float *vec = ec ? ecache_get(ec, key, ns->fp_hash, ns->cfg.dim) : NULL;
     if (!vec && cache_embed_pending_total() >= (size_t)g_cfg.cache_index_queue) {
         st.index_refused++;
         char msg[256];
