@@ -362,10 +362,11 @@ static void arm(uint64_t t) {
 }
 
 /* Open loop: send everything due by now, round-robin (note 5), then arm
- * the timer for the next request. */
+ * the timer for the next request. The expiration count is never read():
+ * re-arming (or removing) the timerfd clears its readiness, checked on
+ * this kernel, and saves a syscall per tick. */
 static void tick(void) {
-    uint64_t exp, now = now_ns();
-    if (read(g.tfd, &exp, sizeof exp) < 0) { /* spurious: re-check the clock anyway */ }
+    uint64_t now = now_ns();
     long long due = (long long)((double)(now - g.t0) / 1e9 * g.rate) + 1;
     if (due > g.total) due = g.total;
     while (g.sent < due && !g.stopping) {
