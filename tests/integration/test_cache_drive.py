@@ -153,6 +153,7 @@ class FakeServer:
                 c, _ = self.sock.accept()
             except OSError:
                 return
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # no Nagle + delayed-ACK stalls
             self.conns.append(c)
             threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
