@@ -16,8 +16,9 @@
  *                BIN: [count, M0 link ids | pad to 8 | uint64 bits[w]]
  *                (loff 0, voff = 4 (1 + M0) rounded up to 8, w =
  *                ceil(dim / 64): 184 bytes at d=384, M=16).
- *   cq           F32 construction codes (hnsw.c design 9): [scale |
- *                int8 vector], crec bytes per slot; rebuilt on load.
+ *   cq, cs       F32 codes (hnsw.c design 9): int8 vector, crec bytes
+ *                per slot (at d = 256 exactly 4 cache lines), and its
+ *                float scale in cs[id]; rebuilt on load.
  *   rh / rf      I8 re-rank copies, cap x dim: float16 (HNSW_RERANK_F16)
  *                or float32 (HNSW_RERANK_F32); NULL without re-rank.
  *   indeg0[id]   counts the level-0 links pointing at id.
@@ -89,6 +90,9 @@ typedef struct hnsw_qscore_args {
     const uint8_t *qu;          /* qi + 128 (VNNI tiers) */
     float qscale;
     int32_t (*dot_i8)(const int8_t *, const int8_t *, size_t); /* generic */
+    const float *scales;        /* cs: scale of id = scales[id], the record
+                                 * is the codes alone; NULL: the record is
+                                 * [float scale | codes] (I8 storage) */
 } hnsw_qscore_args;
 typedef void (*hnsw_qscore_fn)(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m,
                                float *out);
@@ -126,10 +130,12 @@ struct hnsw {
     uint16_t *rh;               /* F16 re-rank copies, cap x dim, or NULL */
     float *rf;                  /* F32 re-rank copies, cap x dim, or NULL */
     uint8_t *cq;                /* F32 (dim >= HNSW_CODES_MIN_DIM): int8
-                                 * codes [float scale | int8 dim] per slot,
-                                 * crec bytes each, for the insert's beam
-                                 * (hnsw.c design 9); else NULL */
-    size_t crec;                /* bytes per cq entry: 4 + dim, mult. of 4 */
+                                 * codes [int8 dim] per slot, crec bytes
+                                 * each, for the beams (hnsw.c design 9);
+                                 * else NULL. Page aligned (slab_resize). */
+    float *cs;                  /* the codes' scales, one per slot, or NULL */
+    size_t cq_bytes;            /* mapped/allocated bytes of cq */
+    size_t crec;                /* bytes per cq entry: dim rounded up to 4 */
     aword *indeg0;
     aword *parent0;             /* level-0 spanning tree (hnsw.c design 3):
                                  * the node whose level-0 list holds the

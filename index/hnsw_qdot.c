@@ -41,15 +41,27 @@
 #define QDOT_X86 1
 #endif
 
+/* The scale of record r (slot id): from the scales array (a float32
+ * index's codes, whose records are the codes alone, so a 256-byte code
+ * is 4 cache lines, not 5) or the record's first float (I8 storage). */
+static inline float record_scale(const hnsw_qscore_args *a, const uint8_t *r, uint32_t id)
+{
+    float sc;
+    if (a->scales)
+        return a->scales[id];
+    memcpy(&sc, r, sizeof(sc));
+    return sc;
+}
+
 /* The portable scorer: the kernel table's symmetric dot (c->qi). */
 static void qscore_generic(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m,
                            float *out)
 {
     for (uint32_t i = 0; i < m; i++) {
         const uint8_t *r = a->base + (size_t)ids[i] * a->rec + a->voff;
-        int32_t dot = a->dot_i8(a->qi, (const int8_t *)(r + sizeof(float)), a->dim);
-        float sc;
-        memcpy(&sc, r, sizeof(sc));
+        int32_t dot = a->dot_i8(a->qi, (const int8_t *)(a->scales ? r : r + sizeof(float)),
+                                a->dim);
+        float sc = record_scale(a, r, ids[i]);
         out[i] = 1.0f - (float)dot * a->qscale * sc;
     }
 }
@@ -69,7 +81,7 @@ qscore_avx512(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m, float 
     const __m512i q3 = dim >= 256 ? _mm512_loadu_si512(qu + 192) : _mm512_setzero_si512();
     for (uint32_t k = 0; k < m; k++) {
         const uint8_t *r = a->base + (size_t)ids[k] * a->rec + a->voff;
-        const int8_t *x = (const int8_t *)(r + sizeof(float));
+        const int8_t *x = (const int8_t *)(a->scales ? r : r + sizeof(float));
         __m512i s = _mm512_setzero_si512(), t = _mm512_setzero_si512();
         size_t i = 0;
         float sc;
@@ -97,7 +109,7 @@ qscore_avx512(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m, float 
             t = _mm512_dpbusd_epi32(t, ones, xv);
         }
         s = _mm512_sub_epi32(s, _mm512_slli_epi32(t, 7));
-        memcpy(&sc, r, sizeof(sc));
+        sc = record_scale(a, r, ids[k]);
         out[k] = 1.0f - (float)_mm512_reduce_add_epi32(s) * a->qscale * sc;
     }
 }
@@ -110,7 +122,7 @@ qscore_avxvnni(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m, float
     const uint8_t *qu = a->qu;
     for (uint32_t k = 0; k < m; k++) {
         const uint8_t *r = a->base + (size_t)ids[k] * a->rec + a->voff;
-        const int8_t *x = (const int8_t *)(r + sizeof(float));
+        const int8_t *x = (const int8_t *)(a->scales ? r : r + sizeof(float));
         __m256i s0 = _mm256_setzero_si256(), t0 = _mm256_setzero_si256();
         __m256i s1 = _mm256_setzero_si256(), t1 = _mm256_setzero_si256();
         size_t i = 0;
@@ -140,7 +152,7 @@ qscore_avxvnni(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m, float
         acc = (uint32_t)_mm_cvtsi128_si32(h);
         for (; i < dim; i++) /* qu - 128 == q */
             acc += (uint32_t)(((int32_t)qu[i] - 128) * x[i]);
-        memcpy(&sc, r, sizeof(sc));
+        sc = record_scale(a, r, ids[k]);
         out[k] = 1.0f - (float)(int32_t)acc * a->qscale * sc;
     }
 }

@@ -9,7 +9,9 @@
  * here before it can bend a graph.
  * Also the float32 construction codes (hnsw.c design 9): derived data that
  * hnsw_load must rebuild, or a loaded index would link new inserts
- * differently from the one that was saved; and their bytes are counted. */
+ * differently from the one that was saved; and their bytes are counted.
+ * Both record shapes: scale inline (I8 storage) and scales apart (the
+ * codes of a float32 index, so a 256-byte code fills 4 lines, not 5). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,12 +40,15 @@ static int32_t ref_dot(const int8_t *a, const int8_t *b, size_t n)
 }
 
 /* Scores m records of a synthetic slab with tier f; compares with the
- * reference formula. rec is odd-sized so vectors sit at every alignment. */
-static void check_tier(hnsw_qscore_fn f, const char *name, size_t dim, int extreme)
+ * reference formula. rec is odd-sized so vectors sit at every alignment.
+ * sep: the scales in their own array (a float32 index's codes, whose
+ * records are the codes alone), else each record's first float (I8). */
+static void check_tier(hnsw_qscore_fn f, const char *name, size_t dim, int extreme, int sep)
 {
     const uint32_t m = 37;
-    const size_t voff = 13, rec = voff + sizeof(float) + dim + 3;
+    const size_t hdr = sep ? 0 : sizeof(float), voff = 13, rec = voff + hdr + dim + 3;
     uint8_t *base = calloc(m + 1, rec);
+    float scales[38];
     int8_t *qi = malloc(dim + 1);
     uint8_t *qu = malloc(dim + 1);
     uint32_t ids[37];
@@ -59,21 +64,28 @@ static void check_tier(hnsw_qscore_fn f, const char *name, size_t dim, int extre
     for (uint32_t r = 0; r <= m; r++) {
         uint8_t *p = base + (size_t)r * rec + voff;
         float sc = 0.001f * (float)(r + 1);
-        memcpy(p, &sc, sizeof(sc));
+        if (sep) /* and garbage where an inline scale would be */
+            scales[r] = sc;
+        else
+            memcpy(p, &sc, sizeof(sc));
         for (size_t i = 0; i < dim; i++)
-            ((int8_t *)(p + sizeof(float)))[i] = rand_code(extreme);
+            ((int8_t *)(p + hdr))[i] = rand_code(extreme);
     }
     for (uint32_t k = 0; k < m; k++)
         ids[k] = (k * 7 + 3) % (m + 1); /* out of order, one id skipped */
-    a = (hnsw_qscore_args){base, rec, voff, dim, qi, qu, 0.0123f, kernels_get()->dot_i8};
+    a = (hnsw_qscore_args){base, rec, voff, dim, qi, qu, 0.0123f, kernels_get()->dot_i8,
+                           sep ? scales : NULL};
     f(&a, ids, m, out);
     for (uint32_t k = 0; k < m; k++) {
         const uint8_t *p = base + (size_t)ids[k] * rec + voff;
         float sc, want;
-        memcpy(&sc, p, sizeof(sc));
-        want = 1.0f - (float)ref_dot(qi, (const int8_t *)(p + sizeof(float)), dim) * a.qscale * sc;
-        cr_assert_eq(out[k], want, "%s dim %zu extreme %d record %u: %.9g != %.9g", name, dim,
-                     extreme, k, out[k], want);
+        if (sep)
+            sc = scales[ids[k]];
+        else
+            memcpy(&sc, p, sizeof(sc));
+        want = 1.0f - (float)ref_dot(qi, (const int8_t *)(p + hdr), dim) * a.qscale * sc;
+        cr_assert_eq(out[k], want, "%s dim %zu extreme %d sep %d record %u: %.9g != %.9g", name,
+                     dim, extreme, sep, k, out[k], want);
     }
     free(base);
     free(qi);
@@ -93,8 +105,10 @@ Test(hnsw_qdot, every_scorer_tier_matches_the_exact_int8_distance_at_every_tail_
             continue;
         ran++;
         for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
-            check_tier(f, names[t], dims[i], 0);
-            check_tier(f, names[t], dims[i], 1);
+            for (int sep = 0; sep < 2; sep++) {
+                check_tier(f, names[t], dims[i], 0, sep);
+                check_tier(f, names[t], dims[i], 1, sep);
+            }
         }
     }
     cr_assert_geq(ran, 1);
@@ -142,6 +156,8 @@ Test(hnsw_qdot, a_loaded_float32_index_rebuilds_its_codes_and_answers_as_the_sav
     fclose(f);
     for (size_t b = 0; b < n * h->crec; b++)
         cr_assert_eq(g->cq[b], h->cq[b], "codes rebuilt on load: byte %zu (slot %zu): %d vs %d", b, b / h->crec, g->cq[b], h->cq[b]);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(g->cs[i], h->cs[i], "code scale rebuilt on load: slot %zu", i);
     for (size_t i = n; i < n + more; i++) {
         uint32_t a, b;
         cr_assert_eq(hnsw_insert(h, x + i * d, d, &a), HNSW_OK);
