@@ -18,7 +18,8 @@
  *                ceil(dim / 64): 184 bytes at d=384, M=16).
  *   cq, cs       F32 codes (hnsw.c design 9): int8 vector, crec bytes
  *                per slot (at d = 256 exactly 4 cache lines), and its
- *                float scale in cs[id]; rebuilt on load.
+ *                float scale and the sum of its codes in cm[id]; rebuilt
+ *                on load.
  *   rh / rf      I8 re-rank copies, cap x dim: float16 (HNSW_RERANK_F16)
  *                or float32 (HNSW_RERANK_F32); NULL without re-rank.
  *   indeg0[id]   counts the level-0 links pointing at id.
@@ -81,6 +82,14 @@ typedef struct hnsw_ctx {
     size_t exactcap;
 } hnsw_ctx;
 
+/* Per slot of a float32 index's codes (cm): the code's scale, and the
+ * sum of its int8 codes, which the VNNI scorers' -128 correction needs
+ * (hnsw_qdot.c design 1) and would otherwise compute per distance. */
+typedef struct hnsw_cmeta {
+    float scale;
+    int32_t sum;
+} hnsw_cmeta;
+
 /* hnsw_qdot.c: distances 1 - q.x * qscale * scale_x from one prepared
  * query to m int8 records (I8 storage), ids[0..m) -> out[0..m). */
 typedef struct hnsw_qscore_args {
@@ -90,9 +99,10 @@ typedef struct hnsw_qscore_args {
     const uint8_t *qu;          /* qi + 128 (VNNI tiers) */
     float qscale;
     int32_t (*dot_i8)(const int8_t *, const int8_t *, size_t); /* generic */
-    const float *scales;        /* cs: scale of id = scales[id], the record
-                                 * is the codes alone; NULL: the record is
-                                 * [float scale | codes] (I8 storage) */
+    const struct hnsw_cmeta *meta; /* cm: scale and code sum of id in
+                                 * meta[id], the record is the codes alone;
+                                 * NULL: the record is [float scale |
+                                 * codes] (I8 storage) */
 } hnsw_qscore_args;
 typedef void (*hnsw_qscore_fn)(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m,
                                float *out);
@@ -133,7 +143,8 @@ struct hnsw {
                                  * codes [int8 dim] per slot, crec bytes
                                  * each, for the beams (hnsw.c design 9);
                                  * else NULL. Page aligned (slab_resize). */
-    float *cs;                  /* the codes' scales, one per slot, or NULL */
+    hnsw_cmeta *cm;             /* the codes' scales and sums, per slot, or
+                                 * NULL */
     size_t cq_bytes;            /* mapped/allocated bytes of cq */
     size_t crec;                /* bytes per cq entry: dim rounded up to 4 */
     aword *indeg0;

@@ -10,8 +10,9 @@
  * Also the float32 construction codes (hnsw.c design 9): derived data that
  * hnsw_load must rebuild, or a loaded index would link new inserts
  * differently from the one that was saved; and their bytes are counted.
- * Both record shapes: scale inline (I8 storage) and scales apart (the
- * codes of a float32 index, so a 256-byte code fills 4 lines, not 5). */
+ * Both record shapes: scale inline (I8 storage) and scale and code sum
+ * apart (the codes of a float32 index: a 256-byte code fills 4 lines, not
+ * 5, and the scorers take the sum instead of computing it). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,7 +49,7 @@ static void check_tier(hnsw_qscore_fn f, const char *name, size_t dim, int extre
     const uint32_t m = 37;
     const size_t hdr = sep ? 0 : sizeof(float), voff = 13, rec = voff + hdr + dim + 3;
     uint8_t *base = calloc(m + 1, rec);
-    float scales[38];
+    hnsw_cmeta meta[38];
     int8_t *qi = malloc(dim + 1);
     uint8_t *qu = malloc(dim + 1);
     uint32_t ids[37];
@@ -64,23 +65,25 @@ static void check_tier(hnsw_qscore_fn f, const char *name, size_t dim, int extre
     for (uint32_t r = 0; r <= m; r++) {
         uint8_t *p = base + (size_t)r * rec + voff;
         float sc = 0.001f * (float)(r + 1);
-        if (sep) /* and garbage where an inline scale would be */
-            scales[r] = sc;
-        else
+        int32_t sum = 0;
+        if (!sep)
             memcpy(p, &sc, sizeof(sc));
-        for (size_t i = 0; i < dim; i++)
+        for (size_t i = 0; i < dim; i++) {
             ((int8_t *)(p + hdr))[i] = rand_code(extreme);
+            sum += ((int8_t *)(p + hdr))[i];
+        }
+        meta[r] = (hnsw_cmeta){sc, sum};
     }
     for (uint32_t k = 0; k < m; k++)
         ids[k] = (k * 7 + 3) % (m + 1); /* out of order, one id skipped */
     a = (hnsw_qscore_args){base, rec, voff, dim, qi, qu, 0.0123f, kernels_get()->dot_i8,
-                           sep ? scales : NULL};
+                           sep ? meta : NULL};
     f(&a, ids, m, out);
     for (uint32_t k = 0; k < m; k++) {
         const uint8_t *p = base + (size_t)ids[k] * rec + voff;
         float sc, want;
         if (sep)
-            sc = scales[ids[k]];
+            sc = meta[ids[k]].scale;
         else
             memcpy(&sc, p, sizeof(sc));
         want = 1.0f - (float)ref_dot(qi, (const int8_t *)(p + hdr), dim) * a.qscale * sc;
@@ -157,7 +160,8 @@ Test(hnsw_qdot, a_loaded_float32_index_rebuilds_its_codes_and_answers_as_the_sav
     for (size_t b = 0; b < n * h->crec; b++)
         cr_assert_eq(g->cq[b], h->cq[b], "codes rebuilt on load: byte %zu (slot %zu): %d vs %d", b, b / h->crec, g->cq[b], h->cq[b]);
     for (size_t i = 0; i < n; i++)
-        cr_assert_eq(g->cs[i], h->cs[i], "code scale rebuilt on load: slot %zu", i);
+        cr_assert(g->cm[i].scale == h->cm[i].scale && g->cm[i].sum == h->cm[i].sum,
+                  "code scale and sum rebuilt on load: slot %zu", i);
     for (size_t i = n; i < n + more; i++) {
         uint32_t a, b;
         cr_assert_eq(hnsw_insert(h, x + i * d, d, &a), HNSW_OK);
