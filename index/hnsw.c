@@ -446,6 +446,21 @@ static void slab_free(void *p, size_t bytes)
 }
 #endif
 
+/* Grows the slab *p of *bytes to cap records of rec bytes (slab_resize);
+ * -1 on overflow or no memory, *p and *bytes then unchanged. */
+static int slab_grow(uint8_t **p, size_t *bytes, uint32_t cap, size_t rec)
+{
+    void *t;
+    if (rec > SIZE_MAX / cap)
+        return -1;
+    t = slab_resize(*p, *bytes, (size_t)cap * rec);
+    if (!t)
+        return -1;
+    *p = t;
+    *bytes = (size_t)cap * rec;
+    return 0;
+}
+
 /* Grows every per-slot array to cap slots (cap > h->cap). Caller holds
  * the write lock (or owns h alone). On failure the arrays already grown
  * stay grown (still consistent: h->cap is only raised at the end). */
@@ -481,22 +496,10 @@ int hnsw_alloc_slots(hnsw *h, uint32_t cap)
     if (h->crec)
         GROW(cm, sizeof(hnsw_cmeta));
 #undef GROW
-    if (h->crec) {
-        if (h->crec > SIZE_MAX / cap)
-            return HNSW_ENOMEM;
-        t = slab_resize(h->cq, h->cq_bytes, (size_t)cap * h->crec);
-        if (!t)
-            return HNSW_ENOMEM;
-        h->cq = t;
-        h->cq_bytes = (size_t)cap * h->crec;
-    }
-    if (h->rec0 > SIZE_MAX / cap)
+    if (h->crec && slab_grow(&h->cq, &h->cq_bytes, cap, h->crec))
         return HNSW_ENOMEM;
-    t = slab_resize(h->base0, h->base0_bytes, (size_t)cap * h->rec0);
-    if (!t)
+    if (slab_grow(&h->base0, &h->base0_bytes, cap, h->rec0))
         return HNSW_ENOMEM;
-    h->base0 = t;
-    h->base0_bytes = (size_t)cap * h->rec0;
     for (uint32_t i = old; i < cap; i++) {
         atomic_init(&h->state[i], ST_FREE);
         h->upper[i] = NULL;

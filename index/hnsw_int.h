@@ -16,7 +16,7 @@
  *                BIN: [count, M0 link ids | pad to 8 | uint64 bits[w]]
  *                (loff 0, voff = 4 (1 + M0) rounded up to 8, w =
  *                ceil(dim / 64): 184 bytes at d=384, M=16).
- *   cq, cs       F32 codes (hnsw.c design 9): int8 vector, crec bytes
+ *   cq, cm       F32 codes (hnsw.c design 9): int8 vector, crec bytes
  *                per slot (at d = 256 exactly 4 cache lines), and its
  *                float scale and the sum of its codes in cm[id]; rebuilt
  *                on load.

@@ -56,14 +56,20 @@ static inline float record_scale(const hnsw_qscore_args *a, const uint8_t *r, ui
     return sc;
 }
 
+/* The int8 codes of record r: the record itself with a meta array, else
+ * after its scale. */
+static inline const int8_t *record_codes(const hnsw_qscore_args *a, const uint8_t *r)
+{
+    return (const int8_t *)(a->meta ? r : r + sizeof(float));
+}
+
 /* The portable scorer: the kernel table's symmetric dot (c->qi). */
 static void qscore_generic(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m,
                            float *out)
 {
     for (uint32_t i = 0; i < m; i++) {
         const uint8_t *r = a->base + (size_t)ids[i] * a->rec + a->voff;
-        int32_t dot = a->dot_i8(a->qi, (const int8_t *)(a->meta ? r : r + sizeof(float)),
-                                a->dim);
+        int32_t dot = a->dot_i8(a->qi, record_codes(a, r), a->dim);
         float sc = record_scale(a, r, ids[i]);
         out[i] = 1.0f - (float)dot * a->qscale * sc;
     }
@@ -87,7 +93,7 @@ qscore_avx512_body(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m, f
     const __m512i q3 = dim >= 256 ? _mm512_loadu_si512(qu + 192) : _mm512_setzero_si512();
     for (uint32_t k = 0; k < m; k++) {
         const uint8_t *r = a->base + (size_t)ids[k] * a->rec + a->voff;
-        const int8_t *x = (const int8_t *)(a->meta ? r : r + sizeof(float));
+        const int8_t *x = record_codes(a, r);
         __m512i s = _mm512_setzero_si512(), t = _mm512_setzero_si512();
         size_t i = 0;
         float sc;
@@ -151,7 +157,7 @@ qscore_avxvnni_body(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m, 
     const uint8_t *qu = a->qu;
     for (uint32_t k = 0; k < m; k++) {
         const uint8_t *r = a->base + (size_t)ids[k] * a->rec + a->voff;
-        const int8_t *x = (const int8_t *)(a->meta ? r : r + sizeof(float));
+        const int8_t *x = record_codes(a, r);
         __m256i s0 = _mm256_setzero_si256(), t0 = _mm256_setzero_si256();
         __m256i s1 = _mm256_setzero_si256(), t1 = _mm256_setzero_si256();
         size_t i = 0;
