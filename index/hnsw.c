@@ -292,6 +292,8 @@ int hnsw_check_params(const hnsw_params *p)
         return HNSW_EINVAL;
     if (p->storage == HNSW_STORE_I8 && (p->rerank < HNSW_RERANK_NONE || p->rerank > HNSW_RERANK_F32))
         return HNSW_EINVAL;
+    if (p->codes < HNSW_CODES_NONE || p->codes > HNSW_CODES_I4)
+        return HNSW_EINVAL;
     return HNSW_OK;
 }
 
@@ -324,11 +326,12 @@ int hnsw_init_struct(hnsw *h, const hnsw_params *p)
         h->rec0 = h->voff + sizeof(float) + ((p->dim + 3u) & ~3u);
     }
     if (p->storage == HNSW_STORE_F32 && p->codes && p->dim >= HNSW_CODES_MIN_DIM)
-        h->crec = (p->dim + 3u) & ~(size_t)3;
+        h->crec = p->codes == HNSW_CODES_I4 ? HNSW_CODE4_BYTES(p->dim) : (p->dim + 3u) & ~(size_t)3;
     h->ustride = 2 + h->M;
     h->mL = 1.0 / log((double)p->M);
     h->k = kernels_get();
-    h->qscore = hnsw_qscore_select(h->k);
+    h->qscore = h->crec && p->codes == HNSW_CODES_I4 ? hnsw_qscore4_select(h->k)
+                                                      : hnsw_qscore_select(h->k);
     h->rng = p->seed;
     h->exact_below = (p->storage == HNSW_STORE_I8 && !p->rerank ? HNSW_EXACT_FLOATS / 2
                                                                  : HNSW_EXACT_FLOATS) / p->dim;
@@ -584,7 +587,7 @@ hnsw_ctx *hnsw_ctx_get(hnsw *h)
     if (!c)
         return NULL;
     c->qf = malloc(h->dim * sizeof(float));
-    c->qi = malloc(h->dim);
+    c->qi = calloc(1, HNSW_CODE4_DIMS(h->dim)); /* the tail stays 0 */
     c->qh = malloc(h->dim * sizeof(uint16_t));
     c->qu = malloc(h->dim);
     c->qb = malloc(hnsw_bin_words(h) * sizeof(uint64_t));
@@ -686,6 +689,12 @@ static void query_codes(const hnsw *h, hnsw_ctx *c, const float *v)
         h->k->quant_i8(c->qi, v, 127.0f / maxabs, h->dim);
     }
     c->qscale = maxabs / 127.0f;
+    if (h->crec && h->p.codes == HNSW_CODES_I4) {
+        int32_t sum = 0;
+        for (uint32_t i = 0; i < h->dim; i++)
+            sum += c->qi[i];
+        c->qsum = sum;
+    }
     if (c->qu)
         for (uint32_t i = 0; i < h->dim; i++) /* hnsw_qdot.c design 1 */
             c->qu[i] = (uint8_t)c->qi[i] ^ 0x80u;
@@ -750,12 +759,21 @@ int hnsw_prepare_query(const hnsw *h, hnsw_ctx *c, const float *q, uint32_t dim)
     return HNSW_OK;
 }
 
-/* Sets cm[id] for the codes qi of scale qscale. */
-static void code_meta(hnsw *h, uint32_t id, float qscale, const int8_t *qi)
+/* Stores the code of slot id from its unit vector v: int8 (qi, of scale
+ * qscale, already computed by query_codes) or 4-bit (packed from v). */
+static void store_code(hnsw *h, uint32_t id, const float *v, float qscale, const int8_t *qi)
 {
+    uint8_t *e = h->cq + (size_t)id * h->crec;
     int32_t sum = 0;
+    if (h->p.codes == HNSW_CODES_I4) {
+        hnsw_pack4(e, v, h->dim, &h->cm[id].scale);
+        h->cm[id].sum = 0;
+        return;
+    }
     for (uint32_t i = 0; i < h->dim; i++)
         sum += qi[i];
+    if (e != (const uint8_t *)qi)
+        memcpy(e, qi, h->dim);
     h->cm[id].scale = qscale;
     h->cm[id].sum = sum;
 }
@@ -766,13 +784,14 @@ void hnsw_codes_rebuild(hnsw *h)
     if (!h->cq)
         return;
     for (uint32_t id = 0; id < h->nslots; id++) {
-        uint8_t *e = h->cq + (size_t)id * h->crec;
         if (atomic_load_explicit(&h->state[id], memory_order_relaxed) == ST_FREE)
             continue;
-        tmp.qi = (int8_t *)e;
+        tmp.qi = (int8_t *)(h->cq + (size_t)id * h->crec);
         tmp.qu = NULL;
-        query_codes(h, &tmp, hnsw_vf(h, id));
-        code_meta(h, id, tmp.qscale, tmp.qi);
+        tmp.qscale = 0;
+        if (h->p.codes != HNSW_CODES_I4) /* int8: the codes in place */
+            query_codes(h, &tmp, hnsw_vf(h, id));
+        store_code(h, id, hnsw_vf(h, id), tmp.qscale, tmp.qi);
     }
 }
 
@@ -822,6 +841,13 @@ static inline uint32_t rescore_count(uint32_t k, uint32_t n)
     return r < n ? r : n;
 }
 
+/* The same for a float32 index's codes: 4-bit codes rank too coarsely
+ * for the cut (design 13), so all ef results are re-scored. */
+static inline uint32_t codes_rescore_count(const hnsw *h, uint32_t k, uint32_t ef)
+{
+    return h->p.codes == HNSW_CODES_I4 ? ef : rescore_count(k, ef);
+}
+
 static inline void prefetch_range(const uint8_t *p, size_t bytes)
 {
     uintptr_t a = (uintptr_t)p & ~(uintptr_t)63, end = (uintptr_t)p + bytes;
@@ -848,7 +874,7 @@ static uint32_t descend_batched(const hnsw *h, const hnsw_ctx *c, const hnsw_qsc
             for (uint32_t i = 0; i < n; i++) {
                 todo[i] = atomic_load_explicit(&ids[i], memory_order_acquire);
                 prefetch_range(qa->base + (size_t)todo[i] * qa->rec + qa->voff,
-                               (qa->meta ? 0 : sizeof(float)) + qa->dim);
+                               qa->meta ? qa->rec : sizeof(float) + qa->dim);
             }
             h->qscore(qa, todo, n, c->bd);
             for (uint32_t i = 0; i < n; i++) {
@@ -869,7 +895,7 @@ uint32_t hnsw_greedy_descent(const hnsw *h, const hnsw_ctx *c, uint32_t cur, flo
 {
     if (h->p.storage == HNSW_STORE_I8 && c->bd) {
         const hnsw_qscore_args qa = {h->base0, h->rec0, h->voff, h->dim, c->qi, c->qu,
-                                     c->qscale, h->k->dot_i8, NULL};
+                                     c->qscale, h->k->dot_i8, NULL, 0};
         return descend_batched(h, c, &qa, cur, curd, top, stop);
     }
     for (int l = top; l > stop; l--) {
@@ -899,8 +925,7 @@ uint32_t hnsw_greedy_descent(const hnsw *h, const hnsw_ctx *c, uint32_t cur, flo
 static uint32_t descent_codes(const hnsw *h, const hnsw_ctx *c, uint32_t cur, float *curd,
                               int top)
 {
-    const hnsw_qscore_args qa = {h->cq, h->crec, 0, h->dim, c->qi, c->qu, c->qscale,
-                                 h->k->dot_i8, h->cm};
+    const hnsw_qscore_args qa = hnsw_codes_args(h, c);
     h->qscore(&qa, &cur, 1, curd);
     return descend_batched(h, c, &qa, cur, curd, top, 0);
 }
@@ -939,12 +964,14 @@ search_layer_impl(const hnsw *h, hnsw_ctx *c, uint32_t ep, float epd, uint32_t e
     const int byi8 = !f32 || codes;
     const uint8_t *sbase = codes ? h->cq : base;
     const size_t srec = codes ? h->crec : rec, svoff = codes ? 0 : voff;
-    const hnsw_qscore_args qa = {sbase, srec, svoff, dim, c->qi, c->qu, c->qscale,
-                                 h->k->dot_i8, codes ? h->cm : NULL};
+    const hnsw_qscore_args qa =
+        codes ? hnsw_codes_args(h, c)
+              : (hnsw_qscore_args){base, rec, voff, dim, c->qi, c->qu, c->qscale, h->k->dot_i8,
+                                   NULL, 0};
     float *bd = c->bd;
     /* Bytes of a record a distance reads, from voff (f32: the vector;
      * int8: scale + codes), prefetched whole but at most HNSW_PF_MAX. */
-    const size_t vbytes = codes ? dim : byi8 ? sizeof(float) + dim : dim * sizeof(float);
+    const size_t vbytes = codes ? h->crec : byi8 ? sizeof(float) + dim : dim * sizeof(float);
     const size_t pfb = vbytes < HNSW_PF_MAX ? vbytes : HNSW_PF_MAX;
     visited_next(c);
     epoch = c->epoch;
@@ -1084,8 +1111,7 @@ static uint32_t beam_sorted(const hnsw *h, hnsw_ctx *c, uint32_t ep, uint32_t ef
         return hnsw_res_sorted(c);
     }
     {
-        const hnsw_qscore_args qa = {h->cq, h->crec, 0, h->dim, c->qi, c->qu, c->qscale,
-                                     h->k->dot_i8, h->cm};
+        const hnsw_qscore_args qa = hnsw_codes_args(h, c);
         h->qscore(&qa, &ep, 1, &epd);
     }
     search_layer_impl(h, c, ep, epd, ef, l, 1, 1);
@@ -1184,7 +1210,7 @@ int hnsw_search(hnsw *h, const float *q, uint32_t dim, uint32_t k, uint32_t ef,
         goto done;
     if (h->cq) {
         ep = descent_codes(h, c, ep, &epd, top);
-        n = beam_sorted(h, c, ep, ef, 0, rescore_count(k, ef));
+        n = beam_sorted(h, c, ep, ef, 0, codes_rescore_count(h, k, ef));
     } else {
         epd = dist_q(h, c, ep);
         ep = hnsw_greedy_descent(h, c, ep, &epd, top, 0);
@@ -1467,10 +1493,8 @@ static int insert_store(hnsw *h, hnsw_ctx *c, uint32_t *id_out, uint32_t *level_
         memcpy(h->rf + id * d, c->qf, d * sizeof(float));
     if (h->rh)
         memcpy(h->rh + id * d, c->qh, d * sizeof(uint16_t));
-    if (h->cq) {
-        code_meta(h, id, c->qscale, c->qi);
-        memcpy(h->cq + id * h->crec, c->qi, d);
-    }
+    if (h->cq)
+        store_code(h, (uint32_t)id, c->qf, c->qscale, c->qi);
     atomic_store_explicit(hnsw_links(h, id, 0), 0, memory_order_relaxed);
     atomic_store_explicit(&h->indeg0[id], 0, memory_order_relaxed);
     atomic_store_explicit(&h->parent0[id], HNSW_TREE_NONE, memory_order_relaxed);
@@ -1707,6 +1731,11 @@ uint32_t hnsw_get_exact_threshold(hnsw *h)
     n = h->exact_below;
     pthread_rwlock_unlock(&h->rw);
     return n;
+}
+
+int hnsw_get_codes(const hnsw *h)
+{
+    return h && h->crec ? h->p.codes : HNSW_CODES_NONE;
 }
 
 uint64_t hnsw_stat_inlink_scans(const hnsw *h)

@@ -59,14 +59,22 @@ typedef struct hnsw_params {
                                 * ignored for F32 and BIN storage */
     uint64_t seed;             /* level generator seed: same seed + same
                                 * insert order = same graph */
-    int codes;                 /* F32 only, dim >= 64: 1 (default) also keeps
-                                * int8 codes (4 + dim bytes per vector) that
-                                * inserts and level-0 searches traverse,
+    int codes;                 /* F32 only, dim >= 64: HNSW_CODES_I8 (default)
+                                * also keeps int8 codes (dim + 8 bytes per
+                                * vector) that inserts and searches traverse,
                                 * re-scoring in float32 (hnsw.c design 9:
-                                * ~2.5x faster search and build); 0 = float32
-                                * records only, the least memory. Ignored for
-                                * I8 and BIN storage. */
+                                * ~2.5x faster search and build);
+                                * HNSW_CODES_I4 4-bit codes (dim / 2 + 8
+                                * bytes, design 13: half the cache lines per
+                                * distance); HNSW_CODES_NONE float32 records
+                                * only, the least memory. Another value is
+                                * HNSW_EINVAL. Ignored for I8 and BIN
+                                * storage. */
 } hnsw_params;
+
+#define HNSW_CODES_NONE 0
+#define HNSW_CODES_I8 1
+#define HNSW_CODES_I4 2
 
 typedef struct hnsw_result {
     uint32_t id;
@@ -126,6 +134,10 @@ int hnsw_delete_batch(hnsw *h, const uint32_t *ids, size_t n);
 void hnsw_set_exact_threshold(hnsw *h, uint32_t n);
 /* The current exact-scan threshold (above); 0 for a NULL index. Any thread. */
 uint32_t hnsw_get_exact_threshold(hnsw *h);
+/* The codes the index keeps (HNSW_CODES_*): hnsw_params.codes where it
+ * applies (float32 storage, dim >= 64), else HNSW_CODES_NONE. Fixed at
+ * creation; any thread. */
+int hnsw_get_codes(const hnsw *h);
 uint64_t hnsw_stat_inlink_scans(const hnsw *h);
 
 /* Inspection (sc/vset, index/hnsw_inspect.c; any thread, read lock):

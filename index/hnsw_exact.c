@@ -124,8 +124,7 @@ int hnsw_exact_locked(hnsw *h, hnsw_ctx *c, uint32_t k, hnsw_result *out)
 
 int hnsw_scan_codes_locked(hnsw *h, hnsw_ctx *c, uint32_t k, hnsw_result *out)
 {
-    const hnsw_qscore_args qa = {h->cq, h->crec, 0, h->dim, c->qi, c->qu, c->qscale,
-                                 h->k->dot_i8, h->cm};
+    const hnsw_qscore_args qa = hnsw_codes_args(h, c);
     uint32_t n = h->nslots, ids[SCAN_CHUNK], keep, got;
     size_t live = atomic_load(&h->count);
     float d[SCAN_CHUNK];

@@ -17,9 +17,9 @@
  *                (loff 0, voff = 4 (1 + M0) rounded up to 8, w =
  *                ceil(dim / 64): 184 bytes at d=384, M=16).
  *   cq, cm       F32 codes (hnsw.c design 9): int8 vector, crec bytes
- *                per slot (at d = 256 exactly 4 cache lines), and its
- *                float scale and the sum of its codes in cm[id]; rebuilt
- *                on load.
+ *                per slot (at d = 256 exactly 4 cache lines; 4-bit codes,
+ *                design 13: 2 lines), and its float scale and the sum of
+ *                its codes (int8 only) in cm[id]; rebuilt on load.
  *   rh / rf      I8 re-rank copies, cap x dim: float16 (HNSW_RERANK_F16)
  *                or float32 (HNSW_RERANK_F32); NULL without re-rank.
  *   indeg0[id]   counts the level-0 links pointing at id.
@@ -65,7 +65,9 @@ typedef struct hnsw_ctx {
     uint32_t vcap;
     uint16_t epoch;
     float *qf;                  /* normalised query, dim */
-    int8_t *qi;                 /* quantised query (I8), dim */
+    int8_t *qi;                 /* quantised query (I8), dim, zero-padded
+                                 * to HNSW_CODE4_DIMS(dim) (I4 codes) */
+    int32_t qsum;               /* sum of qi (I4 codes: hnsw_qdot.c design 4) */
     uint16_t *qh;               /* float16 query (I8 + F16 re-rank), dim */
     uint64_t *qb;               /* sign bits of the query (BIN), ceil(dim / 64) words */
     uint8_t *qu;                /* qi + 128 as unsigned bytes (I8), dim:
@@ -103,6 +105,7 @@ typedef struct hnsw_qscore_args {
                                  * meta[id], the record is the codes alone;
                                  * NULL: the record is [float scale |
                                  * codes] (I8 storage) */
+    int32_t qsum;               /* sum of qi: the 4-bit scorers' offset */
 } hnsw_qscore_args;
 typedef void (*hnsw_qscore_fn)(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m,
                                float *out);
@@ -110,6 +113,8 @@ typedef enum {
     HNSW_QSCORE_GENERIC = 0,    /* the kernel table's dot_i8, per record */
     HNSW_QSCORE_AVX512VNNI,
     HNSW_QSCORE_AVXVNNI,
+    HNSW_QSCORE_AVX2,           /* 4-bit codes only: vpmaddubsw */
+    HNSW_QSCORE_NEON,           /* 4-bit codes only */
     HNSW_QSCORE_COUNT
 } hnsw_qscore_tier_id;
 /* The scorer of tier t if compiled in and this CPU runs it, else NULL
@@ -118,6 +123,17 @@ hnsw_qscore_fn hnsw_qscore_tier(hnsw_qscore_tier_id t);
 /* The best scorer for kernel table k: a VNNI tier only over an x86 SIMD
  * kernel tier, else the generic one. Never NULL. */
 hnsw_qscore_fn hnsw_qscore_select(const kernels *k);
+
+/* 4-bit codes (HNSW_CODES_I4, hnsw_qdot.c design 4): a code is
+ * HNSW_CODE4_BYTES(dim) bytes, one 64-byte block per 128 dimensions. */
+#define HNSW_CODE4_DIMS(d) (((size_t)(d) + 127u) & ~(size_t)127u)
+#define HNSW_CODE4_BYTES(d) (HNSW_CODE4_DIMS(d) / 2u)
+/* Packs the unit vector v into the 4-bit code dst and its scale. */
+void hnsw_pack4(uint8_t *dst, const float *v, uint32_t dim, float *scale);
+/* As hnsw_qscore_tier / hnsw_qscore_select for 4-bit codes: generic,
+ * AVX512VNNI, AVX2 and NEON tiers. */
+hnsw_qscore_fn hnsw_qscore4_tier(hnsw_qscore_tier_id t);
+hnsw_qscore_fn hnsw_qscore4_select(const kernels *k);
 
 struct hnsw {
     hnsw_params p;
@@ -146,7 +162,8 @@ struct hnsw {
     hnsw_cmeta *cm;             /* the codes' scales and sums, per slot, or
                                  * NULL */
     size_t cq_bytes;            /* mapped/allocated bytes of cq */
-    size_t crec;                /* bytes per cq entry: dim rounded up to 4 */
+    size_t crec;                /* bytes per cq entry: dim rounded up to 4
+                                 * (int8), HNSW_CODE4_BYTES(dim) (4-bit) */
     aword *indeg0;
     aword *parent0;             /* level-0 spanning tree (hnsw.c design 3):
                                  * the node whose level-0 list holds the
@@ -178,6 +195,15 @@ struct hnsw {
     /* Statistics (for tests and INFO). */
     _Atomic uint64_t stat_inlink_scans;   /* deletes needing a full scan */
 };
+
+/* The scorer arguments for the codes of a float32 index (h->cq): every
+ * caller that scores codes starts from these. */
+static inline hnsw_qscore_args hnsw_codes_args(const hnsw *h, const hnsw_ctx *c)
+{
+    hnsw_qscore_args a = {h->cq, h->crec, 0, h->dim, c->qi, c->qu, c->qscale,
+                          h->k->dot_i8, h->cm, c->qsum};
+    return a;
+}
 
 /* hnsw.c */
 hnsw_ctx *hnsw_ctx_get(hnsw *h);

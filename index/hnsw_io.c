@@ -7,8 +7,9 @@
  *            ef_construction, ef_search, storage, rerank, u32 nslots,
  *            nfree, entry, i32 maxlevel, u32 exact_below, u64 seed,
  *            u64 rng state, u64 count, u32 nsections, u32 flags (bit 0:
- *            a float32 index without int8 codes, hnsw_params.codes = 0;
- *            files written before the flag have 0 and get codes)
+ *            a float32 index without codes, hnsw_params.codes = 0; bit 1:
+ *            4-bit codes, HNSW_CODES_I4; both set is invalid; files
+ *            written before the flags have 0 and get int8 codes)
  *            followed by u64 XXH3-64 of those 88 bytes.
  *   sections each: u32 tag, u32 reserved, u64 payload length, payload,
  *            u64 XXH3-64 of the payload. In order: STATE (nslots bytes),
@@ -222,7 +223,7 @@ static void save_header(writer *w, const hnsw *h)
     put64(b + 64, h->rng);
     put64(b + 72, atomic_load(&h->count));
     put32(b + 80, nsections(&h->p));
-    put32(b + 84, h->p.codes ? 0u : 1u);
+    put32(b + 84, h->p.codes == HNSW_CODES_NONE ? 1u : h->p.codes == HNSW_CODES_I4 ? 2u : 0u);
     put64(b + HDR_SIZE, XXH3_64bits(b, HDR_SIZE));
     if (fwrite(b, 1, sizeof(b), w->f) != sizeof(b))
         w->err = 1;
@@ -362,8 +363,9 @@ static int load_header(reader *r, hnsw_params *p, uint8_t *b)
     p->storage = (hnsw_storage)get32(b + 28);
     p->rerank = version == 1 && rerank == 1 ? HNSW_RERANK_F32 : (int)rerank;
     p->seed = get64(b + 56);
-    p->codes = !(get32(b + 84) & 1u);
-    if (get32(b + 84) > 1u)
+    p->codes = get32(b + 84) == 1u ? HNSW_CODES_NONE
+               : get32(b + 84) == 2u ? HNSW_CODES_I4 : HNSW_CODES_I8;
+    if (get32(b + 84) > 2u)
         return -1;
     if (rerank > HNSW_RERANK_F32 || hnsw_check_params(p) ||
         (p->storage != HNSW_STORE_I8 && p->rerank))

@@ -34,6 +34,7 @@
  * This could move to kernels/ as a table entry (a batch u8 x i8 dot over
  * strided records) now that the avx512 tier exists there; it lives here
  * because the index owns the record layout it walks. */
+#include <math.h>
 #include <string.h>
 
 #include "index/hnsw_int.h"
@@ -42,6 +43,10 @@
 #include <cpuid.h>
 #include <immintrin.h>
 #define QDOT_X86 1
+#endif
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#define QDOT_NEON 1
 #endif
 
 /* The scale of record r (slot id): from the meta array (a float32
@@ -275,4 +280,219 @@ hnsw_qscore_fn hnsw_qscore_select(const kernels *k)
         (f = hnsw_qscore_tier(HNSW_QSCORE_AVXVNNI)) != NULL)
         return f;
     return qscore_generic;
+}
+
+/* ------------------------------------------------------ 4-bit codes */
+
+/* The 4-bit code of v[i] at step 1 / inv: round to nearest, clipped to
+ * [-7, 7]. */
+static inline int code4_of(float v, float inv)
+{
+    float t = v * inv;
+    t = t > 7.0f ? 7.0f : t < -7.0f ? -7.0f : t;
+    return (int)lrintf(t);
+}
+
+/* Design 4: among clipping points at these fractions of max |v_i|, the
+ * one whose codes c reconstruct v best (least ||v - s c|| with the
+ * least-squares scale s = v.c / c.c); s is the code's scale. */
+static const float code4_clip[] = {1.0f, 0.85f, 0.7f, 0.55f, 0.4f};
+
+void hnsw_pack4(uint8_t *dst, const float *v, uint32_t dim, float *scale)
+{
+    float maxabs = 0, best_inv = 0;
+    double best_err = 0, best_scale = 0, vv = 0;
+    memset(dst, 0x88, HNSW_CODE4_BYTES(dim)); /* every nibble 0 (+8) */
+    for (uint32_t i = 0; i < dim; i++) {
+        float a = fabsf(v[i]);
+        if (a > maxabs)
+            maxabs = a;
+        vv += (double)v[i] * v[i];
+    }
+    *scale = 0;
+    if (!(maxabs > 0)) /* zero vector: never stored, inserts refuse it */
+        return;
+    for (size_t t = 0; t < sizeof(code4_clip) / sizeof(code4_clip[0]); t++) {
+        float inv = 7.0f / (maxabs * code4_clip[t]);
+        double vc = 0, cc = 0, err;
+        for (uint32_t i = 0; i < dim; i++) {
+            int c = code4_of(v[i], inv);
+            vc += (double)v[i] * c;
+            cc += (double)c * c;
+        }
+        if (!(cc > 0))
+            continue;
+        err = vv - vc * vc / cc;
+        if (!best_inv || err < best_err) {
+            best_err = err;
+            best_inv = inv;
+            best_scale = vc / cc;
+        }
+    }
+    if (!best_inv)
+        return;
+    *scale = (float)best_scale;
+    for (uint32_t i = 0; i < dim; i++) {
+        uint8_t *b = dst + (i / 128u) * 64u + i % 64u;
+        unsigned u = (unsigned)(code4_of(v[i], best_inv) + 8);
+        *b = i % 128u < 64u ? (uint8_t)((*b & 0xF0u) | u) : (uint8_t)((*b & 0x0Fu) | u << 4);
+    }
+}
+
+/* Finishes a 4-bit distance: dot is sum (c_i + 8) q_i. */
+static inline float code4_dist(const hnsw_qscore_args *a, int32_t dot, uint32_t id)
+{
+    dot = (int32_t)((uint32_t)dot - ((uint32_t)a->qsum << 3));
+    return 1.0f - (float)dot * a->qscale * a->meta[id].scale;
+}
+
+static void qscore4_generic(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m,
+                            float *out)
+{
+    const size_t dims = HNSW_CODE4_DIMS(a->dim);
+    for (uint32_t k = 0; k < m; k++) {
+        const uint8_t *x = a->base + (size_t)ids[k] * a->rec;
+        int32_t dot = 0;
+        for (size_t b = 0; b < dims; b += 128, x += 64) {
+            const int8_t *q = a->qi + b;
+            for (size_t j = 0; j < 64; j++)
+                dot += (x[j] & 15) * q[j] + (x[j] >> 4) * q[j + 64];
+        }
+        out[k] = code4_dist(a, dot, ids[k]);
+    }
+}
+
+#ifdef QDOT_X86
+/* One 64-byte block: its low nibbles against ql, its high against qh. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline __m512i
+block4_avx512(__m512i s, __m512i x, __m512i ql, __m512i qh)
+{
+    const __m512i lo4 = _mm512_set1_epi8(0x0F);
+    s = _mm512_dpbusd_epi32(s, _mm512_and_si512(x, lo4), ql);
+    return _mm512_dpbusd_epi32(s, _mm512_and_si512(_mm512_srli_epi16(x, 4), lo4), qh);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
+qscore4_avx512(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m, float *out)
+{
+    const size_t nb = HNSW_CODE4_DIMS(a->dim) / 128;
+    const int8_t *q = a->qi;
+    /* The first two blocks' query (d <= 256 whole) in registers. */
+    const __m512i q0 = _mm512_loadu_si512(q), q1 = _mm512_loadu_si512(q + 64);
+    const __m512i q2 = nb > 1 ? _mm512_loadu_si512(q + 128) : _mm512_setzero_si512();
+    const __m512i q3 = nb > 1 ? _mm512_loadu_si512(q + 192) : _mm512_setzero_si512();
+    for (uint32_t k = 0; k < m; k++) {
+        const uint8_t *x = a->base + (size_t)ids[k] * a->rec;
+        __m512i s = block4_avx512(_mm512_setzero_si512(), _mm512_loadu_si512(x), q0, q1);
+        if (nb > 1)
+            s = block4_avx512(s, _mm512_loadu_si512(x + 64), q2, q3);
+        for (size_t b = 2; b < nb; b++)
+            s = block4_avx512(s, _mm512_loadu_si512(x + 64 * b), _mm512_loadu_si512(q + 128 * b),
+                              _mm512_loadu_si512(q + 128 * b + 64));
+        out[k] = code4_dist(a, _mm512_reduce_add_epi32(s), ids[k]);
+    }
+}
+
+/* AVX2: vpmaddubsw (nibble x query byte, adjacent pairs summed to int16:
+ * at most 2 * 15 * 128, so the low and high halves' pair sums add without
+ * saturating) and vpmaddwd against ones to int32. */
+__attribute__((target("avx2"))) static void
+qscore4_avx2(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m, float *out)
+{
+    const size_t dims = HNSW_CODE4_DIMS(a->dim);
+    const __m256i lo4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    for (uint32_t k = 0; k < m; k++) {
+        const uint8_t *x = a->base + (size_t)ids[k] * a->rec;
+        __m256i s = _mm256_setzero_si256();
+        __m128i h;
+        for (size_t b = 0; b < dims; b += 128, x += 64) {
+            const int8_t *q = a->qi + b;
+            for (size_t j = 0; j < 64; j += 32) {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(x + j));
+                __m256i p = _mm256_maddubs_epi16(_mm256_and_si256(xv, lo4),
+                                                 _mm256_loadu_si256((const __m256i *)(q + j)));
+                p = _mm256_add_epi16(
+                    p, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(xv, 4), lo4),
+                                            _mm256_loadu_si256((const __m256i *)(q + 64 + j))));
+                s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones));
+            }
+        }
+        h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+        out[k] = code4_dist(a, _mm_cvtsi128_si32(h), ids[k]);
+    }
+}
+
+static int cpu_has_avx2(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !os_saves(6u))
+        return 0;
+    if (__get_cpuid_max(0, NULL) < 7)
+        return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    return (b & (1u << 5)) != 0;
+}
+#endif
+
+#ifdef QDOT_NEON
+/* NEON: widening multiplies (|product| <= 15 * 128, two summed per int16
+ * lane) accumulated pairwise into int32. */
+static void qscore4_neon(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m, float *out)
+{
+    const size_t dims = HNSW_CODE4_DIMS(a->dim);
+    const uint8x16_t lo4 = vdupq_n_u8(0x0F);
+    for (uint32_t k = 0; k < m; k++) {
+        const uint8_t *x = a->base + (size_t)ids[k] * a->rec;
+        int32x4_t s = vdupq_n_s32(0);
+        for (size_t b = 0; b < dims; b += 128, x += 64) {
+            const int8_t *q = a->qi + b;
+            for (size_t j = 0; j < 64; j += 16) {
+                uint8x16_t xv = vld1q_u8(x + j);
+                int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(xv, lo4));
+                int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(xv, 4));
+                int8x16_t ql = vld1q_s8(q + j), qh = vld1q_s8(q + 64 + j);
+                int16x8_t p0 = vmlal_s8(vmull_s8(vget_low_s8(lo), vget_low_s8(ql)),
+                                        vget_low_s8(hi), vget_low_s8(qh));
+                int16x8_t p1 = vmlal_high_s8(vmull_high_s8(lo, ql), hi, qh);
+                s = vpadalq_s16(vpadalq_s16(s, p0), p1);
+            }
+        }
+        out[k] = code4_dist(a, vaddvq_s32(s), ids[k]);
+    }
+}
+#endif
+
+hnsw_qscore_fn hnsw_qscore4_tier(hnsw_qscore_tier_id t)
+{
+    switch (t) {
+    case HNSW_QSCORE_GENERIC:
+        return qscore4_generic;
+#ifdef QDOT_X86
+    case HNSW_QSCORE_AVX512VNNI:
+        return cpu_has_avx512vnni() ? qscore4_avx512 : NULL;
+    case HNSW_QSCORE_AVX2:
+        return cpu_has_avx2() ? qscore4_avx2 : NULL;
+#endif
+#ifdef QDOT_NEON
+    case HNSW_QSCORE_NEON:
+        return qscore4_neon;
+#endif
+    default:
+        return NULL;
+    }
+}
+
+hnsw_qscore_fn hnsw_qscore4_select(const kernels *k)
+{
+    hnsw_qscore_fn f = NULL;
+    /* No wider than the kernel tier, as hnsw_qscore_select. */
+    if (k && k->tier == KTIER_AVX512)
+        f = hnsw_qscore4_tier(HNSW_QSCORE_AVX512VNNI);
+    if (!f && k && (k->tier == KTIER_AVX512 || k->tier == KTIER_AVX2))
+        f = hnsw_qscore4_tier(HNSW_QSCORE_AVX2);
+    if (!f && k && k->tier == KTIER_NEON)
+        f = hnsw_qscore4_tier(HNSW_QSCORE_NEON);
+    return f ? f : qscore4_generic;
 }
