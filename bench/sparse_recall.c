@@ -36,7 +36,8 @@
  *   when its first result is farther than D (a policy a caller could
  *   apply to weak results). --reps R runs the graph path R times and
  *   reports the median of its microseconds (one decimal), for A/B runs of
- *   two builds on a noisy machine. --decide W,W,... [--band B,B,...] measures the
+ *   two builds on a noisy machine. --codes int4|int8|none sets every
+ *   index's traversal codes (default: the cache namespaces' own, int4). --decide W,W,... [--band B,B,...] measures the
  *   cache's decision instead (sparse_recall_decide.c): per N, the lookup
  *   path of server/cache.c at each WIDEN factor W and band B (default 0),
  *   on a namespace at the cache defaults, or at --dim D and --quant int8
@@ -54,6 +55,7 @@
 
 #include "index/hnsw.h"
 #include "kernels/batch.h"
+#include "server/cache.h"
 #include "server/embed_builtin.h"
 #include "bench/pairs.h"
 #include "bench/sparse_recall.h"
@@ -242,6 +244,8 @@ static void run_path(hnsw *h, const float *q, size_t nq, uint32_t dim, uint32_t 
     pr->us = (now_us() - t0) / (double)nq;
 }
 
+int sparse_codes = -1;
+
 int main(int argc, char **argv)
 {
     const char *dir = "../shared/data";
@@ -266,7 +270,12 @@ int main(int argc, char **argv)
             ef = ef_given = (uint32_t)atoi(argv[++a]);
         else if (!strcmp(argv[a], "--mixed") && a + 1 < argc)
             mixed = (uint32_t)atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--reps") && a + 1 < argc)
+        else if (!strcmp(argv[a], "--codes") && a + 1 < argc) {
+            a++;
+            sparse_codes = !strcmp(argv[a], "int8")   ? HNSW_CODES_I8
+                           : !strcmp(argv[a], "none") ? HNSW_CODES_NONE
+                                                      : HNSW_CODES_I4;
+        } else if (!strcmp(argv[a], "--reps") && a + 1 < argc)
             reps = (uint32_t)atoi(argv[++a]);
         else if (!strcmp(argv[a], "--widen") && a + 1 < argc)
             widen = (float)atof(argv[++a]);
@@ -282,7 +291,7 @@ int main(int argc, char **argv)
         else if (argv[a][0] != '-' && nn < 16)
             ns[nn++] = (uint32_t)atoi(argv[a]);
         else {
-            fprintf(stderr, "usage: sparse-recall [--data DIR] [--dim D] [--ef EF] [--mixed 1] [--dense 1] [--widen D] [--reps R] [--decide W,..] [--band B,..] [--quant int8] [--ref-dim R] [--m M] "
+            fprintf(stderr, "usage: sparse-recall [--data DIR] [--dim D] [--ef EF] [--mixed 1] [--dense 1] [--widen D] [--reps R] [--decide W,..] [--band B,..] [--quant int8] [--codes int4|int8|none] [--ref-dim R] [--m M] "
                             "N...\n");
             return 2;
         }
@@ -374,6 +383,11 @@ int main(int argc, char **argv)
         p.M = 16;
         p.ef_search = ef;
         p.storage = HNSW_STORE_F32;
+        {
+            cache_ns_config dc;
+            cache_ns_config_default(&dc);
+            p.codes = sparse_codes >= 0 ? sparse_codes : dc.codes;
+        }
         if (hnsw_create(&p, &h) || hnsw_reserve(h, (uint32_t)total))
             return 1;
         for (size_t i = 0; i < total; i++) {

@@ -20,6 +20,10 @@ typedef struct strv {
  * the stored prompt para->s[i] paraphrases (its correct hit). 0, or 1 on ENOMEM or
  * a DIM the cache refuses. ef != 0 and m != 0 set the namespace's EF and
  * M (the reference keeps the defaults). */
+/* --codes: the traversal codes of every index built (HNSW_CODES_*), or
+ * -1 for the cache namespaces' default. */
+extern int sparse_codes;
+
 int sparse_recall_decide(const strv *stored, const strv *para, const strv *para_origin,
                          const strv *other,
                          const uint32_t *widen, uint32_t nw, const float *band, uint32_t nb,

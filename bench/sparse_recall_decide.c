@@ -149,6 +149,8 @@ static int decide_truth(tenant *t, const char *name, uint32_t dim, int int8, uin
         cfg.ef = ef;
     if (m)
         cfg.M = m;
+    if (sparse_codes >= 0)
+        cfg.codes = sparse_codes;
     if (cache_ns_create(t, name, strlen(name), &cfg, &ns) != CACHE_OK)
         return 1;
     for (size_t i = 0; i < stored->n; i++)

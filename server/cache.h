@@ -114,6 +114,9 @@ typedef struct cache_ns_config {
     int64_t grace_ms;         /* stale window after expiry */
     uint32_t M, ef;           /* HNSW parameters */
     int quant_int8;           /* 1: int8 storage */
+    int codes;                /* float32 storage: the codes searches
+                               * traverse, HNSW_CODES_I4 (default), _I8 or
+                               * _NONE (index/hnsw.h) */
     int64_t exact_below;      /* search by a scan while entries <= this;
                                * -1: the index's default (hnsw.c design 7, 10) */
     int32_t widen;            /* cache.c note 11: an uncertain graph answer is

@@ -177,6 +177,12 @@ static int parse_create_or_reply(client *c, cache_ns_config *cfg, const req_arg 
             else if (cache_arg_is(n, "int8")) cfg->quant_int8 = 1;
             else goto syntax;
             j++;
+        } else if (cache_arg_is(a, "codes")) {
+            if (cache_arg_is(n, "int4")) cfg->codes = HNSW_CODES_I4;
+            else if (cache_arg_is(n, "int8")) cfg->codes = HNSW_CODES_I8;
+            else if (cache_arg_is(n, "none")) cfg->codes = HNSW_CODES_NONE;
+            else goto syntax;
+            j++;
         } else if (cache_arg_is(a, "prompt-version")) {
             if (label_or_reply(c, n, cfg->prompt_version)) return -1;
             j++;
@@ -1109,6 +1115,8 @@ void cmd_cache_info(client *c) {
     kv_int(c, "m", g->M);
     kv_int(c, "ef", g->ef);
     kv_str(c, "quant", g->quant_int8 ? "int8" : "f32");
+    int codes = hnsw_get_codes(ns->idx);
+    kv_str(c, "codes", codes == HNSW_CODES_I4 ? "int4" : codes == HNSW_CODES_I8 ? "int8" : "none");
     kv_int(c, "exact_below", (long long)hnsw_get_exact_threshold(ns->idx));
     kv_int(c, "widen", g->widen);
     kv_int(c, "widened", (long long)ns->st.widened);

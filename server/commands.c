@@ -126,6 +126,7 @@ static const command_arg_doc args_cache_create[] = {
     {"grace", "integer", "GRACE", 1, 0}, {"m", "integer", "M", 1, 0},
     {"ef", "integer", "EF", 1, 0}, {"dim", "integer", "DIM", 1, 0},
     {"quant", "oneof", "QUANT f32|QUANT int8", 1, 0},
+    {"codes", "oneof", "CODES int4|CODES int8|CODES none", 1, 0},
     {"exact-below", "integer", "EXACT-BELOW", 1, 0}, {"widen", "integer", "WIDEN", 1, 0},
     TOK("allow-lower", "ALLOW-LOWER"),
     {"v", "string", "PROMPT-VERSION", 1, 0}, {"v", "string", "MODEL-VERSION", 1, 0},

@@ -249,6 +249,32 @@ def test_info_reports_configuration_and_versions(r):
     assert get(r, ns, "int8 namespaces work too")["tier"] == b"exact"
 
 
+def test_codes_choose_the_traversal_codes_and_every_kind_answers(r):
+    # CODES int4 (the default), int8 or none: the codes a float32
+    # namespace's searches traverse (index/hnsw.c design 13). Each kind
+    # must still serve a reworded prompt from the graph (EXACT-BELOW 0
+    # forces it); QUANT int8 keeps no separate codes.
+    prompts = ["How do I reverse a list in Python?", "What is the capital of France?",
+               "How many legs does a spider have?", "Who wrote Pride and Prejudice?"]
+    for kind in (b"int4", b"int8", b"none"):
+        ns = ns_name()
+        assert r.execute_command("CACHE.CREATE", ns, "CODES", kind, "EXACT-BELOW", "0") == b"OK"
+        assert as_dict(r.execute_command("CACHE.INFO", ns))["codes"] == kind
+        for i, p in enumerate(prompts):
+            r.execute_command("CACHE.PUT", ns, p, "answer %d" % i)
+        d = get(r, ns, "how do i reverse lists in python")
+        assert d["tier"] == b"semantic" and d["response"] == b"answer 0", kind
+        d = get(r, ns, "pride and prejudice, who wrote it?")
+        assert d["tier"] == b"semantic" and d["response"] == b"answer 3", kind
+    ns = ns_name()
+    r.execute_command("CACHE.CREATE", ns, "QUANT", "int8")
+    assert as_dict(r.execute_command("CACHE.INFO", ns))["codes"] == b"none"
+    with pytest.raises(redis.ResponseError, match="syntax"):
+        r.execute_command("CACHE.CREATE", ns_name(), "CODES", "int2")
+    with pytest.raises(redis.ResponseError, match="syntax"):
+        r.execute_command("CACHE.CREATE", ns_name(), "CODES")
+
+
 def test_a_namespace_without_options_gets_the_measured_defaults(r):
     # DIM 256 (embed_builtin.h: chosen by bench/sparse-recall --decide and
     # cache_bench.py at 100k entries), float32, EF 32, and the exact scan
@@ -257,6 +283,7 @@ def test_a_namespace_without_options_gets_the_measured_defaults(r):
     r.execute_command("CACHE.CREATE", ns)
     info = as_dict(r.execute_command("CACHE.INFO", ns))
     assert (info["dim"], info["m"], info["ef"], info["quant"]) == (256, 16, 32, b"f32")
+    assert info["codes"] == b"int4"
     assert info["fingerprint"].startswith(b"builtin:v1:d=256:")
     assert info["exact_below"] == 2560
     r.execute_command("CACHE.PUT", ns, "How do I reverse a list in Python?", "reversed()")
