@@ -234,7 +234,29 @@
  *    distances were cold 2 KB reads, part of dot_f32's 12% of server
  *    samples; a code record is 516 B and the batch scorer takes a whole
  *    list per call. Only the level-0 entry point can change, and the
- *    level-0 beam from it decides the results. */
+ *    level-0 beam from it decides the results.
+ *
+ * 13. 4-bit codes (hnsw_params.codes = HNSW_CODES_I4; the cache
+ *    namespaces' default). A search at 100k x 256 scores ~830 codes, and
+ *    perf on the server under distinct queries put most of beam_sorted's
+ *    samples on the prefetch instructions themselves: the misses in
+ *    flight were the limit, not arithmetic. A 4-bit code halves them (a
+ *    code at d = 256 is 2 lines, 12.8 MB at 100k instead of 25.6 MB,
+ *    against a 32 MB L3). The query stays int8; a stored code is packed by
+ *    hnsw_pack4 (hnsw_qdot.c design 4) with a least-squares scale, so the
+ *    distance is still 1 - q.c * qscale * scale. Coarser codes rank
+ *    coarsely, so the search re-scores all ef results in float32, not
+ *    max(2k, 16) (design 11): with the cut, recall@10 at ef 64 on the
+ *    clustered d = 96 unit-test set stopped at 0.98 against the float32
+ *    beam's 1.000; with all ef re-scored it is 1.000, and 0.995 against
+ *    0.9985 at ef 32. At ef 16 the beam itself is too narrow for them
+ *    (0.920 against 0.969), so 4-bit codes are for ef >= 2k or so: the
+ *    cache searches at EF 32 for k 10, and vector sets keep int8 codes.
+ *    On the cache's own data (sparse-recall --decide 8 100000) the
+ *    decisions match int8 codes' (0.986 against 0.984 of the exact scan's
+ *    paraphrase decisions, 605 (601 correct) hits both), and the graph
+ *    search is 15.3-15.7 against 17.3-17.7 us, one thread; the server
+ *    figures are in the README ("4-bit codes"). */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
