@@ -1090,7 +1090,7 @@ void cmd_cache_info(client *c) {
     cache_ns *ns = ns_or_reply(c, t, &c->argv[1]);
     if (!ns) return;
     const cache_ns_config *g = &ns->cfg;
-    reply_map(c, 31);
+    reply_map(c, 32);
     kv_str(c, "name", ns->name);
     kv_str(c, "tenant", t->name);
     kv_int(c, "entries", (long long)cache_ns_count(ns));

@@ -4,6 +4,8 @@ index, WAIT coalescing, SEARCH/DEL/FLUSH/INFO, and error replies.
 
 Namespaces are not keys: FLUSHALL (run by the `r` fixture) does not drop
 them, so every test creates its own uniquely named namespace."""
+import os
+import socket
 import threading
 import time
 
@@ -247,6 +249,29 @@ def test_info_reports_configuration_and_versions(r):
     assert info["fingerprint"].startswith(b"builtin:v1:d=384:")
     r.execute_command("CACHE.PUT", ns, "int8 namespaces work too", "yes")
     assert get(r, ns, "int8 namespaces work too")["tier"] == b"exact"
+
+
+def test_info_replies_exactly_the_documented_fields_in_resp2_and_resp3(r, srv):
+    # The field list of README's CACHE.INFO row, in order. The map's
+    # declared length must match what follows it: a short count leaves the
+    # last pairs in the stream, to be read as the next command's reply.
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+    row = [l for l in readme.splitlines() if l.startswith("| `CACHE.INFO ns [TENANT t]`")][0]
+    fields = row.split("|")[3].strip().strip("`").split()
+    ns = ns_name()
+    r.execute_command("CACHE.CREATE", ns)
+    assert list(as_dict(r.execute_command("CACHE.INFO", ns)).keys()) == fields
+    assert r.ping()  # nothing left over in the stream
+    s = socket.create_connection(("127.0.0.1", srv.port))
+    s.sendall(b"HELLO 3\r\nCACHE.INFO " + ns.encode() + b"\r\nPING\r\n")
+    buf = b""
+    while not buf.endswith(b"+PONG\r\n"):
+        chunk = s.recv(65536)
+        assert chunk
+        buf += chunk
+    s.close()
+    info = buf[buf.index(b"%" + str(len(fields)).encode() + b"\r\n$4\r\nname"):]
+    assert info.count(b"\r\n+PONG\r\n") == 1
 
 
 def test_codes_choose_the_traversal_codes_and_every_kind_answers(r):
