@@ -1,7 +1,7 @@
 /* hnsw_codes_mt.c -- the traversal paths of hnsw.c design 9 under
  * concurrency: two inserters and two searchers on a float32 index of
- * d = 96 (so the int8 construction codes exist and both the inserts' and
- * the searches' beams run on them) and on an int8 index (the VNNI batch
+ * d = 96 (so the construction codes exist, int8 and 4-bit in turn, and
+ * both the inserts' and the searches' beams run on them) and on an int8 index (the VNNI batch
  * scorer over the records), while the slab and the code array grow. The
  * TSan stage runs it built with -fsanitize=thread: a code slot read by a
  * beam before its writer published it, or an unsynchronised growth of
@@ -80,7 +80,7 @@ static void *searcher(void *arg)
     return NULL;
 }
 
-static int run(hnsw_storage st)
+static int run(hnsw_storage st, int codes)
 {
     float *x = tu_clustered(77, N_PRE + 2 * N_EACH, D, 20, 0.5);
     hnsw_params p;
@@ -91,6 +91,7 @@ static int run(hnsw_storage st)
     int bad = 0;
     hnsw_params_default(&p, D);
     p.storage = st;
+    p.codes = codes;
     if (hnsw_create(&p, &s.h) != HNSW_OK)
         return 1;
     hnsw_set_exact_threshold(s.h, 0); /* always the graph */
@@ -108,7 +109,8 @@ static int run(hnsw_storage st)
     for (int i = 0; i < 4; i++)
         pthread_join(th[i], NULL);
     if (atomic_load(&s.failed)) {
-        fprintf(stderr, "hnsw_codes_mt (%s): %s\n", st == HNSW_STORE_F32 ? "f32" : "i8", s.msg);
+        fprintf(stderr, "hnsw_codes_mt (%s, codes %d): %s\n", st == HNSW_STORE_F32 ? "f32" : "i8",
+                codes, s.msg);
         bad = 1;
     }
     if (hnsw_count(s.h) != N_PRE + 2 * N_EACH) {
@@ -141,8 +143,9 @@ static int run(hnsw_storage st)
 
 int main(void)
 {
-    int bad = run(HNSW_STORE_F32);
-    bad |= run(HNSW_STORE_I8);
+    int bad = run(HNSW_STORE_F32, HNSW_CODES_I8);
+    bad |= run(HNSW_STORE_F32, HNSW_CODES_I4);
+    bad |= run(HNSW_STORE_I8, HNSW_CODES_I8);
     if (!bad)
         printf("hnsw_codes_mt: ok\n");
     return bad;
