@@ -27,11 +27,15 @@
  *    cannot ask for a huge allocation, and the slot arrays are allocated
  *    only once the header is known good and, for a seekable file, the file
  *    is long enough to hold them); each payload hash before the next
- *    section. Then the loaded graph goes through the validator's structural
+ *    section. Every live vector must be what an insert writes (float32
+ *    rows finite and of unit norm, int8 scales in (0, 1/127], float16 rows
+ *    without Inf or NaN, BIN bits past dim 0): a hash only proves the
+ *    bytes are the ones written, and fuzz_hnsw_load, which rewrites the
+ *    hashes, loaded NaN rows that then ranked every search by garbage.
+ *    Then the loaded graph goes through the validator's structural
  *    checks (all but reachability, a quality property a valid save may
- *    lack). Any
- *    failure frees everything and returns HNSW_EFORMAT: nothing is
- *    half-loaded.
+ *    lack). Any failure frees everything and returns HNSW_EFORMAT:
+ *    nothing is half-loaded.
  * 2. Free slots are written as zeros, and the in-degree counters are
  *    recomputed on load rather than stored: the file is a function of the
  *    logical index (the reproducibility test compares files byte for
@@ -47,6 +51,7 @@
  *    is HNSW_EFORMAT. BIN storage (storage word 2) added the VECBIN section
  *    without a version bump: files of the other kinds are unchanged, and
  *    an older reader rejects storage 2 in its parameter check. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -332,14 +337,27 @@ static int sec_close(reader *r)
     return 0;
 }
 
-/* Bytes left in f, or UINT64_MAX if it cannot be told (a pipe). */
+/* Bytes left in f, or UINT64_MAX if it cannot be told (a pipe). A
+ * stream without a descriptor (fmemopen, as fuzz_hnsw_load uses) is
+ * measured by seeking to its end and back. */
 static uint64_t bytes_left(FILE *f)
 {
     struct stat st;
-    long pos = ftell(f);
-    if (pos < 0 || fstat(fileno(f), &st) || !S_ISREG(st.st_mode) || st.st_size < pos)
+    long pos = ftell(f), end;
+    int fd = fileno(f);
+    if (pos < 0)
         return UINT64_MAX;
-    return (uint64_t)(st.st_size - pos);
+    if (fd >= 0) {
+        if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size < pos)
+            return UINT64_MAX;
+        return (uint64_t)(st.st_size - pos);
+    }
+    if (fseek(f, 0, SEEK_END))
+        return UINT64_MAX;
+    end = ftell(f);
+    if (fseek(f, pos, SEEK_SET))
+        return 0; /* cannot go back: nothing more can be read */
+    return end >= pos ? (uint64_t)(end - pos) : UINT64_MAX;
 }
 
 static int load_header(reader *r, hnsw_params *p, uint8_t *b)
@@ -373,8 +391,45 @@ static int load_header(reader *r, hnsw_params *p, uint8_t *b)
     return 0;
 }
 
-/* Counts, levels, free list and links of a freshly read index; computes
- * the in-degrees. The validator then checks reachability and the rest. */
+/* A float32 row as an insert stores it: finite and of unit norm (within
+ * the rounding of normalising up to 65536 floats). */
+static int unit_row(const float *x, uint32_t dim)
+{
+    double ss = 0;
+    for (uint32_t i = 0; i < dim; i++) {
+        if (!isfinite(x[i]))
+            return 0;
+        ss += (double)x[i] * x[i];
+    }
+    return fabs(ss - 1.0) <= 1e-2;
+}
+
+/* The vector data of live slot id is what inserts write (decision 1). */
+static int row_ok(const hnsw *h, uint32_t id)
+{
+    if (h->p.storage == HNSW_STORE_F32)
+        return unit_row(hnsw_vf(h, id), h->dim);
+    if (h->p.storage == HNSW_STORE_BIN) { /* bits past dim stay 0 */
+        uint32_t tail = h->dim % 64;
+        return !tail || !(hnsw_vb(h, id)[hnsw_bin_words(h) - 1] >> tail);
+    }
+    {
+        float sc = hnsw_vscale(h, id); /* max |x_i| / 127 of a unit vector */
+        if (!(sc > 0 && sc <= 1.01f / 127.0f))
+            return 0;
+    }
+    if (h->rf && !unit_row(h->rf + (size_t)id * h->dim, h->dim))
+        return 0;
+    if (h->rh)
+        for (uint32_t i = 0; i < h->dim; i++)
+            if ((h->rh[(size_t)id * h->dim + i] & 0x7C00u) == 0x7C00u) /* Inf, NaN */
+                return 0;
+    return 1;
+}
+
+/* Counts, levels, free list, vectors and links of a freshly read index;
+ * computes the in-degrees. The validator then checks reachability and
+ * the rest. */
 static int load_check(hnsw *h, uint64_t count)
 {
     uint64_t live = 0;
@@ -382,7 +437,7 @@ static int load_check(hnsw *h, uint64_t count)
         uint8_t s = atomic_load(&h->state[id]);
         if (s == ST_FREE)
             continue;
-        if (s > HNSW_MAX_LEVEL)
+        if (s > HNSW_MAX_LEVEL || !row_ok(h, id))
             return -1;
         live++;
     }
