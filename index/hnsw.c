@@ -1244,7 +1244,7 @@ int hnsw_search(hnsw *h, const float *q, uint32_t dim, uint32_t k, uint32_t ef,
      * order) are re-ranked (design 11); the rest keep their int8
      * distances after them. */
     nr = rescore_count(k, n);
-    for (uint32_t i = 0; i < nr && i < RR_AHEAD; i++)
+    for (uint32_t i = 0; i < nr && i < RR_AHEAD && (h->rf || h->rh); i++)
         rerank_prefetch(h, c->sel[i].id);
     if (h->rf) {
         for (uint32_t i = 0; i < nr; i++) {
@@ -1533,7 +1533,7 @@ static int insert_link(hnsw *h, hnsw_ctx *c, uint32_t id, uint32_t level)
     int top, hold_ep = 0, rc;
     uint32_t ep;
     float epd;
-    rc = hnsw_ctx_reserve(h, c, h->p.ef_construction);
+    rc = hnsw_ctx_reserve(h, c, hnsw_build_ef(h));
     if (rc)
         return rc;
     if ((int)level > atomic_load_explicit(&h->maxlevel, memory_order_acquire)) {
@@ -1556,7 +1556,7 @@ static int insert_link(hnsw *h, hnsw_ctx *c, uint32_t id, uint32_t level)
         /* Re-score the 2 M0 nearest by int8 in float32: selection keeps
          * M of them and rarely looks further; the other ef_construction
          * - 2 M0 re-scores were random float32 reads (design 9). */
-        n = beam_sorted(h, c, ep, h->p.ef_construction, l, 2 * h->M0);
+        n = beam_sorted(h, c, ep, hnsw_build_ef(h), l, 2 * h->M0);
         ep = c->sel[0].id;
         kept = select_heuristic(h, c->sel, n, h->M, keep);
         /* keep[] indexes sel[]; compact sel to the kept ones. */

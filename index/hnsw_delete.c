@@ -209,6 +209,9 @@ static void bfs_mark(hnsw *h, uint8_t *seen, uint32_t *queue, uint32_t head, uin
  * re-run (O(N M) random reads each time): the tree keeps it reachable and
  * tree_reattach re-roots the deleted node's children. Caller holds the
  * write lock. */
+/* The beam that finds a home for a node the deletion cut off. */
+#define RECONNECT_EF 16u
+
 static void reconnect_level(hnsw *h, hnsw_ctx *c, int l)
 {
     uint32_t ep = atomic_load(&h->entry), *queue, *lost, nlost = 0;
@@ -234,6 +237,11 @@ static void reconnect_level(hnsw *h, hnsw_ctx *c, int l)
         if (s != ST_FREE && !(s & ST_PENDING) && (int)s >= l && !seen[id])
             lost[nlost++] = id;
     }
+    /* The beam below is RECONNECT_EF wide, which the caller's reserve
+     * (ef_construction, as small as 1) need not cover: fuzz_hnsw_load
+     * overflowed the result heap of a file with ef_construction 1. */
+    if (nlost && c && hnsw_ctx_reserve(h, c, RECONNECT_EF))
+        c = NULL; /* out of memory: leave them for a later pass */
     for (uint32_t i = 0; i < nlost && c; i++) {
         uint32_t u = lost[i], best, nres;
         float bd;
@@ -244,7 +252,7 @@ static void reconnect_level(hnsw *h, hnsw_ctx *c, int l)
         best = load_ep(h, &top);
         bd = dist_q(h, c, best);
         best = hnsw_greedy_descent(h, c, best, &bd, top, l);
-        hnsw_search_layer(h, c, best, bd, 16, l);
+        hnsw_search_layer(h, c, best, bd, RECONNECT_EF, l);
         nres = hnsw_res_sorted(c);
         best = HNSW_NO_ENTRY;
         for (uint32_t j = 0; j < nres && best == HNSW_NO_ENTRY; j++)
@@ -392,7 +400,7 @@ static int delete_locked(hnsw *h, hnsw_ctx *c, uint32_t id)
     if (s == ST_FREE || (s & ST_PENDING))
         return HNSW_ENOENT;
     L = s;
-    if (hnsw_ctx_reserve(h, c, h->p.ef_construction))
+    if (hnsw_ctx_reserve(h, c, hnsw_build_ef(h)))
         return HNSW_ENOMEM;
     /* Scratch: d's out-links, its nearest in-links, all its in-links. */
     maxin = 0;
@@ -562,7 +570,7 @@ static int delete_batch_locked(hnsw *h, hnsw_ctx *c, const uint32_t *ids, size_t
 {
     uint8_t *dying;
     int top = -1, ndel = 0, ep_dies;
-    if (hnsw_ctx_reserve(h, c, h->p.ef_construction))
+    if (hnsw_ctx_reserve(h, c, hnsw_build_ef(h)))
         return HNSW_ENOMEM;
     dying = calloc(h->nslots ? h->nslots : 1, 1);
     if (!dying)

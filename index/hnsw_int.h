@@ -196,6 +196,15 @@ struct hnsw {
     _Atomic uint64_t stat_inlink_scans;   /* deletes needing a full scan */
 };
 
+/* The beam of an insert: ef_construction, but never narrower than M (as
+ * hnswlib does): with a beam of 1 to 3 at M 4, inserts left level-1 nodes
+ * unreachable and deletes level-0 ones (test_hnsw_reach), and
+ * hnsw_set_ef_construction (VADD ... EF) accepts 1. */
+static inline uint32_t hnsw_build_ef(const hnsw *h)
+{
+    return h->p.ef_construction > h->M ? h->p.ef_construction : h->M;
+}
+
 /* The scorer arguments for the codes of a float32 index (h->cq): every
  * caller that scores codes starts from these. */
 static inline hnsw_qscore_args hnsw_codes_args(const hnsw *h, const hnsw_ctx *c)

@@ -170,3 +170,36 @@ Test(hnsw_reach, trees_rebuilt_at_load_keep_deletes_after_it_reachable)
     free(x.stable);
     free(x.doomed);
 }
+
+/* ef_construction may be as small as 1 (hnsw_set_ef_construction, VADD
+ * ... EF 1). Such a beam left level-1 nodes unreachable right after the
+ * inserts (and, at 2 or 3, level-0 nodes after deletes) until the build
+ * beam became max(ef_construction, M); and a context reserved for it
+ * was too small for the 16-wide beam with which a delete re-homes a
+ * cut-off node (fuzz_hnsw_load found that; the ASan stage would see the
+ * overflow). Every node deleted, the entry point among them, in a
+ * scattered order: valid after each. */
+Test(hnsw_reach, deletes_in_an_index_built_with_ef_construction_1_stay_in_bounds)
+{
+    data x = make_data(81);
+    hnsw_params p;
+    hnsw *h;
+    uint32_t ids[400];
+    hnsw_params_default(&p, D);
+    p.M = 4;
+    p.ef_construction = 1;
+    cr_assert_eq(hnsw_create(&p, &h), HNSW_OK);
+    hnsw_set_exact_threshold(h, 0);
+    for (size_t i = 0; i < 400; i++)
+        cr_assert_eq(hnsw_insert(h, (i % 2 ? x.doomed : x.stable) + (i / 2) * D, D, &ids[i]),
+                     HNSW_OK);
+    check_valid(h, "inserts", 400);
+    for (size_t i = 0; i < 400; i++) {
+        cr_assert_eq(hnsw_delete(h, ids[(i * 7) % 400]), HNSW_OK);
+        check_valid(h, "delete", i);
+    }
+    cr_assert_eq(hnsw_count(h), 0);
+    hnsw_free(h);
+    free(x.stable);
+    free(x.doomed);
+}
