@@ -31,7 +31,9 @@
  *    scorers are never wider than the kernel tier: zmm only over the
  *    avx512 tier, AVX-VNNI over avx2 or avx512, so capping the kernels
  *    (SIMCACHE_KERNEL_TIER=avx2, =scalar) caps these too. test_hnsw_qdot
- *    runs every tier this CPU has against the portable one.
+ *    runs every tier this CPU has against the portable one. The 4-bit
+ *    scorers (design 4) have AVX-512 VNNI, AVX2 and NEON tiers; one table
+ *    (qtiers) holds both kinds per tier, and one rule picks for either.
  * 4. 4-bit codes (hnsw.c design 13). Layout: one 64-byte block per 128
  *    dimensions; byte j of a block holds dimension j in its low nibble
  *    and j + 64 in its high one, each as c + 8 with c in [-7, 7] (padding
@@ -272,35 +274,6 @@ static int cpu_has_avxvnni(void)
 }
 #endif
 
-hnsw_qscore_fn hnsw_qscore_tier(hnsw_qscore_tier_id t)
-{
-    switch (t) {
-    case HNSW_QSCORE_GENERIC:
-        return qscore_generic;
-#ifdef QDOT_X86
-    case HNSW_QSCORE_AVX512VNNI:
-        return cpu_has_avx512vnni() ? qscore_avx512 : NULL;
-    case HNSW_QSCORE_AVXVNNI:
-        return cpu_has_avxvnni() ? qscore_avxvnni : NULL;
-#endif
-    default:
-        return NULL;
-    }
-}
-
-hnsw_qscore_fn hnsw_qscore_select(const kernels *k)
-{
-    hnsw_qscore_fn f;
-    /* No wider than the kernel tier (design 3): zmm only over avx512,
-     * ymm AVX-VNNI over avx2 or avx512. */
-    if (k && k->tier == KTIER_AVX512 && (f = hnsw_qscore_tier(HNSW_QSCORE_AVX512VNNI)) != NULL)
-        return f;
-    if (k && (k->tier == KTIER_AVX512 || k->tier == KTIER_AVX2) &&
-        (f = hnsw_qscore_tier(HNSW_QSCORE_AVXVNNI)) != NULL)
-        return f;
-    return qscore_generic;
-}
-
 /* ------------------------------------------------------ 4-bit codes */
 
 /* The 4-bit code of v[i] at step 1 / inv: round to nearest, clipped to
@@ -483,35 +456,75 @@ static void qscore4_neon(const hnsw_qscore_args *a, const uint32_t *ids, uint32_
 }
 #endif
 
-hnsw_qscore_fn hnsw_qscore4_tier(hnsw_qscore_tier_id t)
+/* ------------------------------------------------------- tier tables */
+
+/* Per scorer tier: its int8 and 4-bit scorers (NULL where the tier has
+ * none) and the CPU check it needs. */
+typedef struct qtier {
+    hnsw_qscore_fn i8, i4;
+    int (*cpu)(void);
+} qtier;
+
+static int cpu_any(void)
 {
-    switch (t) {
-    case HNSW_QSCORE_GENERIC:
-        return qscore4_generic;
+    return 1;
+}
+
+static const qtier qtiers[HNSW_QSCORE_COUNT] = {
+    [HNSW_QSCORE_GENERIC] = {qscore_generic, qscore4_generic, cpu_any},
 #ifdef QDOT_X86
-    case HNSW_QSCORE_AVX512VNNI:
-        return cpu_has_avx512vnni() ? qscore4_avx512 : NULL;
-    case HNSW_QSCORE_AVX2:
-        return cpu_has_avx2() ? qscore4_avx2 : NULL;
+    [HNSW_QSCORE_AVX512VNNI] = {qscore_avx512, qscore4_avx512, cpu_has_avx512vnni},
+    [HNSW_QSCORE_AVXVNNI] = {qscore_avxvnni, NULL, cpu_has_avxvnni},
+    [HNSW_QSCORE_AVX2] = {NULL, qscore4_avx2, cpu_has_avx2},
 #endif
 #ifdef QDOT_NEON
-    case HNSW_QSCORE_NEON:
-        return qscore4_neon;
+    [HNSW_QSCORE_NEON] = {NULL, qscore4_neon, cpu_any},
 #endif
-    default:
+};
+
+static hnsw_qscore_fn tier_fn(hnsw_qscore_tier_id t, int four)
+{
+    hnsw_qscore_fn f;
+    if ((unsigned)t >= HNSW_QSCORE_COUNT || !qtiers[t].cpu)
         return NULL;
+    f = four ? qtiers[t].i4 : qtiers[t].i8;
+    return f && qtiers[t].cpu() ? f : NULL;
+}
+
+/* The best scorer no wider than kernel tier k (design 3): zmm only over
+ * avx512, ymm over avx2 or avx512, NEON over neon; else generic. */
+static hnsw_qscore_fn select_fn(const kernels *k, int four)
+{
+    static const hnsw_qscore_tier_id best_first[] = {HNSW_QSCORE_AVX512VNNI, HNSW_QSCORE_AVXVNNI,
+                                                     HNSW_QSCORE_AVX2, HNSW_QSCORE_NEON};
+    for (size_t i = 0; k && i < sizeof best_first / sizeof best_first[0]; i++) {
+        hnsw_qscore_tier_id t = best_first[i];
+        int fits = t == HNSW_QSCORE_AVX512VNNI ? k->tier == KTIER_AVX512
+                   : t == HNSW_QSCORE_NEON     ? k->tier == KTIER_NEON
+                                               : k->tier == KTIER_AVX512 || k->tier == KTIER_AVX2;
+        hnsw_qscore_fn f = fits ? tier_fn(t, four) : NULL;
+        if (f)
+            return f;
     }
+    return tier_fn(HNSW_QSCORE_GENERIC, four);
+}
+
+hnsw_qscore_fn hnsw_qscore_tier(hnsw_qscore_tier_id t)
+{
+    return tier_fn(t, 0);
+}
+
+hnsw_qscore_fn hnsw_qscore_select(const kernels *k)
+{
+    return select_fn(k, 0);
+}
+
+hnsw_qscore_fn hnsw_qscore4_tier(hnsw_qscore_tier_id t)
+{
+    return tier_fn(t, 1);
 }
 
 hnsw_qscore_fn hnsw_qscore4_select(const kernels *k)
 {
-    hnsw_qscore_fn f = NULL;
-    /* No wider than the kernel tier, as hnsw_qscore_select. */
-    if (k && k->tier == KTIER_AVX512)
-        f = hnsw_qscore4_tier(HNSW_QSCORE_AVX512VNNI);
-    if (!f && k && (k->tier == KTIER_AVX512 || k->tier == KTIER_AVX2))
-        f = hnsw_qscore4_tier(HNSW_QSCORE_AVX2);
-    if (!f && k && k->tier == KTIER_NEON)
-        f = hnsw_qscore4_tier(HNSW_QSCORE_NEON);
-    return f ? f : qscore4_generic;
+    return select_fn(k, 1);
 }
