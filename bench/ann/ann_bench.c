@@ -3,7 +3,7 @@
  * hnswlib harness and the FAISS script so bench/ann/report.py can put them
  * side by side.
  *
- * Usage: ann-bench --dir DIR [--name NAME] [--variant f32|f32-nocodes|i8|i8-f32|i8-norr] [--M 16]
+ * Usage: ann-bench --dir DIR [--name NAME] [--variant f32|f32-i4|f32-nocodes|i8|i8-f32|i8-norr] [--M 16]
  *          [--efc 200] [--ef 16,32,64,128,256,512] [--reps 3]
  *          [--churn-ef 128] [--churn-factor 3] [--no-churn] [--threads 2]
  *
@@ -11,7 +11,9 @@
  * to re-rank the final candidates: HNSW_STORE_I8 + HNSW_RERANK_F16, the
  * default), i8-f32 (the same with float32 copies, HNSW_RERANK_F32),
  * i8-norr (int8 only, no re-rank: the smallest footprint), f32-nocodes
- * (float32 records only, hnsw_params.codes = 0: the least float32 memory).
+ * (float32 records only, hnsw_params.codes = 0: the least float32 memory),
+ * f32-i4 (float32 with 4-bit traversal codes, HNSW_CODES_I4: the cache
+ * namespaces' choice, measured here on dense data).
  *
  * Output records (one per line, first field = record type):
  *   BUILD,impl,variant,dataset,n,dim,M,efc,threads,build_s,bytes_rss,bytes_acct
@@ -303,7 +305,7 @@ fail:
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: ann-bench --dir DIR [--name NAME] [--variant f32|f32-nocodes|i8|i8-f32|i8-norr] [--M 16] "
+    fprintf(stderr, "usage: ann-bench --dir DIR [--name NAME] [--variant f32|f32-i4|f32-nocodes|i8|i8-f32|i8-norr] [--M 16] "
                     "[--efc 200] [--ef 16,32,...] [--reps 3] [--churn-ef 128] "
                     "[--churn-factor 3] [--no-churn] [--threads 2]\n");
     return 2;
@@ -340,9 +342,10 @@ int main(int argc, char **argv)
         else if (*p) return usage();
     }
     int i8 = !strcmp(b.variant, "i8"), i8f32 = !strcmp(b.variant, "i8-f32"),
-        i8raw = !strcmp(b.variant, "i8-norr"), nocodes = !strcmp(b.variant, "f32-nocodes");
+        i8raw = !strcmp(b.variant, "i8-norr"), nocodes = !strcmp(b.variant, "f32-nocodes"),
+        i4 = !strcmp(b.variant, "f32-i4");
     if (!dir || reps < 1 || reps > 16 || nthreads < 1 || nthreads > MAX_THREADS ||
-        (!i8 && !i8f32 && !i8raw && !nocodes && strcmp(b.variant, "f32")))
+        (!i8 && !i8f32 && !i8raw && !nocodes && !i4 && strcmp(b.variant, "f32")))
         return usage();
     if (load_dir(&b, dir) < 0) return 1;
 
@@ -352,7 +355,7 @@ int main(int argc, char **argv)
     b.params.ef_construction = efc;
     b.params.storage = i8 || i8f32 || i8raw ? HNSW_STORE_I8 : HNSW_STORE_F32;
     b.params.rerank = i8 ? HNSW_RERANK_F16 : i8f32 ? HNSW_RERANK_F32 : HNSW_RERANK_NONE;
-    b.params.codes = !nocodes;
+    b.params.codes = nocodes ? HNSW_CODES_NONE : i4 ? HNSW_CODES_I4 : HNSW_CODES_I8;
     b.params.seed = 100;
     b.id_cap = 2 * n + 16;
     b.id2row = malloc(b.id_cap * sizeof *b.id2row);
