@@ -10,7 +10,7 @@
 # Env: ANN_NQ (1000 queries), ANN_LIMIT (cap on base rows), ANN_EF (ef_search
 #   sweep, default 10,16,24,32,48,64,96,128,256,512), ANN_REPS (3, medians),
 #   ANN_THREADS (2), ANN_PEERS ("hnswlib faiss"; add hnswlib-py for Debian's
-#   python3-hnswlib), ANN_VARIANTS ("f32 i8 i8-norr", ours; also i8-f32, f32-nocodes), ANN_CHURN_MAX_N (churn
+#   python3-hnswlib), ANN_VARIANTS ("f32 i8 i8-norr", ours; also i8-f32, f32-nocodes, f32-i4), ANN_CHURN_MAX_N (churn
 #   runs on datasets up to this many base rows, default 50000; the delete +
 #   re-insert of 3x n rows takes hnswlib about 10x its build time),
 #   ANN_CHURN_FACTOR (3), ANN_ROUNDS (1: how many times ours and hnswlib run,
