@@ -259,7 +259,7 @@ static int cpu_has_avx512vnni(void)
     return (b & (1u << 16)) && (b & (1u << 30)) && (c & (1u << 11)); /* F, BW, VNNI */
 }
 
-static int cpu_has_avxvnni(void)
+static int cpu_has_avx2(void)
 {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !os_saves(6u))
@@ -267,7 +267,13 @@ static int cpu_has_avxvnni(void)
     if (__get_cpuid_max(0, NULL) < 7)
         return 0;
     __cpuid_count(7, 0, a, b, c, d);
-    if (!(b & (1u << 5))) /* AVX2 */
+    return (b & (1u << 5)) != 0;
+}
+
+static int cpu_has_avxvnni(void)
+{
+    unsigned a, b, c, d;
+    if (!cpu_has_avx2())
         return 0;
     __cpuid_count(7, 1, a, b, c, d);
     return (a & (1u << 4)) != 0; /* AVX-VNNI */
@@ -414,17 +420,6 @@ qscore4_avx2(const hnsw_qscore_args *a, const uint32_t *ids, uint32_t m, float *
         h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
         out[k] = code4_dist(a, _mm_cvtsi128_si32(h), ids[k]);
     }
-}
-
-static int cpu_has_avx2(void)
-{
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !os_saves(6u))
-        return 0;
-    if (__get_cpuid_max(0, NULL) < 7)
-        return 0;
-    __cpuid_count(7, 0, a, b, c, d);
-    return (b & (1u << 5)) != 0;
 }
 #endif
 
