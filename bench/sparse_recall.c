@@ -270,7 +270,9 @@ int main(int argc, char **argv)
             ef = ef_given = (uint32_t)atoi(argv[++a]);
         else if (!strcmp(argv[a], "--mixed") && a + 1 < argc)
             mixed = (uint32_t)atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--codes") && a + 1 < argc) {
+        else if (!strcmp(argv[a], "--codes") && a + 1 < argc &&
+                 (!strcmp(argv[a + 1], "int4") || !strcmp(argv[a + 1], "int8") ||
+                  !strcmp(argv[a + 1], "none"))) {
             a++;
             sparse_codes = !strcmp(argv[a], "int8")   ? HNSW_CODES_I8
                            : !strcmp(argv[a], "none") ? HNSW_CODES_NONE

@@ -297,8 +297,9 @@ void cache_ns_config_default(cache_ns_config *cfg) {
     /* 4-bit traversal codes (index/hnsw.c design 13): half the cache lines
      * per distance of int8 codes. sparse-recall --decide 8 100000: 0.986
      * of the exact scan's paraphrase decisions and 605 hits (601 correct)
-     * against 0.984 and 605 (601) with int8 codes; the graph search 15-16
-     * against 20-22 us. README "4-bit codes". */
+     * against 0.984 and 605 (601) with int8 codes; the graph search
+     * 15.3-15.7 against 17.3-17.7 us (--reps 9, alternating). README
+     * "4-bit codes". */
     cfg->codes = HNSW_CODES_I4;
     /* EF 32, not 64 (or 100 before that): a lookup needs the exact
      * nearest entry among its CACHE_CANDIDATES. bench/cache-recall: 100k
